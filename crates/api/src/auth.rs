@@ -1,0 +1,218 @@
+//! Sign-up, tokens, the caller's own profile, and member management requests. Invariant: every
+//! password and token is a [`Sensitive`] that only reaches the wire through an explicit opt-in.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::FieldError;
+use crate::model::{Organization, Role, User};
+use crate::Sensitive;
+
+pub const PASSWORD_MIN_CHARS: usize = 10;
+pub const PASSWORD_MAX_CHARS: usize = 1024;
+pub const EMAIL_MAX_CHARS: usize = 254;
+pub const PERSON_NAME_MAX_CHARS: usize = 120;
+
+/// Creates an account. With `organization_name`, a new organization with the caller as owner;
+/// with `invite_token`, joins the organization that invited this e-mail, with the invited role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignUpRequest {
+    pub email: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[serde(serialize_with = "Sensitive::expose")]
+    pub password: Sensitive<String>,
+    pub name: String,
+    #[serde(default)]
+    pub organization_name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[serde(default, serialize_with = "Sensitive::expose_option", skip_serializing_if = "Option::is_none")]
+    pub invite_token: Option<Sensitive<String>>,
+}
+
+/// `grant_type` is `password` (with `email` and `password`) or `refresh_token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+pub enum TokenRequest {
+    Password {
+        email: String,
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        #[serde(serialize_with = "Sensitive::expose")]
+        password: Sensitive<String>,
+    },
+    RefreshToken {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        #[serde(serialize_with = "Sensitive::expose")]
+        refresh_token: Sensitive<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[serde(serialize_with = "Sensitive::expose")]
+    pub access_token: Sensitive<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[serde(serialize_with = "Sensitive::expose")]
+    pub refresh_token: Sensitive<String>,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub user: User,
+}
+
+/// `GET /v1/me`: who the caller is and what their organization may do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Me {
+    pub user: User,
+    pub role: Role,
+    /// Includes plan, subscription status, trial end and the month's generation usage and limit.
+    pub organization: Organization,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InviteMember {
+    pub email: String,
+    pub role: Role,
+}
+
+/// A pending invitation. `invite_token` is present only in the answer that created it: hand it
+/// to the invitee, who signs up with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Invitation {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[serde(default, serialize_with = "Sensitive::expose_option", skip_serializing_if = "Option::is_none")]
+    pub invite_token: Option<Sensitive<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRole {
+    pub role: Role,
+}
+
+/// Trims and lower-cases nothing: e-mails are stored as typed and compared case-insensitively.
+pub fn validate_email(email: &str) -> Result<(), FieldError> {
+    let e = email.trim();
+    if e.len() != email.len() {
+        return Err(FieldError::new("email", "must not start or end with spaces"));
+    }
+    if e.chars().count() > EMAIL_MAX_CHARS {
+        return Err(FieldError::new("email", format!("must be at most {EMAIL_MAX_CHARS} characters")));
+    }
+    let Some((local, domain)) = e.rsplit_once('@') else {
+        return Err(FieldError::new("email", "must be an e-mail address like name@example.com"));
+    };
+    if local.is_empty() || domain.is_empty() || !domain.contains('.') || domain.starts_with('.')
+        || domain.ends_with('.') || e.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(FieldError::new("email", "must be an e-mail address like name@example.com"));
+    }
+    Ok(())
+}
+
+pub fn validate_password(password: &str) -> Result<(), FieldError> {
+    let n = password.chars().count();
+    if n < PASSWORD_MIN_CHARS {
+        return Err(FieldError::new("password", format!("must be at least {PASSWORD_MIN_CHARS} characters")));
+    }
+    if n > PASSWORD_MAX_CHARS {
+        return Err(FieldError::new("password", format!("must be at most {PASSWORD_MAX_CHARS} characters")));
+    }
+    Ok(())
+}
+
+pub fn validate_person_name(field: &'static str, name: &str, max: usize) -> Result<(), FieldError> {
+    if name.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if name.chars().count() > max {
+        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+impl SignUpRequest {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        validate_email(&self.email)?;
+        validate_password(self.password.reveal())?;
+        validate_person_name("name", &self.name, PERSON_NAME_MAX_CHARS)?;
+        match (&self.organization_name, &self.invite_token) {
+            (Some(org), None) => validate_person_name("organization_name", org, PERSON_NAME_MAX_CHARS),
+            (None, Some(_)) => Ok(()),
+            (Some(_), Some(_)) => Err(FieldError::new(
+                "organization_name",
+                "give either organization_name (new organization) or invite_token (join one), not both",
+            )),
+            (None, None) => Err(FieldError::new(
+                "organization_name",
+                "is required unless you sign up with an invite_token",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert_eq!(validate_password("123456789").unwrap_err().field, "password");
+        assert!(validate_password("1234567890").is_ok());
+    }
+
+    #[test]
+    fn emails_are_checked_for_shape() {
+        for bad in ["", "plain", "a@b", "@example.com", "a@.com", " a@example.com", "a b@example.com"] {
+            assert!(validate_email(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(validate_email("Ana.Rivera+music@example.co.uk").is_ok());
+    }
+
+    #[test]
+    fn token_requests_are_tagged_by_grant_type() {
+        let r: TokenRequest =
+            serde_json::from_str(r#"{"grant_type":"password","email":"a@example.com","password":"p"}"#).unwrap();
+        assert!(matches!(r, TokenRequest::Password { .. }));
+        let r: TokenRequest = serde_json::from_str(r#"{"grant_type":"refresh_token","refresh_token":"t"}"#).unwrap();
+        assert!(matches!(r, TokenRequest::RefreshToken { .. }));
+        assert!(format!("{r:?}").contains("<redacted>"));
+        assert!(serde_json::from_str::<TokenRequest>(r#"{"grant_type":"magic"}"#).is_err());
+    }
+
+    #[test]
+    fn sign_up_needs_exactly_one_of_org_or_invite() {
+        let mut s = SignUpRequest {
+            email: "a@example.com".into(),
+            password: Sensitive::new("correct horse".into()),
+            name: "Ana".into(),
+            organization_name: None,
+            invite_token: None,
+        };
+        assert_eq!(s.validate().unwrap_err().field, "organization_name");
+        s.organization_name = Some("Band".into());
+        assert!(s.validate().is_ok());
+        s.invite_token = Some(Sensitive::new("x".into()));
+        assert!(s.validate().is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! The one error shape that crosses the wire: `{"error": {"code", "message", "field"?}}`.
+//! Invariant: clients branch on `code` (a closed enum), never on `message`, and each code maps to
+//! exactly one HTTP status.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed (bad JSON, bad query string, bad id).
+    BadRequest,
+    /// No valid access token was presented.
+    Unauthenticated,
+    /// The access token has expired: refresh it and retry.
+    TokenExpired,
+    /// The session was signed out, revoked, or the member was removed: sign in again.
+    SessionRevoked,
+    /// Wrong e-mail or wrong password (deliberately indistinguishable).
+    InvalidCredentials,
+    /// The refresh token is unknown, expired or revoked: sign in again.
+    InvalidRefreshToken,
+    /// The caller's role does not allow this.
+    Forbidden,
+    NotFound,
+    /// The e-mail address already has an account.
+    EmailTaken,
+    /// The request conflicts with the current state (e.g. removing the last owner).
+    Conflict,
+    /// A field failed validation; `field` names it.
+    ValidationFailed,
+    /// Too many failed sign-in attempts; wait and retry.
+    TooManyAttempts,
+    /// The request body is larger than the server accepts.
+    PayloadTooLarge,
+    /// The server cannot reach its database right now; retry later.
+    Unavailable,
+    /// Something failed on the server; the operator's log has the details.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::Unauthenticated
+            | Self::TokenExpired
+            | Self::SessionRevoked
+            | Self::InvalidCredentials
+            | Self::InvalidRefreshToken => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::EmailTaken | Self::Conflict => 409,
+            Self::PayloadTooLarge => 413,
+            Self::ValidationFailed => 422,
+            Self::TooManyAttempts => 429,
+            Self::Internal => 500,
+            Self::Unavailable => 503,
+        }
+    }
+
+    /// Whether the client should sign the user in again (as opposed to retrying or showing it).
+    pub fn needs_sign_in(self) -> bool {
+        matches!(self, Self::SessionRevoked | Self::InvalidRefreshToken | Self::Unauthenticated)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+    /// For `validation_failed`: the request field at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A field that failed validation, with a message a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case_on_the_wire() {
+        assert_eq!(serde_json::to_string(&ErrorCode::TooManyAttempts).unwrap(), r#""too_many_attempts""#);
+        assert_eq!(ErrorCode::TooManyAttempts.http_status(), 429);
+        assert_eq!(ErrorCode::ValidationFailed.http_status(), 422);
+    }
+
+    #[test]
+    fn field_is_omitted_when_absent() {
+        let body = ErrorBody {
+            error: ErrorDetail { code: ErrorCode::NotFound, message: "no such project".into(), field: None },
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":{"code":"not_found","message":"no such project"}}"#
+        );
+    }
+}

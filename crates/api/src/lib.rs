@@ -1,0 +1,14 @@
+//! The Resonance wire contract: every type that crosses HTTP between the desktop client and the
+//! hosted server, the error codes both sides branch on, and the validation rules a client can run
+//! offline before queueing a write. Invariant: no I/O lives here, and a field added to the wire is
+//! added here once and used on both sides.
+
+pub mod auth;
+pub mod error;
+pub mod model;
+pub mod projects;
+pub mod sensitive;
+pub mod sync;
+
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use sensitive::Sensitive;

@@ -1,0 +1,321 @@
+//! The rows of the five tenant tables as they travel on the wire (REST answers and the sync feed
+//! alike). Field names are the Postgres column names; columns the schema allows to be NULL are
+//! `Option`. Invariant: one struct per table, used by both the server and the client mirror.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A member's role in an organization, from least to most privileged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything in the organization.
+    Viewer,
+    /// Also creates and edits projects and starts generations.
+    Developer,
+    /// Also deletes projects and manages members.
+    Admin,
+    /// Also manages billing.
+    Owner,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Developer, Role::Admin, Role::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Developer => "developer",
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn can_edit_projects(self) -> bool {
+        self >= Self::Developer
+    }
+    pub fn can_start_generations(self) -> bool {
+        self >= Self::Developer
+    }
+    pub fn can_delete_projects(self) -> bool {
+        self >= Self::Admin
+    }
+    pub fn can_manage_members(self) -> bool {
+        self >= Self::Admin
+    }
+    pub fn can_manage_billing(self) -> bool {
+        self == Self::Owner
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Trialing,
+    Active,
+    PastDue,
+    Canceled,
+    Unpaid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: Option<String>,
+    pub stripe_customer_id: Option<String>,
+    pub stripe_subscription_id: Option<String>,
+    pub subscription_status: Option<SubscriptionStatus>,
+    pub subscription_plan: Option<String>,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    pub generations_this_month: Option<i32>,
+    pub generations_limit: Option<i32>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub settings: Option<serde_json::Value>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A member of an organization (the `users` table; credentials live elsewhere and never travel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Output resolution of a render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Resolution {
+    #[serde(rename = "720p")]
+    R720p,
+    #[serde(rename = "1080p")]
+    R1080p,
+    #[serde(rename = "1440p")]
+    R1440p,
+    #[serde(rename = "2160p")]
+    R2160p,
+}
+
+impl Resolution {
+    pub const ALL: [Resolution; 4] = [Self::R720p, Self::R1080p, Self::R1440p, Self::R2160p];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::R720p => "720p",
+            Self::R1080p => "1080p",
+            Self::R1440p => "1440p",
+            Self::R2160p => "2160p",
+        }
+    }
+
+    /// Frame size (width, height) for a 16:9 render.
+    pub fn dimensions(self) -> (u32, u32) {
+        match self {
+            Self::R720p => (1280, 720),
+            Self::R1080p => (1920, 1080),
+            Self::R1440p => (2560, 1440),
+            Self::R2160p => (3840, 2160),
+        }
+    }
+}
+
+/// The visual language of a render. The documented list:
+/// - `organic`: flowing, soft shapes and gradients that breathe with the energy (the default);
+/// - `geometric`: hard-edged shapes, grids and symmetry cut on the beat;
+/// - `cinematic`: slow camera moves, film grain and letterboxing, cuts on sections;
+/// - `abstract`: colour fields and particles driven by the spectrum;
+/// - `glitch`: datamosh, RGB splits and stutters on transients;
+/// - `retro`: VHS and synthwave palettes, scanlines;
+/// - `minimal`: sparse, monochrome, restrained motion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum StylePreference {
+    Organic,
+    Geometric,
+    Cinematic,
+    Abstract,
+    Glitch,
+    Retro,
+    Minimal,
+}
+
+impl StylePreference {
+    pub const ALL: [StylePreference; 7] = [
+        Self::Organic,
+        Self::Geometric,
+        Self::Cinematic,
+        Self::Abstract,
+        Self::Glitch,
+        Self::Retro,
+        Self::Minimal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Organic => "organic",
+            Self::Geometric => "geometric",
+            Self::Cinematic => "cinematic",
+            Self::Abstract => "abstract",
+            Self::Glitch => "glitch",
+            Self::Retro => "retro",
+            Self::Minimal => "minimal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectStatus {
+    Draft,
+    Queued,
+    Analyzing,
+    Orchestrating,
+    Rendering,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Project {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub prompt: String,
+    pub audio_path: String,
+    pub audio_duration: Option<f64>,
+    pub resolution: Option<Resolution>,
+    pub style_preference: Option<StylePreference>,
+    pub footage_visibility: Option<f64>,
+    pub effect_intensity: Option<f64>,
+    pub status: Option<ProjectStatus>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum GenerationStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Generation {
+    pub id: Uuid,
+    pub project_id: Option<Uuid>,
+    pub organization_id: Uuid,
+    pub user_id: Uuid,
+    pub seed: String,
+    pub generation_number: Option<i32>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub audio_analysis: Option<serde_json::Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub visual_plan: Option<serde_json::Value>,
+    pub video_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+    pub duration: Option<f64>,
+    pub file_size: Option<i64>,
+    pub render_time_seconds: Option<i32>,
+    pub status: Option<GenerationStatus>,
+    pub error_message: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LogStatus {
+    Started,
+    Success,
+    Warning,
+    Error,
+}
+
+/// One entry of the organization's activity log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SystemLog {
+    pub id: Uuid,
+    pub organization_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub project_id: Option<Uuid>,
+    pub generation_id: Option<Uuid>,
+    pub action_type: String,
+    pub status: LogStatus,
+    pub severity: Option<String>,
+    pub message: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub details: Option<serde_json::Value>,
+    pub error_message: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_by_privilege() {
+        assert!(Role::Viewer < Role::Developer && Role::Developer < Role::Admin && Role::Admin < Role::Owner);
+        assert!(!Role::Viewer.can_edit_projects());
+        assert!(Role::Developer.can_edit_projects() && !Role::Developer.can_delete_projects());
+        assert!(Role::Admin.can_manage_members() && !Role::Admin.can_manage_billing());
+        assert!(Role::Owner.can_manage_billing());
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+    }
+
+    #[test]
+    fn resolution_uses_the_product_names() {
+        assert_eq!(serde_json::to_string(&Resolution::R1440p).unwrap(), r#""1440p""#);
+        assert!(serde_json::from_str::<Resolution>(r#""4k""#).is_err());
+    }
+
+    #[test]
+    fn a_project_row_from_postgres_jsonb_decodes() {
+        let row = serde_json::json!({
+            "id": "2f1b3c59-4a4e-4a43-9d7e-2b0c6a1f5e11",
+            "organization_id": "5b8e6f0c-6c43-4c41-a1b7-0d2c9e3b7a10",
+            "user_id": "7c4d2a1b-1e2f-4a3b-8c9d-0e1f2a3b4c5d",
+            "name": "Night drive", "description": null, "prompt": "neon rain",
+            "audio_path": "a.mp3", "audio_duration": 183.2, "resolution": "1080p",
+            "style_preference": "organic", "footage_visibility": 0.6, "effect_intensity": 0.5,
+            "status": "draft", "created_at": "2026-11-25T14:41:41.123456+00:00",
+            "updated_at": "2026-11-25T14:41:41.123456+00:00"
+        });
+        let p: Project = serde_json::from_value(row).unwrap();
+        assert_eq!(p.footage_visibility, Some(0.6));
+        assert_eq!(p.status, Some(ProjectStatus::Draft));
+    }
+}

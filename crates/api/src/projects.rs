@@ -1,0 +1,195 @@
+//! Requests that create and edit projects, and the validation rules for every field. Invariant:
+//! the server and an offline client apply the same rules, so a queued edit that passes here is
+//! refused by the server only for reasons of state (role, conflict), never for its shape.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::FieldError;
+use crate::model::{Resolution, StylePreference};
+
+pub const NAME_MAX_CHARS: usize = 120;
+pub const PROMPT_MAX_CHARS: usize = 2000;
+pub const DESCRIPTION_MAX_CHARS: usize = 5000;
+pub const AUDIO_PATH_MAX_CHARS: usize = 1024;
+/// Ten hours: longer than any track we render, short enough to catch unit mistakes (ms for s).
+pub const AUDIO_DURATION_MAX_SECONDS: f64 = 36_000.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    /// Client-made id: a retried create with the same id and fields returns the same project.
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub prompt: String,
+    pub audio_path: String,
+    #[serde(default)]
+    pub audio_duration: Option<f64>,
+    #[serde(default)]
+    pub resolution: Option<Resolution>,
+    #[serde(default)]
+    pub style_preference: Option<StylePreference>,
+    #[serde(default)]
+    pub footage_visibility: Option<f64>,
+    #[serde(default)]
+    pub effect_intensity: Option<f64>,
+}
+
+/// A partial edit: absent fields are left as they are; `description: ""` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProjectPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_duration: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style_preference: Option<StylePreference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footage_visibility: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect_intensity: Option<f64>,
+}
+
+fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<(), FieldError> {
+    if required && value.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    let n = value.chars().count();
+    if n > max {
+        return Err(FieldError::new(field, format!("must be at most {max} characters (got {n})")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn unit_interval(field: &'static str, value: Option<f64>) -> Result<(), FieldError> {
+    match value {
+        Some(v) if !(0.0..=1.0).contains(&v) || v.is_nan() => {
+            Err(FieldError::new(field, format!("must be between 0 and 1 (got {v})")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn duration(value: Option<f64>) -> Result<(), FieldError> {
+    match value {
+        Some(v) if !(v.is_finite() && v > 0.0 && v <= AUDIO_DURATION_MAX_SECONDS) => Err(FieldError::new(
+            "audio_duration",
+            format!("must be a number of seconds above 0 and at most {AUDIO_DURATION_MAX_SECONDS}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl NewProject {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        text("name", &self.name, NAME_MAX_CHARS, true)?;
+        if let Some(d) = &self.description {
+            text("description", d, DESCRIPTION_MAX_CHARS, false)?;
+        }
+        text("prompt", &self.prompt, PROMPT_MAX_CHARS, true)?;
+        text("audio_path", &self.audio_path, AUDIO_PATH_MAX_CHARS, true)?;
+        duration(self.audio_duration)?;
+        unit_interval("footage_visibility", self.footage_visibility)?;
+        unit_interval("effect_intensity", self.effect_intensity)
+    }
+}
+
+impl ProjectPatch {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if let Some(v) = &self.name {
+            text("name", v, NAME_MAX_CHARS, true)?;
+        }
+        if let Some(v) = &self.description {
+            text("description", v, DESCRIPTION_MAX_CHARS, false)?;
+        }
+        if let Some(v) = &self.prompt {
+            text("prompt", v, PROMPT_MAX_CHARS, true)?;
+        }
+        if let Some(v) = &self.audio_path {
+            text("audio_path", v, AUDIO_PATH_MAX_CHARS, true)?;
+        }
+        duration(self.audio_duration)?;
+        unit_interval("footage_visibility", self.footage_visibility)?;
+        unit_interval("effect_intensity", self.effect_intensity)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> NewProject {
+        NewProject {
+            id: None,
+            name: "Night drive".into(),
+            description: None,
+            prompt: "neon rain on a highway".into(),
+            audio_path: "night-drive.flac".into(),
+            audio_duration: Some(183.4),
+            resolution: Some(Resolution::R1080p),
+            style_preference: Some(StylePreference::Organic),
+            footage_visibility: Some(0.6),
+            effect_intensity: Some(0.5),
+        }
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        type Mutation = Box<dyn Fn(&mut NewProject)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("name", Box::new(|p| p.name = "   ".into())),
+            ("name", Box::new(|p| p.name = "x".repeat(NAME_MAX_CHARS + 1))),
+            ("prompt", Box::new(|p| p.prompt = String::new())),
+            ("prompt", Box::new(|p| p.prompt = "y".repeat(PROMPT_MAX_CHARS + 1))),
+            ("audio_path", Box::new(|p| p.audio_path = String::new())),
+            ("audio_duration", Box::new(|p| p.audio_duration = Some(-1.0))),
+            ("audio_duration", Box::new(|p| p.audio_duration = Some(f64::NAN))),
+            ("footage_visibility", Box::new(|p| p.footage_visibility = Some(1.01))),
+            ("effect_intensity", Box::new(|p| p.effect_intensity = Some(-0.1))),
+            ("description", Box::new(|p| p.description = Some("bad\u{7}bell".into()))),
+        ];
+        for (field, mutate) in cases {
+            let mut p = valid();
+            mutate(&mut p);
+            assert_eq!(p.validate().unwrap_err().field, field);
+        }
+        assert_eq!(valid().validate(), Ok(()));
+    }
+
+    #[test]
+    fn bounds_are_inclusive() {
+        let mut p = valid();
+        p.footage_visibility = Some(0.0);
+        p.effect_intensity = Some(1.0);
+        p.name = "n".repeat(NAME_MAX_CHARS);
+        assert_eq!(p.validate(), Ok(()));
+    }
+
+    #[test]
+    fn unknown_fields_and_styles_are_refused() {
+        assert!(serde_json::from_str::<ProjectPatch>(r#"{"status":"completed"}"#).is_err());
+        assert!(serde_json::from_str::<ProjectPatch>(r#"{"style_preference":"vaporwave"}"#).is_err());
+        assert!(serde_json::from_str::<ProjectPatch>("{}").unwrap().is_empty());
+    }
+}

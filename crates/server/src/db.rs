@@ -1,0 +1,124 @@
+//! The connection pool and the request transaction. Invariant: no request touches a tenant table
+//! outside a transaction that has first switched to a role without BYPASSRLS and set the caller's
+//! claims with `set_config(..., true)` — transaction-local, so nothing leaks into the next user of
+//! a pooled connection, whatever role the server itself connected as.
+
+use std::time::Duration;
+
+use resonance_api::model::Role;
+use resonance_api::ErrorCode;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::config::DatabaseUrl;
+use crate::credentials::AccessClaims;
+use crate::error::{Error, Result};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The role every data request runs as.
+pub const APP_ROLE: &str = "resonance_app";
+/// The role the sign-up / sign-in / refresh endpoints run as.
+pub const AUTH_ROLE: &str = "resonance_auth";
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: PgPool,
+}
+
+pub type Tx = Transaction<'static, Postgres>;
+
+/// Who is calling, as the database sees it at the start of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub organization_id: Uuid,
+    pub role: Role,
+}
+
+impl Db {
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, sqlx::Error> {
+        let options: PgConnectOptions = url
+            .expose()
+            .parse::<PgConnectOptions>()?
+            .application_name("resonance-server")
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2));
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        MIGRATOR.run(&self.pool).await
+    }
+
+    async fn begin_as(&self, role: &str, claims: &str) -> Result<Tx> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)")
+            .bind(role)
+            .bind(claims)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// A transaction for a signed-in caller, with their claims set and their membership and
+    /// session checked. A removed member or a revoked session is told to sign in again.
+    pub async fn begin_for(&self, claims: &AccessClaims) -> Result<(Tx, Caller)> {
+        let mut tx = self.begin_as(APP_ROLE, &claims_json(claims.sub, claims.sid)).await?;
+        let row: Option<(Uuid, Option<String>)> =
+            sqlx::query_as("SELECT organization_id, role FROM auth_private.caller()")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((organization_id, role)) = row else {
+            return Err(Error::refused(
+                ErrorCode::SessionRevoked,
+                "This session has ended (signed out, or your membership changed). Sign in again.",
+            ));
+        };
+        let role = role.as_deref().and_then(Role::parse).unwrap_or(Role::Viewer);
+        Ok((tx, Caller { user_id: claims.sub, session_id: claims.sid, organization_id, role }))
+    }
+
+    /// A transaction for the auth endpoints: no caller yet, only the auth schema is writable.
+    pub async fn begin_auth(&self) -> Result<Tx> {
+        self.begin_as(AUTH_ROLE, "").await
+    }
+}
+
+pub fn claims_json(user_id: Uuid, session_id: Uuid) -> String {
+    serde_json::json!({ "sub": user_id, "sid": session_id, "role": "authenticated" }).to_string()
+}
+
+/// Within an auth transaction, become the given user for reads under RLS (e.g. their profile).
+pub async fn act_as(tx: &mut Tx, user_id: Uuid, session_id: Uuid) -> Result<()> {
+    sqlx::query("SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)")
+        .bind(APP_ROLE)
+        .bind(claims_json(user_id, session_id))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Back to the auth role within the same transaction.
+pub async fn act_as_auth(tx: &mut Tx) -> Result<()> {
+    sqlx::query("SELECT set_config('role', $1, true), set_config('request.jwt.claims', '', true)")
+        .bind(AUTH_ROLE)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! The /v1 HTTP API: routes, the OpenAPI document generated from the handlers, and the layers
+//! around them. Invariant: handlers only translate (extract, call storage, map the error); every
+//! route is registered through the OpenAPI router, so the published spec cannot drift from it.
+
+mod auth;
+mod extract;
+mod members;
+mod projects;
+mod sync;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::Router;
+use resonance_api::{ErrorCode, ErrorDetail};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::credentials::Keys;
+use crate::db::Db;
+use crate::error::error_response;
+use crate::storage::accounts::SessionPolicy;
+
+/// Requests larger than this are refused with 413 before they are parsed.
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub keys: Keys,
+    pub session_policy: SessionPolicy,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, keys: Keys, session_policy: SessionPolicy) -> Self {
+        Self(Arc::new(Inner { db, keys, session_policy }))
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Resonance API", description = "The hosted backend of Resonance Desktop."),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "projects"), (name = "generations"), (name = "members"),
+         (name = "activity"), (name = "sync"), (name = "health"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::token))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(projects::list, projects::create))
+        .routes(routes!(projects::get, projects::update, projects::delete))
+        .routes(routes!(projects::generations_of))
+        .routes(routes!(projects::generation))
+        .routes(routes!(members::list, members::invite))
+        .routes(routes!(members::change_role, members::remove))
+        .routes(routes!(members::update_organization))
+        .routes(routes!(members::system_logs))
+        .routes(routes!(sync::pull))
+        .routes(routes!(sync::health))
+        .split_for_parts()
+}
+
+/// The OpenAPI document, as served at /v1/openapi.json.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, spec) = api();
+    let spec = Arc::new(spec);
+    routes
+        .route("/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
+        .fallback(|| async {
+            error_response(ErrorDetail { code: ErrorCode::NotFound, message: "There is no such endpoint.".into(), field: None })
+        })
+        .method_not_allowed_fallback(|| async {
+            error_response(ErrorDetail {
+                code: ErrorCode::BadRequest,
+                message: "That method is not allowed on this endpoint.".into(),
+                field: None,
+            })
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            error_response(ErrorDetail {
+                code: ErrorCode::Internal,
+                message: "Something went wrong on the server; it has been logged.".into(),
+                field: None,
+            })
+            .into_response()
+        }))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // The path only: query strings may carry cursors, and headers carry tokens.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,63 @@
+//! resonance-server: the hosted Resonance backend as a library with a thin binary. `serve` takes
+//! its settings, a bound listener and a shutdown signal, so tests run the real server on
+//! `127.0.0.1:0` against a real Postgres and stop it cleanly.
+
+pub mod config;
+pub mod credentials;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod storage;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+pub use config::Settings;
+pub use db::Db;
+
+use credentials::Keys;
+use storage::accounts::SessionPolicy;
+
+/// How often each server instance prunes expired tombstones from the change feed.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Serves the API until `shutdown` resolves, then finishes in-flight requests and returns.
+pub async fn serve(
+    db: Db,
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let keys = Keys::new(&settings.jwt_secret, settings.access_token_ttl);
+    let policy = SessionPolicy { refresh_ttl: settings.refresh_token_ttl, grace: settings.refresh_grace };
+    let state = http::AppState::new(db.clone(), keys, policy);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let pruner = tokio::spawn(prune_tombstones(db, settings.tombstone_retention, stop_rx));
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "resonance-server listening");
+    }
+    let result = axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown).await;
+    let _ = stop_tx.send(true);
+    let _ = pruner.await;
+    result
+}
+
+async fn prune_tombstones(db: Db, retention: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match sqlx::query_scalar::<_, i64>("SELECT sync.prune_tombstones(make_interval(secs => $1))")
+            .bind(retention.as_secs_f64())
+            .fetch_one(db.pool())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "pruned expired tombstones from the change feed"),
+            Err(e) => tracing::warn!(error = %e, "could not prune tombstones; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Accounts and sessions: sign-up, password sign-in with throttling, refresh-token rotation with
+//! reuse detection and a grace window, and sign-out. Invariants: wrong e-mail and wrong password
+//! are indistinguishable (same answer, same work); a refresh token works once, except that within
+//! the grace window a duplicate exchange gets the same successor; presenting a token after that
+//! revokes its whole session.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use resonance_api::auth::{SignUpRequest, TokenResponse};
+use resonance_api::{ErrorCode, Sensitive};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::members;
+use crate::credentials::{hash_password, new_opaque_token, token_hash, verify_password, Keys};
+use crate::db::{act_as, Caller, Db, Tx};
+use crate::error::{Error, Result};
+use super::logs::{self, Entry};
+
+/// Failed sign-ins per e-mail address within [`FAILURE_WINDOW_MINUTES`] before 429.
+pub const MAX_FAILURES: i64 = 10;
+pub const FAILURE_WINDOW_MINUTES: i64 = 15;
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub refresh_ttl: Duration,
+    pub grace: Duration,
+}
+
+fn wrong_credentials() -> Error {
+    Error::refused(ErrorCode::InvalidCredentials, "Wrong e-mail or password.")
+}
+
+fn invalid_refresh(message: &str) -> Error {
+    Error::refused(ErrorCode::InvalidRefreshToken, message)
+}
+
+fn seconds(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+async fn record(tx: &mut Tx, user_id: Option<Uuid>, action: &str, status: &str, message: &str, details: serde_json::Value) -> Result<()> {
+    sqlx::query("SELECT auth_private.record_auth_event($1, $2, $3, $4, $5)")
+        .bind(user_id)
+        .bind(action)
+        .bind(status)
+        .bind(message)
+        .bind(sqlx::types::Json(details))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn start_session(tx: &mut Tx, user_id: Uuid, policy: SessionPolicy) -> Result<(Uuid, String)> {
+    let session_id: Uuid = sqlx::query_scalar("INSERT INTO auth.sessions (user_id) VALUES ($1) RETURNING id")
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let token = new_opaque_token();
+    sqlx::query(
+        "INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at) \
+         VALUES ($1, $2, now() + make_interval(secs => $3))",
+    )
+    .bind(session_id)
+    .bind(token_hash(&token))
+    .bind(seconds(policy.refresh_ttl))
+    .execute(&mut **tx)
+    .await?;
+    Ok((session_id, token))
+}
+
+/// Builds the token answer; switches the transaction to the user for the RLS-checked profile read.
+async fn answer(tx: &mut Tx, keys: &Keys, user_id: Uuid, session_id: Uuid, refresh: String) -> Result<TokenResponse> {
+    act_as(tx, user_id, session_id).await?;
+    let user = members::user(tx, user_id).await?;
+    Ok(TokenResponse {
+        access_token: Sensitive::new(keys.issue_access(user_id, session_id)?),
+        refresh_token: Sensitive::new(refresh),
+        token_type: "bearer".into(),
+        expires_in: i64::try_from(keys.access_ttl().as_secs()).unwrap_or(i64::MAX),
+        user,
+    })
+}
+
+fn is_unique_violation(e: &Error) -> bool {
+    matches!(e, Error::Database(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23505"))
+}
+
+pub async fn sign_up(db: &Db, keys: &Keys, policy: SessionPolicy, req: &SignUpRequest) -> Result<TokenResponse> {
+    req.validate()?;
+    let hash = hash_password(req.password.reveal().clone()).await?;
+    let mut tx = db.begin_auth().await?;
+    let user_id: Uuid = sqlx::query_scalar("INSERT INTO auth.users (email, encrypted_password) VALUES ($1, $2) RETURNING id")
+        .bind(&req.email)
+        .bind(hash)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(Error::from)
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::refused(ErrorCode::EmailTaken, "An account with this e-mail already exists; sign in instead.")
+            } else {
+                e
+            }
+        })?;
+    let (action, message) = match (&req.organization_name, &req.invite_token) {
+        (Some(org), _) => {
+            sqlx::query("SELECT auth_private.create_organization_with_owner($1, $2, $3, $4)")
+                .bind(user_id)
+                .bind(&req.email)
+                .bind(&req.name)
+                .bind(org)
+                .execute(&mut *tx)
+                .await?;
+            ("auth.sign_up", format!("{} created the organization", req.name))
+        }
+        (None, Some(invite)) => {
+            sqlx::query("SELECT auth_private.accept_invitation($1, $2, $3, $4)")
+                .bind(token_hash(invite.reveal()))
+                .bind(user_id)
+                .bind(&req.email)
+                .bind(&req.name)
+                .execute(&mut *tx)
+                .await?;
+            ("member.join", format!("{} joined by invitation", req.name))
+        }
+        (None, None) => return Err(Error::invalid("organization_name", "is required unless you sign up with an invite_token")),
+    };
+    let (session_id, refresh) = start_session(&mut tx, user_id, policy).await?;
+    record(&mut tx, Some(user_id), action, "success", &message, json!({ "session_id": session_id })).await?;
+    let response = answer(&mut tx, keys, user_id, session_id, refresh).await?;
+    tx.commit().await?;
+    tracing::info!(%user_id, "signed up");
+    Ok(response)
+}
+
+pub async fn sign_in(db: &Db, keys: &Keys, policy: SessionPolicy, email: &str, password: &Sensitive<String>) -> Result<TokenResponse> {
+    let email_key = email.trim().to_lowercase();
+    let mut tx = db.begin_auth().await?;
+    let failures: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM auth.sign_in_failures \
+         WHERE email_key = $1 AND attempted_at > now() - make_interval(mins => $2::int)",
+    )
+    .bind(&email_key)
+    .bind(FAILURE_WINDOW_MINUTES)
+    .fetch_one(&mut *tx)
+    .await?;
+    if failures >= MAX_FAILURES {
+        return Err(Error::refused(
+            ErrorCode::TooManyAttempts,
+            format!("Too many failed sign-in attempts for this e-mail; wait {FAILURE_WINDOW_MINUTES} minutes and try again."),
+        ));
+    }
+    let account: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT id, encrypted_password FROM auth.users WHERE lower(email) = $1")
+            .bind(&email_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+    tx.commit().await?; // hold no connection while argon2 works
+
+    let (user_id, stored) = match account {
+        Some((id, hash)) => (Some(id), Some(hash)),
+        None => (None, None),
+    };
+    let ok = verify_password(password.reveal().clone(), stored).await?;
+    let mut tx = db.begin_auth().await?;
+    let Some(user_id) = user_id.filter(|_| ok) else {
+        sqlx::query("INSERT INTO auth.sign_in_failures (email_key) VALUES ($1)").bind(&email_key).execute(&mut *tx).await?;
+        record(&mut tx, user_id, "auth.sign_in", "warning", "Failed sign-in: wrong password", json!({})).await?;
+        tx.commit().await?;
+        return Err(wrong_credentials());
+    };
+    let state: String = sqlx::query_scalar("SELECT auth_private.membership_state($1)").bind(user_id).fetch_one(&mut *tx).await?;
+    if state != "active" {
+        return Err(Error::forbidden("This account is no longer a member of an organization; ask an admin to invite you again."));
+    }
+    sqlx::query("DELETE FROM auth.sign_in_failures WHERE email_key = $1").bind(&email_key).execute(&mut *tx).await?;
+    sqlx::query("UPDATE auth.users SET last_sign_in_at = now() WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+    let (session_id, refresh) = start_session(&mut tx, user_id, policy).await?;
+    record(&mut tx, Some(user_id), "auth.sign_in", "success", "Signed in", json!({ "session_id": session_id })).await?;
+    let response = answer(&mut tx, keys, user_id, session_id, refresh).await?;
+    tx.commit().await?;
+    Ok(response)
+}
+
+#[derive(sqlx::FromRow)]
+struct PresentedToken {
+    id: i64,
+    session_id: Uuid,
+    user_id: Uuid,
+    expires_at: DateTime<Utc>,
+    rotated_at: Option<DateTime<Utc>>,
+    session_revoked: bool,
+    now: DateTime<Utc>,
+}
+
+pub async fn refresh(db: &Db, keys: &Keys, policy: SessionPolicy, token: &Sensitive<String>) -> Result<TokenResponse> {
+    let token = token.reveal();
+    let mut tx = db.begin_auth().await?;
+    // Locking the session serializes racing refreshes of one session.
+    let t: Option<PresentedToken> = sqlx::query_as(
+        "SELECT rt.id, rt.session_id, s.user_id, rt.expires_at, rt.rotated_at, \
+                s.revoked_at IS NOT NULL AS session_revoked, now() AS now \
+         FROM auth.refresh_tokens rt JOIN auth.sessions s ON s.id = rt.session_id \
+         WHERE rt.token_hash = $1 FOR UPDATE OF rt, s",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(t) = t else {
+        return Err(invalid_refresh("This sign-in is no longer valid; sign in again."));
+    };
+    if t.session_revoked {
+        return Err(invalid_refresh("This session was signed out; sign in again."));
+    }
+    if t.expires_at <= t.now {
+        return Err(invalid_refresh("This session has expired; sign in again."));
+    }
+    let state: String = sqlx::query_scalar("SELECT auth_private.membership_state($1)").bind(t.user_id).fetch_one(&mut *tx).await?;
+    if state != "active" {
+        revoke_session(&mut tx, t.session_id, "member_removed").await?;
+        tx.commit().await?;
+        return Err(invalid_refresh("This account is no longer a member of an organization."));
+    }
+    let successor = keys.successor(token);
+    match t.rotated_at {
+        None => {
+            sqlx::query(
+                "INSERT INTO auth.refresh_tokens (session_id, token_hash, parent_id, expires_at) \
+                 VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+            )
+            .bind(t.session_id)
+            .bind(token_hash(&successor))
+            .bind(t.id)
+            .bind(seconds(policy.refresh_ttl))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE auth.refresh_tokens SET rotated_at = now() WHERE id = $1").bind(t.id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE auth.sessions SET refreshed_at = now() WHERE id = $1").bind(t.session_id).execute(&mut *tx).await?;
+        }
+        Some(rotated) => {
+            let within_grace = (t.now - rotated).to_std().map(|age| age <= policy.grace).unwrap_or(true);
+            let successor_unused: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM auth.refresh_tokens WHERE token_hash = $1 AND parent_id = $2 AND rotated_at IS NULL)",
+            )
+            .bind(token_hash(&successor))
+            .bind(t.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !(within_grace && successor_unused) {
+                revoke_session(&mut tx, t.session_id, "reuse_detected").await?;
+                record(
+                    &mut tx,
+                    Some(t.user_id),
+                    "auth.refresh_reuse",
+                    "warning",
+                    "A replaced sign-in token was presented again; the session was ended",
+                    json!({ "session_id": t.session_id }),
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::warn!(user_id = %t.user_id, session_id = %t.session_id, "refresh token reuse: session revoked");
+                return Err(invalid_refresh(
+                    "This sign-in was already used and replaced, so the session was ended for safety; sign in again.",
+                ));
+            }
+        }
+    }
+    let response = answer(&mut tx, keys, t.user_id, t.session_id, successor).await?;
+    tx.commit().await?;
+    Ok(response)
+}
+
+async fn revoke_session(tx: &mut Tx, session_id: Uuid, reason: &str) -> Result<()> {
+    sqlx::query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL")
+        .bind(session_id)
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn sign_out(tx: &mut Tx, caller: &Caller) -> Result<()> {
+    sqlx::query("SELECT auth_private.end_session()").execute(&mut **tx).await?;
+    logs::append(tx, caller, Entry::success("auth.sign_out", "Signed out").details(json!({ "session_id": caller.session_id }))).await
+}

@@ -1,0 +1,71 @@
+//! The demo organization `cargo xtask dev` starts with: one member of each role, created through
+//! the same sign-up and invitation code real users go through. Idempotent: an existing demo
+//! account is left as it is.
+
+use std::time::Duration;
+
+use resonance_api::auth::{InviteMember, SignUpRequest};
+use resonance_api::model::Role;
+use resonance_api::{ErrorCode, Sensitive};
+
+use super::accounts::{self, SessionPolicy};
+use super::members;
+use crate::config::JwtSecret;
+use crate::credentials::{new_opaque_token, Keys};
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+/// (role, e-mail, password) of each demo account.
+pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, String)>> {
+    let secret = JwtSecret::parse(&new_opaque_token()).map_err(|e| Error::PasswordHash(e.clone()))?;
+    let keys = Keys::new(&secret, Duration::from_secs(60));
+    let policy = SessionPolicy { refresh_ttl: Duration::from_secs(60), grace: Duration::from_secs(0) };
+    let account = |role: Role| (role, format!("{role}@{email_domain}"), format!("resonance-{role}-demo"));
+    let owner = account(Role::Owner);
+    let signed_up = accounts::sign_up(
+        db,
+        &keys,
+        policy,
+        &SignUpRequest {
+            email: owner.1.clone(),
+            password: Sensitive::new(owner.2.clone()),
+            name: "Olivia Owner".into(),
+            organization_name: Some("Resonance Demo".into()),
+            invite_token: None,
+        },
+    )
+    .await;
+    let mut created = vec![owner.clone()];
+    let owner_tokens = match signed_up {
+        Ok(t) => t,
+        Err(Error::Refused { code: ErrorCode::EmailTaken, .. }) => {
+            accounts::sign_in(db, &keys, policy, &owner.1, &Sensitive::new(owner.2.clone())).await?
+        }
+        Err(e) => return Err(e),
+    };
+    let claims = keys.verify_access(owner_tokens.access_token.reveal()).map_err(|e| Error::PasswordHash(e.to_string()))?;
+    for (role, name) in [(Role::Admin, "Ada Admin"), (Role::Developer, "Dev Developer"), (Role::Viewer, "Vic Viewer")] {
+        let acct = account(role);
+        let (mut tx, caller) = db.begin_for(&claims).await?;
+        let existing = members::list(&mut tx, &caller).await?.into_iter().any(|u| u.email == acct.1);
+        if !existing {
+            let invitation = members::invite(&mut tx, &caller, &InviteMember { email: acct.1.clone(), role }).await?;
+            tx.commit().await?;
+            accounts::sign_up(
+                db,
+                &keys,
+                policy,
+                &SignUpRequest {
+                    email: acct.1.clone(),
+                    password: Sensitive::new(acct.2.clone()),
+                    name: name.into(),
+                    organization_name: None,
+                    invite_token: invitation.invite_token,
+                },
+            )
+            .await?;
+        }
+        created.push(acct);
+    }
+    Ok(created)
+}
