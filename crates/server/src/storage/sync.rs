@@ -10,21 +10,23 @@ use uuid::Uuid;
 use crate::db::{Caller, Tx};
 use crate::error::Result;
 
-/// A position in the feed: after the entry (txid, seq) of the database with this epoch.
+/// A position in the feed: after the entry (txid, seq) of the database with this epoch, issued
+/// when tombstones up to `horizon` had been pruned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub epoch: Uuid,
     pub txid: u64,
     pub seq: i64,
+    pub horizon: u64,
 }
 
 impl Cursor {
-    pub fn start(epoch: Uuid) -> Self {
-        Self { epoch, txid: 0, seq: 0 }
+    pub fn start(epoch: Uuid, horizon: u64) -> Self {
+        Self { epoch, txid: 0, seq: 0, horizon }
     }
 
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("v1.{}.{}.{}", self.epoch.simple(), self.txid, self.seq))
+        URL_SAFE_NO_PAD.encode(format!("v1.{}.{}.{}.{}", self.epoch.simple(), self.txid, self.seq, self.horizon))
     }
 
     /// `None` for anything that is not a cursor this server wrote.
@@ -38,10 +40,11 @@ impl Cursor {
         let epoch = Uuid::try_parse(parts.next()?).ok()?;
         let txid = parts.next()?.parse().ok()?;
         let seq = parts.next()?.parse().ok()?;
+        let horizon = parts.next()?.parse().ok()?;
         if parts.next().is_some() || seq < 0 {
             return None;
         }
-        Some(Self { epoch, txid, seq })
+        Some(Self { epoch, txid, seq, horizon })
     }
 }
 
@@ -52,13 +55,18 @@ pub enum Resume {
     Reset,
 }
 
-/// Pure decision: a cursor from another database epoch, unreadable, or older than the horizon
-/// of pruned tombstones cannot be continued without possibly missing deletes.
+/// Pure decision. A cursor from another database epoch, or unreadable, resets. So does one
+/// behind tombstones pruned since it was issued: the client may hold rows whose deletion it can
+/// no longer learn. Tombstones pruned before the cursor was issued do not matter: the client
+/// started its pull after them, so never held those rows. The resumed cursor moves to the
+/// current horizon.
 pub fn resume(cursor: Option<&str>, epoch: Uuid, horizon: u64) -> Resume {
     match cursor {
-        None | Some("") => Resume::From(Cursor::start(epoch)),
+        None | Some("") => Resume::From(Cursor::start(epoch, horizon)),
         Some(text) => match Cursor::decode(text) {
-            Some(c) if c.epoch == epoch && c.txid >= horizon => Resume::From(c),
+            Some(c) if c.epoch == epoch && (c.horizon >= horizon || c.txid >= horizon) => {
+                Resume::From(Cursor { horizon, ..c })
+            }
             _ => Resume::Reset,
         },
     }
@@ -118,7 +126,7 @@ pub async fn page(tx: &mut Tx, caller: &Caller, from: Cursor, limit: u32) -> Res
             .fetch_one(&mut **tx)
             .await?;
     let next = match (last_txid.and_then(|t| t.parse().ok()), last_seq) {
-        (Some(txid), Some(seq)) => Cursor { epoch: from.epoch, txid, seq },
+        (Some(txid), Some(seq)) => Cursor { txid, seq, ..from },
         _ => from,
     };
     Ok(Page { changes_json, count, next })
@@ -130,22 +138,27 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        let c = Cursor { epoch: Uuid::new_v4(), txid: 9_000_000_123, seq: 42 };
+        let c = Cursor { epoch: Uuid::new_v4(), txid: 9_000_000_123, seq: 42, horizon: 77 };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
     }
 
     #[test]
     fn resume_decisions() {
         let epoch = Uuid::new_v4();
-        let at = |txid| Cursor { epoch, txid, seq: 7 }.encode();
-        let foreign = Cursor { epoch: Uuid::new_v4(), txid: 900, seq: 1 }.encode();
-        let cases: [(Option<String>, u64, Resume); 7] = [
-            (None, 0, Resume::From(Cursor::start(epoch))),
-            (Some(String::new()), 500, Resume::From(Cursor::start(epoch))),
-            (Some(at(900)), 500, Resume::From(Cursor { epoch, txid: 900, seq: 7 })),
-            (Some(at(500)), 500, Resume::From(Cursor { epoch, txid: 500, seq: 7 })),
-            (Some(at(499)), 500, Resume::Reset), // tombstones after it may be gone
-            (Some(foreign), 0, Resume::Reset),   // another database
+        let at = |txid, horizon| Cursor { epoch, txid, seq: 7, horizon };
+        let foreign = Cursor { epoch: Uuid::new_v4(), txid: 900, seq: 1, horizon: 0 }.encode();
+        // (cursor, current horizon, expected)
+        let cases: Vec<(Option<String>, u64, Resume)> = vec![
+            (None, 0, Resume::From(Cursor::start(epoch, 0))),
+            (Some(String::new()), 500, Resume::From(Cursor::start(epoch, 500))),
+            // Ahead of everything pruned: continue, under the current horizon.
+            (Some(at(900, 100).encode()), 500, Resume::From(at(900, 500))),
+            (Some(at(500, 100).encode()), 500, Resume::From(at(500, 500))),
+            // Behind tombstones pruned since it was issued: they may be deletes it never saw.
+            (Some(at(499, 100).encode()), 500, Resume::Reset),
+            // Behind the horizon, but issued after that pruning (a fresh pull in progress).
+            (Some(at(3, 500).encode()), 500, Resume::From(at(3, 500))),
+            (Some(foreign), 0, Resume::Reset),
             (Some("garbage!".into()), 0, Resume::Reset),
         ];
         for (cursor, horizon, expected) in cases {
@@ -155,7 +168,8 @@ mod tests {
 
     #[test]
     fn tampered_cursors_do_not_decode() {
-        for bad in ["", "djE", &URL_SAFE_NO_PAD.encode("v2.x.1.1"), &URL_SAFE_NO_PAD.encode("v1.00000000000000000000000000000000.1.-1")] {
+        for bad in ["", "djE", &URL_SAFE_NO_PAD.encode("v2.x.1.1"), &URL_SAFE_NO_PAD.encode("v1.00000000000000000000000000000000.1.-1.0"),
+            &URL_SAFE_NO_PAD.encode("v1.00000000000000000000000000000000.1.1")] {
             assert_eq!(Cursor::decode(bad), None, "{bad}");
         }
     }

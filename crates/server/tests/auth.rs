@@ -1,0 +1,217 @@
+//! Accounts and sessions against the real server and Postgres.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn sign_up_then_sign_in_and_see_me() {
+    let s = TestServer::start().await;
+    let owner = s.signup("Ana@Example.com", "Ana's Band").await;
+    let (status, me) = s.get("/v1/me", &owner.access).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["role"], "owner");
+    assert_eq!(me["organization"]["name"], "Ana's Band");
+    assert_eq!(me["organization"]["subscription_plan"], "free");
+    assert_eq!(me["organization"]["subscription_status"], "trialing");
+    assert_eq!(me["organization"]["generations_limit"], 3);
+    assert_eq!(me["organization"]["generations_this_month"], 0);
+    assert!(me["organization"]["trial_ends_at"].is_string());
+
+    // E-mail is matched case-insensitively; the password exactly.
+    let (status, body) = s.sign_in("ana@example.COM", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert!(body["user"].get("encrypted_password").is_none());
+
+    // The same e-mail cannot sign up twice, in any case.
+    let (status, body) = s
+        .call(Method::POST, "/v1/auth/signup", None, Some(json!({"email": "ANA@example.com", "password": PASSWORD, "name": "x", "organization_name": "y"})))
+        .await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "email_taken"));
+}
+
+#[tokio::test]
+async fn wrong_email_and_wrong_password_get_the_same_answer() {
+    let s = TestServer::start().await;
+    s.signup("bo@example.com", "Bo").await;
+    let (s1, wrong_password) = s.sign_in("bo@example.com", "not the password").await;
+    let (s2, wrong_email) = s.sign_in("nobody@example.com", PASSWORD).await;
+    assert_eq!(s1, StatusCode::UNAUTHORIZED);
+    assert_eq!(s2, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong_password, wrong_email, "the answers must not reveal which part was wrong");
+    assert_eq!(error_code(&wrong_email), "invalid_credentials");
+}
+
+#[tokio::test]
+async fn short_passwords_and_bad_fields_are_refused_naming_the_field() {
+    let s = TestServer::start().await;
+    for (body, field) in [
+        (json!({"email": "c@example.com", "password": "123456789", "name": "C", "organization_name": "C"}), "password"),
+        (json!({"email": "not-an-email", "password": PASSWORD, "name": "C", "organization_name": "C"}), "email"),
+        (json!({"email": "c@example.com", "password": PASSWORD, "name": "", "organization_name": "C"}), "name"),
+        (json!({"email": "c@example.com", "password": PASSWORD, "name": "C"}), "organization_name"),
+        (json!({"email": "c@example.com", "name": "C", "organization_name": "C"}), "password"),
+    ] {
+        let (status, resp) = s.call(Method::POST, "/v1/auth/signup", None, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{resp}");
+        assert_eq!(resp["error"]["field"], field, "{resp}");
+    }
+}
+
+#[tokio::test]
+async fn too_many_failed_sign_ins_answer_429() {
+    let s = TestServer::start().await;
+    s.signup("dee@example.com", "Dee").await;
+    for _ in 0..10 {
+        let (status, _) = s.sign_in("dee@example.com", "wrong password!").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, body) = s.sign_in("dee@example.com", PASSWORD).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
+    // Another account is not affected.
+    s.signup("eve@example.com", "Eve").await;
+    assert_eq!(s.sign_in("eve@example.com", PASSWORD).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
+    let s = TestServer::start_with(|c| c.refresh_grace = Duration::ZERO).await;
+    let first = s.signup("fay@example.com", "Fay").await;
+
+    let (status, second) = s.refresh(&first.refresh).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let second = Session::from(&second);
+    assert_ne!(second.refresh, first.refresh, "a refresh must hand out a new refresh token");
+    let (status, third) = s.refresh(&second.refresh).await;
+    assert_eq!(status, StatusCode::OK);
+    let third = Session::from(&third);
+
+    // Presenting an already-rotated token (outside the grace window) is theft or a bug: the
+    // whole session ends, including the newest token and its access tokens.
+    let (status, body) = s.refresh(&first.refresh).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "invalid_refresh_token"));
+    let (status, _) = s.refresh(&third.refresh).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "reuse must revoke the newest token of the family too");
+    let (status, body) = s.get("/v1/me", &third.access).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "session_revoked"));
+
+    // Another session of the same user is untouched.
+    let (status, other) = s.sign_in("fay@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.get("/v1/me", other["access_token"].as_str().unwrap()).await.0, StatusCode::OK);
+
+    let (logged,): (i64,) = sqlx::query_as("SELECT count(*) FROM system_logs WHERE action_type = 'auth.refresh_reuse'")
+        .fetch_one(&s.owner)
+        .await
+        .unwrap();
+    assert_eq!(logged, 1, "reuse detection must be logged");
+}
+
+#[tokio::test]
+async fn racing_refreshes_within_the_grace_window_get_the_same_successor() {
+    let s = TestServer::start().await; // default grace: 10 s
+    let first = s.signup("gil@example.com", "Gil").await;
+    let (a, b) = tokio::join!(s.refresh(&first.refresh), s.refresh(&first.refresh));
+    assert_eq!(a.0, StatusCode::OK, "{}", a.1);
+    assert_eq!(b.0, StatusCode::OK, "two racing refreshes must not sign the user out: {}", b.1);
+    assert_eq!(a.1["refresh_token"], b.1["refresh_token"], "both must receive the same successor");
+    // The session goes on normally from the successor.
+    let (status, next) = s.refresh(a.1["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{next}");
+    // Once the successor has itself been used, the original token is a reuse.
+    let (status, _) = s.refresh(&first.refresh).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_grace_window_closes() {
+    let s = TestServer::start_with(|c| c.refresh_grace = Duration::from_secs(1)).await;
+    let first = s.signup("hal@example.com", "Hal").await;
+    let (status, _) = s.refresh(&first.refresh).await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, body) = s.refresh(&first.refresh).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "invalid_refresh_token"));
+}
+
+#[tokio::test]
+async fn sign_out_ends_access_and_refresh() {
+    let s = TestServer::start().await;
+    let me = s.signup("ivy@example.com", "Ivy").await;
+    let (status, _) = s.call(Method::POST, "/v1/auth/logout", Some(&me.access), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = s.get("/v1/me", &me.access).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "session_revoked"));
+    assert_eq!(s.refresh(&me.refresh).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn bad_and_expired_access_tokens_are_told_apart() {
+    let s = TestServer::start_with(|c| c.access_token_ttl = Duration::from_secs(1)).await;
+    let me = s.signup("jo@example.com", "Jo").await;
+    let (status, body) = s.get("/v1/me", "garbage").await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    let (status, body) = s.call(Method::GET, "/v1/me", None, None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    tokio::time::sleep(Duration::from_millis(7000)).await; // past the 5 s leeway
+    let (status, body) = s.get("/v1/me", &me.access).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "token_expired"));
+}
+
+#[tokio::test]
+async fn a_removed_member_loses_access_at_once() {
+    let s = TestServer::start().await;
+    let org = s.organization("kay").await;
+    let (status, _) = s.delete(&format!("/v1/members/{}", org.developer.user_id), &org.admin.access).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = s.get("/v1/projects", &org.developer.access).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "session_revoked"));
+    assert_eq!(s.refresh(&org.developer.refresh).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = s.sign_in("developer@kay.test", PASSWORD).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+    // They no longer appear among the members, but their row stays for history.
+    let (_, members) = s.get("/v1/members", &org.owner.access).await;
+    assert_eq!(members.as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn invitations_are_single_use_and_bound_to_their_email() {
+    let s = TestServer::start().await;
+    let owner = s.signup("lu@example.com", "Lu").await;
+    let (_, inv) = s.post("/v1/members", &owner.access, json!({"email": "new@example.com", "role": "developer"})).await;
+    let token = inv["invite_token"].as_str().unwrap();
+    let signup = |email: &str| json!({"email": email, "password": PASSWORD, "name": "N", "invite_token": token});
+    let (status, body) = s.call(Method::POST, "/v1/auth/signup", None, Some(signup("other@example.com"))).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email")), "{body}");
+    let (status, body) = s.call(Method::POST, "/v1/auth/signup", None, Some(signup("new@example.com"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["user"]["role"], "developer");
+    assert_eq!(body["user"]["organization_id"], owner.organization_id.to_string());
+    let (status, body) = s.call(Method::POST, "/v1/auth/signup", None, Some(signup("new2@example.com"))).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invite_token")));
+}
+
+#[tokio::test]
+async fn passwords_and_tokens_are_stored_only_as_hashes() {
+    let s = TestServer::start().await;
+    let me = s.signup("mo@example.com", "Mo").await;
+    let dump: (String,) = sqlx::query_as(
+        "SELECT concat_ws(' ', (SELECT string_agg(u::text, ' ') FROM auth.users u), \
+                (SELECT string_agg(r::text, ' ') FROM auth.refresh_tokens r), \
+                (SELECT string_agg(l::text, ' ') FROM system_logs l))",
+    )
+    .fetch_one(&s.owner)
+    .await
+    .unwrap();
+    assert!(!dump.0.contains(PASSWORD), "the password must not be stored in clear");
+    assert!(!dump.0.contains(&me.refresh), "the refresh token must not be stored in clear");
+    assert!(!dump.0.contains(&me.access), "the access token must not be stored");
+    assert!(dump.0.contains("$argon2id$"));
+}

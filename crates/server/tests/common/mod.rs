@@ -1,0 +1,244 @@
+//! Test harness: a fresh database per test in the Postgres that `cargo xtask test` starts
+//! (RESONANCE_TEST_DATABASE_URL), migrated, with the real server on 127.0.0.1:0.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use resonance_server::config::{DatabaseUrl, JwtSecret};
+use resonance_server::{serve, Db, Settings};
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn cluster_url() -> String {
+    std::env::var("RESONANCE_TEST_DATABASE_URL").expect(
+        "RESONANCE_TEST_DATABASE_URL is not set: run the tests with `cargo xtask test`, which starts Postgres",
+    )
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    match url.rfind('/') {
+        Some(i) => format!("{}/{db}", &url[..i]),
+        None => panic!("malformed RESONANCE_TEST_DATABASE_URL"),
+    }
+}
+
+/// Creates an empty database and returns its URL (as the cluster's superuser).
+pub async fn fresh_database() -> String {
+    let admin = cluster_url();
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    let pool = PgPoolOptions::new().max_connections(1).connect(&admin).await.expect("connect to the test cluster");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+    pool.close().await;
+    with_database(&admin, &name)
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub db_url: String,
+    /// Superuser pool on the test database, for arranging and inspecting state.
+    pub owner: PgPool,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tune: impl FnOnce(&mut Settings)) -> Self {
+        let db_url = fresh_database().await;
+        let db = Db::connect(&DatabaseUrl::parse(&db_url).unwrap(), 20).await.unwrap();
+        db.migrate().await.unwrap();
+        Self::serve_on(db_url, db, tune).await
+    }
+
+    pub async fn serve_on(db_url: String, db: Db, tune: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = Settings::new(JwtSecret::parse(SECRET).unwrap());
+        tune(&mut settings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            serve(db, settings, listener, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        let owner = PgPoolOptions::new().max_connections(12).connect(&db_url).await.unwrap();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        Self { base, db_url, owner, http, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Stops the server and waits for it to finish in-flight requests.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap();
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Signs up a new organization's owner.
+    pub async fn signup(&self, email: &str, organization: &str) -> Session {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/v1/auth/signup",
+                None,
+                Some(json!({"email": email, "password": PASSWORD, "name": email, "organization_name": organization})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Session::from(&body)
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "password", "email": email, "password": password})),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "refresh_token", "refresh_token": refresh_token})),
+        )
+        .await
+    }
+
+    /// Invites `email` with `role` as `admin` and signs the invitee up.
+    pub async fn add_member(&self, admin: &Session, email: &str, role: &str) -> Session {
+        let (status, inv) = self.post("/v1/members", &admin.access, json!({"email": email, "role": role})).await;
+        assert_eq!(status, StatusCode::CREATED, "{inv}");
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/v1/auth/signup",
+                None,
+                Some(json!({"email": email, "password": PASSWORD, "name": email, "invite_token": inv["invite_token"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Session::from(&body)
+    }
+
+    /// An organization with one member of each role.
+    pub async fn organization(&self, tag: &str) -> Org {
+        let owner = self.signup(&format!("owner@{tag}.test"), &format!("Org {tag}")).await;
+        let admin = self.add_member(&owner, &format!("admin@{tag}.test"), "admin").await;
+        let developer = self.add_member(&owner, &format!("developer@{tag}.test"), "developer").await;
+        let viewer = self.add_member(&owner, &format!("viewer@{tag}.test"), "viewer").await;
+        Org { id: owner.organization_id, owner, admin, developer, viewer }
+    }
+
+    /// A transaction as the server's request role with this user's claims (no session check).
+    pub async fn as_app(&self, user: Option<Uuid>) -> Transaction<'static, Postgres> {
+        let mut tx = self.owner.begin().await.unwrap();
+        let claims = user.map(|u| json!({"sub": u, "role": "authenticated"}).to_string()).unwrap_or_default();
+        sqlx::query("SELECT set_config('role', 'resonance_app', true), set_config('request.jwt.claims', $1, true)")
+            .bind(claims)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: Uuid,
+    pub organization_id: Uuid,
+}
+
+impl From<&Value> for Session {
+    fn from(body: &Value) -> Self {
+        Self {
+            access: body["access_token"].as_str().expect("access_token").to_owned(),
+            refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            user_id: body["user"]["id"].as_str().unwrap().parse().unwrap(),
+            organization_id: body["user"]["organization_id"].as_str().unwrap().parse().unwrap(),
+        }
+    }
+}
+
+pub struct Org {
+    pub id: Uuid,
+    pub owner: Session,
+    pub admin: Session,
+    pub developer: Session,
+    pub viewer: Session,
+}
+
+impl Org {
+    pub fn by_role(&self, role: &str) -> &Session {
+        match role {
+            "owner" => &self.owner,
+            "admin" => &self.admin,
+            "developer" => &self.developer,
+            "viewer" => &self.viewer,
+            other => panic!("no role {other}"),
+        }
+    }
+}
+
+pub fn new_project(name: &str) -> Value {
+    json!({"name": name, "prompt": "neon rain on a night highway", "audio_path": format!("{name}.flac"), "audio_duration": 183.5})
+}
+
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
