@@ -47,19 +47,12 @@ fn cargo() -> Command {
 }
 
 fn ensure_machine() -> Result<()> {
-    ensure_packages(&[
-        ("postgresql", &|| postgres::find_bin_dir().is_some()),
-        ("util-linux", &|| have("runuser")),
-    ])
+    ensure_packages(&[("postgresql", &|| postgres::find_bin_dir().is_some()), ("util-linux", &|| have("runuser"))])
 }
 
 fn dev() -> Result<()> {
     ensure_machine()?;
-    let data = if system::is_root() {
-        PathBuf::from("/var/lib/resonance-dev")
-    } else {
-        workspace_root().join(".dev")
-    };
+    let data = if system::is_root() { PathBuf::from("/var/lib/resonance-dev") } else { workspace_root().join(".dev") };
     let mut cluster = Cluster::persistent(&data.join("postgres"), DEV_PORT)?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
@@ -120,6 +113,16 @@ fn target_dir() -> PathBuf {
 fn test(filter: &[String]) -> Result<()> {
     ensure_machine()?;
     let started = std::time::Instant::now();
+    if cargo()
+        .args(["fmt", "--version"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+    {
+        eprintln!("xtask: rustfmt");
+        run(cargo().args(["fmt", "--all", "--check"])).context("code is not formatted: run `cargo fmt --all`")?;
+    }
     eprintln!("xtask: clippy");
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--quiet", "--", "-D", "warnings"]))
         .context("clippy found problems")?;
@@ -145,7 +148,13 @@ fn test(filter: &[String]) -> Result<()> {
 }
 
 fn have_nextest() -> bool {
-    cargo().args(["nextest", "--version"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+    cargo()
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 fn bench(args: &[String]) -> Result<()> {

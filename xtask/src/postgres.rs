@@ -92,23 +92,34 @@ impl Cluster {
             run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&self.root))?;
         }
         let mut c = self.pg("initdb");
-        c.arg("-D").arg(self.data_dir()).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
+        c.arg("-D").arg(self.data_dir()).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ]);
         c.stdout(std::process::Stdio::null());
         run(&mut c).context("initdb failed")
     }
 
     fn start(&mut self, extra: &[&str]) -> Result<()> {
-        let mut options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
-            self.port,
-            self.root.display()
-        );
+        let mut options =
+            format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200", self.port, self.root.display());
         for o in extra {
             options.push(' ');
             options.push_str(o);
         }
         let mut c = self.pg("pg_ctl");
-        c.arg("-D").arg(self.data_dir()).arg("-l").arg(self.root.join("postgres.log")).args(["-w", "-t", "60", "-o"]).arg(options).arg("start");
+        c.arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(self.root.join("postgres.log"))
+            .args(["-w", "-t", "60", "-o"])
+            .arg(options)
+            .arg("start");
         c.stdout(std::process::Stdio::null());
         if let Err(e) = run(&mut c) {
             let log = std::fs::read_to_string(self.root.join("postgres.log")).unwrap_or_default();

@@ -18,7 +18,11 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 }
 
 pub fn have(program: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {program} >/dev/null 2>&1")]).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 fn dpkg_installed(package: &str) -> bool {
@@ -31,7 +35,8 @@ fn dpkg_installed(package: &str) -> bool {
 
 /// Makes sure each (package, is-present check) holds, installing the missing packages at once.
 pub fn ensure_packages(wanted: &[(&str, &dyn Fn() -> bool)]) -> Result<()> {
-    let missing: Vec<&str> = wanted.iter().filter(|(p, present)| !present() && !dpkg_installed(p)).map(|(p, _)| *p).collect();
+    let missing: Vec<&str> =
+        wanted.iter().filter(|(p, present)| !present() && !dpkg_installed(p)).map(|(p, _)| *p).collect();
     if missing.is_empty() {
         return Ok(());
     }

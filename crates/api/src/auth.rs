@@ -119,8 +119,12 @@ pub fn validate_email(email: &str) -> Result<(), FieldError> {
     let Some((local, domain)) = e.rsplit_once('@') else {
         return Err(FieldError::new("email", "must be an e-mail address like name@example.com"));
     };
-    if local.is_empty() || domain.is_empty() || !domain.contains('.') || domain.starts_with('.')
-        || domain.ends_with('.') || e.chars().any(|c| c.is_whitespace() || c.is_control())
+    if local.is_empty()
+        || domain.is_empty()
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || e.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(FieldError::new("email", "must be an e-mail address like name@example.com"));
     }
@@ -163,10 +167,9 @@ impl SignUpRequest {
                 "organization_name",
                 "give either organization_name (new organization) or invite_token (join one), not both",
             )),
-            (None, None) => Err(FieldError::new(
-                "organization_name",
-                "is required unless you sign up with an invite_token",
-            )),
+            (None, None) => {
+                Err(FieldError::new("organization_name", "is required unless you sign up with an invite_token"))
+            }
         }
     }
 }

@@ -161,15 +161,8 @@ pub enum StylePreference {
 }
 
 impl StylePreference {
-    pub const ALL: [StylePreference; 7] = [
-        Self::Organic,
-        Self::Geometric,
-        Self::Cinematic,
-        Self::Abstract,
-        Self::Glitch,
-        Self::Retro,
-        Self::Minimal,
-    ];
+    pub const ALL: [StylePreference; 7] =
+        [Self::Organic, Self::Geometric, Self::Cinematic, Self::Abstract, Self::Glitch, Self::Retro, Self::Minimal];
 
     pub fn as_str(self) -> &'static str {
         match self {

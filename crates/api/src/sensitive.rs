@@ -30,10 +30,7 @@ impl<T> Sensitive<T> {
     }
 
     /// [`Sensitive::expose`] for optional fields.
-    pub fn expose_option<S: Serializer>(
-        value: &Option<Self>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error>
+    pub fn expose_option<S: Serializer>(value: &Option<Self>, serializer: S) -> Result<S::Ok, S::Error>
     where
         T: Serialize,
     {
@@ -58,9 +55,7 @@ impl<T> std::fmt::Debug for Sensitive<T> {
 
 impl<T> Serialize for Sensitive<T> {
     fn serialize<S: Serializer>(&self, _serializer: S) -> Result<S::Ok, S::Error> {
-        Err(serde::ser::Error::custom(
-            "refusing to serialize a secret; use Sensitive::expose on a wire field",
-        ))
+        Err(serde::ser::Error::custom("refusing to serialize a secret; use Sensitive::expose on a wire field"))
     }
 }
 

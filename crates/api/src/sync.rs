@@ -22,8 +22,7 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 5] =
-        [Self::Organizations, Self::Users, Self::Projects, Self::Generations, Self::SystemLogs];
+    pub const ALL: [Table; 5] = [Self::Organizations, Self::Users, Self::Projects, Self::Generations, Self::SystemLogs];
 
     pub fn as_str(self) -> &'static str {
         match self {

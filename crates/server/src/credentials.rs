@@ -93,11 +93,9 @@ impl Keys {
         v.set_audience(&[AUDIENCE]);
         v.set_issuer(&[ISSUER]);
         v.leeway = 5;
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &v).map(|d| d.claims).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            }
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &v).map(|d| d.claims).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
         })
     }
 
@@ -168,10 +166,7 @@ fn dummy_hash() -> String {
     DUMMY
         .get_or_init(|| {
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            hasher()
-                .hash_password(b"resonance timing equaliser", &salt)
-                .map(|h| h.to_string())
-                .unwrap_or_default()
+            hasher().hash_password(b"resonance timing equaliser", &salt).map(|h| h.to_string()).unwrap_or_default()
         })
         .clone()
 }

@@ -81,9 +81,7 @@ impl Db {
     pub async fn begin_for(&self, claims: &AccessClaims) -> Result<(Tx, Caller)> {
         let mut tx = self.begin_as(APP_ROLE, &claims_json(claims.sub, claims.sid)).await?;
         let row: Option<(Uuid, Option<String>)> =
-            sqlx::query_as("SELECT organization_id, role FROM auth_private.caller()")
-                .fetch_optional(&mut *tx)
-                .await?;
+            sqlx::query_as("SELECT organization_id, role FROM auth_private.caller()").fetch_optional(&mut *tx).await?;
         let Some((organization_id, role)) = row else {
             return Err(Error::refused(
                 ErrorCode::SessionRevoked,

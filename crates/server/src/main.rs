@@ -22,9 +22,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => {
             let settings = Settings::from(&args);
-            let db = Db::connect(&args.database.database_url, args.db_pool)
-                .await
-                .context("cannot connect to Postgres")?;
+            let db =
+                Db::connect(&args.database.database_url, args.db_pool).await.context("cannot connect to Postgres")?;
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -32,7 +32,12 @@ async fn sign_up_then_sign_in_and_see_me() {
 
     // The same e-mail cannot sign up twice, in any case.
     let (status, body) = s
-        .call(Method::POST, "/v1/auth/signup", None, Some(json!({"email": "ANA@example.com", "password": PASSWORD, "name": "x", "organization_name": "y"})))
+        .call(
+            Method::POST,
+            "/v1/auth/signup",
+            None,
+            Some(json!({"email": "ANA@example.com", "password": PASSWORD, "name": "x", "organization_name": "y"})),
+        )
         .await;
     assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "email_taken"));
 }

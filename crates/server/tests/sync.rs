@@ -81,7 +81,7 @@ impl Replica {
         loop {
             self.pull(s, token, 1000).await;
             let db = database_state(s, org).await;
-            if self.state == db || std::time::Instant::now() > deadline {
+            if same(&self.state, &db) || std::time::Instant::now() > deadline {
                 assert_same(&self.state, &db);
                 return;
             }
@@ -93,8 +93,13 @@ impl Replica {
 /// The organization's rows as Postgres has them, rendered as the feed renders them.
 async fn database_state(s: &TestServer, org: Uuid) -> State {
     let mut state = State::new();
-    for (table, col) in [("organizations", "id"), ("users", "organization_id"), ("projects", "organization_id"),
-                         ("generations", "organization_id"), ("system_logs", "organization_id")] {
+    for (table, col) in [
+        ("organizations", "id"),
+        ("users", "organization_id"),
+        ("projects", "organization_id"),
+        ("generations", "organization_id"),
+        ("system_logs", "organization_id"),
+    ] {
         let rows: Vec<(Uuid, sqlx::types::Json<Value>)> =
             sqlx::query_as(&format!("SELECT t.id, row_to_json(t)::jsonb FROM {table} t WHERE t.{col} = $1"))
                 .bind(org)
@@ -108,14 +113,45 @@ async fn database_state(s: &TestServer, org: Uuid) -> State {
     state
 }
 
+/// A row as its typed wire struct, so equal rows compare equal whatever their JSON spelling.
+fn typed(key: &(String, String), row: &Value) -> resonance_api::sync::Row {
+    let change = resonance_api::sync::Change {
+        table: serde_json::from_value(json!(key.0)).unwrap(),
+        op: resonance_api::sync::Op::Upsert,
+        id: key.1.parse().unwrap(),
+        row: Some(row.clone()),
+    };
+    change.decode().unwrap_or_else(|e| panic!("{key:?} does not decode into the wire type: {e}")).unwrap()
+}
+
+fn same(replayed: &State, db: &State) -> bool {
+    replayed.len() == db.len() && db.iter().all(|(k, v)| replayed.get(k).is_some_and(|r| typed(k, r) == typed(k, v)))
+}
+
 fn assert_same(replayed: &State, db: &State) {
     let missing: Vec<_> = db.keys().filter(|k| !replayed.contains_key(*k)).collect();
     let extra: Vec<_> = replayed.keys().filter(|k| !db.contains_key(*k)).collect();
     assert!(missing.is_empty(), "the replica misses {} rows, e.g. {:?}", missing.len(), missing.first());
     assert!(extra.is_empty(), "the replica kept {} deleted rows, e.g. {:?}", extra.len(), extra.first());
     for (k, v) in db {
-        let mine: Value = serde_json::from_str(&replayed[k].to_string()).unwrap();
-        assert_eq!(&mine, v, "row {k:?} differs");
+        assert_eq!(typed(k, &replayed[k]), typed(k, v), "row {k:?} differs");
+    }
+}
+
+#[tokio::test]
+async fn the_feed_carries_every_column_of_every_table() {
+    let s = TestServer::start().await;
+    for (table, columns) in resonance_server::storage::sync::COLUMNS {
+        let in_db: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind(table)
+        .fetch_all(&s.owner)
+        .await
+        .unwrap();
+        let on_wire: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+        assert_eq!(in_db, on_wire, "the feed's columns of {table} must match the table");
     }
 }
 
@@ -218,7 +254,8 @@ async fn unknown_and_expired_cursors_reset() {
     let (_, p) = s.post("/v1/projects", token, new_project("short-lived")).await;
     s.delete(&format!("/v1/projects/{}", p["id"].as_str().unwrap()), token).await;
     // The tombstone is forgotten: a cursor from before it can no longer be continued safely.
-    let pruned: i64 = sqlx::query_scalar("SELECT sync.prune_tombstones(interval '0')").fetch_one(&s.owner).await.unwrap();
+    let pruned: i64 =
+        sqlx::query_scalar("SELECT sync.prune_tombstones(interval '0')").fetch_one(&s.owner).await.unwrap();
     assert!(pruned >= 1);
     let (_, page) = s.get(&format!("/v1/sync?cursor={old_cursor}"), token).await;
     assert_eq!(page["reset"], true, "a cursor older than the pruned tombstones must reset");

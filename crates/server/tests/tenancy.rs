@@ -55,7 +55,8 @@ fn ids_in(v: &Value) -> String {
 async fn no_request_of_organization_a_reaches_organization_b() {
     let w = world().await;
     let (s, b) = (&w.s, &w.b);
-    let b_ids = [b.id, w.b_project, w.b_generation, b.owner.user_id, b.admin.user_id, b.developer.user_id, b.viewer.user_id];
+    let b_ids =
+        [b.id, w.b_project, w.b_generation, b.owner.user_id, b.admin.user_id, b.developer.user_id, b.viewer.user_id];
     let b_project = format!("/v1/projects/{}", w.b_project);
     for role in ROLES {
         let t = &w.a.by_role(role).access;
@@ -94,16 +95,19 @@ async fn no_request_of_organization_a_reaches_organization_b() {
         assert!(!ids_in(&resp).contains("beta-track"));
     }
     // And B is exactly as it was.
-    let (name, role): (String, String) = sqlx::query_as(
-        "SELECT p.name, u.role FROM projects p, users u WHERE p.id = $1 AND u.id = $2",
-    )
-    .bind(w.b_project)
-    .bind(b.viewer.user_id)
-    .fetch_one(&s.owner)
-    .await
-    .unwrap();
+    let (name, role): (String, String) =
+        sqlx::query_as("SELECT p.name, u.role FROM projects p, users u WHERE p.id = $1 AND u.id = $2")
+            .bind(w.b_project)
+            .bind(b.viewer.user_id)
+            .fetch_one(&s.owner)
+            .await
+            .unwrap();
     assert_eq!((name.as_str(), role.as_str()), ("beta-track", "viewer"));
-    let removed: bool = sqlx::query_scalar("SELECT auth_private.is_removed($1)").bind(b.viewer.user_id).fetch_one(&s.owner).await.unwrap();
+    let removed: bool = sqlx::query_scalar("SELECT auth_private.is_removed($1)")
+        .bind(b.viewer.user_id)
+        .fetch_one(&s.owner)
+        .await
+        .unwrap();
     assert!(!removed);
 }
 
@@ -139,17 +143,17 @@ async fn in_sql_the_request_role_with_a_claims_sees_and_changes_nothing_of_b() {
                 .await
                 .unwrap();
             assert_eq!(seen, 0, "{role} sees B's {table}");
-            let own: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&mut *tx).await.unwrap();
+            let own: i64 =
+                sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&mut *tx).await.unwrap();
             assert!(own > 0, "{role} must see their own {table}");
             let set = match table {
                 "organizations" | "users" | "projects" => "name = 'hijacked'",
                 _ => "message = 'hijacked'",
             };
             let set = if table == "generations" { "seed = 'hijacked'" } else { set };
-            for sql in [
-                format!("UPDATE {table} SET {set} WHERE {col} = $1"),
-                format!("DELETE FROM {table} WHERE {col} = $1"),
-            ] {
+            for sql in
+                [format!("UPDATE {table} SET {set} WHERE {col} = $1"), format!("DELETE FROM {table} WHERE {col} = $1")]
+            {
                 match attempt(&mut tx, &sql, b_org).await {
                     Ok(n) => assert_eq!(n, 0, "{role}: `{sql}` touched B's rows"),
                     Err(code) => assert_eq!(code, "42501", "{role}: `{sql}` failed oddly"),
@@ -159,7 +163,7 @@ async fn in_sql_the_request_role_with_a_claims_sees_and_changes_nothing_of_b() {
         let b_user = w.b.developer.user_id;
         let b_project = w.b_project;
         let inserts = [
-            ("organizations", format!("INSERT INTO organizations (id, name) VALUES ($1, 'x')"), Uuid::new_v4()),
+            ("organizations", "INSERT INTO organizations (id, name) VALUES ($1, 'x')".to_owned(), Uuid::new_v4()),
             ("users", format!("INSERT INTO users (id, organization_id, email) VALUES ('{}', $1, 'x@y.z')", me.user_id), b_org),
             ("projects", format!("INSERT INTO projects (organization_id, user_id, name, prompt, audio_path) VALUES ($1, '{}', 'x', 'y', 'z')", me.user_id), b_org),
             ("projects by B's user", format!("INSERT INTO projects (organization_id, user_id, name, prompt, audio_path) VALUES ('{}', $1, 'x', 'y', 'z')", w.a.id), b_user),
@@ -171,7 +175,10 @@ async fn in_sql_the_request_role_with_a_claims_sees_and_changes_nothing_of_b() {
         ];
         for (what, sql, bind) in inserts {
             let r = attempt(&mut tx, &sql, bind).await;
-            assert!(matches!(r, Err(ref c) if c == "42501"), "{role}: writing {what} into B must be refused, got {r:?}");
+            assert!(
+                matches!(r, Err(ref c) if c == "42501"),
+                "{role}: writing {what} into B must be refused, got {r:?}"
+            );
         }
         let feed: i64 = sqlx::query_scalar("SELECT count(*) FROM sync.row_versions WHERE organization_id = $1")
             .bind(b_org)
@@ -192,7 +199,8 @@ async fn the_request_role_without_claims_sees_zero_rows() {
         assert_eq!(n, 0, "{table} must be invisible without claims");
     }
     for table in ["auth.users", "auth.refresh_tokens", "auth_private.removed_members"] {
-        let r = attempt(&mut tx, &format!("SELECT count(*) FROM {table} WHERE $1::uuid IS NOT NULL"), Uuid::nil()).await;
+        let r =
+            attempt(&mut tx, &format!("SELECT count(*) FROM {table} WHERE $1::uuid IS NOT NULL"), Uuid::nil()).await;
         assert!(r.is_err(), "the request role must not read {table}");
     }
     let bypass: bool = sqlx::query_scalar("SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -234,17 +242,65 @@ async fn the_role_matrix_holds_for_every_endpoint() {
             (Method::GET, "/v1/members".into(), None, all, StatusCode::OK),
             (Method::GET, "/v1/system-logs".into(), None, all, StatusCode::OK),
             (Method::GET, "/v1/sync".into(), None, all, StatusCode::OK),
-            (Method::POST, "/v1/projects".into(), Some(new_project(&format!("new-{role}"))), dev_up, StatusCode::CREATED),
+            (
+                Method::POST,
+                "/v1/projects".into(),
+                Some(new_project(&format!("new-{role}"))),
+                dev_up,
+                StatusCode::CREATED,
+            ),
             (Method::PATCH, format!("/v1/projects/{pid}"), Some(json!({"prompt": "brighter"})), dev_up, StatusCode::OK),
-            (Method::POST, "/v1/members".into(), Some(json!({"email": format!("inv-{role}@alpha.test"), "role": "viewer"})), admin_up, StatusCode::CREATED),
-            (Method::POST, "/v1/members".into(), Some(json!({"email": format!("own-{role}@alpha.test"), "role": "owner"})), &["owner"], StatusCode::CREATED),
-            (Method::PATCH, format!("/v1/members/{}", target.user_id), Some(json!({"role": "developer"})), admin_up, StatusCode::OK),
-            (Method::PATCH, format!("/v1/members/{}", target.user_id), Some(json!({"role": "owner"})), &["owner"], StatusCode::OK),
-            (Method::PATCH, "/v1/organization".into(), Some(json!({"name": format!("Alpha by {role}")})), admin_up, StatusCode::OK),
+            (
+                Method::POST,
+                "/v1/members".into(),
+                Some(json!({"email": format!("inv-{role}@alpha.test"), "role": "viewer"})),
+                admin_up,
+                StatusCode::CREATED,
+            ),
+            (
+                Method::POST,
+                "/v1/members".into(),
+                Some(json!({"email": format!("own-{role}@alpha.test"), "role": "owner"})),
+                &["owner"],
+                StatusCode::CREATED,
+            ),
+            (
+                Method::PATCH,
+                format!("/v1/members/{}", target.user_id),
+                Some(json!({"role": "developer"})),
+                admin_up,
+                StatusCode::OK,
+            ),
+            (
+                Method::PATCH,
+                format!("/v1/members/{}", target.user_id),
+                Some(json!({"role": "owner"})),
+                &["owner"],
+                StatusCode::OK,
+            ),
+            (
+                Method::PATCH,
+                "/v1/organization".into(),
+                Some(json!({"name": format!("Alpha by {role}")})),
+                admin_up,
+                StatusCode::OK,
+            ),
             // Billing and usage fields: nobody, not even the owner, changes them through the API.
-            (Method::PATCH, "/v1/organization".into(), Some(json!({"subscription_status": "active"})), none, StatusCode::OK),
+            (
+                Method::PATCH,
+                "/v1/organization".into(),
+                Some(json!({"subscription_status": "active"})),
+                none,
+                StatusCode::OK,
+            ),
             (Method::PATCH, "/v1/organization".into(), Some(json!({"generations_limit": 1000})), none, StatusCode::OK),
-            (Method::PATCH, "/v1/organization".into(), Some(json!({"subscription_plan": "studio"})), none, StatusCode::OK),
+            (
+                Method::PATCH,
+                "/v1/organization".into(),
+                Some(json!({"subscription_plan": "studio"})),
+                none,
+                StatusCode::OK,
+            ),
             (Method::DELETE, format!("/v1/projects/{pid}"), None, admin_up, StatusCode::NO_CONTENT),
         ];
         for (method, path, body, allowed, ok) in cases {
@@ -262,11 +318,12 @@ async fn the_role_matrix_holds_for_every_endpoint() {
         let expected = if admin_up.contains(&role) { StatusCode::NO_CONTENT } else { StatusCode::FORBIDDEN };
         assert_eq!(status, expected, "{role} DELETE member: {resp}");
     }
-    let (limit, status): (i32, String) = sqlx::query_as("SELECT generations_limit, subscription_status FROM organizations WHERE id = $1")
-        .bind(a.id)
-        .fetch_one(&s.owner)
-        .await
-        .unwrap();
+    let (limit, status): (i32, String) =
+        sqlx::query_as("SELECT generations_limit, subscription_status FROM organizations WHERE id = $1")
+            .bind(a.id)
+            .fetch_one(&s.owner)
+            .await
+            .unwrap();
     assert_eq!((limit, status.as_str()), (3, "trialing"), "billing fields must be unchanged");
 }
 
@@ -275,21 +332,26 @@ async fn owners_are_protected() {
     let w = world().await;
     let (s, a) = (&w.s, &w.a);
     // An admin can neither demote nor remove an owner, nor promote anyone to owner.
-    let (status, _) = s.patch(&format!("/v1/members/{}", a.owner.user_id), &a.admin.access, json!({"role": "viewer"})).await;
+    let (status, _) =
+        s.patch(&format!("/v1/members/{}", a.owner.user_id), &a.admin.access, json!({"role": "viewer"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = s.delete(&format!("/v1/members/{}", a.owner.user_id), &a.admin.access).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = s.patch(&format!("/v1/members/{}", a.admin.user_id), &a.admin.access, json!({"role": "owner"})).await;
+    let (status, _) =
+        s.patch(&format!("/v1/members/{}", a.admin.user_id), &a.admin.access, json!({"role": "owner"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The last owner cannot step down; nobody removes themselves.
-    let (status, body) = s.patch(&format!("/v1/members/{}", a.owner.user_id), &a.owner.access, json!({"role": "admin"})).await;
+    let (status, body) =
+        s.patch(&format!("/v1/members/{}", a.owner.user_id), &a.owner.access, json!({"role": "admin"})).await;
     assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "conflict"), "{body}");
     let (status, _) = s.delete(&format!("/v1/members/{}", a.admin.user_id), &a.admin.access).await;
     assert_eq!(status, StatusCode::CONFLICT);
     // With a second owner, the first may step down.
-    let (status, _) = s.patch(&format!("/v1/members/{}", a.admin.user_id), &a.owner.access, json!({"role": "owner"})).await;
+    let (status, _) =
+        s.patch(&format!("/v1/members/{}", a.admin.user_id), &a.owner.access, json!({"role": "owner"})).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = s.patch(&format!("/v1/members/{}", a.owner.user_id), &a.owner.access, json!({"role": "admin"})).await;
+    let (status, _) =
+        s.patch(&format!("/v1/members/{}", a.owner.user_id), &a.owner.access, json!({"role": "admin"})).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -299,8 +361,14 @@ async fn in_sql_roles_cannot_escalate_or_touch_billing() {
     for role in ROLES {
         let me = w.a.by_role(role);
         let mut tx = w.s.as_app(Some(me.user_id)).await;
-        for col in ["generations_limit = 1000", "subscription_status = 'active'", "generations_this_month = 0",
-                    "stripe_customer_id = 'cus_x'", "trial_ends_at = now() + interval '10 years'", "subscription_plan = 'studio'"] {
+        for col in [
+            "generations_limit = 1000",
+            "subscription_status = 'active'",
+            "generations_this_month = 0",
+            "stripe_customer_id = 'cus_x'",
+            "trial_ends_at = now() + interval '10 years'",
+            "subscription_plan = 'studio'",
+        ] {
             let r = attempt(&mut tx, &format!("UPDATE organizations SET {col} WHERE id = $1"), w.a.id).await;
             assert_eq!(r, Err("42501".into()), "{role} must not be able to set {col} in SQL");
         }

@@ -16,7 +16,10 @@ use crate::storage::{accounts, members};
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth", request_body = SignUpRequest,
     responses((status = 201, body = TokenResponse), (status = 409, body = ErrorBody, description = "email_taken"),
               (status = 422, body = ErrorBody)))]
-pub async fn signup(State(app): State<AppState>, Body(req): Body<SignUpRequest>) -> Result<(StatusCode, Json<TokenResponse>)> {
+pub async fn signup(
+    State(app): State<AppState>,
+    Body(req): Body<SignUpRequest>,
+) -> Result<(StatusCode, Json<TokenResponse>)> {
     let response = accounts::sign_up(&app.db, &app.keys, app.session_policy, &req).await?;
     Ok((StatusCode::CREATED, Json(response)))
 }

@@ -21,21 +21,21 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Error::refused(ErrorCode::Unauthenticated, "Sign in first: this needs an access token."))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| Error::refused(ErrorCode::Unauthenticated, "The Authorization header must be `Bearer <token>`."))?;
+        let header =
+            parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+                Error::refused(ErrorCode::Unauthenticated, "Sign in first: this needs an access token.")
+            })?;
+        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).ok_or_else(|| {
+            Error::refused(ErrorCode::Unauthenticated, "The Authorization header must be `Bearer <token>`.")
+        })?;
         match state.keys.verify_access(token.trim()) {
             Ok(claims) => Ok(Self(claims)),
             Err(TokenError::Expired) => {
                 Err(Error::refused(ErrorCode::TokenExpired, "The access token has expired; refresh it and retry."))
             }
-            Err(TokenError::Invalid) => Err(Error::refused(ErrorCode::Unauthenticated, "The access token is not valid.")),
+            Err(TokenError::Invalid) => {
+                Err(Error::refused(ErrorCode::Unauthenticated, "The access token is not valid."))
+            }
         }
     }
 }
@@ -57,11 +57,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 fn json_rejection(rejection: &JsonRejection) -> Error {
     match rejection {
         JsonRejection::JsonDataError(e) => {
-            // serde's message names the field ("missing field `name`", "unknown field `x`").
             let text = std::error::Error::source(e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
-            let field = text.split('`').nth(1).unwrap_or("body").to_owned();
             let message = text.split(" at line ").next().unwrap_or(&text).to_owned();
-            Error::Refused { code: ErrorCode::ValidationFailed, message, field: Some(field) }
+            Error::Refused { code: ErrorCode::ValidationFailed, field: Some(field_of(&message)), message }
         }
         JsonRejection::JsonSyntaxError(_) => Error::bad_request("The request body is not valid JSON."),
         JsonRejection::MissingJsonContentType(_) => {
@@ -74,6 +72,20 @@ fn json_rejection(rejection: &JsonRejection) -> Error {
     }
 }
 
+/// The field a serde error is about: its path prefix ("resolution: unknown variant …") or, at
+/// the top level, the field it names ("missing field `prompt`").
+fn field_of(message: &str) -> String {
+    if let Some((path, _)) = message.split_once(": ") {
+        if !path.is_empty() && path.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']')) {
+            return path.to_owned();
+        }
+    }
+    match message.split_once("field `").and_then(|(_, rest)| rest.split_once('`')) {
+        Some((field, _)) => field.to_owned(),
+        None => "body".to_owned(),
+    }
+}
+
 /// A UUID path segment; anything else is 404 (no such thing), not a parse error.
 pub struct PathId(pub Uuid);
 
@@ -83,7 +95,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<Uuid>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(id)) => Ok(Self(id)),
-            Err(PathRejection::FailedToDeserializePathParams(_)) => Err(Error::not_found("Ids are UUIDs; there is nothing at that id.")),
+            Err(PathRejection::FailedToDeserializePathParams(_)) => {
+                Err(Error::not_found("Ids are UUIDs; there is nothing at that id."))
+            }
             Err(_) => Err(Error::bad_request("The path could not be read.")),
         }
     }
@@ -101,6 +115,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
                 Err(Error::bad_request(format!("The query string is not valid: {}", e.body_text())))
             }
             Err(_) => Err(Error::bad_request("The query string could not be read.")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serde_messages_name_their_field() {
+        for (message, field) in [
+            ("resolution: unknown variant `4k`, expected one of `720p`", "resolution"),
+            ("missing field `prompt`", "prompt"),
+            ("unknown field `status`, expected one of `id`, `name`", "status"),
+            ("settings.theme: invalid type: integer `3`, expected a string", "settings.theme"),
+            ("invalid type: integer `3`, expected a map", "body"),
+        ] {
+            assert_eq!(super::field_of(message), field, "{message}");
         }
     }
 }

@@ -29,7 +29,11 @@ pub async fn list(State(app): State<AppState>, Authenticated(claims): Authentica
 /// the one-time `invite_token` the invitee signs up with.
 #[utoipa::path(post, path = "/v1/members", tag = "members", security(("bearer" = [])), request_body = InviteMember,
     responses((status = 201, body = Invitation), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn invite(State(app): State<AppState>, Authenticated(claims): Authenticated, Body(req): Body<InviteMember>) -> Result<(StatusCode, Json<Invitation>)> {
+pub async fn invite(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Body(req): Body<InviteMember>,
+) -> Result<(StatusCode, Json<Invitation>)> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let invitation = members::invite(&mut tx, &caller, &req).await?;
     tx.commit().await?;
@@ -41,7 +45,12 @@ pub async fn invite(State(app): State<AppState>, Authenticated(claims): Authenti
     params(("id" = uuid::Uuid, Path)), request_body = ChangeRole,
     responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
-pub async fn change_role(State(app): State<AppState>, Authenticated(claims): Authenticated, PathId(id): PathId, Body(req): Body<ChangeRole>) -> Result<Json<User>> {
+pub async fn change_role(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+    Body(req): Body<ChangeRole>,
+) -> Result<Json<User>> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let user = members::change_role(&mut tx, &caller, id, req.role).await?;
     tx.commit().await?;
@@ -52,7 +61,11 @@ pub async fn change_role(State(app): State<AppState>, Authenticated(claims): Aut
 #[utoipa::path(delete, path = "/v1/members/{id}", tag = "members", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn remove(State(app): State<AppState>, Authenticated(claims): Authenticated, PathId(id): PathId) -> Result<StatusCode> {
+pub async fn remove(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+) -> Result<StatusCode> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     members::remove(&mut tx, &caller, id).await?;
     tx.commit().await?;
@@ -64,7 +77,11 @@ pub async fn remove(State(app): State<AppState>, Authenticated(claims): Authenti
 #[utoipa::path(patch, path = "/v1/organization", tag = "members", security(("bearer" = [])),
     request_body(content = Object, description = "`name`, `slug`, `settings`"),
     responses((status = 200, body = Organization), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_organization(State(app): State<AppState>, Authenticated(claims): Authenticated, Body(patch): Body<Map<String, Value>>) -> Result<Json<Organization>> {
+pub async fn update_organization(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Body(patch): Body<Map<String, Value>>,
+) -> Result<Json<Organization>> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let org = members::update_organization(&mut tx, &caller, &patch).await?;
     tx.commit().await?;
@@ -81,7 +98,11 @@ pub struct LogQuery {
 
 #[utoipa::path(get, path = "/v1/system-logs", tag = "activity", security(("bearer" = [])), params(LogQuery),
     responses((status = 200, body = Vec<SystemLog>), (status = 401, body = ErrorBody)))]
-pub async fn system_logs(State(app): State<AppState>, Authenticated(claims): Authenticated, Query(q): Query<LogQuery>) -> Result<Json<Vec<SystemLog>>> {
+pub async fn system_logs(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<Vec<SystemLog>>> {
     let (limit, _) = page_bounds(q.limit, None)?;
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let list = logs::list(&mut tx, &caller, q.before, limit).await?;

@@ -100,7 +100,11 @@ pub fn router(state: AppState) -> Router {
     routes
         .route("/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
         .fallback(|| async {
-            error_response(ErrorDetail { code: ErrorCode::NotFound, message: "There is no such endpoint.".into(), field: None })
+            error_response(ErrorDetail {
+                code: ErrorCode::NotFound,
+                message: "There is no such endpoint.".into(),
+                field: None,
+            })
         })
         .method_not_allowed_fallback(|| async {
             error_response(ErrorDetail {
@@ -118,11 +122,9 @@ pub fn router(state: AppState) -> Router {
             })
             .into_response()
         }))
-        .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                // The path only: query strings may carry cursors, and headers carry tokens.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-            }),
-        )
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            // The path only: query strings may carry cursors, and headers carry tokens.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }

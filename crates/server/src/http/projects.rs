@@ -35,7 +35,11 @@ pub(super) fn page_bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i6
 
 #[utoipa::path(get, path = "/v1/projects", tag = "projects", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Vec<Project>), (status = 401, body = ErrorBody)))]
-pub async fn list(State(app): State<AppState>, Authenticated(claims): Authenticated, Query(q): Query<ListQuery>) -> Result<Json<Vec<Project>>> {
+pub async fn list(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Project>>> {
     let (limit, offset) = page_bounds(q.limit, q.offset)?;
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let list = projects::list(&mut tx, &caller, limit, offset).await?;
@@ -48,7 +52,11 @@ pub async fn list(State(app): State<AppState>, Authenticated(claims): Authentica
 #[utoipa::path(post, path = "/v1/projects", tag = "projects", security(("bearer" = [])), request_body = NewProject,
     responses((status = 201, body = Project), (status = 200, body = Project, description = "a retried create"),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(State(app): State<AppState>, Authenticated(claims): Authenticated, Body(new): Body<NewProject>) -> Result<(StatusCode, Json<Project>)> {
+pub async fn create(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Body(new): Body<NewProject>,
+) -> Result<(StatusCode, Json<Project>)> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let created = projects::create(&mut tx, &caller, &new).await?;
     tx.commit().await?;
@@ -60,7 +68,11 @@ pub async fn create(State(app): State<AppState>, Authenticated(claims): Authenti
 
 #[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Project), (status = 404, body = ErrorBody)))]
-pub async fn get(State(app): State<AppState>, Authenticated(claims): Authenticated, PathId(id): PathId) -> Result<Json<Project>> {
+pub async fn get(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+) -> Result<Json<Project>> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let p = projects::get(&mut tx, &caller, id).await?;
     tx.commit().await?;
@@ -72,7 +84,12 @@ pub async fn get(State(app): State<AppState>, Authenticated(claims): Authenticat
     params(("id" = uuid::Uuid, Path)), request_body = ProjectPatch,
     responses((status = 200, body = Project), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-pub async fn update(State(app): State<AppState>, Authenticated(claims): Authenticated, PathId(id): PathId, Body(patch): Body<ProjectPatch>) -> Result<Json<Project>> {
+pub async fn update(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+    Body(patch): Body<ProjectPatch>,
+) -> Result<Json<Project>> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let p = projects::update(&mut tx, &caller, id, &patch).await?;
     tx.commit().await?;
@@ -82,7 +99,11 @@ pub async fn update(State(app): State<AppState>, Authenticated(claims): Authenti
 /// Deletes a project and its generations (admin or above).
 #[utoipa::path(delete, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(app): State<AppState>, Authenticated(claims): Authenticated, PathId(id): PathId) -> Result<StatusCode> {
+pub async fn delete(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+) -> Result<StatusCode> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     projects::delete(&mut tx, &caller, id).await?;
     tx.commit().await?;
@@ -91,7 +112,11 @@ pub async fn delete(State(app): State<AppState>, Authenticated(claims): Authenti
 
 #[utoipa::path(get, path = "/v1/projects/{id}/generations", tag = "generations", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Vec<Generation>), (status = 404, body = ErrorBody)))]
-pub async fn generations_of(State(app): State<AppState>, Authenticated(claims): Authenticated, PathId(id): PathId) -> Result<Json<Vec<Generation>>> {
+pub async fn generations_of(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+) -> Result<Json<Vec<Generation>>> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let list = generations::for_project(&mut tx, &caller, id).await?;
     tx.commit().await?;
@@ -100,7 +125,11 @@ pub async fn generations_of(State(app): State<AppState>, Authenticated(claims): 
 
 #[utoipa::path(get, path = "/v1/generations/{id}", tag = "generations", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Generation), (status = 404, body = ErrorBody)))]
-pub async fn generation(State(app): State<AppState>, Authenticated(claims): Authenticated, PathId(id): PathId) -> Result<Json<Generation>> {
+pub async fn generation(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+) -> Result<Json<Generation>> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let g = generations::get(&mut tx, &caller, id).await?;
     tx.commit().await?;

@@ -18,7 +18,11 @@ use crate::storage::sync::{self, Resume};
 /// An unknown or expired cursor answers `reset: true`: discard and pull again without a cursor.
 #[utoipa::path(get, path = "/v1/sync", tag = "sync", security(("bearer" = [])), params(SyncQuery),
     responses((status = 200, body = SyncPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn pull(State(app): State<AppState>, Authenticated(claims): Authenticated, Query(q): Query<SyncQuery>) -> Result<Response> {
+pub async fn pull(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Query(q): Query<SyncQuery>,
+) -> Result<Response> {
     let limit = q.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
     if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
         return Err(Error::bad_request(format!("limit must be between 1 and {MAX_PAGE_LIMIT}")));
@@ -35,13 +39,12 @@ pub async fn pull(State(app): State<AppState>, Authenticated(claims): Authentica
     };
     let page = sync::page(&mut tx, &caller, from, limit).await?;
     tx.commit().await?;
-    // The changes are already JSON, rendered by Postgres: splice them in rather than re-parse.
-    let has_more = page.count >= i64::from(limit);
-    let body = format!(
-        "{{\"reset\":false,\"changes\":{},\"cursor\":\"{}\",\"has_more\":{has_more}}}",
-        page.changes_json,
-        page.next.encode()
-    );
+    // The changes are already JSON: splice them in rather than build and re-serialize values.
+    let has_more = page.count >= usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut body = Vec::with_capacity(page.changes_json.len() + 128);
+    body.extend_from_slice(b"{\"reset\":false,\"changes\":");
+    body.extend_from_slice(&page.changes_json);
+    body.extend_from_slice(format!(",\"cursor\":\"{}\",\"has_more\":{has_more}}}", page.next.encode()).as_bytes());
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -61,6 +64,9 @@ pub async fn health(State(app): State<AppState>) -> (axum::http::StatusCode, Jso
     if ok {
         (axum::http::StatusCode::OK, Json(Health { status: "ok", database: "ok", version }))
     } else {
-        (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "degraded", database: "unreachable", version }))
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health { status: "degraded", database: "unreachable", version }),
+        )
     }
 }

@@ -12,11 +12,11 @@ use resonance_api::{ErrorCode, Sensitive};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::logs::{self, Entry};
 use super::members;
 use crate::credentials::{hash_password, new_opaque_token, token_hash, verify_password, Keys};
 use crate::db::{act_as, Caller, Db, Tx};
 use crate::error::{Error, Result};
-use super::logs::{self, Entry};
 
 /// Failed sign-ins per e-mail address within [`FAILURE_WINDOW_MINUTES`] before 429.
 pub const MAX_FAILURES: i64 = 10;
@@ -40,7 +40,14 @@ fn seconds(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-async fn record(tx: &mut Tx, user_id: Option<Uuid>, action: &str, status: &str, message: &str, details: serde_json::Value) -> Result<()> {
+async fn record(
+    tx: &mut Tx,
+    user_id: Option<Uuid>,
+    action: &str,
+    status: &str,
+    message: &str,
+    details: serde_json::Value,
+) -> Result<()> {
     sqlx::query("SELECT auth_private.record_auth_event($1, $2, $3, $4, $5)")
         .bind(user_id)
         .bind(action)
@@ -91,19 +98,23 @@ pub async fn sign_up(db: &Db, keys: &Keys, policy: SessionPolicy, req: &SignUpRe
     req.validate()?;
     let hash = hash_password(req.password.reveal().clone()).await?;
     let mut tx = db.begin_auth().await?;
-    let user_id: Uuid = sqlx::query_scalar("INSERT INTO auth.users (email, encrypted_password) VALUES ($1, $2) RETURNING id")
-        .bind(&req.email)
-        .bind(hash)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(Error::from)
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                Error::refused(ErrorCode::EmailTaken, "An account with this e-mail already exists; sign in instead.")
-            } else {
-                e
-            }
-        })?;
+    let user_id: Uuid =
+        sqlx::query_scalar("INSERT INTO auth.users (email, encrypted_password) VALUES ($1, $2) RETURNING id")
+            .bind(&req.email)
+            .bind(hash)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(Error::from)
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::refused(
+                        ErrorCode::EmailTaken,
+                        "An account with this e-mail already exists; sign in instead.",
+                    )
+                } else {
+                    e
+                }
+            })?;
     let (action, message) = match (&req.organization_name, &req.invite_token) {
         (Some(org), _) => {
             sqlx::query("SELECT auth_private.create_organization_with_owner($1, $2, $3, $4)")
@@ -125,7 +136,9 @@ pub async fn sign_up(db: &Db, keys: &Keys, policy: SessionPolicy, req: &SignUpRe
                 .await?;
             ("member.join", format!("{} joined by invitation", req.name))
         }
-        (None, None) => return Err(Error::invalid("organization_name", "is required unless you sign up with an invite_token")),
+        (None, None) => {
+            return Err(Error::invalid("organization_name", "is required unless you sign up with an invite_token"))
+        }
     };
     let (session_id, refresh) = start_session(&mut tx, user_id, policy).await?;
     record(&mut tx, Some(user_id), action, "success", &message, json!({ "session_id": session_id })).await?;
@@ -135,7 +148,13 @@ pub async fn sign_up(db: &Db, keys: &Keys, policy: SessionPolicy, req: &SignUpRe
     Ok(response)
 }
 
-pub async fn sign_in(db: &Db, keys: &Keys, policy: SessionPolicy, email: &str, password: &Sensitive<String>) -> Result<TokenResponse> {
+pub async fn sign_in(
+    db: &Db,
+    keys: &Keys,
+    policy: SessionPolicy,
+    email: &str,
+    password: &Sensitive<String>,
+) -> Result<TokenResponse> {
     let email_key = email.trim().to_lowercase();
     let mut tx = db.begin_auth().await?;
     let failures: i64 = sqlx::query_scalar(
@@ -166,14 +185,20 @@ pub async fn sign_in(db: &Db, keys: &Keys, policy: SessionPolicy, email: &str, p
     let ok = verify_password(password.reveal().clone(), stored).await?;
     let mut tx = db.begin_auth().await?;
     let Some(user_id) = user_id.filter(|_| ok) else {
-        sqlx::query("INSERT INTO auth.sign_in_failures (email_key) VALUES ($1)").bind(&email_key).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO auth.sign_in_failures (email_key) VALUES ($1)")
+            .bind(&email_key)
+            .execute(&mut *tx)
+            .await?;
         record(&mut tx, user_id, "auth.sign_in", "warning", "Failed sign-in: wrong password", json!({})).await?;
         tx.commit().await?;
         return Err(wrong_credentials());
     };
-    let state: String = sqlx::query_scalar("SELECT auth_private.membership_state($1)").bind(user_id).fetch_one(&mut *tx).await?;
+    let state: String =
+        sqlx::query_scalar("SELECT auth_private.membership_state($1)").bind(user_id).fetch_one(&mut *tx).await?;
     if state != "active" {
-        return Err(Error::forbidden("This account is no longer a member of an organization; ask an admin to invite you again."));
+        return Err(Error::forbidden(
+            "This account is no longer a member of an organization; ask an admin to invite you again.",
+        ));
     }
     sqlx::query("DELETE FROM auth.sign_in_failures WHERE email_key = $1").bind(&email_key).execute(&mut *tx).await?;
     sqlx::query("UPDATE auth.users SET last_sign_in_at = now() WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
@@ -217,7 +242,8 @@ pub async fn refresh(db: &Db, keys: &Keys, policy: SessionPolicy, token: &Sensit
     if t.expires_at <= t.now {
         return Err(invalid_refresh("This session has expired; sign in again."));
     }
-    let state: String = sqlx::query_scalar("SELECT auth_private.membership_state($1)").bind(t.user_id).fetch_one(&mut *tx).await?;
+    let state: String =
+        sqlx::query_scalar("SELECT auth_private.membership_state($1)").bind(t.user_id).fetch_one(&mut *tx).await?;
     if state != "active" {
         revoke_session(&mut tx, t.session_id, "member_removed").await?;
         tx.commit().await?;
@@ -236,8 +262,14 @@ pub async fn refresh(db: &Db, keys: &Keys, policy: SessionPolicy, token: &Sensit
             .bind(seconds(policy.refresh_ttl))
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE auth.refresh_tokens SET rotated_at = now() WHERE id = $1").bind(t.id).execute(&mut *tx).await?;
-            sqlx::query("UPDATE auth.sessions SET refreshed_at = now() WHERE id = $1").bind(t.session_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE auth.refresh_tokens SET rotated_at = now() WHERE id = $1")
+                .bind(t.id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE auth.sessions SET refreshed_at = now() WHERE id = $1")
+                .bind(t.session_id)
+                .execute(&mut *tx)
+                .await?;
         }
         Some(rotated) => {
             let within_grace = (t.now - rotated).to_std().map(|age| age <= policy.grace).unwrap_or(true);
@@ -273,15 +305,22 @@ pub async fn refresh(db: &Db, keys: &Keys, policy: SessionPolicy, token: &Sensit
 }
 
 async fn revoke_session(tx: &mut Tx, session_id: Uuid, reason: &str) -> Result<()> {
-    sqlx::query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL")
-        .bind(session_id)
-        .bind(reason)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(session_id)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
 pub async fn sign_out(tx: &mut Tx, caller: &Caller) -> Result<()> {
     sqlx::query("SELECT auth_private.end_session()").execute(&mut **tx).await?;
-    logs::append(tx, caller, Entry::success("auth.sign_out", "Signed out").details(json!({ "session_id": caller.session_id }))).await
+    logs::append(
+        tx,
+        caller,
+        Entry::success("auth.sign_out", "Signed out").details(json!({ "session_id": caller.session_id })),
+    )
+    .await
 }

@@ -43,7 +43,8 @@ pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, Stri
         }
         Err(e) => return Err(e),
     };
-    let claims = keys.verify_access(owner_tokens.access_token.reveal()).map_err(|e| Error::PasswordHash(e.to_string()))?;
+    let claims =
+        keys.verify_access(owner_tokens.access_token.reveal()).map_err(|e| Error::PasswordHash(e.to_string()))?;
     for (role, name) in [(Role::Admin, "Ada Admin"), (Role::Developer, "Dev Developer"), (Role::Viewer, "Vic Viewer")] {
         let acct = account(role);
         let (mut tx, caller) = db.begin_for(&claims).await?;

@@ -95,8 +95,12 @@ pub async fn update_organization(tx: &mut Tx, caller: &Caller, patch: &Map<Strin
     .await?
     .ok_or_else(|| Error::not_found("Your organization no longer exists."))?;
     let fields: Vec<&String> = patch.keys().collect();
-    logs::append(tx, caller, Entry::success("organization.update", "Changed the organization").details(json!({ "fields": fields })))
-        .await?;
+    logs::append(
+        tx,
+        caller,
+        Entry::success("organization.update", "Changed the organization").details(json!({ "fields": fields })),
+    )
+    .await?;
     Ok(org)
 }
 

@@ -16,9 +16,8 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub fn cluster_url() -> String {
-    std::env::var("RESONANCE_TEST_DATABASE_URL").expect(
-        "RESONANCE_TEST_DATABASE_URL is not set: run the tests with `cargo xtask test`, which starts Postgres",
-    )
+    std::env::var("RESONANCE_TEST_DATABASE_URL")
+        .expect("RESONANCE_TEST_DATABASE_URL is not set: run the tests with `cargo xtask test`, which starts Postgres")
 }
 
 fn with_database(url: &str, db: &str) -> String {
@@ -88,7 +87,13 @@ impl TestServer {
         }
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -99,7 +104,8 @@ impl TestServer {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, value)
     }
 

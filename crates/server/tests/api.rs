@@ -1,0 +1,226 @@
+//! The HTTP contract: validation, idempotent creates, the error shape, the activity log, the
+//! generated OpenAPI document, health, and a superuser URL that still serves under RLS.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use resonance_server::config::DatabaseUrl;
+use resonance_server::Db;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn every_project_field_is_validated_and_named() {
+    let s = TestServer::start().await;
+    let me = s.signup("val@example.com", "Val").await;
+    let cases: [(Value, &str); 9] = [
+        (json!({"name": "", "prompt": "p", "audio_path": "a"}), "name"),
+        (json!({"name": "x".repeat(121), "prompt": "p", "audio_path": "a"}), "name"),
+        (json!({"name": "n", "prompt": " ", "audio_path": "a"}), "prompt"),
+        (json!({"name": "n", "prompt": "p", "audio_path": "a", "resolution": "4k"}), "resolution"),
+        (json!({"name": "n", "prompt": "p", "audio_path": "a", "style_preference": "vaporwave"}), "style_preference"),
+        (json!({"name": "n", "prompt": "p", "audio_path": "a", "footage_visibility": 1.5}), "footage_visibility"),
+        (json!({"name": "n", "prompt": "p", "audio_path": "a", "effect_intensity": -0.01}), "effect_intensity"),
+        (json!({"name": "n", "audio_path": "a"}), "prompt"),
+        (json!({"name": "n", "prompt": "p", "audio_path": "a", "status": "completed"}), "status"),
+    ];
+    for (body, field) in cases {
+        let (status, resp) = s.post("/v1/projects", &me.access, body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} → {resp}");
+        assert_eq!(error_code(&resp), "validation_failed");
+        assert_eq!(resp["error"]["field"], field, "{body} → {resp}");
+    }
+    let (_, p) = s.post("/v1/projects", &me.access, new_project("ok")).await;
+    let path = format!("/v1/projects/{}", p["id"].as_str().unwrap());
+    let (status, resp) = s.patch(&path, &me.access, json!({"effect_intensity": 7})).await;
+    assert_eq!((status, resp["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("effect_intensity")));
+    // Defaults are the seed's.
+    assert_eq!(
+        (p["resolution"].as_str(), p["style_preference"].as_str(), p["status"].as_str()),
+        (Some("1080p"), Some("organic"), Some("draft"))
+    );
+    assert_eq!((p["footage_visibility"].as_f64(), p["effect_intensity"].as_f64()), (Some(0.6), Some(0.5)));
+}
+
+#[tokio::test]
+async fn a_retried_create_with_the_same_id_is_idempotent() {
+    let s = TestServer::start().await;
+    let me = s.signup("idem@example.com", "Idem").await;
+    let id = uuid::Uuid::new_v4();
+    let mut body = new_project("once");
+    body["id"] = json!(id);
+    let (first, p1) = s.post("/v1/projects", &me.access, body.clone()).await;
+    let (second, p2) = s.post("/v1/projects", &me.access, body).await;
+    assert_eq!((first, second), (StatusCode::CREATED, StatusCode::OK));
+    assert_eq!(p1, p2);
+    let (_, list) = s.get("/v1/projects", &me.access).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "a retry must not create a second project");
+}
+
+#[tokio::test]
+async fn edits_keep_absent_fields_and_clear_an_emptied_description() {
+    let s = TestServer::start().await;
+    let me = s.signup("ed@example.com", "Ed").await;
+    let mut body = new_project("edit-me");
+    body["description"] = json!("first cut");
+    let (_, p) = s.post("/v1/projects", &me.access, body).await;
+    let path = format!("/v1/projects/{}", p["id"].as_str().unwrap());
+    let (status, p2) = s.patch(&path, &me.access, json!({"resolution": "2160p", "style_preference": "glitch"})).await;
+    assert_eq!(status, StatusCode::OK, "{p2}");
+    assert_eq!(p2["resolution"], "2160p");
+    assert_eq!(p2["name"], "edit-me");
+    assert_eq!(p2["description"], "first cut");
+    let (_, p3) = s.patch(&path, &me.access, json!({"description": ""})).await;
+    assert_eq!(p3["description"], Value::Null);
+    assert!(p3["updated_at"].as_str() >= p["updated_at"].as_str());
+}
+
+#[tokio::test]
+async fn errors_have_one_shape_and_never_leak_sql() {
+    let s = TestServer::start().await;
+    let me = s.signup("err@example.com", "Err").await;
+    let checks: Vec<(Method, &str, Option<&str>, StatusCode, &str)> = vec![
+        (Method::GET, "/v1/nowhere", Some(&me.access), StatusCode::NOT_FOUND, "not_found"),
+        (Method::GET, "/v1/projects/not-a-uuid", Some(&me.access), StatusCode::NOT_FOUND, "not_found"),
+        (
+            Method::GET,
+            "/v1/projects/6d1b7e7c-1e5c-4c3e-9a47-2f7e6d1b7e7c",
+            Some(&me.access),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (Method::GET, "/v1/projects?limit=0", Some(&me.access), StatusCode::BAD_REQUEST, "bad_request"),
+        (Method::GET, "/v1/projects?limit=abc", Some(&me.access), StatusCode::BAD_REQUEST, "bad_request"),
+        (Method::GET, "/v1/projects", None, StatusCode::UNAUTHORIZED, "unauthenticated"),
+    ];
+    for (method, path, token, status, code) in checks {
+        let (got, body) = s.call(method.clone(), path, token, None).await;
+        assert_eq!((got, error_code(&body)), (status, code), "{method} {path}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // Malformed JSON, the wrong content type, and an oversized body.
+    let url = format!("{}/v1/projects", s.base);
+    let r = s
+        .http
+        .post(&url)
+        .bearer_auth(&me.access)
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = s.http.post(&url).bearer_auth(&me.access).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let huge = json!({"name": "n", "prompt": "x".repeat(2 * 1024 * 1024), "audio_path": "a"});
+    let (status, body) = s.post("/v1/projects", &me.access, huge).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    // A database constraint answered as a refusal, without SQL.
+    let (status, body) = s.post("/v1/members", &me.access, json!({"email": "x@example.com", "role": "emperor"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let text = body.to_string().to_lowercase();
+    for leak in ["select", "insert", "violates", "constraint", "sqlstate", "panicked"] {
+        assert!(!text.contains(leak), "error leaked {leak}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn every_state_change_writes_an_activity_entry() {
+    let s = TestServer::start().await;
+    let org = s.organization("log").await;
+    let (_, p) = s.post("/v1/projects", &org.developer.access, new_project("logged")).await;
+    let path = format!("/v1/projects/{}", p["id"].as_str().unwrap());
+    s.patch(&path, &org.developer.access, json!({"name": "logged-2"})).await;
+    s.delete(&path, &org.admin.access).await;
+    s.patch(&format!("/v1/members/{}", org.viewer.user_id), &org.admin.access, json!({"role": "developer"})).await;
+    s.patch("/v1/organization", &org.owner.access, json!({"name": "Renamed"})).await;
+    s.call(Method::POST, "/v1/auth/logout", Some(&org.viewer.access), None).await;
+    let (status, logs) = s.get("/v1/system-logs?limit=1000", &org.owner.access).await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<&str> = logs.as_array().unwrap().iter().map(|l| l["action_type"].as_str().unwrap()).collect();
+    for expected in [
+        "auth.sign_up",
+        "member.invite",
+        "member.join",
+        "project.create",
+        "project.update",
+        "project.delete",
+        "member.role",
+        "organization.update",
+        "auth.sign_out",
+    ] {
+        assert!(actions.contains(&expected), "no {expected} entry in {actions:?}");
+    }
+    let delete = logs.as_array().unwrap().iter().find(|l| l["action_type"] == "project.delete").unwrap();
+    assert_eq!(delete["details"]["name"], "logged-2");
+    assert_eq!(delete["user_id"], org.admin.user_id.to_string());
+    // Paging back in time.
+    let oldest = logs.as_array().unwrap().last().unwrap()["created_at"].as_str().unwrap().to_owned();
+    let (_, older) = s.get(&format!("/v1/system-logs?before={}", urlencode(&oldest)), &org.owner.access).await;
+    assert_eq!(older, json!([]));
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_route() {
+    let s = TestServer::start().await;
+    let (status, doc) = s.call(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/v1/auth/signup", &["post"][..]),
+        ("/v1/auth/token", &["post"]),
+        ("/v1/auth/logout", &["post"]),
+        ("/v1/me", &["get"]),
+        ("/v1/projects", &["get", "post"]),
+        ("/v1/projects/{id}", &["get", "patch", "delete"]),
+        ("/v1/projects/{id}/generations", &["get"]),
+        ("/v1/generations/{id}", &["get"]),
+        ("/v1/system-logs", &["get"]),
+        ("/v1/members", &["get", "post"]),
+        ("/v1/members/{id}", &["patch", "delete"]),
+        ("/v1/sync", &["get"]),
+        ("/v1/health", &["get"]),
+        ("/v1/organization", &["patch"]),
+    ] {
+        for m in methods {
+            assert!(paths.get(path).and_then(|p| p.get(*m)).is_some(), "openapi.json lacks {m} {path}");
+        }
+    }
+    for schema in ["Project", "Generation", "SyncPage", "ErrorBody", "ErrorCode", "TokenResponse", "Me"] {
+        assert!(doc["components"]["schemas"].get(schema).is_some(), "openapi.json lacks the {schema} schema");
+    }
+    let (status, health) = s.call(Method::GET, "/v1/health", None, None).await;
+    assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
+}
+
+#[tokio::test]
+async fn a_superuser_url_still_serves_every_request_under_rls() {
+    // The harness connects as the cluster's superuser; a non-superuser owner works too.
+    let db_url = fresh_database().await;
+    let owner_role = format!("owner_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&db_url).await.unwrap();
+    sqlx::query(&format!("CREATE ROLE {owner_role} LOGIN CREATEROLE")).execute(&admin).await.unwrap();
+    let dbname = db_url.rsplit('/').next().unwrap();
+    sqlx::query(&format!("ALTER DATABASE {dbname} OWNER TO {owner_role}")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("GRANT ALL ON SCHEMA public TO {owner_role}")).execute(&admin).await.unwrap();
+    let owner_url = db_url.replacen("postgres@", &format!("{owner_role}@"), 1);
+    let db = Db::connect(&DatabaseUrl::parse(&owner_url).unwrap(), 8).await.unwrap();
+    db.migrate().await.expect("migrations must run as a plain owner role, not only as a superuser");
+    let s = TestServer::serve_on(owner_url, db, |_| {}).await;
+    let a = s.signup("a@own.test", "A").await;
+    let b = s.signup("b@own.test", "B").await;
+    s.post("/v1/projects", &b.access, new_project("b-only")).await;
+    let (_, list) = s.get("/v1/projects", &a.access).await;
+    assert_eq!(list, json!([]), "the owner role must not bypass RLS for requests");
+    let during: Vec<String> = sqlx::query_scalar("SELECT DISTINCT usename::text FROM pg_stat_activity WHERE application_name = 'resonance-server' AND datname = $1")
+        .bind(dbname)
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+    assert!(during.iter().all(|u| u == &owner_role), "{during:?}");
+}
