@@ -2,10 +2,17 @@
 //! see, in commit-safe order. Invariant: replaying every page from an empty state, in order,
 //! yields exactly the caller's visible rows; a `reset` page means "discard and start over".
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 use crate::model::{Generation, Organization, Project, SystemLog, User};
+
+/// Response header carrying the page's `cursor`, so a client can ask for the next page before
+/// it has decoded this one (pipelining a full pull).
+pub const CURSOR_HEADER: &str = "resonance-sync-cursor";
+/// Response header carrying the page's `has_more` (`true` / `false`).
+pub const HAS_MORE_HEADER: &str = "resonance-sync-has-more";
 
 pub const DEFAULT_PAGE_LIMIT: u32 = 1000;
 pub const MAX_PAGE_LIMIT: u32 = 10_000;
@@ -43,20 +50,22 @@ pub enum Op {
     Delete,
 }
 
-/// One change: for `upsert`, `row` is the whole row as it is now; for `delete`, `row` is absent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One change: for `upsert`, `row` is the whole row as it is now, already decoded into its
+/// table's type (in one pass: `table` comes first on the wire); for `delete`, `row` is absent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     pub table: Table,
     pub op: Op,
     pub id: Uuid,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub row: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<Row>,
 }
 
-/// A decoded upsert.
-#[derive(Debug, Clone, PartialEq)]
+/// A row of one of the five tables.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
 pub enum Row {
     Organization(Organization),
     User(User),
@@ -65,18 +74,90 @@ pub enum Row {
     SystemLog(SystemLog),
 }
 
-impl Change {
-    /// The typed row of an upsert (`None` for a tombstone).
-    pub fn decode(&self) -> Result<Option<Row>, serde_json::Error> {
-        let Some(v) = &self.row else { return Ok(None) };
-        let v = v.clone();
-        Ok(Some(match self.table {
-            Table::Organizations => Row::Organization(serde_json::from_value(v)?),
-            Table::Users => Row::User(serde_json::from_value(v)?),
-            Table::Projects => Row::Project(serde_json::from_value(v)?),
-            Table::Generations => Row::Generation(serde_json::from_value(v)?),
-            Table::SystemLogs => Row::SystemLog(serde_json::from_value(v)?),
-        }))
+impl Row {
+    pub fn table(&self) -> Table {
+        match self {
+            Self::Organization(_) => Table::Organizations,
+            Self::User(_) => Table::Users,
+            Self::Project(_) => Table::Projects,
+            Self::Generation(_) => Table::Generations,
+            Self::SystemLog(_) => Table::SystemLogs,
+        }
+    }
+}
+
+/// Decodes an optional row as the given table's type.
+struct RowOf(Table);
+
+impl<'de> DeserializeSeed<'de> for RowOf {
+    type Value = Option<Row>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Row>, D::Error> {
+        Ok(match self.0 {
+            Table::Organizations => Option::<Organization>::deserialize(d)?.map(Row::Organization),
+            Table::Users => Option::<User>::deserialize(d)?.map(Row::User),
+            Table::Projects => Option::<Project>::deserialize(d)?.map(Row::Project),
+            Table::Generations => Option::<Generation>::deserialize(d)?.map(Row::Generation),
+            Table::SystemLogs => Option::<SystemLog>::deserialize(d)?.map(Row::SystemLog),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Table,
+    Op,
+    Id,
+    Row,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Change {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ChangeVisitor;
+
+        impl<'de> Visitor<'de> for ChangeVisitor {
+            type Value = Change;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a change: {table, op, id, row?}")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Change, A::Error> {
+                let (mut table, mut op, mut id, mut row) = (None, None, None, None);
+                // A row that arrives before its table (not how the server writes it) is kept
+                // as a value and decoded once the table is known.
+                let mut early_row: Option<serde_json::Value> = None;
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::Table => table = Some(map.next_value::<Table>()?),
+                        Field::Op => op = Some(map.next_value::<Op>()?),
+                        Field::Id => id = Some(map.next_value::<Uuid>()?),
+                        Field::Row => match table {
+                            Some(t) => row = map.next_value_seed(RowOf(t))?,
+                            None => early_row = map.next_value()?,
+                        },
+                        Field::Other => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let table = table.ok_or_else(|| de::Error::missing_field("table"))?;
+                if let Some(v) = early_row.filter(|v| !v.is_null()) {
+                    row = RowOf(table).deserialize(v).map_err(de::Error::custom)?;
+                }
+                Ok(Change {
+                    table,
+                    op: op.ok_or_else(|| de::Error::missing_field("op"))?,
+                    id: id.ok_or_else(|| de::Error::missing_field("id"))?,
+                    row,
+                })
+            }
+        }
+
+        d.deserialize_map(ChangeVisitor)
     }
 }
 
@@ -114,7 +195,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.op, Op::Delete);
-        assert_eq!(c.decode().unwrap(), None);
+        assert_eq!(c.row, None);
+    }
+
+    const USER_ROW: &str = r#"{"id":"2f1b3c59-4a4e-4a43-9d7e-2b0c6a1f5e11",
+        "organization_id":"5b8e6f0c-6c43-4c41-a1b7-0d2c9e3b7a10","email":"a@example.com","name":null,
+        "role":"admin","created_at":"2026-11-25T14:41:41.123456Z"}"#;
+
+    #[test]
+    fn upserts_decode_into_their_table_type_in_any_key_order() {
+        let id = r#""id":"2f1b3c59-4a4e-4a43-9d7e-2b0c6a1f5e11""#;
+        for text in [
+            format!(r#"{{"table":"users","op":"upsert",{id},"row":{USER_ROW}}}"#),
+            format!(r#"{{"row":{USER_ROW},"op":"upsert",{id},"table":"users","extra":1}}"#),
+        ] {
+            let c: Change = serde_json::from_str(&text).unwrap();
+            match &c.row {
+                Some(Row::User(u)) => assert_eq!(u.role, Some(crate::model::Role::Admin)),
+                other => panic!("expected a user, got {other:?}"),
+            }
+            // Serializing gives the row's own fields back.
+            let again: Change = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+            assert_eq!(again, c);
+        }
+        let wrong = format!(r#"{{"table":"projects","op":"upsert",{id},"row":{USER_ROW}}}"#);
+        assert!(serde_json::from_str::<Change>(&wrong).is_err(), "a row must decode as its own table's type");
+        let no_table = r#"{"op":"delete","id":"2f1b3c59-4a4e-4a43-9d7e-2b0c6a1f5e11"}"#;
+        assert!(serde_json::from_str::<Change>(no_table).is_err());
     }
 
     #[test]

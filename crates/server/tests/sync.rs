@@ -115,13 +115,10 @@ async fn database_state(s: &TestServer, org: Uuid) -> State {
 
 /// A row as its typed wire struct, so equal rows compare equal whatever their JSON spelling.
 fn typed(key: &(String, String), row: &Value) -> resonance_api::sync::Row {
-    let change = resonance_api::sync::Change {
-        table: serde_json::from_value(json!(key.0)).unwrap(),
-        op: resonance_api::sync::Op::Upsert,
-        id: key.1.parse().unwrap(),
-        row: Some(row.clone()),
-    };
-    change.decode().unwrap_or_else(|e| panic!("{key:?} does not decode into the wire type: {e}")).unwrap()
+    let change = json!({"table": key.0, "op": "upsert", "id": key.1, "row": row});
+    let change: resonance_api::sync::Change =
+        serde_json::from_value(change).unwrap_or_else(|e| panic!("{key:?} does not decode into the wire type: {e}"));
+    change.row.unwrap()
 }
 
 fn same(replayed: &State, db: &State) -> bool {
@@ -349,4 +346,28 @@ async fn eight_overlapping_writers_and_a_paging_reader_agree_with_the_database()
     let projects = database_state(&s, org.id).await.keys().filter(|(t, _)| t == "projects").count();
     assert!(projects > 100, "the writers must have left work behind ({projects} projects)");
     replica.settle(&s, &org.viewer.access, org.id).await;
+}
+
+#[tokio::test]
+async fn the_cursor_headers_repeat_the_body() {
+    let s = TestServer::start().await;
+    let org = s.organization("head").await;
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let mut req = s.http.get(format!("{}/v1/sync", s.base)).bearer_auth(&org.owner.access).query(&[("limit", "3")]);
+        if let Some(c) = &cursor {
+            req = req.query(&[("cursor", c)]);
+        }
+        let resp = req.send().await.unwrap();
+        let header = |n: &str| resp.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+        let (h_cursor, h_more) = (header("resonance-sync-cursor"), header("resonance-sync-has-more"));
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(h_cursor.as_deref(), body["cursor"].as_str(), "the cursor header must equal the body's");
+        assert_eq!(h_more.as_deref(), Some(if body["has_more"] == true { "true" } else { "false" }));
+        if body["has_more"] == false {
+            return;
+        }
+        cursor = h_cursor;
+    }
+    panic!("the pull did not end");
 }

@@ -1,10 +1,10 @@
 //! `GET /v1/sync`, the change feed, and `GET /v1/health`.
 
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{HeaderName, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use resonance_api::sync::{SyncPage, SyncQuery, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+use resonance_api::sync::{SyncPage, SyncQuery, CURSOR_HEADER, DEFAULT_PAGE_LIMIT, HAS_MORE_HEADER, MAX_PAGE_LIMIT};
 use resonance_api::ErrorBody;
 use serde::Serialize;
 
@@ -16,8 +16,13 @@ use crate::storage::sync::{self, Resume};
 /// Every row of the five tables that the caller may see and that changed after `cursor`, as
 /// upserts and tombstones, oldest change first. Never skips a row whose transaction commits late.
 /// An unknown or expired cursor answers `reset: true`: discard and pull again without a cursor.
+/// The `Resonance-Sync-Cursor` and `Resonance-Sync-Has-More` headers repeat `cursor` and
+/// `has_more`, so a client can request the next page while it decodes this one.
 #[utoipa::path(get, path = "/v1/sync", tag = "sync", security(("bearer" = [])), params(SyncQuery),
-    responses((status = 200, body = SyncPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = SyncPage, headers(
+        ("resonance-sync-cursor" = String, description = "the page's cursor"),
+        ("resonance-sync-has-more" = bool, description = "the page's has_more"))),
+      (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn pull(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -29,23 +34,29 @@ pub async fn pull(
     }
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let (epoch, horizon) = sync::state(&mut tx).await?;
-    let from = match sync::resume(q.cursor.as_deref(), epoch, horizon) {
-        Resume::From(c) => c,
-        Resume::Reset => {
-            tx.commit().await?;
-            let page = SyncPage { reset: true, changes: Vec::new(), cursor: None, has_more: false };
-            return Ok(Json(page).into_response());
-        }
-    };
-    let page = sync::page(&mut tx, &caller, from, limit).await?;
-    tx.commit().await?;
-    // The changes are already JSON: splice them in rather than build and re-serialize values.
-    let has_more = page.count >= usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut body = Vec::with_capacity(page.changes_json.len() + 128);
+    let resume = sync::resume(q.cursor.as_deref(), epoch, horizon);
+    if resume == Resume::Reset {
+        tx.commit().await?;
+        let page = SyncPage { reset: true, changes: Vec::new(), cursor: None, has_more: false };
+        return Ok(Json(page).into_response());
+    }
+    // The changes are written as JSON straight into the response body.
+    let mut body = Vec::new();
     body.extend_from_slice(b"{\"reset\":false,\"changes\":");
-    body.extend_from_slice(&page.changes_json);
-    body.extend_from_slice(format!(",\"cursor\":\"{}\",\"has_more\":{has_more}}}", page.next.encode()).as_bytes());
-    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+    let page = sync::page(&mut tx, &caller, resume, limit, &mut body).await?;
+    tx.commit().await?;
+    let cursor = page.next.encode();
+    body.extend_from_slice(format!(",\"cursor\":\"{cursor}\",\"has_more\":{}}}", page.has_more).as_bytes());
+    let has_more = if page.has_more { "true" } else { "false" };
+    Ok((
+        [
+            (CONTENT_TYPE, "application/json"),
+            (HeaderName::from_static(CURSOR_HEADER), cursor.as_str()),
+            (HeaderName::from_static(HAS_MORE_HEADER), has_more),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -14,48 +14,82 @@ use uuid::Uuid;
 use crate::db::{Caller, Tx};
 use crate::error::Result;
 
-/// A position in the feed: after the entry (txid, seq) of the database with this epoch, issued
-/// when tombstones up to `horizon` had been pruned.
+/// Where a pull stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The initial pull: scanning table `table` (an index into [`COLUMNS`]) by key, after `after`.
+    /// `start` is the snapshot xmin when the scan began: every change below it had finished, so
+    /// the scan sees it; every change from it on comes from the log afterwards.
+    Scan { start: u64, table: usize, after: Option<Uuid> },
+    /// Following the change log after the entry (txid, seq).
+    Log { txid: u64, seq: i64 },
+}
+
+/// A position in the feed of the database with this epoch, issued when tombstones up to
+/// `horizon` had been pruned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub epoch: Uuid,
-    pub txid: u64,
-    pub seq: i64,
     pub horizon: u64,
+    pub position: Position,
 }
 
 impl Cursor {
-    pub fn start(epoch: Uuid, horizon: u64) -> Self {
-        Self { epoch, txid: 0, seq: 0, horizon }
-    }
-
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("v1.{}.{}.{}.{}", self.epoch.simple(), self.txid, self.seq, self.horizon))
+        let text = match self.position {
+            Position::Log { txid, seq } => format!("v2.{}.{}.L.{txid}.{seq}", self.epoch.simple(), self.horizon),
+            Position::Scan { start, table, after } => {
+                let after = after.map(|u| u.simple().to_string()).unwrap_or_else(|| "-".into());
+                format!("v2.{}.{}.S.{start}.{table}.{after}", self.epoch.simple(), self.horizon)
+            }
+        };
+        URL_SAFE_NO_PAD.encode(text)
     }
 
     /// `None` for anything that is not a cursor this server wrote.
     pub fn decode(s: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(s.trim()).ok()?;
         let text = String::from_utf8(bytes).ok()?;
-        let mut parts = text.split('.');
-        if parts.next()? != "v1" {
-            return None;
+        let parts: Vec<&str> = text.split('.').collect();
+        let (epoch, horizon) = match parts.as_slice() {
+            ["v2", epoch, horizon, ..] => (Uuid::try_parse(epoch).ok()?, horizon.parse().ok()?),
+            _ => return None,
+        };
+        let position = match parts.as_slice() {
+            [_, _, _, "L", txid, seq] => {
+                let seq: i64 = seq.parse().ok()?;
+                (seq >= 0).then_some(Position::Log { txid: txid.parse().ok()?, seq })?
+            }
+            [_, _, _, "S", start, table, after] => {
+                let table: usize = table.parse().ok()?;
+                let after = if *after == "-" { None } else { Some(Uuid::try_parse(after).ok()?) };
+                (table < COLUMNS.len()).then_some(Position::Scan { start: start.parse().ok()?, table, after })?
+            }
+            _ => return None,
+        };
+        Some(Self { epoch, horizon, position })
+    }
+
+    /// The log position this cursor has delivered everything up to: tombstones after it must
+    /// still exist for the pull to be complete.
+    fn log_txid(&self) -> u64 {
+        match self.position {
+            Position::Log { txid, .. } => txid,
+            Position::Scan { start, .. } => start.saturating_sub(1),
         }
-        let epoch = Uuid::try_parse(parts.next()?).ok()?;
-        let txid = parts.next()?.parse().ok()?;
-        let seq = parts.next()?.parse().ok()?;
-        let horizon = parts.next()?.parse().ok()?;
-        if parts.next().is_some() || seq < 0 {
-            return None;
-        }
-        Some(Self { epoch, txid, seq, horizon })
     }
 }
 
-/// Where a request's cursor leads: on from a position, or back to the start (reset).
+/// Where a request's cursor leads.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Resume {
+    /// No cursor: an initial pull, starting with the table scan.
+    Start {
+        epoch: Uuid,
+        horizon: u64,
+    },
     From(Cursor),
+    /// Discard and pull again from no cursor.
     Reset,
 }
 
@@ -66,9 +100,9 @@ pub enum Resume {
 /// current horizon.
 pub fn resume(cursor: Option<&str>, epoch: Uuid, horizon: u64) -> Resume {
     match cursor {
-        None | Some("") => Resume::From(Cursor::start(epoch, horizon)),
+        None | Some("") => Resume::Start { epoch, horizon },
         Some(text) => match Cursor::decode(text) {
-            Some(c) if c.epoch == epoch && (c.horizon >= horizon || c.txid >= horizon) => {
+            Some(c) if c.epoch == epoch && (c.horizon >= horizon || c.log_txid() >= horizon) => {
                 Resume::From(Cursor { horizon, ..c })
             }
             _ => Resume::Reset,
@@ -77,10 +111,9 @@ pub fn resume(cursor: Option<&str>, epoch: Uuid, horizon: u64) -> Resume {
 }
 
 pub struct Page {
-    /// The JSON array of changes (UTF-8).
-    pub changes_json: Vec<u8>,
-    pub count: usize,
     pub next: Cursor,
+    /// More is ready now: ask again at once.
+    pub has_more: bool,
 }
 
 pub async fn state(tx: &mut Tx) -> Result<(Uuid, u64)> {
@@ -242,6 +275,44 @@ fn write_str(out: &mut Vec<u8>, s: &str) -> Result<()> {
     Ok(())
 }
 
+/// `"2026-11-25T14:41:41.123456Z"` (RFC 3339, UTC, microseconds: Postgres' precision), written
+/// without the allocation chrono's formatter makes; years outside 0..=9999 fall back to it.
+fn write_time(out: &mut Vec<u8>, t: &DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        out.push(b'"');
+        out.extend_from_slice(t.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes());
+        out.push(b'"');
+        return;
+    }
+    let digits = |out: &mut Vec<u8>, mut n: u32, width: usize| {
+        let start = out.len();
+        for _ in 0..width {
+            out.push(b'0' + (n % 10) as u8);
+            n /= 10;
+        }
+        out[start..].reverse();
+    };
+    out.push(b'"');
+    digits(out, year.unsigned_abs(), 4);
+    out.push(b'-');
+    digits(out, t.month(), 2);
+    out.push(b'-');
+    digits(out, t.day(), 2);
+    out.push(b'T');
+    digits(out, t.hour(), 2);
+    out.push(b':');
+    digits(out, t.minute(), 2);
+    out.push(b':');
+    // A leap second arrives as nanosecond >= 1e9; chrono's own formatter knows what to do.
+    let nanos = t.nanosecond();
+    digits(out, t.second() + nanos / 1_000_000_000, 2);
+    out.push(b'.');
+    digits(out, (nanos % 1_000_000_000) / 1000, 6);
+    out.extend_from_slice(b"Z\"");
+}
+
 /// Writes the value of column `index` of `row` as JSON.
 fn write_value(out: &mut Vec<u8>, row: &PgRow, index: usize, kind: Kind) -> Result<()> {
     match kind {
@@ -258,7 +329,7 @@ fn write_value(out: &mut Vec<u8>, row: &PgRow, index: usize, kind: Kind) -> Resu
             None => out.extend_from_slice(b"null"),
         },
         Kind::Int => match row.try_get::<Option<i64>, _>(index)? {
-            Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Some(n) => serde_json::to_writer(&mut *out, &n)?,
             None => out.extend_from_slice(b"null"),
         },
         Kind::Float => match row.try_get::<Option<f64>, _>(index)? {
@@ -266,11 +337,7 @@ fn write_value(out: &mut Vec<u8>, row: &PgRow, index: usize, kind: Kind) -> Resu
             None => out.extend_from_slice(b"null"),
         },
         Kind::Time => match row.try_get::<Option<DateTime<Utc>>, _>(index)? {
-            Some(t) => {
-                out.push(b'"');
-                out.extend_from_slice(t.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes());
-                out.push(b'"');
-            }
+            Some(t) => write_time(out, &t),
             None => out.extend_from_slice(b"null"),
         },
         Kind::Json => match row.try_get::<Option<sqlx::types::JsonValue>, _>(index)? {
@@ -281,48 +348,167 @@ fn write_value(out: &mut Vec<u8>, row: &PgRow, index: usize, kind: Kind) -> Resu
     Ok(())
 }
 
-/// Renders one change: `{"table":…,"op":…,"id":…,"row":{…}}`, or a tombstone without `row`.
+fn columns_of(table: &str) -> &'static [(&'static str, Kind)] {
+    COLUMNS.iter().find(|(name, _)| *name == table).map(|(_, c)| *c).unwrap_or(&[])
+}
+
+fn write_id(out: &mut Vec<u8>, id: Uuid) {
+    out.push(b'"');
+    out.extend_from_slice(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
+    out.push(b'"');
+}
+
+fn write_tombstone(out: &mut Vec<u8>, table: &str, id: Uuid) -> Result<()> {
+    out.extend_from_slice(b"{\"table\":");
+    write_str(out, table)?;
+    out.extend_from_slice(b",\"op\":\"delete\",\"id\":");
+    write_id(out, id);
+    out.push(b'}');
+    Ok(())
+}
+
+/// `{"table":…,"op":"upsert","id":…,"row":{…}}` from the table's columns starting at `offset`.
+fn write_upsert(out: &mut Vec<u8>, table: &str, id: Uuid, row: &PgRow, offset: usize) -> Result<()> {
+    out.extend_from_slice(b"{\"table\":");
+    write_str(out, table)?;
+    out.extend_from_slice(b",\"op\":\"upsert\",\"id\":");
+    write_id(out, id);
+    out.extend_from_slice(b",\"row\":{");
+    for (i, (name, kind)) in columns_of(table).iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        write_value(out, row, offset + i, *kind)?;
+    }
+    out.extend_from_slice(b"}}");
+    Ok(())
+}
+
+/// A log row: an upsert if its table's lateral join found the row, else a tombstone.
 fn write_change(out: &mut Vec<u8>, row: &PgRow) -> Result<()> {
     let table: &str = row.try_get(0)?;
     let id: Uuid = row.try_get(1)?;
     let mut offset = PAGE_COLUMNS;
-    let mut columns: &[(&str, Kind)] = &[];
     for (name, cols) in COLUMNS.iter() {
         if *name == table {
-            columns = cols;
             break;
         }
         offset += cols.len();
     }
     // A row that is gone (or a tombstone) has a NULL id in its lateral join.
-    let present = !columns.is_empty() && row.try_get::<Option<Uuid>, _>(offset)?.is_some();
-    out.extend_from_slice(b"{\"table\":");
-    write_str(out, table)?;
-    out.extend_from_slice(if present { b",\"op\":\"upsert\",\"id\":\"" } else { b",\"op\":\"delete\",\"id\":\"" });
-    out.extend_from_slice(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
-    out.push(b'"');
-    if present {
-        out.extend_from_slice(b",\"row\":{");
-        for (i, (name, kind)) in columns.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.push(b'"');
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
-            write_value(out, row, offset + i, *kind)?;
-        }
-        out.push(b'}');
+    if !columns_of(table).is_empty() && row.try_get::<Option<Uuid>, _>(offset)?.is_some() {
+        write_upsert(out, table, id, row, offset)
+    } else {
+        write_tombstone(out, table, id)
     }
-    out.push(b'}');
-    Ok(())
 }
 
-pub async fn page(tx: &mut Tx, caller: &Caller, from: Cursor, limit: u32) -> Result<Page> {
+/// The scan of one table, in key order: `first` includes `$2` itself (the start), else after it.
+fn scan_sql(table: usize, first: bool) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        let mut v = Vec::new();
+        for (name, columns) in COLUMNS.iter() {
+            let select: Vec<String> = columns
+                .iter()
+                .map(|(c, kind)| match kind {
+                    Kind::Int => format!("a.{c}::int8"),
+                    Kind::Float => format!("a.{c}::float8"),
+                    _ => format!("a.{c}"),
+                })
+                .collect();
+            let org = if *name == "organizations" { "id" } else { "organization_id" };
+            for op in [">=", ">"] {
+                v.push(format!(
+                    "SELECT {} FROM {name} a WHERE a.{org} = $1 AND a.id {op} $2 ORDER BY a.id LIMIT $3",
+                    select.join(", ")
+                ));
+            }
+        }
+        v
+    });
+    all.get(table * 2 + usize::from(!first)).map(String::as_str).unwrap_or("SELECT 1 WHERE false")
+}
+
+/// The initial pull: rows of each table in key order, as upserts, `limit` at most.
+async fn scan(tx: &mut Tx, caller: &Caller, cursor: Cursor, limit: u32, out: &mut Vec<u8>) -> Result<Page> {
+    let Position::Scan { start, mut table, mut after } = cursor.position else {
+        return Err(crate::error::Error::bad_request("not a scan cursor"));
+    };
+    let mut remaining = i64::from(limit);
+    let mut written = 0usize;
+    while table < COLUMNS.len() && remaining > 0 {
+        let name = COLUMNS[table].0;
+        let rows = sqlx::query(scan_sql(table, after.is_none()))
+            .bind(caller.organization_id)
+            .bind(after.unwrap_or(Uuid::nil()))
+            .bind(remaining)
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            if written > 0 {
+                out.push(b',');
+            }
+            let id: Uuid = row.try_get(0)?;
+            write_upsert(out, name, id, row, 0)?;
+            written += 1;
+            after = Some(id);
+        }
+        let got = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        remaining -= got;
+        if remaining > 0 {
+            // This table is done; the next starts from its first key.
+            table += 1;
+            after = None;
+        }
+    }
+    let position = if table < COLUMNS.len() {
+        Position::Scan { start, table, after }
+    } else {
+        // Everything from `start` on comes from the log.
+        Position::Log { txid: start.saturating_sub(1), seq: i64::MAX }
+    };
+    Ok(Page { next: Cursor { position, ..cursor }, has_more: true })
+}
+
+/// Appends the page's changes to `out` as a JSON array and says where the pull goes next.
+pub async fn page(tx: &mut Tx, caller: &Caller, resume: Resume, limit: u32, out: &mut Vec<u8>) -> Result<Page> {
+    let cursor = match resume {
+        Resume::From(c) => c,
+        Resume::Start { epoch, horizon } => {
+            let start: String =
+                sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").fetch_one(&mut **tx).await?;
+            let start = start.parse().unwrap_or(0);
+            Cursor { epoch, horizon, position: Position::Scan { start, table: 0, after: None } }
+        }
+        Resume::Reset => return Err(crate::error::Error::bad_request("a reset has no page")),
+    };
+    out.reserve(usize::try_from(limit).unwrap_or(0).min(10_000) * 512 + 2);
+    out.push(b'[');
+    let page = match cursor.position {
+        Position::Scan { .. } => scan(tx, caller, cursor, limit, out).await?,
+        Position::Log { txid, seq } => log(tx, caller, cursor, (txid, seq), limit, out).await?,
+    };
+    out.push(b']');
+    Ok(page)
+}
+
+/// Changes after `from` in the log, in (txid, seq) order.
+async fn log(
+    tx: &mut Tx,
+    caller: &Caller,
+    cursor: Cursor,
+    from: (u64, i64),
+    limit: u32,
+    out: &mut Vec<u8>,
+) -> Result<Page> {
     let mut rows = sqlx::query(page_sql())
         .bind(caller.organization_id)
-        .bind(from.txid.to_string())
-        .bind(from.seq)
+        .bind(from.0.to_string())
+        .bind(from.1)
         .bind(i64::from(limit))
         .fetch_all(&mut **tx)
         .await?;
@@ -340,20 +526,18 @@ pub async fn page(tx: &mut Tx, caller: &Caller, from: Cursor, limit: u32) -> Res
         rows = order.into_iter().filter_map(|i| slots[i].take()).collect();
         keys.sort();
     }
-    let mut out = Vec::with_capacity(rows.len() * 512 + 2);
-    out.push(b'[');
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_change(&mut out, row)?;
+        write_change(out, row)?;
     }
-    out.push(b']');
-    let next = match keys.last() {
-        Some(&(txid, seq)) => Cursor { txid, seq, ..from },
-        None => from,
+    let position = match keys.last() {
+        Some(&(txid, seq)) => Position::Log { txid, seq },
+        None => Position::Log { txid: from.0, seq: from.1 },
     };
-    Ok(Page { changes_json: out, count: rows.len(), next })
+    let has_more = rows.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+    Ok(Page { next: Cursor { position, ..cursor }, has_more })
 }
 
 #[cfg(test)]
@@ -361,27 +545,57 @@ mod tests {
     use super::*;
 
     #[test]
+    fn times_are_written_as_chrono_writes_them() {
+        use chrono::TimeZone;
+        for t in [
+            Utc.with_ymd_and_hms(2026, 11, 25, 14, 41, 41).unwrap() + chrono::Duration::microseconds(123_456),
+            Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap() + chrono::Duration::microseconds(999_999),
+            Utc.with_ymd_and_hms(12000, 1, 1, 0, 0, 0).unwrap(),
+        ] {
+            let mut out = Vec::new();
+            write_time(&mut out, &t);
+            let expected = format!("\"{}\"", t.to_rfc3339_opts(SecondsFormat::Micros, true));
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+
+    #[test]
     fn cursors_round_trip() {
-        let c = Cursor { epoch: Uuid::new_v4(), txid: 9_000_000_123, seq: 42, horizon: 77 };
-        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        let epoch = Uuid::new_v4();
+        for position in [
+            Position::Log { txid: 9_000_000_123, seq: 42 },
+            Position::Log { txid: 0, seq: i64::MAX },
+            Position::Scan { start: 77, table: 3, after: Some(Uuid::new_v4()) },
+            Position::Scan { start: 77, table: 0, after: None },
+        ] {
+            let c = Cursor { epoch, horizon: 5, position };
+            assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        }
     }
 
     #[test]
     fn resume_decisions() {
         let epoch = Uuid::new_v4();
-        let at = |txid, horizon| Cursor { epoch, txid, seq: 7, horizon };
-        let foreign = Cursor { epoch: Uuid::new_v4(), txid: 900, seq: 1, horizon: 0 }.encode();
+        let log = |txid, horizon| Cursor { epoch, horizon, position: Position::Log { txid, seq: 7 } };
+        let scan =
+            |start, horizon| Cursor { epoch, horizon, position: Position::Scan { start, table: 2, after: None } };
+        let foreign = Cursor { epoch: Uuid::new_v4(), ..log(900, 0) }.encode();
         // (cursor, current horizon, expected)
         let cases: Vec<(Option<String>, u64, Resume)> = vec![
-            (None, 0, Resume::From(Cursor::start(epoch, 0))),
-            (Some(String::new()), 500, Resume::From(Cursor::start(epoch, 500))),
+            (None, 0, Resume::Start { epoch, horizon: 0 }),
+            (Some(String::new()), 500, Resume::Start { epoch, horizon: 500 }),
             // Ahead of everything pruned: continue, under the current horizon.
-            (Some(at(900, 100).encode()), 500, Resume::From(at(900, 500))),
-            (Some(at(500, 100).encode()), 500, Resume::From(at(500, 500))),
+            (Some(log(900, 100).encode()), 500, Resume::From(log(900, 500))),
+            (Some(log(500, 100).encode()), 500, Resume::From(log(500, 500))),
             // Behind tombstones pruned since it was issued: they may be deletes it never saw.
-            (Some(at(499, 100).encode()), 500, Resume::Reset),
+            (Some(log(499, 100).encode()), 500, Resume::Reset),
             // Behind the horizon, but issued after that pruning (a fresh pull in progress).
-            (Some(at(3, 500).encode()), 500, Resume::From(at(3, 500))),
+            (Some(log(3, 500).encode()), 500, Resume::From(log(3, 500))),
+            // A scan needs the tombstones from its start on.
+            (Some(scan(501, 100).encode()), 500, Resume::From(scan(501, 500))),
+            (Some(scan(500, 100).encode()), 500, Resume::Reset),
+            (Some(scan(10, 500).encode()), 500, Resume::From(scan(10, 500))),
             (Some(foreign), 0, Resume::Reset),
             (Some("garbage!".into()), 0, Resume::Reset),
         ];
@@ -392,14 +606,17 @@ mod tests {
 
     #[test]
     fn tampered_cursors_do_not_decode() {
+        let e = "00000000000000000000000000000000";
         for bad in [
-            "",
-            "djE",
-            &URL_SAFE_NO_PAD.encode("v2.x.1.1"),
-            &URL_SAFE_NO_PAD.encode("v1.00000000000000000000000000000000.1.-1.0"),
-            &URL_SAFE_NO_PAD.encode("v1.00000000000000000000000000000000.1.1"),
+            String::new(),
+            "djE".to_owned(),
+            URL_SAFE_NO_PAD.encode(format!("v2.{e}.0.L.1.-1")),
+            URL_SAFE_NO_PAD.encode(format!("v2.{e}.0.L.1")),
+            URL_SAFE_NO_PAD.encode(format!("v2.{e}.0.S.1.5.-")),
+            URL_SAFE_NO_PAD.encode(format!("v2.{e}.0.S.1.0.not-a-uuid")),
+            URL_SAFE_NO_PAD.encode(format!("v1.{e}.1.1.0")),
         ] {
-            assert_eq!(Cursor::decode(bad), None, "{bad}");
+            assert_eq!(Cursor::decode(&bad), None, "{bad}");
         }
     }
 }
