@@ -135,6 +135,8 @@ async fn every_state_change_writes_an_activity_entry() {
     s.delete(&path, &org.admin.access).await;
     s.patch(&format!("/v1/members/{}", org.viewer.user_id), &org.admin.access, json!({"role": "developer"})).await;
     s.patch("/v1/organization", &org.owner.access, json!({"name": "Renamed"})).await;
+    let (status, _) = s.refresh(&org.viewer.refresh).await;
+    assert_eq!(status, StatusCode::OK);
     s.call(Method::POST, "/v1/auth/logout", Some(&org.viewer.access), None).await;
     let (status, logs) = s.get("/v1/system-logs?limit=1000", &org.owner.access).await;
     assert_eq!(status, StatusCode::OK);
@@ -223,4 +225,28 @@ async fn a_superuser_url_still_serves_every_request_under_rls() {
         .await
         .unwrap();
     assert!(during.iter().all(|u| u == &owner_role), "{during:?}");
+}
+
+#[tokio::test]
+async fn every_foreign_key_and_organization_id_is_indexed() {
+    let s = TestServer::start().await;
+    // Columns that lead some index, per table.
+    let unindexed: Vec<String> = sqlx::query_scalar(
+        "WITH wanted AS ( \
+           SELECT c.conrelid AS rel, c.conkey[1] AS col FROM pg_constraint c \
+           JOIN pg_namespace n ON n.oid = c.connamespace \
+           WHERE c.contype = 'f' AND n.nspname IN ('public', 'auth', 'auth_private') \
+           UNION \
+           SELECT a.attrelid, a.attnum FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid \
+           JOIN pg_namespace n ON n.oid = t.relnamespace \
+           WHERE a.attname = 'organization_id' AND n.nspname = 'public' AND t.relkind = 'r') \
+         SELECT w.rel::regclass::text || '.' || a.attname FROM wanted w \
+         JOIN pg_attribute a ON a.attrelid = w.rel AND a.attnum = w.col \
+         WHERE NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = w.rel AND i.indkey[0] = w.col) \
+         ORDER BY 1",
+    )
+    .fetch_all(&s.owner)
+    .await
+    .unwrap();
+    assert!(unindexed.is_empty(), "columns without an index: {unindexed:?}");
 }

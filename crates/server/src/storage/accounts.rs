@@ -299,6 +299,15 @@ pub async fn refresh(db: &Db, keys: &Keys, policy: SessionPolicy, token: &Sensit
             }
         }
     }
+    record(
+        &mut tx,
+        Some(t.user_id),
+        "auth.refresh",
+        "success",
+        "Renewed a sign-in",
+        json!({ "session_id": t.session_id }),
+    )
+    .await?;
     let response = answer(&mut tx, keys, t.user_id, t.session_id, successor).await?;
     tx.commit().await?;
     Ok(response)
