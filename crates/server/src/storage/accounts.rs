@@ -65,16 +65,29 @@ async fn start_session(tx: &mut Tx, user_id: Uuid, policy: SessionPolicy) -> Res
         .fetch_one(&mut **tx)
         .await?;
     let token = new_opaque_token();
+    store_refresh_token(tx, session_id, &token, None, policy).await?;
+    Ok((session_id, token))
+}
+
+/// Stores a refresh token's hash, valid for the policy's lifetime from now.
+async fn store_refresh_token(
+    tx: &mut Tx,
+    session_id: Uuid,
+    token: &str,
+    parent: Option<i64>,
+    policy: SessionPolicy,
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO auth.refresh_tokens (session_id, token_hash, expires_at) \
-         VALUES ($1, $2, now() + make_interval(secs => $3))",
+        "INSERT INTO auth.refresh_tokens (session_id, token_hash, parent_id, expires_at) \
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
     )
     .bind(session_id)
-    .bind(token_hash(&token))
+    .bind(token_hash(token))
+    .bind(parent)
     .bind(seconds(policy.refresh_ttl))
     .execute(&mut **tx)
     .await?;
-    Ok((session_id, token))
+    Ok(())
 }
 
 /// Builds the token answer; switches the transaction to the user for the RLS-checked profile read.
@@ -252,16 +265,7 @@ pub async fn refresh(db: &Db, keys: &Keys, policy: SessionPolicy, token: &Sensit
     let successor = keys.successor(token);
     match t.rotated_at {
         None => {
-            sqlx::query(
-                "INSERT INTO auth.refresh_tokens (session_id, token_hash, parent_id, expires_at) \
-                 VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
-            )
-            .bind(t.session_id)
-            .bind(token_hash(&successor))
-            .bind(t.id)
-            .bind(seconds(policy.refresh_ttl))
-            .execute(&mut *tx)
-            .await?;
+            store_refresh_token(&mut tx, t.session_id, &successor, Some(t.id), policy).await?;
             sqlx::query("UPDATE auth.refresh_tokens SET rotated_at = now() WHERE id = $1")
                 .bind(t.id)
                 .execute(&mut *tx)

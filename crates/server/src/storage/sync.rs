@@ -231,6 +231,19 @@ pub const COLUMNS: [(&str, &[(&str, Kind)]); 5] = {
     ]
 };
 
+/// The columns of table alias `a`, cast to what [`write_value`] reads, keeping their names.
+fn projection(columns: &[(&str, Kind)]) -> String {
+    let cols: Vec<String> = columns
+        .iter()
+        .map(|(c, kind)| match kind {
+            Kind::Int => format!("a.{c}::int8 AS {c}"),
+            Kind::Float => format!("a.{c}::float8 AS {c}"),
+            _ => format!("a.{c}"),
+        })
+        .collect();
+    cols.join(", ")
+}
+
 /// Columns before the tables' own: table_name, row_id, txid, seq, deleted.
 const PAGE_COLUMNS: usize = 5;
 
@@ -242,21 +255,13 @@ fn page_sql() -> &'static str {
         let mut select = String::from("page.table_name, page.row_id, page.txid::text, page.seq, page.deleted");
         let mut joins = String::new();
         for (i, (table, columns)) in COLUMNS.iter().enumerate() {
-            let inner: Vec<String> = columns
-                .iter()
-                .map(|(c, kind)| match kind {
-                    Kind::Int => format!("a.{c}::int8 AS {c}"),
-                    Kind::Float => format!("a.{c}::float8 AS {c}"),
-                    _ => format!("a.{c}"),
-                })
-                .collect();
             for (c, _) in columns.iter() {
                 select.push_str(&format!(", t{i}.{c}"));
             }
             joins.push_str(&format!(
                 "\nLEFT JOIN LATERAL (SELECT {} FROM {table} a WHERE page.table_name = '{table}' AND NOT page.deleted \
                  AND a.id = page.row_id) t{i} ON true",
-                inner.join(", ")
+                projection(columns)
             ));
         }
         format!(
@@ -412,19 +417,11 @@ fn scan_sql(table: usize, first: bool) -> &'static str {
     let all = SQL.get_or_init(|| {
         let mut v = Vec::new();
         for (name, columns) in COLUMNS.iter() {
-            let select: Vec<String> = columns
-                .iter()
-                .map(|(c, kind)| match kind {
-                    Kind::Int => format!("a.{c}::int8"),
-                    Kind::Float => format!("a.{c}::float8"),
-                    _ => format!("a.{c}"),
-                })
-                .collect();
             let org = if *name == "organizations" { "id" } else { "organization_id" };
             for op in [">=", ">"] {
                 v.push(format!(
                     "SELECT {} FROM {name} a WHERE a.{org} = $1 AND a.id {op} $2 ORDER BY a.id LIMIT $3",
-                    select.join(", ")
+                    projection(columns)
                 ));
             }
         }
