@@ -18,8 +18,11 @@ pub enum Error {
     PasswordHash(String),
     #[error("token signing: {0}")]
     TokenSigning(#[from] jsonwebtoken::errors::Error),
-    #[error("a database answer did not match the wire types: {0}")]
-    Decode(#[from] serde_json::Error),
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Something the code guarantees did not hold: a bug, logged in full.
+    #[error("internal invariant broken: {0}")]
+    Invariant(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -54,7 +57,7 @@ impl Error {
                 ErrorDetail { code: *code, message: message.clone(), field: field.clone() }
             }
             Self::Database(e) => database_detail(e),
-            Self::PasswordHash(_) | Self::TokenSigning(_) | Self::Decode(_) => internal(),
+            Self::PasswordHash(_) | Self::TokenSigning(_) | Self::Json(_) | Self::Invariant(_) => internal(),
         }
     }
 }
@@ -151,7 +154,7 @@ mod tests {
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let e = Error::Decode(serde_json::from_str::<u8>("x").unwrap_err());
+        let e = Error::Json(serde_json::from_str::<u8>("x").unwrap_err());
         let d = e.detail();
         assert_eq!(d.code, ErrorCode::Internal);
         assert!(!d.message.contains("expected"));

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 
 /// (role, e-mail, password) of each demo account.
 pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, String)>> {
-    let secret = JwtSecret::parse(&new_opaque_token()).map_err(|e| Error::PasswordHash(e.clone()))?;
+    let secret = JwtSecret::parse(&new_opaque_token()).map_err(Error::Invariant)?;
     let keys = Keys::new(&secret, Duration::from_secs(60));
     let policy = SessionPolicy { refresh_ttl: Duration::from_secs(60), grace: Duration::from_secs(0) };
     let account = |role: Role| (role, format!("{role}@{email_domain}"), format!("resonance-{role}-demo"));
@@ -43,8 +43,7 @@ pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, Stri
         }
         Err(e) => return Err(e),
     };
-    let claims =
-        keys.verify_access(owner_tokens.access_token.reveal()).map_err(|e| Error::PasswordHash(e.to_string()))?;
+    let claims = keys.verify_access(owner_tokens.access_token.reveal()).map_err(|e| Error::Invariant(e.to_string()))?;
     for (role, name) in [(Role::Admin, "Ada Admin"), (Role::Developer, "Dev Developer"), (Role::Viewer, "Vic Viewer")] {
         let acct = account(role);
         let (mut tx, caller) = db.begin_for(&claims).await?;

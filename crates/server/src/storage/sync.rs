@@ -433,7 +433,7 @@ fn scan_sql(table: usize, first: bool) -> &'static str {
 /// The initial pull: rows of each table in key order, as upserts, `limit` at most.
 async fn scan(tx: &mut Tx, caller: &Caller, cursor: Cursor, limit: u32, out: &mut Vec<u8>) -> Result<Page> {
     let Position::Scan { start, mut table, mut after } = cursor.position else {
-        return Err(crate::error::Error::bad_request("not a scan cursor"));
+        return Err(crate::error::Error::Invariant("scan() called with a log cursor".into()));
     };
     let mut remaining = i64::from(limit);
     let mut written = 0usize;
@@ -481,7 +481,7 @@ pub async fn page(tx: &mut Tx, caller: &Caller, resume: Resume, limit: u32, out:
             let start = start.parse().unwrap_or(0);
             Cursor { epoch, horizon, position: Position::Scan { start, table: 0, after: None } }
         }
-        Resume::Reset => return Err(crate::error::Error::bad_request("a reset has no page")),
+        Resume::Reset => return Err(crate::error::Error::Invariant("page() called for a reset".into())),
     };
     out.reserve(usize::try_from(limit).unwrap_or(0).min(10_000) * 512 + 2);
     out.push(b'[');
