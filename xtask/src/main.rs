@@ -20,7 +20,8 @@ const DEV_PORT: u16 = 54329;
 const DEV_LISTEN: &str = "127.0.0.1:8787";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let argv: Vec<String> = std::env::args().collect();
+    let args = argv.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev(),
         Some("test") => test(&args[1..]),

@@ -31,17 +31,7 @@ async fn world() -> World {
     let a_project: Uuid = pa["id"].as_str().unwrap().parse().unwrap();
     let mut gens = Vec::new();
     for (org, project, seed) in [(&a, a_project, "seed-a"), (&b, b_project, "seed-b")] {
-        let id: Uuid = sqlx::query_scalar(
-            "INSERT INTO generations (project_id, organization_id, user_id, seed, generation_number) \
-             VALUES ($1, $2, $3, $4, 1) RETURNING id",
-        )
-        .bind(project)
-        .bind(org.id)
-        .bind(org.developer.user_id)
-        .bind(seed)
-        .fetch_one(&s.owner)
-        .await
-        .unwrap();
+        let id = s.insert_generation(org, project, seed, 1).await;
         gens.push(id);
     }
     World { s, a, b, b_project, b_generation: gens[1] }

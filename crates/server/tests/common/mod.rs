@@ -181,6 +181,22 @@ impl TestServer {
         Org { id: owner.organization_id, owner, admin, developer, viewer }
     }
 
+    /// A generation of `project`, inserted directly (starting generations is the render pipeline's).
+    pub async fn insert_generation(&self, org: &Org, project: Uuid, seed: &str, number: i32) -> Uuid {
+        sqlx::query_scalar(
+            "INSERT INTO generations (project_id, organization_id, user_id, seed, generation_number) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(project)
+        .bind(org.id)
+        .bind(org.developer.user_id)
+        .bind(seed)
+        .bind(number)
+        .fetch_one(&self.owner)
+        .await
+        .unwrap()
+    }
+
     /// A transaction as the server's request role with this user's claims (no session check).
     pub async fn as_app(&self, user: Option<Uuid>) -> Transaction<'static, Postgres> {
         let mut tx = self.owner.begin().await.unwrap();
