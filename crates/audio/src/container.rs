@@ -1,0 +1,180 @@
+//! What a few containers say about themselves that symphonia 0.5 does not apply: the MP4 edit
+//! list (the AAC encoder's priming samples to skip) and AIFF's frame count (symphonia counts the
+//! SSND chunk's 8-byte header as audio). Invariant: read-only, bounded reads of box and chunk
+//! headers; a malformed structure yields `None`, never a panic.
+
+use std::io::{Read, Seek, SeekFrom};
+
+fn read_u32(r: &mut impl Read) -> Option<u32> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b).ok()?;
+    Some(u32::from_be_bytes(b))
+}
+
+fn read_u64(r: &mut impl Read) -> Option<u64> {
+    let mut b = [0u8; 8];
+    r.read_exact(&mut b).ok()?;
+    Some(u64::from_be_bytes(b))
+}
+
+/// Finds the first box named `name` among the boxes in `[start, end)`; returns its payload range.
+fn find_box(r: &mut (impl Read + Seek), start: u64, end: u64, name: &[u8; 4]) -> Option<(u64, u64)> {
+    let mut at = start;
+    while at + 8 <= end {
+        r.seek(SeekFrom::Start(at)).ok()?;
+        let size32 = read_u32(r)?;
+        let mut kind = [0u8; 4];
+        r.read_exact(&mut kind).ok()?;
+        let (header, size) = match size32 {
+            1 => (16, read_u64(r)?),
+            0 => (8, end - at),
+            n => (8, u64::from(n)),
+        };
+        if size < header || at.checked_add(size)? > end {
+            return None;
+        }
+        if &kind == name {
+            return Some((at + header, at + size));
+        }
+        at += size;
+    }
+    None
+}
+
+/// The first edit's `media_time` of the first track that has an edit list: the number of
+/// samples (in the media's timescale, the sample rate for audio) to skip at the start.
+pub fn mp4_priming(r: &mut (impl Read + Seek)) -> Option<u64> {
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    let (moov_start, moov_end) = find_box(r, 0, len, b"moov")?;
+    let mut at = moov_start;
+    while let Some((trak_start, trak_end)) = find_box(r, at, moov_end, b"trak") {
+        at = trak_end;
+        let Some((edts_start, edts_end)) = find_box(r, trak_start, trak_end, b"edts") else { continue };
+        let Some((elst_start, _)) = find_box(r, edts_start, edts_end, b"elst") else { continue };
+        r.seek(SeekFrom::Start(elst_start)).ok()?;
+        let version = read_u32(r)? >> 24;
+        let entries = read_u32(r)?;
+        for _ in 0..entries.min(16) {
+            let media_time = if version == 1 {
+                let _duration = read_u64(r)?;
+                read_u64(r)? as i64
+            } else {
+                let _duration = read_u32(r)?;
+                i64::from(read_u32(r)? as i32)
+            };
+            let _rate = read_u32(r)?;
+            // -1 is an empty edit (a delay before the track starts), not a skip.
+            if media_time >= 0 {
+                return u64::try_from(media_time).ok();
+            }
+        }
+    }
+    None
+}
+
+/// A WAV header repair: where the `data` chunk's size field is, what it says, and what the file
+/// actually holds after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WavSizes {
+    pub riff_size_at: u64,
+    pub data_size_at: u64,
+    pub declared_data: u32,
+    pub actual_data: u64,
+}
+
+/// Reads a WAV's chunk headers up to `data`. `None` if it is not a RIFF/WAVE file.
+pub fn wav_sizes(r: &mut (impl Read + Seek)) -> Option<WavSizes> {
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    r.seek(SeekFrom::Start(0)).ok()?;
+    let mut head = [0u8; 12];
+    r.read_exact(&mut head).ok()?;
+    if &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut at = 12u64;
+    while at + 8 <= len {
+        r.seek(SeekFrom::Start(at)).ok()?;
+        let mut kind = [0u8; 4];
+        r.read_exact(&mut kind).ok()?;
+        let mut size = [0u8; 4];
+        r.read_exact(&mut size).ok()?;
+        let size = u32::from_le_bytes(size);
+        if &kind == b"data" {
+            return Some(WavSizes {
+                riff_size_at: 4,
+                data_size_at: at + 4,
+                declared_data: size,
+                actual_data: len - (at + 8),
+            });
+        }
+        at += 8 + u64::from(size) + u64::from(size & 1);
+    }
+    None
+}
+
+/// `numSampleFrames` from an AIFF's COMM chunk.
+pub fn aiff_frames(r: &mut (impl Read + Seek)) -> Option<u64> {
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    let mut at = 12u64; // after FORM, size, AIFF
+    while at + 8 <= len {
+        r.seek(SeekFrom::Start(at)).ok()?;
+        let mut kind = [0u8; 4];
+        r.read_exact(&mut kind).ok()?;
+        let size = u64::from(read_u32(r)?);
+        if &kind == b"COMM" {
+            let mut channels = [0u8; 2];
+            r.read_exact(&mut channels).ok()?;
+            return read_u32(r).map(u64::from);
+        }
+        at += 8 + size + (size & 1);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn boxed(name: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut v = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(name);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn reads_the_priming_of_an_edit_list() {
+        let mut elst = vec![0, 0, 0, 0, 0, 0, 0, 2];
+        for (duration, media_time) in [(1000u32, -1i32), (2799, 1024)] {
+            elst.extend_from_slice(&duration.to_be_bytes());
+            elst.extend_from_slice(&media_time.to_be_bytes());
+            elst.extend_from_slice(&0x0001_0000u32.to_be_bytes());
+        }
+        let trak = boxed(b"trak", &[boxed(b"tkhd", &[0; 8]), boxed(b"edts", &boxed(b"elst", &elst))].concat());
+        let file =
+            [boxed(b"ftyp", b"M4A \0\0\0\0"), boxed(b"moov", &[boxed(b"mvhd", &[0; 4]), trak].concat())].concat();
+        assert_eq!(mp4_priming(&mut Cursor::new(file)), Some(1024));
+    }
+
+    #[test]
+    fn malformed_boxes_give_nothing() {
+        let mut bad = boxed(b"moov", &[0; 16]);
+        bad[3] = 200; // a size past the end
+        assert_eq!(mp4_priming(&mut Cursor::new(bad)), None);
+        assert_eq!(mp4_priming(&mut Cursor::new(Vec::new())), None);
+        assert_eq!(aiff_frames(&mut Cursor::new(b"FORM\0\0\0\x04AIFF".to_vec())), None);
+    }
+
+    #[test]
+    fn reads_aiff_frame_counts() {
+        let mut comm = 2u16.to_be_bytes().to_vec();
+        comm.extend_from_slice(&123_457u32.to_be_bytes());
+        comm.extend_from_slice(&[0; 12]);
+        let mut file = b"FORM\0\0\0\0AIFF".to_vec();
+        file.extend_from_slice(b"COMM");
+        file.extend_from_slice(&(comm.len() as u32).to_be_bytes());
+        file.extend_from_slice(&comm);
+        assert_eq!(aiff_frames(&mut Cursor::new(file)), Some(123_457));
+    }
+}

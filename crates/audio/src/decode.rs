@@ -1,0 +1,358 @@
+//! Streaming decode by content (the file name is never consulted): one pass over the packets of
+//! the first audio track, trimmed for gapless playback, handed to sinks as interleaved `f32`.
+//! Invariant: the frame count is that of the decoded audio itself, so durations are exact even
+//! when a header is missing, wrong, or the file was cut short.
+
+use std::fs::File;
+use std::io::{ErrorKind as IoKind, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_OPUS};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::{MediaSource, MediaSourceStream};
+use symphonia::core::meta::{MetadataOptions, MetadataRevision, StandardTagKey};
+use symphonia::core::probe::Hint;
+
+use crate::error::{AudioError, ErrorKind, Result};
+use crate::facts::Tags;
+
+/// Receives decoded audio as it is produced.
+pub trait Sink {
+    /// Called once, before the first samples, with the stream's actual format.
+    fn start(&mut self, _format: &Format) {}
+    /// `interleaved.len()` is a multiple of `channels`.
+    fn push(&mut self, interleaved: &[f32], channels: usize);
+}
+
+/// What the stream is, as its container and codec describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Format {
+    pub sample_rate: u32,
+    pub channels: usize,
+    /// Bits per sample of the source, where the codec has such a thing (PCM, FLAC, ALAC).
+    pub bit_depth: Option<u32>,
+    pub codec: String,
+    pub container: &'static str,
+}
+
+/// The outcome of decoding a whole file.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub format: Format,
+    /// Frames decoded (samples per channel), after gapless trimming.
+    pub frames: u64,
+    pub tags: Tags,
+    pub has_cover_art: bool,
+    /// Problems that did not stop decoding (a cut-off file, damaged packets).
+    pub warnings: Vec<String>,
+}
+
+/// Names the container from the file's first bytes.
+fn sniff_container(head: &[u8]) -> &'static str {
+    let at = |range: std::ops::Range<usize>| head.get(range).unwrap_or_default();
+    match (at(0..4), at(8..12), at(4..8)) {
+        (b"RIFF" | b"RF64", b"WAVE", _) => "wav",
+        (b"FORM", b"AIFF" | b"AIFC", _) => "aiff",
+        (b"fLaC", _, _) => "flac",
+        (b"OggS", _, _) => "ogg",
+        (_, _, b"ftyp") => "mp4",
+        _ if head.starts_with(b"ID3") => "mp3",
+        _ if head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0 => "mp3",
+        _ => "unknown",
+    }
+}
+
+fn read_tags(revision: &MetadataRevision, tags: &mut Tags, has_cover_art: &mut bool) {
+    for tag in revision.tags() {
+        let slot = match tag.std_key {
+            Some(StandardTagKey::TrackTitle) => &mut tags.title,
+            Some(StandardTagKey::Artist) => &mut tags.artist,
+            Some(StandardTagKey::Album) => &mut tags.album,
+            _ => continue,
+        };
+        if slot.is_none() {
+            let text = tag.value.to_string();
+            if !text.trim().is_empty() {
+                *slot = Some(text.trim().to_owned());
+            }
+        }
+    }
+    if !revision.visuals().is_empty() {
+        *has_cover_art = true;
+    }
+}
+
+fn open_error(e: SymError, container: &str) -> AudioError {
+    match e {
+        SymError::IoError(io) if io.kind() == IoKind::UnexpectedEof && container != "unknown" => {
+            AudioError::new(ErrorKind::Truncated, format!("the {container} file ends before any audio"))
+        }
+        SymError::IoError(io) if io.kind() == IoKind::UnexpectedEof => {
+            AudioError::new(ErrorKind::NotAudio, "the file is too short to be audio of any known format")
+        }
+        SymError::IoError(io) => AudioError::from(io),
+        SymError::Unsupported(_) => AudioError::new(
+            ErrorKind::NotAudio,
+            "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis, AIFF)",
+        ),
+        other => AudioError::new(ErrorKind::Corrupt, format!("the file's structure is damaged: {other}")),
+    }
+}
+
+/// A WAV's bytes, with its size fields repaired where they claim more than the file holds or
+/// are a streaming writer's placeholder (0 or 0xFFFFFFFF): the data then runs to the file's end.
+struct PatchedWav {
+    file: File,
+    position: u64,
+    len: u64,
+    patches: Vec<(u64, [u8; 4])>,
+}
+
+impl Read for PatchedWav {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        for (at, bytes) in &self.patches {
+            for (i, b) in bytes.iter().enumerate() {
+                let abs = at + i as u64;
+                if abs >= self.position && abs < self.position + n as u64 {
+                    buf[(abs - self.position) as usize] = *b;
+                }
+            }
+        }
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for PatchedWav {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.position = self.file.seek(to)?;
+        Ok(self.position)
+    }
+}
+
+impl MediaSource for PatchedWav {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}
+
+fn wav_source(mut file: File, warnings: &mut Vec<String>) -> Result<Box<dyn MediaSource>> {
+    let sizes = crate::container::wav_sizes(&mut file);
+    file.seek(SeekFrom::Start(0))?;
+    let Some(sizes) = sizes else { return Ok(Box::new(file)) };
+    let placeholder = sizes.declared_data == 0 || sizes.declared_data == u32::MAX;
+    if !placeholder && u64::from(sizes.declared_data) <= sizes.actual_data {
+        return Ok(Box::new(file));
+    }
+    if !placeholder {
+        warnings.push(format!(
+            "truncated: the header declares {} bytes of audio, the file holds {}",
+            sizes.declared_data, sizes.actual_data
+        ));
+    }
+    let len = file.metadata()?.len();
+    let data = u32::try_from(sizes.actual_data).unwrap_or(u32::MAX - 1);
+    let riff = u32::try_from(len.saturating_sub(8)).unwrap_or(u32::MAX - 1);
+    let patches = vec![(sizes.riff_size_at, riff.to_le_bytes()), (sizes.data_size_at, data.to_le_bytes())];
+    Ok(Box::new(PatchedWav { file, position: 0, len, patches }))
+}
+
+/// Decodes `path`, feeding every sink, and returns what was decoded.
+pub fn decode(path: &Path, sinks: &mut [&mut dyn Sink]) -> Result<Decoded> {
+    let mut file = File::open(path)?;
+    let mut head = [0u8; 16];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    if got == 0 {
+        return Err(AudioError::new(ErrorKind::Empty, "the file is empty"));
+    }
+    let container = sniff_container(&head[..got]);
+    let mut warnings = Vec::new();
+    let source: Box<dyn MediaSource> = match container {
+        "wav" => wav_source(File::open(path)?, &mut warnings)?,
+        _ => Box::new(File::open(path)?),
+    };
+    let stream = MediaSourceStream::new(source, Default::default());
+    let options = FormatOptions { enable_gapless: true, ..Default::default() };
+    let mut probed = symphonia::default::get_probe()
+        .format(&Hint::new(), stream, &options, &MetadataOptions::default())
+        .map_err(|e| open_error(e, container))?;
+    let mut tags = Tags::default();
+    let mut has_cover_art = false;
+    if let Some(meta) = probed.metadata.get() {
+        if let Some(rev) = meta.current() {
+            read_tags(rev, &mut tags, &mut has_cover_art);
+        }
+    }
+    let mut reader: Box<dyn FormatReader> = probed.format;
+    let track = reader
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .cloned()
+        .ok_or_else(|| AudioError::new(ErrorKind::NotAudio, "the file holds no audio track"))?;
+    let params = &track.codec_params;
+    if params.codec == CODEC_TYPE_OPUS {
+        return Err(AudioError::new(
+            ErrorKind::UnsupportedCodec,
+            "Opus audio cannot be decoded yet; export the track as FLAC, WAV, MP3 or AAC",
+        ));
+    }
+    let registry = symphonia::default::get_codecs();
+    let codec = registry.get_codec(params.codec).map(|d| d.short_name.to_owned());
+    let mut decoder = registry.make(params, &DecoderOptions::default()).map_err(|_| {
+        AudioError::new(
+            ErrorKind::UnsupportedCodec,
+            format!("the {container} file's codec ({}) is not supported", codec.as_deref().unwrap_or("unknown")),
+        )
+    })?;
+    // Symphonia's decoders already drop MP3 and Vorbis encoder delay and padding (gapless);
+    // for MP4 we apply the edit list ourselves, and AIFF's count comes from its COMM chunk.
+    let mut skip: u64 = 0;
+    let mut declared_frames = params.n_frames;
+    match container {
+        "mp4" => {
+            skip = File::open(path).ok().and_then(|mut f| crate::container::mp4_priming(&mut f)).unwrap_or(0);
+            declared_frames = declared_frames.map(|n| n.saturating_sub(skip));
+        }
+        "aiff" => {
+            declared_frames =
+                File::open(path).ok().and_then(|mut f| crate::container::aiff_frames(&mut f)).or(declared_frames);
+        }
+        _ => {}
+    }
+    let mut format = Format {
+        sample_rate: params.sample_rate.unwrap_or(0),
+        channels: params.channels.map(|c| c.count()).unwrap_or(0),
+        bit_depth: params.bits_per_sample,
+        codec: codec.unwrap_or_else(|| "unknown".into()),
+        container,
+    };
+
+    let mut frames: u64 = 0;
+    let mut started = false;
+    let mut bad_packets = 0u64;
+    let mut cut_short = false;
+    let mut buffer: Option<SampleBuffer<f32>> = None;
+    loop {
+        let packet = match reader.next_packet() {
+            Ok(p) => p,
+            Err(SymError::IoError(e)) if e.kind() == IoKind::UnexpectedEof => break,
+            Err(SymError::ResetRequired) => {
+                decoder = registry.make(params, &DecoderOptions::default()).map_err(|e| {
+                    AudioError::new(ErrorKind::Corrupt, format!("the stream changed format mid-way: {e}"))
+                })?;
+                continue;
+            }
+            Err(SymError::IoError(e)) => return Err(e.into()),
+            Err(_) => {
+                // A damaged container structure: keep what decoded so far.
+                cut_short = true;
+                break;
+            }
+        };
+        if packet.track_id() != track.id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(d) => d,
+            Err(SymError::DecodeError(_)) => {
+                bad_packets += 1;
+                continue;
+            }
+            Err(SymError::IoError(_)) => {
+                cut_short = true;
+                break;
+            }
+            Err(e) => return Err(AudioError::new(ErrorKind::Corrupt, format!("decoding failed: {e}"))),
+        };
+        let spec = *decoded.spec();
+        let n = decoded.frames();
+        if n == 0 {
+            continue;
+        }
+        format.sample_rate = spec.rate;
+        format.channels = spec.channels.count();
+        let buf = match &mut buffer {
+            Some(b) if b.capacity() >= n * format.channels => b,
+            _ => buffer.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+        };
+        buf.copy_interleaved_ref(decoded);
+        // Skip the priming; stop at the declared length (the encoder's padding) where we skip.
+        let start = usize::try_from(skip.min(n as u64)).unwrap_or(n);
+        skip -= start as u64;
+        let mut end = n;
+        if container == "mp4" {
+            if let Some(total) = declared_frames {
+                end = end.min(start + usize::try_from(total.saturating_sub(frames)).unwrap_or(usize::MAX));
+            }
+        }
+        let samples = &buf.samples()[start * format.channels..end.max(start) * format.channels];
+        if samples.is_empty() {
+            continue;
+        }
+        if !started {
+            started = true;
+            for sink in sinks.iter_mut() {
+                sink.start(&format);
+            }
+        }
+        for sink in sinks.iter_mut() {
+            sink.push(samples, format.channels);
+        }
+        frames += (samples.len() / format.channels) as u64;
+    }
+    if let Some(rev) = reader.metadata().current() {
+        read_tags(rev, &mut tags, &mut has_cover_art);
+    }
+    if frames == 0 {
+        return Err(if bad_packets > 0 {
+            AudioError::new(
+                ErrorKind::Corrupt,
+                format!("none of the file's {bad_packets} audio packets could be decoded"),
+            )
+        } else {
+            AudioError::new(ErrorKind::Truncated, "the file ends before any audio")
+        });
+    }
+    if cut_short || declared_frames.is_some_and(|d| frames < d) {
+        warnings.push(match declared_frames.filter(|d| frames < *d) {
+            Some(d) => {
+                format!("truncated: the file ends early; decoded {frames} of the {d} frames its header declares")
+            }
+            None => "truncated: the file ends early; analysed what could be decoded".to_owned(),
+        });
+    }
+    if bad_packets > 0 {
+        warnings.push(format!("corrupt: skipped {bad_packets} damaged audio packets"));
+    }
+    Ok(Decoded { format, frames, tags, has_cover_art, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sniff_container;
+
+    #[test]
+    fn containers_are_named_by_content() {
+        assert_eq!(sniff_container(b"RIFF\0\0\0\0WAVEfmt "), "wav");
+        assert_eq!(sniff_container(b"FORM\0\0\0\0AIFFCOMM"), "aiff");
+        assert_eq!(sniff_container(b"fLaC\0\0\0\x22"), "flac");
+        assert_eq!(sniff_container(b"OggS\0\x02"), "ogg");
+        assert_eq!(sniff_container(b"\0\0\0\x20ftypM4A "), "mp4");
+        assert_eq!(sniff_container(b"ID3\x04\0"), "mp3");
+        assert_eq!(sniff_container(&[0xFF, 0xFB, 0x90, 0x64]), "mp3");
+        assert_eq!(sniff_container(b"%PDF-1.7"), "unknown");
+    }
+}

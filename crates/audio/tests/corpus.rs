@@ -1,0 +1,292 @@
+//! The generated corpus: one source, written here, encoded by ffmpeg into every supported format;
+//! the CLI must report its exact length in each, and the documented error kind for bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const RATE: u32 = 44_100;
+/// An odd length, so no format's packet size divides it.
+const FRAMES: u32 = 123_457;
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_resonance-audio"))
+}
+
+/// 16-bit PCM WAV; `declared_data_bytes` overrides the data chunk's size field (a lying header).
+fn write_wav(path: &Path, frames: u32, channels: u16, declared_data_bytes: Option<u32>) {
+    let data_len = frames * u32::from(channels) * 2;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&channels.to_le_bytes());
+    out.extend_from_slice(&RATE.to_le_bytes());
+    out.extend_from_slice(&(RATE * u32::from(channels) * 2).to_le_bytes());
+    out.extend_from_slice(&(channels * 2).to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&declared_data_bytes.unwrap_or(data_len).to_le_bytes());
+    for i in 0..frames {
+        let t = f64::from(i) / f64::from(RATE);
+        // A 220 Hz tone with a click every half second.
+        let click = if i % (RATE / 2) < 200 { 0.5 } else { 0.0 };
+        let v = ((t * 220.0 * std::f64::consts::TAU).sin() * 0.3 + click) * 32767.0;
+        for _ in 0..channels {
+            out.extend_from_slice(&(v as i16).to_le_bytes());
+        }
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn ffmpeg(args: &[&str]) {
+    let status =
+        Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).status().expect(
+            "ffmpeg is needed to build the test corpus: run the tests with `cargo xtask test`, which installs it",
+        );
+    assert!(status.success(), "ffmpeg {args:?} failed");
+}
+
+/// (file name, ffmpeg output arguments, expected codec, expected container, expected bit depth)
+type Variant = (&'static str, &'static [&'static str], &'static str, &'static str, Option<u64>);
+const FORMATS: &[Variant] = &[
+    ("s16.wav", &["-c:a", "pcm_s16le"], "pcm_s16le", "wav", Some(16)),
+    ("u8.wav", &["-c:a", "pcm_u8"], "pcm_u8", "wav", Some(8)),
+    ("s24.wav", &["-c:a", "pcm_s24le"], "pcm_s24le", "wav", Some(24)),
+    ("s32.wav", &["-c:a", "pcm_s32le"], "pcm_s32le", "wav", Some(32)),
+    ("f32.wav", &["-c:a", "pcm_f32le"], "pcm_f32le", "wav", Some(32)),
+    ("f64.wav", &["-c:a", "pcm_f64le"], "pcm_f64le", "wav", Some(64)),
+    ("aiff.aiff", &["-c:a", "pcm_s16be"], "pcm_s16be", "aiff", Some(16)),
+    ("flac.flac", &["-c:a", "flac"], "flac", "flac", Some(16)),
+    ("alac.m4a", &["-c:a", "alac"], "alac", "mp4", None),
+    ("aac.m4a", &["-c:a", "aac", "-b:a", "160k"], "aac", "mp4", None),
+    ("cbr.mp3", &["-c:a", "libmp3lame", "-b:a", "192k"], "mp3", "mp3", None),
+    ("vbr.mp3", &["-c:a", "libmp3lame", "-q:a", "4"], "mp3", "mp3", None),
+    ("mpeg2.mp3", &["-c:a", "libmp3lame", "-ar", "22050", "-b:a", "64k"], "mp3", "mp3", None),
+    ("vorbis.ogg", &["-c:a", "libvorbis", "-q:a", "5"], "vorbis", "ogg", None),
+];
+
+fn corpus() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("resonance-audio-corpus-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = dir.join("source.wav");
+        write_wav(&src, FRAMES, 2, None);
+        let src = src.to_str().unwrap().to_owned();
+        for (name, args, ..) in FORMATS {
+            let out = dir.join(name);
+            let mut all = vec!["-i", src.as_str()];
+            all.extend_from_slice(args);
+            all.extend_from_slice(&[
+                "-metadata",
+                "title=Night Drive",
+                "-metadata",
+                "artist=Ana",
+                "-metadata",
+                "album=Demos",
+            ]);
+            all.push(out.to_str().unwrap());
+            ffmpeg(&all);
+        }
+        dir
+    })
+}
+
+fn analyze(path: &Path) -> Result<Value, (i32, String)> {
+    let out = cli().arg("analyze").arg(path).output().unwrap();
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
+    } else {
+        Err((out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned()))
+    }
+}
+
+#[test]
+fn every_format_decodes_to_the_exact_length() {
+    let dir = corpus();
+    for (name, _, codec, container, bits) in FORMATS {
+        let path = dir.join(name);
+        let facts = analyze(&path).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let expected_rate = if *name == "mpeg2.mp3" { 22_050 } else { RATE };
+        let expected_frames = if *name == "mpeg2.mp3" { u64::from(FRAMES) / 2 + 1 } else { u64::from(FRAMES) };
+        let frames = facts["frames"].as_u64().unwrap();
+        if *name == "mpeg2.mp3" {
+            // Resampled by ffmpeg: the length may round by a sample.
+            assert!(frames.abs_diff(expected_frames) <= 1, "{name}: {frames} frames");
+        } else {
+            assert_eq!(frames, expected_frames, "{name}: the decoded length must be exact");
+        }
+        assert_eq!(facts["sample_rate"], expected_rate, "{name}");
+        assert_eq!(facts["channels"], 2, "{name}");
+        assert_eq!(facts["codec"], *codec, "{name}");
+        assert_eq!(facts["container"], *container, "{name}");
+        assert_eq!(facts["bit_depth"].as_u64(), *bits, "{name}");
+        let duration = facts["duration_seconds"].as_f64().unwrap();
+        assert!((duration - frames as f64 / f64::from(expected_rate)).abs() < 1e-9, "{name}");
+        assert_eq!(facts["warnings"], serde_json::json!([]), "{name} must decode cleanly");
+        assert_eq!(facts["sha256"].as_str().unwrap().len(), 64);
+        let lufs = facts["loudness_lufs"].as_f64().unwrap();
+        assert!((-30.0..-5.0).contains(&lufs), "{name}: {lufs} LUFS");
+    }
+}
+
+#[test]
+fn deep_wavs_are_wave_format_extensible() {
+    // ffmpeg writes WAVE_FORMAT_EXTENSIBLE (0xFFFE) for PCM deeper than 16 bits, so the corpus
+    // covers both header forms.
+    for (name, tag) in [("s16.wav", 1u16), ("s24.wav", 0xFFFE), ("f32.wav", 0xFFFE)] {
+        let bytes = std::fs::read(corpus().join(name)).unwrap();
+        assert_eq!(u16::from_le_bytes([bytes[20], bytes[21]]), tag, "{name}");
+    }
+}
+
+#[test]
+fn tags_and_cover_art_are_reported() {
+    let dir = corpus();
+    for name in ["flac.flac", "cbr.mp3", "vorbis.ogg", "aac.m4a"] {
+        let facts = analyze(&dir.join(name)).unwrap();
+        assert_eq!(facts["tags"]["title"], "Night Drive", "{name}: {}", facts["tags"]);
+        assert_eq!(facts["tags"]["artist"], "Ana", "{name}");
+        assert_eq!(facts["tags"]["album"], "Demos", "{name}");
+        assert_eq!(facts["has_cover_art"], false, "{name}");
+    }
+    let cover = dir.join("cover.png");
+    ffmpeg(&["-f", "lavfi", "-i", "color=c=orange:s=32x32", "-frames:v", "1", cover.to_str().unwrap()]);
+    let with_art = dir.join("art.mp3");
+    ffmpeg(&[
+        "-i",
+        dir.join("s16.wav").to_str().unwrap(),
+        "-i",
+        cover.to_str().unwrap(),
+        "-map",
+        "0:a",
+        "-map",
+        "1:v",
+        "-c:a",
+        "libmp3lame",
+        "-c:v",
+        "png",
+        "-id3v2_version",
+        "3",
+        "-disposition:v",
+        "attached_pic",
+        with_art.to_str().unwrap(),
+    ]);
+    let facts = analyze(&with_art).unwrap();
+    assert_eq!(facts["has_cover_art"], true);
+    assert_eq!(facts["frames"], FRAMES, "cover art must not disturb the length");
+}
+
+#[test]
+fn the_hash_is_of_the_files_bytes() {
+    let path = corpus().join("flac.flac");
+    let facts = analyze(&path).unwrap();
+    let out = Command::new("sha256sum").arg(&path).output().unwrap();
+    let expected = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned();
+    assert_eq!(facts["sha256"], expected);
+}
+
+#[test]
+fn a_wav_whose_header_lies_is_still_measured_from_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    // A header claiming far more data than there is (as a recorder that crashed leaves it).
+    let long = dir.path().join("claims-more.wav");
+    write_wav(&long, 50_000, 2, Some(400_000_000));
+    let facts = analyze(&long).unwrap();
+    assert_eq!(facts["frames"], 50_000);
+    assert!(facts["warnings"][0].as_str().unwrap().starts_with("truncated"), "{}", facts["warnings"]);
+    // A streaming writer's placeholder size.
+    let streaming = dir.path().join("streaming.wav");
+    write_wav(&streaming, 50_000, 1, Some(u32::MAX));
+    assert_eq!(analyze(&streaming).unwrap()["frames"], 50_000);
+}
+
+#[test]
+fn a_truncated_file_is_analysed_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["flac.flac", "s16.wav", "cbr.mp3"] {
+        let bytes = std::fs::read(corpus().join(name)).unwrap();
+        let cut = dir.path().join(format!("cut-{name}"));
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        let facts = analyze(&cut).unwrap_or_else(|e| panic!("{name} cut in half must still analyse: {e:?}"));
+        let frames = facts["frames"].as_u64().unwrap();
+        assert!(frames > u64::from(FRAMES) / 3 && frames < u64::from(FRAMES), "{name}: {frames}");
+        if name != "cbr.mp3" {
+            // MP3 has no total the decoder can check against once the end is gone.
+            assert!(facts["warnings"].to_string().contains("truncated"), "{name}: {}", facts["warnings"]);
+        }
+    }
+}
+
+#[test]
+fn bad_input_gets_its_documented_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let flac = std::fs::read(corpus().join("flac.flac")).unwrap();
+    let mut garbled = flac[..8192.min(flac.len())].to_vec();
+    garbled.extend(std::iter::repeat_n(0x5Au8, 200_000));
+    let opus = dir.path().join("voice.opus");
+    ffmpeg(&["-i", corpus().join("s16.wav").to_str().unwrap(), "-c:a", "libopus", opus.to_str().unwrap()]);
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (write("empty.wav", b""), "empty"),
+        (write("notes.mp3", b"these are my lyrics, not audio at all\n"), "not_audio"),
+        (write("image.flac", &[0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13]), "not_audio"),
+        (write("header-only.flac", &flac[..60]), "truncated"),
+        (opus, "unsupported_codec"),
+        (dir.path().join("missing.wav"), "io"),
+    ];
+    for (path, kind) in cases {
+        let (code, stderr) = analyze(&path).expect_err(&format!("{} must be refused", path.display()));
+        assert_eq!(code, 1);
+        let line = stderr.trim_end();
+        assert!(!line.contains('\n'), "one line only: {line}");
+        assert!(line.starts_with(&format!("error: {kind}: ")), "{}: got {line:?}", path.display());
+        if kind == "unsupported_codec" {
+            assert!(line.contains("Opus"), "the error must name the format: {line}");
+        }
+    }
+    // A damaged body after a valid header: refused or analysed with a warning, never a panic.
+    match analyze(&write("garbled.flac", &garbled)) {
+        Ok(facts) => assert!(!facts["warnings"].as_array().unwrap().is_empty()),
+        Err((code, stderr)) => {
+            assert_eq!(code, 1);
+            assert!(stderr.starts_with("error: corrupt: ") || stderr.starts_with("error: truncated: "), "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn peaks_are_written_as_json_and_dat() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = corpus().join("flac.flac");
+    let json = dir.path().join("p.json");
+    let dat = dir.path().join("p.dat");
+    for (format, out) in [("json", &json), ("dat", &dat)] {
+        let status = cli()
+            .args(["peaks", src.to_str().unwrap(), "--pixels-per-second", "100", "--format", format, "-o"])
+            .arg(out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["samples_per_pixel"], 441);
+    let pixels = u64::from(FRAMES).div_ceil(441);
+    assert_eq!(v["length"], pixels);
+    assert_eq!(v["data"].as_array().unwrap().len() as u64, pixels * 2);
+    let max = v["data"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).max().unwrap();
+    assert!(max > 20_000, "the clicks must show in the peaks ({max})");
+    let bytes = std::fs::read(&dat).unwrap();
+    assert_eq!(bytes.len() as u64, 20 + pixels * 4);
+    assert_eq!(&bytes[12..16], &441i32.to_le_bytes());
+}
