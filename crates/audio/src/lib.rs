@@ -9,6 +9,7 @@ pub mod error;
 pub mod facts;
 pub mod loudness;
 pub mod peaks;
+pub mod rhythm;
 
 pub use decode::{decode, Format, Sink};
 pub use error::{AudioError, ErrorKind};

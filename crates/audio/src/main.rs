@@ -1,6 +1,7 @@
 //! `resonance-audio`: the operator's and the tests' window on the analysis.
 //!
-//! - `resonance-audio analyze FILE` prints one JSON object (facts, loudness, warnings).
+//! - `resonance-audio analyze FILE` prints one JSON object: facts, tempo, beats, downbeats,
+//!   sections, energy, loudness, warnings.
 //! - `resonance-audio peaks FILE --pixels-per-second N [--format json|dat] -o OUT`
 //!
 //! Bad input exits 1 with one line on stderr: `error: <kind>: <message>`.
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use resonance_audio::loudness::Loudness;
+use resonance_audio::rhythm::RhythmSink;
 use resonance_audio::{probe, AudioError, ErrorKind, PeakPyramid};
 
 #[derive(Parser)]
@@ -43,10 +45,15 @@ enum PeakFormat {
 
 fn analyze(file: &std::path::Path) -> Result<serde_json::Value, AudioError> {
     let mut loudness = Loudness::default();
-    let facts = probe(file, &mut [&mut loudness])?;
+    let mut rhythm = RhythmSink::default();
+    let facts = probe(file, &mut [&mut loudness, &mut rhythm])?;
     let figures = loudness.figures();
-    let mut out = serde_json::to_value(&facts).map_err(|e| AudioError::new(ErrorKind::Io, e.to_string()))?;
-    if let Some(map) = out.as_object_mut() {
+    let rhythm = rhythm.envelopes.analyse();
+    let to_json =
+        |v: serde_json::Result<serde_json::Value>| v.map_err(|e| AudioError::new(ErrorKind::Io, e.to_string()));
+    let mut out = to_json(serde_json::to_value(&facts))?;
+    if let (Some(map), serde_json::Value::Object(r)) = (out.as_object_mut(), to_json(serde_json::to_value(&rhythm))?) {
+        map.extend(r);
         map.insert("loudness_lufs".into(), serde_json::json!(figures.integrated_lufs));
         map.insert("true_peak_dbtp".into(), serde_json::json!(figures.true_peak_dbtp));
     }

@@ -2,6 +2,8 @@
 //! the CLI must report its exact length in each, and the documented error kind for bad input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -16,32 +18,16 @@ fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_resonance-audio"))
 }
 
-/// 16-bit PCM WAV; `declared_data_bytes` overrides the data chunk's size field (a lying header).
-fn write_wav(path: &Path, frames: u32, channels: u16, declared_data_bytes: Option<u32>) {
-    let data_len = frames * u32::from(channels) * 2;
-    let mut out = Vec::new();
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&channels.to_le_bytes());
-    out.extend_from_slice(&RATE.to_le_bytes());
-    out.extend_from_slice(&(RATE * u32::from(channels) * 2).to_le_bytes());
-    out.extend_from_slice(&(channels * 2).to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&declared_data_bytes.unwrap_or(data_len).to_le_bytes());
+/// A 220 Hz tone with a click every half second, `frames` long.
+fn write_tone(path: &Path, frames: u32, channels: u16, declared_data_bytes: Option<u32>) {
+    let mut samples = Vec::with_capacity(frames as usize * usize::from(channels));
     for i in 0..frames {
         let t = f64::from(i) / f64::from(RATE);
-        // A 220 Hz tone with a click every half second.
         let click = if i % (RATE / 2) < 200 { 0.5 } else { 0.0 };
-        let v = ((t * 220.0 * std::f64::consts::TAU).sin() * 0.3 + click) * 32767.0;
-        for _ in 0..channels {
-            out.extend_from_slice(&(v as i16).to_le_bytes());
-        }
+        let v = ((t * 220.0 * std::f64::consts::TAU).sin() * 0.3 + click) as f32;
+        samples.extend(std::iter::repeat_n(v, usize::from(channels)));
     }
-    std::fs::write(path, out).unwrap();
+    common::write_wav(path, &samples, channels, RATE, declared_data_bytes);
 }
 
 fn ffmpeg(args: &[&str]) {
@@ -77,7 +63,7 @@ fn corpus() -> &'static Path {
         let dir = std::env::temp_dir().join(format!("resonance-audio-corpus-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let src = dir.join("source.wav");
-        write_wav(&src, FRAMES, 2, None);
+        write_tone(&src, FRAMES, 2, None);
         let src = src.to_str().unwrap().to_owned();
         for (name, args, ..) in FORMATS {
             let out = dir.join(name);
@@ -147,6 +133,35 @@ fn deep_wavs_are_wave_format_extensible() {
 }
 
 #[test]
+fn analyze_prints_every_field_of_the_contract() {
+    let facts = analyze(&corpus().join("flac.flac")).unwrap();
+    for key in [
+        "duration_seconds",
+        "sample_rate",
+        "channels",
+        "bit_depth",
+        "codec",
+        "container",
+        "sha256",
+        "tags",
+        "has_cover_art",
+        "tempo_bpm",
+        "tempo_confidence",
+        "beats",
+        "downbeats",
+        "sections",
+        "loudness_lufs",
+        "true_peak_dbtp",
+    ] {
+        assert!(facts.get(key).is_some(), "analyze must print {key}");
+    }
+    // The source clicks every half second: 120 BPM.
+    let tempo = facts["tempo_bpm"].as_f64().unwrap();
+    assert!((tempo - 120.0).abs() < 1.2, "tempo {tempo}");
+    assert!(facts["beats"].as_array().unwrap().len() >= 4);
+}
+
+#[test]
 fn tags_and_cover_art_are_reported() {
     let dir = corpus();
     for name in ["flac.flac", "cbr.mp3", "vorbis.ogg", "aac.m4a"] {
@@ -197,13 +212,13 @@ fn a_wav_whose_header_lies_is_still_measured_from_its_data() {
     let dir = tempfile::tempdir().unwrap();
     // A header claiming far more data than there is (as a recorder that crashed leaves it).
     let long = dir.path().join("claims-more.wav");
-    write_wav(&long, 50_000, 2, Some(400_000_000));
+    write_tone(&long, 50_000, 2, Some(400_000_000));
     let facts = analyze(&long).unwrap();
     assert_eq!(facts["frames"], 50_000);
     assert!(facts["warnings"][0].as_str().unwrap().starts_with("truncated"), "{}", facts["warnings"]);
     // A streaming writer's placeholder size.
     let streaming = dir.path().join("streaming.wav");
-    write_wav(&streaming, 50_000, 1, Some(u32::MAX));
+    write_tone(&streaming, 50_000, 1, Some(u32::MAX));
     assert_eq!(analyze(&streaming).unwrap()["frames"], 50_000);
 }
 

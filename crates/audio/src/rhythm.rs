@@ -1,0 +1,472 @@
+//! Rhythm: onset strength and energy, streamed at 100 frames a second; then tempo, beats,
+//! downbeats and section boundaries from those envelopes. Invariant: only the envelopes are kept
+//! (a few hundred kilobytes an hour), never the audio.
+//!
+//! - Onset strength: spectral flux of log-compressed magnitudes (Hann window of ~46 ms).
+//! - Tempo: autocorrelation of the (smoothed) onset envelope, each period T scored with its
+//!   multiples (ACF(T) + ACF(2T)/2 + ACF(4T)/4). Of the strong candidates, the beat is the
+//!   fastest whose consecutive pulses carry alike in the bass band (below 400 Hz): eighth notes
+//!   alternate a beat and a cymbal there, half notes are a kick and a snare apart, so neither
+//!   the double nor the half of the tempo is taken for it.
+//! - Beats: dynamic programming over the onset envelope (Ellis 2007), then the tempo is refined
+//!   by a least-squares fit of the beat times.
+//! - Downbeats: the bar phase (4/4) whose beats carry the most low-frequency onset energy, kept
+//!   only when it stands out clearly.
+//! - Sections: peaks of the distance between the timbre and energy of the preceding and
+//!   following eight seconds.
+
+use std::sync::Arc;
+
+use realfft::{RealFftPlanner, RealToComplex};
+use serde::Serialize;
+
+use crate::decode::{Format, Sink};
+
+/// Envelope frames per second.
+pub const FRAME_RATE: f64 = 100.0;
+const MIN_BPM: f64 = 50.0;
+const MAX_BPM: f64 = 220.0;
+/// Spectral bands for the section features (upper edges in Hz).
+const BANDS: [f64; 6] = [150.0, 400.0, 1000.0, 2500.0, 6000.0, 20_000.0];
+
+/// Streams audio into onset, low-band onset, energy and band-energy envelopes.
+pub struct RhythmSink {
+    rate: u32,
+    hop: usize,
+    window: Vec<f32>,
+    fft: Option<Arc<dyn RealToComplex<f32>>>,
+    ring: Vec<f32>,
+    filled: usize,
+    since_hop: usize,
+    previous: Vec<f32>,
+    scratch_in: Vec<f32>,
+    scratch_out: Vec<realfft::num_complex::Complex<f32>>,
+    low_bins: usize,
+    bass_bins: usize,
+    /// Onset flux is summed up to here (~5 kHz): cymbals and hats sit above it, and would
+    /// otherwise make the eighth-note pulse outweigh the beat.
+    onset_bins: usize,
+    band_bins: Vec<usize>,
+    pub envelopes: Envelopes,
+}
+
+/// What the analysis keeps of the audio: one value (or band vector) per envelope frame.
+#[derive(Debug, Clone, Default)]
+pub struct Envelopes {
+    pub onset: Vec<f32>,
+    /// Onset strength below ~150 Hz (kicks), for downbeats.
+    pub low_onset: Vec<f32>,
+    /// Onset strength below ~400 Hz (kick and snare bodies, hardly any cymbal), for choosing
+    /// between a pulse and its double or half.
+    pub bass_onset: Vec<f32>,
+    /// RMS per hop.
+    pub energy: Vec<f32>,
+    /// Log energy per band per hop, for sections.
+    pub bands: Vec<[f32; BANDS.len()]>,
+    /// Seconds between the start and the centre of frame 0's window.
+    pub offset_seconds: f64,
+}
+
+impl Default for RhythmSink {
+    fn default() -> Self {
+        Self {
+            rate: 0,
+            hop: 1,
+            window: Vec::new(),
+            fft: None,
+            ring: Vec::new(),
+            filled: 0,
+            since_hop: 0,
+            previous: Vec::new(),
+            scratch_in: Vec::new(),
+            scratch_out: Vec::new(),
+            low_bins: 0,
+            bass_bins: 0,
+            onset_bins: 0,
+            band_bins: Vec::new(),
+            envelopes: Envelopes::default(),
+        }
+    }
+}
+
+impl RhythmSink {
+    fn frame(&mut self) {
+        let n = self.window.len();
+        // The ring holds the last n samples, oldest at `filled % n`.
+        let start = self.filled % n;
+        for i in 0..n {
+            self.scratch_in[i] = self.ring[(start + i) % n] * self.window[i];
+        }
+        let sum_sq: f32 = (0..n).map(|i| self.ring[(start + i) % n].powi(2)).sum();
+        self.envelopes.energy.push((sum_sq / n as f32).sqrt());
+        let Some(fft) = &self.fft else { return };
+        if fft.process(&mut self.scratch_in, &mut self.scratch_out).is_err() {
+            return;
+        }
+        let (mut flux, mut low_flux, mut bass_flux) = (0.0f32, 0.0f32, 0.0f32);
+        let mut bands = [0.0f32; BANDS.len()];
+        let mut band = 0;
+        for (k, c) in self.scratch_out.iter().enumerate() {
+            let mag = (1.0 + 1000.0 * c.norm()).ln();
+            let rise = (mag - self.previous[k]).max(0.0);
+            if k <= self.onset_bins {
+                flux += rise;
+            }
+            if k <= self.low_bins {
+                low_flux += rise;
+            }
+            if k <= self.bass_bins {
+                bass_flux += rise;
+            }
+            self.previous[k] = mag;
+            while band + 1 < self.band_bins.len() && k > self.band_bins[band] {
+                band += 1;
+            }
+            bands[band] += c.norm_sqr();
+        }
+        self.envelopes.onset.push(flux);
+        self.envelopes.low_onset.push(low_flux);
+        self.envelopes.bass_onset.push(bass_flux);
+        self.envelopes.bands.push(bands.map(|e| (1e-9 + e).ln()));
+    }
+}
+
+impl Sink for RhythmSink {
+    fn start(&mut self, format: &Format) {
+        self.rate = format.sample_rate.max(1);
+        self.hop = ((f64::from(self.rate) / FRAME_RATE).round() as usize).max(1);
+        let n = (f64::from(self.rate) * 0.046).round() as usize;
+        let n = n.next_power_of_two().max(64);
+        self.window = (0..n).map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / n as f32).cos()).collect();
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        self.scratch_in = fft.make_input_vec();
+        self.scratch_out = fft.make_output_vec();
+        self.previous = vec![0.0; self.scratch_out.len()];
+        self.fft = Some(fft);
+        self.ring = vec![0.0; n];
+        let bin_hz = f64::from(self.rate) / n as f64;
+        self.low_bins = (150.0 / bin_hz) as usize;
+        self.bass_bins = (400.0 / bin_hz) as usize;
+        self.onset_bins = (5000.0 / bin_hz) as usize;
+        self.band_bins = BANDS.iter().map(|hz| (hz / bin_hz) as usize).collect();
+        // Frame i's window ends at sample (i+1)·hop + n − hop; onsets register as they enter,
+        // which the offset puts back at the window's centre.
+        self.envelopes.offset_seconds = (n as f64 / 2.0 - self.hop as f64) / f64::from(self.rate);
+    }
+
+    fn push(&mut self, interleaved: &[f32], channels: usize) {
+        if self.window.is_empty() {
+            return;
+        }
+        let ch = channels.max(1);
+        let n = self.window.len();
+        for frame in interleaved.chunks_exact(ch) {
+            let v = frame.iter().sum::<f32>() / ch as f32;
+            self.ring[self.filled % n] = v;
+            self.filled += 1;
+            self.since_hop += 1;
+            if self.since_hop == self.hop {
+                self.since_hop = 0;
+                self.frame();
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rhythm {
+    pub tempo_bpm: Option<f64>,
+    /// 0 to 1: how much the chosen period stands out in the onset envelope's periodicity.
+    pub tempo_confidence: f64,
+    pub beats: Vec<f64>,
+    pub downbeats: Vec<f64>,
+    pub sections: Vec<f64>,
+    /// RMS energy, one value per `energy_hop_seconds` (a tenth of a second).
+    pub energy: Vec<f32>,
+    pub energy_hop_seconds: f64,
+}
+
+/// A light symmetric smoothing: peaks of a periodic envelope then keep their height when the
+/// period falls between two frames.
+fn smooth(x: &[f64]) -> Vec<f64> {
+    const K: [f64; 5] = [1.0, 2.0, 3.0, 2.0, 1.0];
+    (0..x.len())
+        .map(|i| {
+            let (mut sum, mut weight) = (0.0, 0.0);
+            for (j, k) in K.iter().enumerate() {
+                if let Some(v) = (i + j).checked_sub(2).and_then(|idx| x.get(idx)) {
+                    sum += v * k;
+                    weight += k;
+                }
+            }
+            sum / weight
+        })
+        .collect()
+}
+
+/// Removes a slow trend and keeps what rises above it.
+fn normalise(onset: &[f32]) -> Vec<f64> {
+    let w = 50; // half a second either side
+    let mut prefix = vec![0.0f64; onset.len() + 1];
+    for (i, v) in onset.iter().enumerate() {
+        prefix[i + 1] = prefix[i] + f64::from(*v);
+    }
+    let out: Vec<f64> = (0..onset.len())
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(w), (i + w + 1).min(onset.len()));
+            let mean = (prefix[b] - prefix[a]) / (b - a) as f64;
+            (f64::from(onset[i]) - mean).max(0.0)
+        })
+        .collect();
+    let sd = (out.iter().map(|v| v * v).sum::<f64>() / out.len().max(1) as f64).sqrt();
+    if sd > 0.0 {
+        out.iter().map(|v| v / sd).collect()
+    } else {
+        out
+    }
+}
+
+/// Mean-product autocorrelation for lags `0..=max_lag`.
+fn autocorrelation(x: &[f64], max_lag: usize) -> Vec<f64> {
+    (0..=max_lag)
+        .map(|lag| {
+            if lag >= x.len() {
+                return 0.0;
+            }
+            let n = x.len() - lag;
+            x[..n].iter().zip(&x[lag..]).map(|(a, b)| a * b).sum::<f64>() / n as f64
+        })
+        .collect()
+}
+
+fn acf_at(acf: &[f64], lag: f64) -> f64 {
+    let i = lag.floor() as usize;
+    match (acf.get(i), acf.get(i + 1)) {
+        (Some(a), Some(b)) => a + (b - a) * (lag - i as f64),
+        (Some(a), None) => *a,
+        _ => 0.0,
+    }
+}
+
+/// The beat period in frames, and a confidence.
+fn estimate_period(onset: &[f64], bass: &[f64]) -> Option<(f64, f64)> {
+    let min_lag = (FRAME_RATE * 60.0 / MAX_BPM).floor() as usize;
+    let max_lag = (FRAME_RATE * 60.0 / MIN_BPM).ceil() as usize;
+    if onset.len() < max_lag * 2 {
+        return None;
+    }
+    let acf = autocorrelation(onset, max_lag * 4 + 2);
+    let score = |t: f64| acf_at(&acf, t) + 0.5 * acf_at(&acf, 2.0 * t) + 0.25 * acf_at(&acf, 4.0 * t);
+    // Local maxima of the ACF within the tempo range, refined to a fractional lag.
+    let mut candidates: Vec<(f64, f64)> = Vec::new();
+    for lag in min_lag.max(2)..=max_lag {
+        if acf[lag] > acf[lag - 1] && acf[lag] >= acf[lag + 1] && acf[lag] > 0.0 {
+            let (a, b, c) = (acf[lag - 1], acf[lag], acf[lag + 1]);
+            let shift = 0.5 * (a - c) / (a - 2.0 * b + c).min(-1e-12);
+            let t = lag as f64 + shift.clamp(-0.5, 0.5);
+            candidates.push((t, score(t)));
+        }
+    }
+    let best = candidates.iter().map(|c| c.1).fold(f64::MIN, f64::max);
+    if best <= 0.0 {
+        return None;
+    }
+    // The metrical level: the fastest strong candidate whose consecutive pulses carry alike in
+    // the bass band (kick and snare alike, where eighth notes alternate beat and cymbal). A track
+    // with nothing in the bass band is judged on the whole onset envelope instead.
+    let reference = if bass.iter().any(|v| *v > 0.0) { bass } else { onset };
+    let mut strong: Vec<(f64, f64)> = candidates.iter().copied().filter(|c| c.1 >= 0.5 * best).collect();
+    strong.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (period, chosen) = strong
+        .iter()
+        .copied()
+        .find(|c| fold_ratio(reference, 2.0 * c.0) < 1.6)
+        .or_else(|| candidates.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)))?;
+    let confidence = (acf_at(&acf, period) / acf[0].max(1e-12)).clamp(0.0, 1.0) * (chosen / best);
+    Some((period, confidence))
+}
+
+/// Folds the envelope at period `t` (frames): the mean strength at the best phase, and at the
+/// points halfway between. Their ratio says whether `t/2` is a pulse of its own (near 1) or a
+/// subdivision (well above 1).
+fn fold_ratio(onset: &[f64], t: f64) -> f64 {
+    let at = |x: f64| -> f64 {
+        let i = x.floor() as usize;
+        match (onset.get(i), onset.get(i + 1)) {
+            (Some(a), Some(b)) => a + (b - a) * (x - i as f64),
+            _ => 0.0,
+        }
+    };
+    let count = ((onset.len() as f64 - t) / t).floor().max(1.0) as usize;
+    let mean_at = |phase: f64| (0..count).map(|k| at(phase + k as f64 * t)).sum::<f64>() / count as f64;
+    let steps = (t.ceil() as usize).max(1);
+    let (best_phase, on) =
+        (0..steps)
+            .map(|p| (p as f64, mean_at(p as f64)))
+            .fold((0.0, f64::MIN), |acc, x| if x.1 > acc.1 { x } else { acc });
+    let mid = mean_at(best_phase + t / 2.0);
+    on / mid.max(1e-9)
+}
+
+/// Ellis' dynamic programming beat tracker: frame indices of the beats.
+fn track_beats(onset: &[f64], period: f64) -> Vec<usize> {
+    let n = onset.len();
+    let tightness = 100.0;
+    let mut score = vec![0.0f64; n];
+    let mut back = vec![usize::MAX; n];
+    let (lo, hi) = ((period / 2.0).round() as usize, (period * 2.0).round() as usize);
+    for t in 0..n {
+        let mut best = 0.0;
+        let mut from = usize::MAX;
+        for gap in lo.max(1)..=hi {
+            if gap > t {
+                break;
+            }
+            let tau = t - gap;
+            let penalty = tightness * (gap as f64 / period).ln().powi(2);
+            let s = score[tau] - penalty;
+            if from == usize::MAX || s > best {
+                best = s;
+                from = tau;
+            }
+        }
+        score[t] = onset[t] + if from == usize::MAX { 0.0 } else { best.max(0.0) };
+        back[t] = if from != usize::MAX && best > 0.0 { from } else { usize::MAX };
+    }
+    // End on the best-scoring frame of the last period, then walk back.
+    let tail = n.saturating_sub(period.ceil() as usize);
+    let Some(mut t) = (tail..n).max_by(|a, b| score[*a].total_cmp(&score[*b])) else { return Vec::new() };
+    let mut beats = vec![t];
+    while back[t] != usize::MAX {
+        t = back[t];
+        beats.push(t);
+    }
+    beats.reverse();
+    // Drop leading beats placed on silence before the music starts.
+    let threshold = 0.1 * onset.iter().copied().fold(0.0, f64::max);
+    let first = beats.iter().position(|&b| (b.saturating_sub(2)..(b + 3).min(n)).any(|i| onset[i] > threshold));
+    beats.split_off(first.unwrap_or(0))
+}
+
+/// Least-squares slope of beat times against their index: the tempo, to a fraction of a frame.
+fn fitted_period(beats: &[f64]) -> Option<f64> {
+    if beats.len() < 4 {
+        return None;
+    }
+    let n = beats.len() as f64;
+    let mean_i = (n - 1.0) / 2.0;
+    let mean_t = beats.iter().sum::<f64>() / n;
+    let (mut num, mut den) = (0.0, 0.0);
+    for (i, t) in beats.iter().enumerate() {
+        let di = i as f64 - mean_i;
+        num += di * (t - mean_t);
+        den += di * di;
+    }
+    (den > 0.0).then_some(num / den)
+}
+
+fn downbeats(beats: &[usize], low_onset: &[f32]) -> Option<usize> {
+    if beats.len() < 8 {
+        return None;
+    }
+    let mut phase_energy = [0.0f64; 4];
+    let mut counts = [0usize; 4];
+    for (i, &b) in beats.iter().enumerate() {
+        let around =
+            (b.saturating_sub(2)..(b + 3).min(low_onset.len())).map(|j| f64::from(low_onset[j])).fold(0.0, f64::max);
+        phase_energy[i % 4] += around;
+        counts[i % 4] += 1;
+    }
+    let means: Vec<f64> = (0..4).map(|p| phase_energy[p] / counts[p].max(1) as f64).collect();
+    let mut order: Vec<usize> = (0..4).collect();
+    order.sort_by(|a, b| means[*b].total_cmp(&means[*a]));
+    (means[order[0]] > 1.15 * means[order[1]]).then_some(order[0])
+}
+
+fn sections(bands: &[[f32; BANDS.len()]], energy: &[f32]) -> Vec<usize> {
+    let w = (8.0 * FRAME_RATE) as usize;
+    let n = bands.len();
+    if n < 3 * w {
+        return Vec::new();
+    }
+    let dims = BANDS.len() + 1;
+    let feature = |i: usize| -> Vec<f64> {
+        let mut f: Vec<f64> = bands[i].iter().map(|v| f64::from(*v)).collect();
+        f.push((1e-6 + f64::from(energy[i])).ln() * 2.0);
+        f
+    };
+    let mut prefix = vec![vec![0.0; dims]; n + 1];
+    for i in 0..n {
+        let f = feature(i);
+        for d in 0..dims {
+            prefix[i + 1][d] = prefix[i][d] + f[d];
+        }
+    }
+    let mean = |a: usize, b: usize, d: usize| (prefix[b][d] - prefix[a][d]) / (b - a) as f64;
+    let step = (FRAME_RATE / 2.0) as usize; // every half second
+    let points: Vec<(usize, f64)> = (w..n - w)
+        .step_by(step)
+        .map(|t| (t, (0..dims).map(|d| (mean(t - w, t, d) - mean(t, t + w, d)).powi(2)).sum::<f64>().sqrt()))
+        .collect();
+    let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let mut sorted = values.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let threshold = (median * 2.0).max(1.0);
+    let mut out: Vec<usize> = Vec::new();
+    for i in 1..points.len().saturating_sub(1) {
+        let (t, v) = points[i];
+        if v > threshold && v >= values[i - 1] && v >= values[i + 1] && out.last().is_none_or(|last| t - last >= w) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+impl Envelopes {
+    pub fn analyse(&self) -> Rhythm {
+        let to_time = |frame: f64| (frame / FRAME_RATE + self.offset_seconds).max(0.0);
+        let onset = smooth(&normalise(&self.onset));
+        let mut rhythm = Rhythm {
+            tempo_bpm: None,
+            tempo_confidence: 0.0,
+            beats: Vec::new(),
+            downbeats: Vec::new(),
+            sections: sections(&self.bands, &self.energy).into_iter().map(|f| to_time(f as f64)).collect(),
+            energy: self.energy.chunks(10).map(|c| c.iter().sum::<f32>() / c.len() as f32).collect(),
+            energy_hop_seconds: 10.0 / FRAME_RATE,
+        };
+        let bass = smooth(&normalise(&self.bass_onset));
+        let Some((period, confidence)) = estimate_period(&onset, &bass) else { return rhythm };
+        let frames = track_beats(&onset, period);
+        rhythm.beats = frames.iter().map(|f| to_time(*f as f64)).collect();
+        let seconds_per_beat = fitted_period(&rhythm.beats).unwrap_or(period / FRAME_RATE);
+        rhythm.tempo_bpm = Some(60.0 / seconds_per_beat);
+        rhythm.tempo_confidence = confidence;
+        if let Some(phase) = downbeats(&frames, &self.low_onset) {
+            rhythm.downbeats = rhythm.beats.iter().skip(phase).step_by(4).copied().collect();
+        }
+        rhythm
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pulse_train_gives_its_own_period_not_its_half_or_double() {
+        for bpm in [60.0, 70.0, 120.0, 140.0, 200.0] {
+            let period = FRAME_RATE * 60.0 / bpm;
+            let onset: Vec<f64> = (0..3000).map(|i| if (i as f64 % period) < 1.0 { 1.0 } else { 0.0 }).collect();
+            let (p, _) = estimate_period(&onset, &onset).unwrap();
+            assert!((p - period).abs() / period < 0.02, "{bpm} BPM: period {p} frames, want {period}");
+        }
+    }
+
+    #[test]
+    fn fitted_period_is_the_slope() {
+        let beats: Vec<f64> = (0..10).map(|i| 0.3 + 0.5 * f64::from(i)).collect();
+        assert!((fitted_period(&beats).unwrap() - 0.5).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,152 @@
+//! Tempo and beats on generated click tracks and drum patterns with known beat times, including
+//! tempos that trackers confuse with their double or half (70 and 140).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use resonance_audio::rhythm::{Rhythm, RhythmSink};
+
+const RATE: u32 = 44_100;
+const SECONDS: f64 = 30.0;
+const START: f64 = 0.5;
+
+/// A tiny deterministic noise source.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Clicks,
+    Drums,
+}
+
+/// The beat times and the signal.
+fn track(kind: Kind, bpm: f64) -> (Vec<f64>, Vec<f32>) {
+    let n = (SECONDS * f64::from(RATE)) as usize;
+    let mut out = vec![0.0f32; n];
+    let period = 60.0 / bpm;
+    let beats: Vec<f64> = (0..).map(|i| START + f64::from(i) * period).take_while(|t| *t < SECONDS - 0.2).collect();
+    let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+    let mut add = |at: f64, len: f64, f: &mut dyn FnMut(f64) -> f32| {
+        let s = (at * f64::from(RATE)) as usize;
+        for i in 0..(len * f64::from(RATE)) as usize {
+            if let Some(x) = out.get_mut(s + i) {
+                *x += f(i as f64 / f64::from(RATE));
+            }
+        }
+    };
+    for (i, &t) in beats.iter().enumerate() {
+        match kind {
+            Kind::Clicks => {
+                add(t, 0.03, &mut |x| ((x * 1000.0 * std::f64::consts::TAU).sin() * (-x / 0.008).exp() * 0.8) as f32)
+            }
+            Kind::Drums => {
+                if i % 2 == 0 {
+                    // Kick: a falling sine.
+                    add(t, 0.25, &mut |x| {
+                        let phase = std::f64::consts::TAU * (50.0 * x + 70.0 * 0.03 * (1.0 - (-x / 0.03).exp()));
+                        (phase.sin() * (-x / 0.09).exp() * 0.9) as f32
+                    });
+                } else {
+                    // Snare: a noise burst over a body tone.
+                    add(t, 0.2, &mut |x| {
+                        let body = (x * 190.0 * std::f64::consts::TAU).sin() * (-x / 0.04).exp() * 0.3;
+                        (body + f64::from(noise.next()) * (-x / 0.06).exp() * 0.45) as f32
+                    });
+                }
+            }
+        }
+    }
+    if let Kind::Drums = kind {
+        // Closed hats on every eighth note, quieter.
+        let mut t = START;
+        let mut prev = 0.0f32;
+        while t < SECONDS - 0.2 {
+            add(t, 0.05, &mut |x| {
+                let v = noise.next();
+                let hp = v - prev;
+                prev = v;
+                (f64::from(hp) * (-x / 0.012).exp() * 0.12) as f32
+            });
+            t += period / 2.0;
+        }
+    }
+    (beats, out)
+}
+
+fn analyse(samples: &[f32]) -> Rhythm {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.wav");
+    common::write_wav(&path, samples, 1, RATE, None);
+    let mut sink = RhythmSink::default();
+    resonance_audio::decode(&path, &mut [&mut sink]).unwrap();
+    sink.envelopes.analyse()
+}
+
+/// F-measure with a ±70 ms window, each reference beat matched at most once.
+fn f_measure(reference: &[f64], estimated: &[f64]) -> f64 {
+    let mut used = vec![false; reference.len()];
+    let mut hits = 0;
+    for e in estimated {
+        if let Some(j) = (0..reference.len()).find(|&j| !used[j] && (reference[j] - e).abs() <= 0.07) {
+            used[j] = true;
+            hits += 1;
+        }
+    }
+    if hits == 0 {
+        return 0.0;
+    }
+    let (p, r) = (f64::from(hits) / estimated.len() as f64, f64::from(hits) / reference.len() as f64);
+    2.0 * p * r / (p + r)
+}
+
+#[test]
+fn tempo_and_beats_from_60_to_200_bpm() {
+    let mut failures = Vec::new();
+    for kind in [Kind::Clicks, Kind::Drums] {
+        for bpm in [60.0, 70.0, 88.0, 100.0, 120.0, 128.0, 140.0, 160.0, 174.0, 200.0] {
+            let (reference, samples) = track(kind, bpm);
+            let r = analyse(&samples);
+            let tempo = r.tempo_bpm.unwrap_or(0.0);
+            let f = f_measure(&reference, &r.beats);
+            let ok = (tempo - bpm).abs() / bpm <= 0.01 && f >= 0.95;
+            println!(
+                "{kind:?} {bpm:>5} BPM: tempo {tempo:7.2} (confidence {:.2}), F {f:.3} {}",
+                r.tempo_confidence,
+                if ok { "" } else { "<-- FAIL" }
+            );
+            if !ok {
+                failures.push(format!("{kind:?} {bpm} BPM: tempo {tempo:.2}, F {f:.3}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "tempo within ±1% and beat F ≥ 0.95 failed for: {failures:?}");
+}
+
+#[test]
+fn silence_has_no_tempo_and_no_beats() {
+    let r = analyse(&vec![0.0; RATE as usize * 10]);
+    assert_eq!(r.tempo_bpm, None);
+    assert!(r.beats.is_empty());
+}
+
+#[test]
+fn a_change_of_character_is_a_section_boundary() {
+    // 20 s of quiet low hum, then 20 s of loud bright noise.
+    let mut noise = Noise(7);
+    let n = RATE as usize * 20;
+    let mut samples: Vec<f32> =
+        (0..n).map(|i| ((i as f32 / RATE as f32) * 110.0 * std::f32::consts::TAU).sin() * 0.1).collect();
+    samples.extend((0..n).map(|_| noise.next() * 0.6));
+    let r = analyse(&samples);
+    assert!(r.sections.iter().any(|t| (t - 20.0).abs() < 1.0), "expected a boundary near 20 s, got {:?}", r.sections);
+    assert!(r.sections.len() <= 2, "{:?}", r.sections);
+}
