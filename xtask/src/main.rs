@@ -160,12 +160,16 @@ fn have_nextest() -> bool {
 
 fn bench(args: &[String]) -> Result<()> {
     ensure_machine()?;
+    ensure_packages(&[("time", &|| std::path::Path::new("/usr/bin/time").exists())])?;
     let cluster = Cluster::throwaway()?;
-    let mut c = cargo();
-    c.args(["bench", "--locked", "-p", "resonance-server", "--bench", "sync_pull"]);
-    if !args.is_empty() {
-        c.arg("--").args(args.iter().skip_while(|a| *a == "--"));
+    for (package, bench) in [("resonance-server", "sync_pull"), ("resonance-audio", "analyze")] {
+        let mut c = cargo();
+        c.args(["bench", "--locked", "-p", package, "--bench", bench]);
+        if !args.is_empty() {
+            c.arg("--").args(args.iter().skip_while(|a| *a == "--"));
+        }
+        c.env("RESONANCE_TEST_DATABASE_URL", cluster.url("postgres")).env("RESONANCE_PSQL", cluster.psql_path());
+        run(&mut c).with_context(|| format!("benchmark {bench} failed"))?;
     }
-    c.env("RESONANCE_TEST_DATABASE_URL", cluster.url("postgres")).env("RESONANCE_PSQL", cluster.psql_path());
-    run(&mut c).context("benchmark failed")
+    Ok(())
 }

@@ -10,6 +10,7 @@ pub mod facts;
 pub mod loudness;
 pub mod peaks;
 pub mod rhythm;
+pub mod threaded;
 
 pub use decode::{decode, Format, Sink};
 pub use error::{AudioError, ErrorKind};

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use resonance_audio::loudness::Loudness;
 use resonance_audio::rhythm::RhythmSink;
+use resonance_audio::threaded::Threaded;
 use resonance_audio::{probe, AudioError, ErrorKind, PeakPyramid};
 
 #[derive(Parser)]
@@ -44,10 +45,11 @@ enum PeakFormat {
 }
 
 fn analyze(file: &std::path::Path) -> Result<serde_json::Value, AudioError> {
-    let mut loudness = Loudness::default();
+    // Loudness (with true peak) costs as much as decoding: it gets the second core.
+    let mut loudness = Threaded::new(Loudness::default());
     let mut rhythm = RhythmSink::default();
     let facts = probe(file, &mut [&mut loudness, &mut rhythm])?;
-    let figures = loudness.figures();
+    let figures = loudness.finish()?.figures();
     let rhythm = rhythm.envelopes.analyse();
     let to_json =
         |v: serde_json::Result<serde_json::Value>| v.map_err(|e| AudioError::new(ErrorKind::Io, e.to_string()));

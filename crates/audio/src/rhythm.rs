@@ -35,8 +35,10 @@ pub struct RhythmSink {
     hop: usize,
     window: Vec<f32>,
     fft: Option<Arc<dyn RealToComplex<f32>>>,
-    ring: Vec<f32>,
-    filled: usize,
+    /// The mono samples not yet consumed: a window's worth at most, plus one hop.
+    pending: Vec<f32>,
+    /// Sum of squares of the current hop, for its RMS.
+    hop_energy: f64,
     since_hop: usize,
     previous: Vec<f32>,
     scratch_in: Vec<f32>,
@@ -74,8 +76,8 @@ impl Default for RhythmSink {
             hop: 1,
             window: Vec::new(),
             fft: None,
-            ring: Vec::new(),
-            filled: 0,
+            pending: Vec::new(),
+            hop_energy: 0.0,
             since_hop: 0,
             previous: Vec::new(),
             scratch_in: Vec::new(),
@@ -90,39 +92,38 @@ impl Default for RhythmSink {
 }
 
 impl RhythmSink {
+    /// Analyses the window at the front of `pending` (the last `n` samples).
     fn frame(&mut self) {
         let n = self.window.len();
-        // The ring holds the last n samples, oldest at `filled % n`.
-        let start = self.filled % n;
-        for i in 0..n {
-            self.scratch_in[i] = self.ring[(start + i) % n] * self.window[i];
+        let start = self.pending.len() - n;
+        for ((dst, x), w) in self.scratch_in.iter_mut().zip(&self.pending[start..]).zip(&self.window) {
+            *dst = x * w;
         }
-        let sum_sq: f32 = (0..n).map(|i| self.ring[(start + i) % n].powi(2)).sum();
-        self.envelopes.energy.push((sum_sq / n as f32).sqrt());
+        self.envelopes.energy.push((self.hop_energy / self.hop as f64).sqrt() as f32);
+        self.hop_energy = 0.0;
         let Some(fft) = &self.fft else { return };
         if fft.process(&mut self.scratch_in, &mut self.scratch_out).is_err() {
             return;
         }
         let (mut flux, mut low_flux, mut bass_flux) = (0.0f32, 0.0f32, 0.0f32);
-        let mut bands = [0.0f32; BANDS.len()];
-        let mut band = 0;
-        for (k, c) in self.scratch_out.iter().enumerate() {
-            let mag = (1.0 + 1000.0 * c.norm()).ln();
+        for (k, c) in self.scratch_out.iter().enumerate().take(self.onset_bins + 1) {
+            let mag = (1000.0 * c.norm_sqr().sqrt()).ln_1p();
             let rise = (mag - self.previous[k]).max(0.0);
-            if k <= self.onset_bins {
-                flux += rise;
-            }
-            if k <= self.low_bins {
-                low_flux += rise;
-            }
+            self.previous[k] = mag;
+            flux += rise;
             if k <= self.bass_bins {
                 bass_flux += rise;
+                if k <= self.low_bins {
+                    low_flux += rise;
+                }
             }
-            self.previous[k] = mag;
-            while band + 1 < self.band_bins.len() && k > self.band_bins[band] {
-                band += 1;
-            }
-            bands[band] += c.norm_sqr();
+        }
+        let mut bands = [0.0f32; BANDS.len()];
+        let mut from = 0;
+        for (band, &to) in self.band_bins.iter().enumerate() {
+            let to = (to + 1).min(self.scratch_out.len());
+            bands[band] = self.scratch_out[from.min(to)..to].iter().map(|c| c.norm_sqr()).sum();
+            from = to;
         }
         self.envelopes.onset.push(flux);
         self.envelopes.low_onset.push(low_flux);
@@ -143,7 +144,7 @@ impl Sink for RhythmSink {
         self.scratch_out = fft.make_output_vec();
         self.previous = vec![0.0; self.scratch_out.len()];
         self.fft = Some(fft);
-        self.ring = vec![0.0; n];
+        self.pending = vec![0.0; n];
         let bin_hz = f64::from(self.rate) / n as f64;
         self.low_bins = (150.0 / bin_hz) as usize;
         self.bass_bins = (400.0 / bin_hz) as usize;
@@ -160,14 +161,18 @@ impl Sink for RhythmSink {
         }
         let ch = channels.max(1);
         let n = self.window.len();
+        let scale = 1.0 / ch as f32;
         for frame in interleaved.chunks_exact(ch) {
-            let v = frame.iter().sum::<f32>() / ch as f32;
-            self.ring[self.filled % n] = v;
-            self.filled += 1;
+            let v = frame.iter().sum::<f32>() * scale;
+            self.pending.push(v);
+            self.hop_energy += f64::from(v * v);
             self.since_hop += 1;
             if self.since_hop == self.hop {
                 self.since_hop = 0;
                 self.frame();
+                // Keep only the last n samples (the next window overlaps this one).
+                let excess = self.pending.len() - n;
+                self.pending.drain(..excess);
             }
         }
     }

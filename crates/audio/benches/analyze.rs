@@ -1,0 +1,122 @@
+//! `cargo xtask bench` (audio): the whole `resonance-audio analyze` against ffmpeg decoding the
+//! same file to nothing, on a 5-minute 44.1 kHz stereo MP3 and FLAC; peak RSS; the time until the
+//! first seconds of waveform are drawable; and the RSS of a one-hour file, to show that memory
+//! does not grow with length. Targets: analysis at most 1.0x ffmpeg's decode-only time, peak
+//! RSS under 64 MB, first coarse waveform under 50 ms.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use resonance_audio::decode::{Format, Sink};
+use resonance_audio::PeakPyramid;
+
+const RUNS: usize = 3;
+
+fn ffmpeg(args: &[&str]) {
+    let ok = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).status().unwrap().success();
+    assert!(ok, "ffmpeg {args:?} failed");
+}
+
+/// (seconds, peak RSS in MB) of one run, measured by GNU time.
+fn timed(program: &str, args: &[&str]) -> (f64, f64) {
+    let out = Command::new("/usr/bin/time").args(["-f", "%e %M", program]).args(args).output().unwrap();
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    let mut parts = last.split_whitespace();
+    let secs: f64 = parts.next().unwrap().parse().unwrap();
+    let kb: f64 = parts.next().unwrap().parse().unwrap();
+    (secs, kb / 1024.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Notes when the first `seconds` of audio have reached the sinks.
+struct FirstSeconds {
+    want: u64,
+    seen: u64,
+    started: Instant,
+    at: Option<Duration>,
+}
+
+impl Sink for FirstSeconds {
+    fn start(&mut self, format: &Format) {
+        self.want *= u64::from(format.sample_rate);
+    }
+    fn push(&mut self, interleaved: &[f32], channels: usize) {
+        self.seen += (interleaved.len() / channels.max(1)) as u64;
+        if self.at.is_none() && self.seen >= self.want {
+            self.at = Some(self.started.elapsed());
+        }
+    }
+}
+
+fn first_coarse_waveform(path: &Path) -> Duration {
+    let started = Instant::now();
+    let mut pyramid = PeakPyramid::per_second(100, 6);
+    let mut first = FirstSeconds { want: 5, seen: 0, started, at: None };
+    resonance_audio::decode(path, &mut [&mut pyramid, &mut first]).unwrap();
+    first.at.unwrap()
+}
+
+fn main() {
+    let cli = env!("CARGO_BIN_EXE_resonance-audio");
+    let dir = std::env::temp_dir().join(format!("resonance-audio-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = "aevalsrc=0.6*sin(2*PI*55*t)*exp(-8*mod(t\\,0.5))+0.15*sin(2*PI*440*t)+0.1*sin(2*PI*660*t)|0.6*sin(2*PI*55*t)*exp(-8*mod(t\\,0.5))+0.15*sin(2*PI*330*t):s=44100";
+    let mp3 = dir.join("five-minutes.mp3");
+    let flac = dir.join("five-minutes.flac");
+    let hour = dir.join("one-hour.flac");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("{src}:d=300"),
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "192k",
+        mp3.to_str().unwrap(),
+    ]);
+    ffmpeg(&["-f", "lavfi", "-i", &format!("{src}:d=300"), "-c:a", "flac", flac.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("{src}:d=3600"),
+        "-c:a",
+        "flac",
+        "-compression_level",
+        "0",
+        hour.to_str().unwrap(),
+    ]);
+
+    for (name, path) in [("MP3 ", &mp3), ("FLAC", &flac)] {
+        let p = path.to_str().unwrap();
+        let ours: Vec<(f64, f64)> = (0..RUNS).map(|_| timed(cli, &["analyze", p])).collect();
+        let theirs: Vec<f64> =
+            (0..RUNS).map(|_| timed("ffmpeg", &["-v", "error", "-i", p, "-f", "null", "-"]).0).collect();
+        let (t_ours, t_ffmpeg) = (median(ours.iter().map(|r| r.0).collect()), median(theirs));
+        let rss = ours.iter().map(|r| r.1).fold(0.0, f64::max);
+        let ratio = t_ours / t_ffmpeg;
+        println!(
+            "audio bench: {name} 5 min: analyze {t_ours:.2} s, ffmpeg decode-only {t_ffmpeg:.2} s, ratio {ratio:.2}x (target <= 1.0: {}), peak RSS {rss:.1} MB (target < 64: {})",
+            if ratio <= 1.0 { "met" } else { "NOT met" },
+            if rss < 64.0 { "met" } else { "NOT met" }
+        );
+        let firsts: Vec<f64> = (0..5).map(|_| first_coarse_waveform(path).as_secs_f64() * 1000.0).collect();
+        let first = median(firsts);
+        println!(
+            "audio bench: {name} first 5 s of waveform drawable after {first:.1} ms (target < 50: {})",
+            if first < 50.0 { "met" } else { "NOT met" }
+        );
+    }
+    let (t_hour, rss_hour) = timed(cli, &["analyze", hour.to_str().unwrap()]);
+    println!("audio bench: FLAC 1 hour: analyze {t_hour:.1} s, peak RSS {rss_hour:.1} MB (memory bounded: compare with 5 min)");
+    let _ = std::fs::remove_dir_all(&dir);
+}
