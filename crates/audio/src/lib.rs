@@ -11,6 +11,7 @@ pub mod loudness;
 pub mod peaks;
 pub mod rhythm;
 pub mod threaded;
+pub mod true_peak;
 
 pub use decode::{decode, Format, Sink};
 pub use error::{AudioError, ErrorKind};

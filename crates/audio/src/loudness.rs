@@ -1,10 +1,12 @@
-//! Integrated loudness (EBU R128, LUFS) and true peak (dBTP), measured while decoding.
+//! Integrated loudness (EBU R128, LUFS, by the ebur128 crate) and true peak (dBTP, by our pruned
+//! 4× interpolator), measured while decoding.
 
 use crate::decode::{Format, Sink};
 
 #[derive(Default)]
 pub struct Loudness {
     meter: Option<ebur128::EbuR128>,
+    true_peak: Option<crate::true_peak::TruePeak>,
     channels: usize,
 }
 
@@ -29,12 +31,10 @@ impl Loudness {
 impl Sink for Loudness {
     fn start(&mut self, format: &Format) {
         self.channels = format.channels;
-        self.meter = ebur128::EbuR128::new(
-            u32::try_from(format.channels).unwrap_or(0),
-            format.sample_rate,
-            ebur128::Mode::I | ebur128::Mode::TRUE_PEAK,
-        )
-        .ok();
+        self.meter =
+            ebur128::EbuR128::new(u32::try_from(format.channels).unwrap_or(0), format.sample_rate, ebur128::Mode::I)
+                .ok();
+        self.true_peak = Some(crate::true_peak::TruePeak::new(format.channels));
     }
 
     fn push(&mut self, interleaved: &[f32], channels: usize) {
@@ -43,6 +43,9 @@ impl Sink for Loudness {
         }
         if let Some(m) = &mut self.meter {
             let _ = m.add_frames_f32(interleaved);
+        }
+        if let Some(t) = &mut self.true_peak {
+            t.push(interleaved, channels);
         }
     }
 }

@@ -45,12 +45,12 @@ enum PeakFormat {
 }
 
 fn analyze(file: &std::path::Path) -> Result<serde_json::Value, AudioError> {
-    // Loudness (with true peak) costs as much as decoding: it gets the second core.
+    // Loudness and rhythm each run beside the decoder.
     let mut loudness = Threaded::new(Loudness::default());
-    let mut rhythm = RhythmSink::default();
+    let mut rhythm = Threaded::new(RhythmSink::default());
     let facts = probe(file, &mut [&mut loudness, &mut rhythm])?;
     let figures = loudness.finish()?.figures();
-    let rhythm = rhythm.envelopes.analyse();
+    let rhythm = rhythm.finish()?.envelopes.analyse();
     let to_json =
         |v: serde_json::Result<serde_json::Value>| v.map_err(|e| AudioError::new(ErrorKind::Io, e.to_string()));
     let mut out = to_json(serde_json::to_value(&facts))?;
