@@ -112,6 +112,50 @@ pub fn wav_sizes(r: &mut (impl Read + Seek)) -> Option<WavSizes> {
     None
 }
 
+/// Bytes per entry of the sample tables whose entry counts decoders allocate for.
+const TABLES: [(&[u8; 4], u64); 7] =
+    [(b"stts", 8), (b"ctts", 8), (b"stsc", 12), (b"stsz", 4), (b"stco", 4), (b"co64", 8), (b"stss", 4)];
+
+/// Finds sample tables in an MP4 whose declared entry count cannot fit in their box: symphonia
+/// would try to allocate for it (up to 64 GB) and the process would abort. `Some(name)` names
+/// the first such table.
+pub fn mp4_oversized_table(r: &mut (impl Read + Seek)) -> Option<String> {
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    let (moov_start, moov_end) = find_box(r, 0, len, b"moov")?;
+    let mut at = moov_start;
+    while let Some((trak_start, trak_end)) = find_box(r, at, moov_end, b"trak") {
+        at = trak_end;
+        let path = [b"mdia", b"minf", b"stbl"];
+        let mut range = Some((trak_start, trak_end));
+        for name in path {
+            range = range.and_then(|(a, b)| find_box(r, a, b, name));
+        }
+        let Some((stbl_start, stbl_end)) = range else { continue };
+        for (name, entry) in TABLES {
+            let Some((start, end)) = find_box(r, stbl_start, stbl_end, name) else { continue };
+            if r.seek(SeekFrom::Start(start)).is_err() {
+                return Some(String::from_utf8_lossy(name).into_owned());
+            }
+            let (Some(_version), Some(first)) = (read_u32(r), read_u32(r)) else {
+                return Some(String::from_utf8_lossy(name).into_owned());
+            };
+            // stsz: a non-zero sample size means no table follows; the count is the next field.
+            let (count, header) = if name == b"stsz" {
+                if first != 0 {
+                    continue;
+                }
+                (read_u32(r).unwrap_or(u32::MAX), 12)
+            } else {
+                (first, 8)
+            };
+            if u64::from(count) * entry > (end - start).saturating_sub(header) {
+                return Some(String::from_utf8_lossy(name).into_owned());
+            }
+        }
+    }
+    None
+}
+
 /// `numSampleFrames` from an AIFF's COMM chunk.
 pub fn aiff_frames(r: &mut (impl Read + Seek)) -> Option<u64> {
     let len = r.seek(SeekFrom::End(0)).ok()?;
@@ -155,6 +199,23 @@ mod tests {
         let file =
             [boxed(b"ftyp", b"M4A \0\0\0\0"), boxed(b"moov", &[boxed(b"mvhd", &[0; 4]), trak].concat())].concat();
         assert_eq!(mp4_priming(&mut Cursor::new(file)), Some(1024));
+    }
+
+    #[test]
+    fn sample_tables_that_cannot_fit_are_named() {
+        let table = |count: u32, entries: usize| {
+            let mut v = vec![0, 0, 0, 0];
+            v.extend_from_slice(&count.to_be_bytes());
+            v.extend(std::iter::repeat_n(0u8, entries * 12));
+            boxed(b"stsc", &v)
+        };
+        let file = |stsc: Vec<u8>| {
+            let stbl = boxed(b"stbl", &stsc);
+            let trak = boxed(b"trak", &boxed(b"mdia", &boxed(b"minf", &stbl)));
+            [boxed(b"ftyp", b"M4A \0\0\0\0"), boxed(b"moov", &trak)].concat()
+        };
+        assert_eq!(mp4_oversized_table(&mut Cursor::new(file(table(2, 2)))), None);
+        assert_eq!(mp4_oversized_table(&mut Cursor::new(file(table(u32::MAX, 2)))), Some("stsc".into()));
     }
 
     #[test]

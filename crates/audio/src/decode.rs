@@ -103,14 +103,14 @@ fn open_error(e: SymError, container: &str) -> AudioError {
 
 /// A WAV's bytes, with its size fields repaired where they claim more than the file holds or
 /// are a streaming writer's placeholder (0 or 0xFFFFFFFF): the data then runs to the file's end.
-struct PatchedWav {
-    file: File,
+struct PatchedWav<R> {
+    file: R,
     position: u64,
     len: u64,
     patches: Vec<(u64, [u8; 4])>,
 }
 
-impl Read for PatchedWav {
+impl<R: Read> Read for PatchedWav<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.file.read(buf)?;
         for (at, bytes) in &self.patches {
@@ -126,14 +126,14 @@ impl Read for PatchedWav {
     }
 }
 
-impl Seek for PatchedWav {
+impl<R: Seek> Seek for PatchedWav<R> {
     fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
         self.position = self.file.seek(to)?;
         Ok(self.position)
     }
 }
 
-impl MediaSource for PatchedWav {
+impl<R: Read + Seek + Send + Sync> MediaSource for PatchedWav<R> {
     fn is_seekable(&self) -> bool {
         true
     }
@@ -142,13 +142,19 @@ impl MediaSource for PatchedWav {
     }
 }
 
-fn wav_source(mut file: File, warnings: &mut Vec<String>) -> Result<Box<dyn MediaSource>> {
+/// Anything seekable with a known length: a file, or bytes in memory.
+pub trait Input: Read + Seek + Send + Sync + 'static {}
+impl<T: Read + Seek + Send + Sync + 'static> Input for T {}
+
+fn wav_source<R: Input>(mut file: R, len: u64, warnings: &mut Vec<String>) -> Result<Box<dyn MediaSource>> {
     let sizes = crate::container::wav_sizes(&mut file);
     file.seek(SeekFrom::Start(0))?;
-    let Some(sizes) = sizes else { return Ok(Box::new(file)) };
+    let unpatched =
+        |file: R| -> Box<dyn MediaSource> { Box::new(PatchedWav { file, position: 0, len, patches: Vec::new() }) };
+    let Some(sizes) = sizes else { return Ok(unpatched(file)) };
     let placeholder = sizes.declared_data == 0 || sizes.declared_data == u32::MAX;
     if !placeholder && u64::from(sizes.declared_data) <= sizes.actual_data {
-        return Ok(Box::new(file));
+        return Ok(unpatched(file));
     }
     if !placeholder {
         warnings.push(format!(
@@ -156,20 +162,59 @@ fn wav_source(mut file: File, warnings: &mut Vec<String>) -> Result<Box<dyn Medi
             sizes.declared_data, sizes.actual_data
         ));
     }
-    let len = file.metadata()?.len();
     let data = u32::try_from(sizes.actual_data).unwrap_or(u32::MAX - 1);
     let riff = u32::try_from(len.saturating_sub(8)).unwrap_or(u32::MAX - 1);
     let patches = vec![(sizes.riff_size_at, riff.to_le_bytes()), (sizes.data_size_at, data.to_le_bytes())];
     Ok(Box::new(PatchedWav { file, position: 0, len, patches }))
 }
 
-/// Decodes `path`, feeding every sink, and returns what was decoded.
+thread_local! {
+    static IN_DECODER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs a call into symphonia; a panic inside it (a bug of the decoder on a hostile file)
+/// becomes a `corrupt` error instead of ending the process.
+fn guarded<T>(doing: &str, f: impl FnOnce() -> T) -> Result<T> {
+    IN_DECODER.with(|c| c.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_DECODER.with(|c| c.set(false));
+    result.map_err(|_| {
+        AudioError::new(ErrorKind::Corrupt, format!("the file is malformed: the decoder failed while {doing}"))
+    })
+}
+
+/// Silences the panic message of a decoder panic that [`guarded`] turns into an error; any other
+/// panic still reaches the previous hook (the default report, or a fuzzer's abort).
+pub fn quiet_decoder_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_DECODER.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Decodes the file at `path`, feeding every sink, and returns what was decoded.
 pub fn decode(path: &Path, sinks: &mut [&mut dyn Sink]) -> Result<Decoded> {
-    let mut file = File::open(path)?;
+    decode_input(File::open(path)?, sinks)
+}
+
+/// Decodes bytes held in memory (the fuzzer's entry, and uploads already in memory).
+pub fn decode_bytes(bytes: Vec<u8>, sinks: &mut [&mut dyn Sink]) -> Result<Decoded> {
+    decode_input(std::io::Cursor::new(bytes), sinks)
+}
+
+/// Decodes any seekable input.
+pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Result<Decoded> {
+    let len = input.seek(SeekFrom::End(0))?;
+    input.seek(SeekFrom::Start(0))?;
     let mut head = [0u8; 16];
     let mut got = 0;
     while got < head.len() {
-        match file.read(&mut head[got..])? {
+        match input.read(&mut head[got..])? {
             0 => break,
             n => got += n,
         }
@@ -178,16 +223,32 @@ pub fn decode(path: &Path, sinks: &mut [&mut dyn Sink]) -> Result<Decoded> {
         return Err(AudioError::new(ErrorKind::Empty, "the file is empty"));
     }
     let container = sniff_container(&head[..got]);
+    // Symphonia 0.5 leaves the MP4 edit list and AIFF's frame count to us; read them first.
+    if container == "mp4" {
+        if let Some(table) = crate::container::mp4_oversized_table(&mut input) {
+            return Err(AudioError::new(
+                ErrorKind::Corrupt,
+                format!("the MP4 file is damaged: its {table} table claims more entries than it holds"),
+            ));
+        }
+    }
+    let (mp4_skip, aiff_frames) = match container {
+        "mp4" => (crate::container::mp4_priming(&mut input), None),
+        "aiff" => (None, crate::container::aiff_frames(&mut input)),
+        _ => (None, None),
+    };
+    input.seek(SeekFrom::Start(0))?;
     let mut warnings = Vec::new();
     let source: Box<dyn MediaSource> = match container {
-        "wav" => wav_source(File::open(path)?, &mut warnings)?,
-        _ => Box::new(File::open(path)?),
+        "wav" => wav_source(input, len, &mut warnings)?,
+        _ => Box::new(PatchedWav { file: input, position: 0, len, patches: Vec::new() }),
     };
     let stream = MediaSourceStream::new(source, Default::default());
     let options = FormatOptions { enable_gapless: true, ..Default::default() };
-    let mut probed = symphonia::default::get_probe()
-        .format(&Hint::new(), stream, &options, &MetadataOptions::default())
-        .map_err(|e| open_error(e, container))?;
+    let mut probed = guarded("reading the file's structure", || {
+        symphonia::default::get_probe().format(&Hint::new(), stream, &options, &MetadataOptions::default())
+    })?
+    .map_err(|e| open_error(e, container))?;
     let mut tags = Tags::default();
     let mut has_cover_art = false;
     if let Some(meta) = probed.metadata.get() {
@@ -211,25 +272,23 @@ pub fn decode(path: &Path, sinks: &mut [&mut dyn Sink]) -> Result<Decoded> {
     }
     let registry = symphonia::default::get_codecs();
     let codec = registry.get_codec(params.codec).map(|d| d.short_name.to_owned());
-    let mut decoder = registry.make(params, &DecoderOptions::default()).map_err(|_| {
-        AudioError::new(
-            ErrorKind::UnsupportedCodec,
-            format!("the {container} file's codec ({}) is not supported", codec.as_deref().unwrap_or("unknown")),
-        )
-    })?;
+    let mut decoder =
+        guarded("starting the decoder", || registry.make(params, &DecoderOptions::default()))?.map_err(|_| {
+            AudioError::new(
+                ErrorKind::UnsupportedCodec,
+                format!("the {container} file's codec ({}) is not supported", codec.as_deref().unwrap_or("unknown")),
+            )
+        })?;
     // Symphonia's decoders already drop MP3 and Vorbis encoder delay and padding (gapless);
     // for MP4 we apply the edit list ourselves, and AIFF's count comes from its COMM chunk.
     let mut skip: u64 = 0;
     let mut declared_frames = params.n_frames;
     match container {
         "mp4" => {
-            skip = File::open(path).ok().and_then(|mut f| crate::container::mp4_priming(&mut f)).unwrap_or(0);
+            skip = mp4_skip.unwrap_or(0);
             declared_frames = declared_frames.map(|n| n.saturating_sub(skip));
         }
-        "aiff" => {
-            declared_frames =
-                File::open(path).ok().and_then(|mut f| crate::container::aiff_frames(&mut f)).or(declared_frames);
-        }
+        "aiff" => declared_frames = aiff_frames.or(declared_frames),
         _ => {}
     }
     let mut format = Format {
@@ -246,7 +305,7 @@ pub fn decode(path: &Path, sinks: &mut [&mut dyn Sink]) -> Result<Decoded> {
     let mut cut_short = false;
     let mut buffer: Option<SampleBuffer<f32>> = None;
     loop {
-        let packet = match reader.next_packet() {
+        let packet = match guarded("reading a packet", || reader.next_packet())? {
             Ok(p) => p,
             Err(SymError::IoError(e)) if e.kind() == IoKind::UnexpectedEof => break,
             Err(SymError::ResetRequired) => {
@@ -265,7 +324,7 @@ pub fn decode(path: &Path, sinks: &mut [&mut dyn Sink]) -> Result<Decoded> {
         if packet.track_id() != track.id {
             continue;
         }
-        let decoded = match decoder.decode(&packet) {
+        let decoded = match guarded("decoding a packet", || decoder.decode(&packet))? {
             Ok(d) => d,
             Err(SymError::DecodeError(_)) => {
                 bad_packets += 1;

@@ -13,7 +13,7 @@ pub mod rhythm;
 pub mod threaded;
 pub mod true_peak;
 
-pub use decode::{decode, Format, Sink};
+pub use decode::{decode, decode_bytes, quiet_decoder_panics, Format, Sink};
 pub use error::{AudioError, ErrorKind};
 pub use facts::{probe, Facts, Tags};
 pub use peaks::{PeakLevel, PeakPyramid};

@@ -75,6 +75,7 @@ fn peaks(file: &std::path::Path, pps: u32, format: PeakFormat, output: &std::pat
 }
 
 fn main() -> ExitCode {
+    resonance_audio::quiet_decoder_panics();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Analyze { file } => analyze(file).map(|v| println!("{v}")),

@@ -252,7 +252,19 @@ fn bad_input_gets_its_documented_kind() {
     garbled.extend(std::iter::repeat_n(0x5Au8, 200_000));
     let opus = dir.path().join("voice.opus");
     ffmpeg(&["-i", corpus().join("s16.wav").to_str().unwrap(), "-c:a", "libopus", opus.to_str().unwrap()]);
+    // Found by the fuzzer: an AIFF whose sample rate is zero made symphonia panic.
+    let mut zero_rate = b"FORM\0\0\0\x46AIFFCOMM\0\0\0\x12\0\x01\0\0\0\x0a\0\x10".to_vec();
+    zero_rate.extend_from_slice(&[0; 10]);
+    zero_rate.extend_from_slice(b"SSND\0\0\0\x1c");
+    zero_rate.extend_from_slice(&[0; 28]);
+    // Also the fuzzer's: an MP4 sample table claiming 4 billion entries made symphonia try to
+    // allocate 64 GB, which aborts the process.
+    let mut huge_table = std::fs::read(corpus().join("aac.m4a")).unwrap();
+    let at = huge_table.windows(4).position(|w| w == b"stsc").unwrap();
+    huge_table[at + 8..at + 12].copy_from_slice(&u32::MAX.to_be_bytes());
     let cases: Vec<(PathBuf, &str)> = vec![
+        (write("zero-rate.aiff", &zero_rate), "corrupt"),
+        (write("huge-table.m4a", &huge_table), "corrupt"),
         (write("empty.wav", b""), "empty"),
         (write("notes.mp3", b"these are my lyrics, not audio at all\n"), "not_audio"),
         (write("image.flac", &[0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13]), "not_audio"),
