@@ -156,6 +156,71 @@ pub fn mp4_oversized_table(r: &mut (impl Read + Seek)) -> Option<String> {
     None
 }
 
+/// Checks the lengths inside a FLAC's Vorbis comment and picture blocks against the block that
+/// holds them: symphonia allocates what they declare (up to 4 GB) before reading. `Some(what)`
+/// names the first length that cannot be right.
+pub fn flac_oversized_metadata(r: &mut (impl Read + Seek)) -> Option<String> {
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    r.seek(SeekFrom::Start(4)).ok()?;
+    let mut at = 4u64;
+    loop {
+        let mut header = [0u8; 4];
+        r.read_exact(&mut header).ok()?;
+        let last = header[0] & 0x80 != 0;
+        let kind = header[0] & 0x7F;
+        let block_len = u64::from(u32::from_be_bytes([0, header[1], header[2], header[3]]));
+        at += 4;
+        if at + block_len > len {
+            return None; // a cut-off file: symphonia reports that itself
+        }
+        if kind == 4 || kind == 6 {
+            let mut block = vec![0u8; usize::try_from(block_len).ok()?];
+            r.read_exact(&mut block).ok()?;
+            let ok = if kind == 4 { vorbis_comment_fits(&block) } else { picture_fits(&block) };
+            if !ok {
+                return Some(if kind == 4 { "Vorbis comment" } else { "picture" }.to_owned());
+            }
+        } else {
+            r.seek(SeekFrom::Current(i64::try_from(block_len).ok()?)).ok()?;
+        }
+        at += block_len;
+        if last {
+            return None;
+        }
+    }
+}
+
+/// Reads a length field at `*at` and checks that many bytes follow; advances past them.
+fn take(block: &[u8], at: &mut usize, little_endian: bool) -> bool {
+    let Some(bytes) = block.get(*at..*at + 4) else { return false };
+    let raw = [bytes[0], bytes[1], bytes[2], bytes[3]];
+    let n = if little_endian { u32::from_le_bytes(raw) } else { u32::from_be_bytes(raw) } as usize;
+    *at += 4;
+    if n > block.len() - *at {
+        return false;
+    }
+    *at += n;
+    true
+}
+
+fn vorbis_comment_fits(block: &[u8]) -> bool {
+    let mut at = 0;
+    if !take(block, &mut at, true) {
+        return false; // vendor string
+    }
+    let Some(count) = block.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])) else { return false };
+    at += 4;
+    (0..count).all(|_| take(block, &mut at, true))
+}
+
+fn picture_fits(block: &[u8]) -> bool {
+    let mut at = 4; // picture type
+    take(block, &mut at, false) && take(block, &mut at, false) && {
+        at += 16; // width, height, depth, colours
+        at <= block.len() && take(block, &mut at, false)
+    }
+}
+
 /// `numSampleFrames` from an AIFF's COMM chunk.
 pub fn aiff_frames(r: &mut (impl Read + Seek)) -> Option<u64> {
     let len = r.seek(SeekFrom::End(0)).ok()?;
@@ -216,6 +281,25 @@ mod tests {
         };
         assert_eq!(mp4_oversized_table(&mut Cursor::new(file(table(2, 2)))), None);
         assert_eq!(mp4_oversized_table(&mut Cursor::new(file(table(u32::MAX, 2)))), Some("stsc".into()));
+    }
+
+    #[test]
+    fn flac_comment_lengths_must_fit_their_block() {
+        let flac = |comment: Vec<u8>| {
+            let mut f = b"fLaC".to_vec();
+            f.extend_from_slice(&[0x84, 0, 0, comment.len() as u8]); // last block, type 4
+            f.extend(comment);
+            f
+        };
+        let mut good = 3u32.to_le_bytes().to_vec();
+        good.extend_from_slice(b"abc");
+        good.extend_from_slice(&1u32.to_le_bytes());
+        good.extend_from_slice(&5u32.to_le_bytes());
+        good.extend_from_slice(b"A=bcd");
+        assert_eq!(flac_oversized_metadata(&mut Cursor::new(flac(good))), None);
+        let mut bad = 0xF789_0000u32.to_le_bytes().to_vec();
+        bad.extend_from_slice(b"abc");
+        assert_eq!(flac_oversized_metadata(&mut Cursor::new(flac(bad))), Some("Vorbis comment".into()));
     }
 
     #[test]

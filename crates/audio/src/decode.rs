@@ -224,13 +224,17 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     }
     let container = sniff_container(&head[..got]);
     // Symphonia 0.5 leaves the MP4 edit list and AIFF's frame count to us; read them first.
-    if container == "mp4" {
-        if let Some(table) = crate::container::mp4_oversized_table(&mut input) {
-            return Err(AudioError::new(
-                ErrorKind::Corrupt,
-                format!("the MP4 file is damaged: its {table} table claims more entries than it holds"),
-            ));
-        }
+    // Lengths that symphonia would allocate for before checking them against the file.
+    let oversized = match container {
+        "mp4" => crate::container::mp4_oversized_table(&mut input).map(|t| format!("its {t} table")),
+        "flac" => crate::container::flac_oversized_metadata(&mut input).map(|b| format!("its {b} block")),
+        _ => None,
+    };
+    if let Some(what) = oversized {
+        return Err(AudioError::new(
+            ErrorKind::Corrupt,
+            format!("the {container} file is damaged: {what} claims more bytes than it holds"),
+        ));
     }
     let (mp4_skip, aiff_frames) = match container {
         "mp4" => (crate::container::mp4_priming(&mut input), None),

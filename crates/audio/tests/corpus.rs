@@ -262,7 +262,12 @@ fn bad_input_gets_its_documented_kind() {
     let mut huge_table = std::fs::read(corpus().join("aac.m4a")).unwrap();
     let at = huge_table.windows(4).position(|w| w == b"stsc").unwrap();
     huge_table[at + 8..at + 12].copy_from_slice(&u32::MAX.to_be_bytes());
+    // And a FLAC whose Vorbis comment declares a 4 GB vendor string.
+    let mut huge_comment = std::fs::read(corpus().join("flac.flac")).unwrap();
+    let at = huge_comment.windows(4).position(|w| w == b"Lavf").unwrap();
+    huge_comment[at - 4..at].copy_from_slice(&0xF789_0000u32.to_le_bytes());
     let cases: Vec<(PathBuf, &str)> = vec![
+        (write("huge-comment.flac", &huge_comment), "corrupt"),
         (write("zero-rate.aiff", &zero_rate), "corrupt"),
         (write("huge-table.m4a", &huge_table), "corrupt"),
         (write("empty.wav", b""), "empty"),
