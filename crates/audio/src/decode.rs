@@ -18,6 +18,9 @@ use symphonia::core::probe::Hint;
 use crate::error::{AudioError, ErrorKind, Result};
 use crate::facts::Tags;
 
+/// The highest sample rate a real recording uses (DXD is 352.8 kHz; 768 kHz exists).
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+
 /// Receives decoded audio as it is produced.
 pub trait Sink {
     /// Called once, before the first samples, with the stream's actual format.
@@ -366,6 +369,16 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
             continue;
         }
         if !started {
+            // Sinks size their buffers from the rate: a file that lies about it must not get that far.
+            if !(1..=MAX_SAMPLE_RATE).contains(&format.sample_rate) || format.channels == 0 {
+                return Err(AudioError::new(
+                    ErrorKind::Corrupt,
+                    format!(
+                        "the file declares {} Hz and {} channels, which no real audio has",
+                        format.sample_rate, format.channels
+                    ),
+                ));
+            }
             started = true;
             for sink in sinks.iter_mut() {
                 sink.start(&format);

@@ -266,7 +266,11 @@ fn bad_input_gets_its_documented_kind() {
     let mut huge_comment = std::fs::read(corpus().join("flac.flac")).unwrap();
     let at = huge_comment.windows(4).position(|w| w == b"Lavf").unwrap();
     huge_comment[at - 4..at].copy_from_slice(&0xF789_0000u32.to_le_bytes());
+    // And a WAV claiming 4 GHz, for which the analysis once sized its buffers.
+    let mut absurd_rate = std::fs::read(corpus().join("s16.wav")).unwrap();
+    absurd_rate[24..28].copy_from_slice(&4_000_000_000u32.to_le_bytes());
     let cases: Vec<(PathBuf, &str)> = vec![
+        (write("absurd-rate.wav", &absurd_rate), "corrupt"),
         (write("huge-comment.flac", &huge_comment), "corrupt"),
         (write("zero-rate.aiff", &zero_rate), "corrupt"),
         (write("huge-table.m4a", &huge_table), "corrupt"),
