@@ -112,6 +112,71 @@ pub fn wav_sizes(r: &mut (impl Read + Seek)) -> Option<WavSizes> {
     None
 }
 
+/// Boxes that hold only boxes (with the bytes of header to skip first, for full boxes).
+fn children_offset(kind: &[u8; 4], parent: &[u8; 4]) -> Option<u64> {
+    match kind {
+        b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"dinf" | b"udta" | b"ilst" | b"mvex" => Some(0),
+        b"meta" => Some(4),
+        // Each tag inside `ilst` is a box of `data` / `mean` / `name` boxes.
+        _ if parent == b"ilst" => Some(0),
+        _ => None,
+    }
+}
+
+/// Walks the boxes in `[start, end)` and their children: `Err(name)` for the first box that
+/// claims to reach past its parent. Symphonia allocates a box's declared size before reading it.
+fn boxes_fit(r: &mut (impl Read + Seek), start: u64, end: u64, parent: &[u8; 4], depth: u32) -> Result<(), String> {
+    if depth > 16 {
+        return Err("nesting".into());
+    }
+    let mut at = start;
+    while at + 8 <= end {
+        r.seek(SeekFrom::Start(at)).map_err(|_| "read".to_owned())?;
+        let size32 = read_u32(r).ok_or("read")?;
+        let mut kind = [0u8; 4];
+        r.read_exact(&mut kind).map_err(|_| "read".to_owned())?;
+        let (header, size) = match size32 {
+            1 => (16, read_u64(r).ok_or("read")?),
+            0 => (8, end - at),
+            n => (8, u64::from(n)),
+        };
+        let name = String::from_utf8_lossy(&kind).into_owned();
+        if size < header || at.checked_add(size).is_none_or(|e| e > end) {
+            return Err(name);
+        }
+        if let Some(skip) = children_offset(&kind, parent) {
+            boxes_fit(r, at + header + skip, at + size, &kind, depth + 1)?;
+        }
+        at += size;
+    }
+    Ok(())
+}
+
+/// The first box inside `moov` whose size reaches past its parent or the file.
+pub fn mp4_overreaching_box(r: &mut (impl Read + Seek)) -> Option<String> {
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    let mut at = 0;
+    while at + 8 <= len {
+        r.seek(SeekFrom::Start(at)).ok()?;
+        let size32 = read_u32(r)?;
+        let mut kind = [0u8; 4];
+        r.read_exact(&mut kind).ok()?;
+        let (header, size) = match size32 {
+            1 => (16, read_u64(r)?),
+            0 => (8, len - at),
+            n => (8, u64::from(n)),
+        };
+        if size < header {
+            return None;
+        }
+        if &kind == b"moov" {
+            return boxes_fit(r, at + header, (at + size).min(len), b"moov", 0).err();
+        }
+        at = at.checked_add(size)?;
+    }
+    None
+}
+
 /// Bytes per entry of the sample tables whose entry counts decoders allocate for.
 const TABLES: [(&[u8; 4], u64); 7] =
     [(b"stts", 8), (b"ctts", 8), (b"stsc", 12), (b"stsz", 4), (b"stco", 4), (b"co64", 8), (b"stss", 4)];
@@ -300,6 +365,26 @@ mod tests {
         let mut bad = 0xF789_0000u32.to_le_bytes().to_vec();
         bad.extend_from_slice(b"abc");
         assert_eq!(flac_oversized_metadata(&mut Cursor::new(flac(bad))), Some("Vorbis comment".into()));
+    }
+
+    #[test]
+    fn boxes_reaching_past_their_parent_are_named() {
+        let data = |claimed: u32| {
+            let mut d = claimed.to_be_bytes().to_vec();
+            d.extend_from_slice(b"data");
+            d.extend_from_slice(&[0; 12]);
+            d
+        };
+        let file = |data: Vec<u8>| {
+            let tag = boxed(b"\xa9nam", &data);
+            let ilst = boxed(b"ilst", &tag);
+            let mut meta_payload = vec![0u8; 4];
+            meta_payload.extend(ilst);
+            let udta = boxed(b"udta", &boxed(b"meta", &meta_payload));
+            [boxed(b"ftyp", b"M4A \0\0\0\0"), boxed(b"moov", &udta)].concat()
+        };
+        assert_eq!(mp4_overreaching_box(&mut Cursor::new(file(data(20)))), None);
+        assert_eq!(mp4_overreaching_box(&mut Cursor::new(file(data(0xAC00_0000)))), Some("data".into()));
     }
 
     #[test]

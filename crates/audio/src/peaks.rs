@@ -119,8 +119,8 @@ impl PeakPyramid {
             if self.levels[l].len() / 2 < want {
                 let i = (self.levels[l].len() / 2) * 4;
                 let tail = &below[i..];
-                let min = tail.iter().step_by(2).copied().fold(f32::MAX, f32::min);
-                let max = tail.iter().skip(1).step_by(2).copied().fold(f32::MIN, f32::max);
+                let min = tail.chunks(2).filter_map(|pair| pair.first()).copied().fold(f32::MAX, f32::min);
+                let max = tail.chunks(2).filter_map(|pair| pair.get(1)).copied().fold(f32::MIN, f32::max);
                 self.levels[l].extend_from_slice(&[min, max]);
             }
         }

@@ -449,7 +449,7 @@ impl Envelopes {
         rhythm.tempo_bpm = Some(60.0 / seconds_per_beat);
         rhythm.tempo_confidence = confidence;
         if let Some(phase) = downbeats(&frames, &self.low_onset) {
-            rhythm.downbeats = rhythm.beats.iter().skip(phase).step_by(4).copied().collect();
+            rhythm.downbeats = rhythm.beats.get(phase..).unwrap_or_default().iter().step_by(4).copied().collect();
         }
         rhythm
     }

@@ -82,7 +82,7 @@ impl TruePeak {
             return;
         }
         for (c, history) in self.history.iter_mut().enumerate() {
-            history.extend(interleaved.iter().skip(c).step_by(channels));
+            history.extend(interleaved.chunks_exact(channels).filter_map(|frame| frame.get(c)));
         }
         for c in 0..channels {
             self.scan(c);
