@@ -205,7 +205,11 @@ pub fn mp4_oversized_table(r: &mut (impl Read + Seek)) -> Option<String> {
                 return Some(String::from_utf8_lossy(name).into_owned());
             };
             // stsz: a non-zero sample size means no table follows; the count is the next field.
+            // Decoders allocate each sample's declared size too: none can exceed the file.
             let (count, header) = if name == b"stsz" {
+                if u64::from(first) > len {
+                    return Some("stsz".into());
+                }
                 if first != 0 {
                     continue;
                 }
@@ -215,6 +219,13 @@ pub fn mp4_oversized_table(r: &mut (impl Read + Seek)) -> Option<String> {
             };
             if u64::from(count) * entry > (end - start).saturating_sub(header) {
                 return Some(String::from_utf8_lossy(name).into_owned());
+            }
+            if name == b"stsz" {
+                let mut sizes = vec![0u8; usize::try_from(u64::from(count) * 4).ok()?];
+                r.read_exact(&mut sizes).ok()?;
+                if sizes.chunks_exact(4).any(|b| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])) > len) {
+                    return Some("stsz".into());
+                }
             }
         }
     }
@@ -346,6 +357,11 @@ mod tests {
         };
         assert_eq!(mp4_oversized_table(&mut Cursor::new(file(table(2, 2)))), None);
         assert_eq!(mp4_oversized_table(&mut Cursor::new(file(table(u32::MAX, 2)))), Some("stsc".into()));
+        // A sample size table whose one entry is larger than the whole file.
+        let mut stsz = vec![0u8; 8];
+        stsz.extend_from_slice(&1u32.to_be_bytes());
+        stsz.extend_from_slice(&0xFFFF_0000u32.to_be_bytes());
+        assert_eq!(mp4_oversized_table(&mut Cursor::new(file(boxed(b"stsz", &stsz)))), Some("stsz".into()));
     }
 
     #[test]
