@@ -235,10 +235,10 @@ pub fn mp4_oversized_table(r: &mut (impl Read + Seek)) -> Option<String> {
 /// Checks the lengths inside a FLAC's Vorbis comment and picture blocks against the block that
 /// holds them: symphonia allocates what they declare (up to 4 GB) before reading. `Some(what)`
 /// names the first length that cannot be right.
-pub fn flac_oversized_metadata(r: &mut (impl Read + Seek)) -> Option<String> {
+pub fn flac_oversized_metadata(r: &mut (impl Read + Seek), marker_at: u64) -> Option<String> {
     let len = r.seek(SeekFrom::End(0)).ok()?;
-    r.seek(SeekFrom::Start(4)).ok()?;
-    let mut at = 4u64;
+    let mut at = marker_at + 4;
+    r.seek(SeekFrom::Start(at)).ok()?;
     loop {
         let mut header = [0u8; 4];
         r.read_exact(&mut header).ok()?;
@@ -246,13 +246,13 @@ pub fn flac_oversized_metadata(r: &mut (impl Read + Seek)) -> Option<String> {
         let kind = header[0] & 0x7F;
         let block_len = u64::from(u32::from_be_bytes([0, header[1], header[2], header[3]]));
         at += 4;
-        if at + block_len > len {
-            return None; // a cut-off file: symphonia reports that itself
-        }
         if kind == 4 || kind == 6 {
-            let mut block = vec![0u8; usize::try_from(block_len).ok()?];
+            // A block cut off by the end of the file is judged on what is there.
+            let available = block_len.min(len.saturating_sub(at));
+            let mut block = vec![0u8; usize::try_from(available).ok()?];
             r.read_exact(&mut block).ok()?;
-            let ok = if kind == 4 { vorbis_comment_fits(&block) } else { picture_fits(&block) };
+            let declared = usize::try_from(block_len).ok()?;
+            let ok = if kind == 4 { vorbis_comment_fits(&block, declared) } else { picture_fits(&block, declared) };
             if !ok {
                 return Some(if kind == 4 { "Vorbis comment" } else { "picture" }.to_owned());
             }
@@ -260,41 +260,58 @@ pub fn flac_oversized_metadata(r: &mut (impl Read + Seek)) -> Option<String> {
             r.seek(SeekFrom::Current(i64::try_from(block_len).ok()?)).ok()?;
         }
         at += block_len;
-        if last {
+        if last || at >= len {
             return None;
         }
     }
 }
 
-/// Reads a length field at `*at` and checks that many bytes follow; advances past them.
-fn take(block: &[u8], at: &mut usize, little_endian: bool) -> bool {
-    let Some(bytes) = block.get(*at..*at + 4) else { return false };
+/// Reads a length field at `*at` of a block declared `declared` bytes long, of which `block`
+/// holds the first part (the file may end inside it). `Some(false)`: the length reaches past
+/// the declared block (hostile); `None`: the rest is cut off (truncated, symphonia says so, and
+/// allocates at most the block's 16 MB); `Some(true)`: it fits, and `*at` moves past it.
+fn take(block: &[u8], declared: usize, at: &mut usize, little_endian: bool) -> Option<bool> {
+    let bytes = block.get(*at..*at + 4)?;
     let raw = [bytes[0], bytes[1], bytes[2], bytes[3]];
     let n = if little_endian { u32::from_le_bytes(raw) } else { u32::from_be_bytes(raw) } as usize;
     *at += 4;
-    if n > block.len() - *at {
-        return false;
+    if n > declared.saturating_sub(*at) {
+        return Some(false);
     }
     *at += n;
+    Some(true)
+}
+
+fn vorbis_comment_fits(block: &[u8], declared: usize) -> bool {
+    let mut at = 0;
+    match take(block, declared, &mut at, true) {
+        Some(false) => return false,
+        None => return true,
+        Some(true) => {}
+    }
+    let Some(count) = block.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])) else { return true };
+    at += 4;
+    for _ in 0..count {
+        match take(block, declared, &mut at, true) {
+            Some(false) => return false,
+            None => return true,
+            Some(true) => {}
+        }
+    }
     true
 }
 
-fn vorbis_comment_fits(block: &[u8]) -> bool {
-    let mut at = 0;
-    if !take(block, &mut at, true) {
-        return false; // vendor string
-    }
-    let Some(count) = block.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])) else { return false };
-    at += 4;
-    (0..count).all(|_| take(block, &mut at, true))
-}
-
-fn picture_fits(block: &[u8]) -> bool {
+fn picture_fits(block: &[u8], declared: usize) -> bool {
     let mut at = 4; // picture type
-    take(block, &mut at, false) && take(block, &mut at, false) && {
-        at += 16; // width, height, depth, colours
-        at <= block.len() && take(block, &mut at, false)
+    for _ in 0..2 {
+        match take(block, declared, &mut at, false) {
+            Some(false) => return false,
+            None => return true,
+            Some(true) => {}
+        }
     }
+    at += 16; // width, height, depth, colours
+    take(block, declared, &mut at, false) != Some(false)
 }
 
 /// `numSampleFrames` from an AIFF's COMM chunk.
@@ -377,10 +394,17 @@ mod tests {
         good.extend_from_slice(&1u32.to_le_bytes());
         good.extend_from_slice(&5u32.to_le_bytes());
         good.extend_from_slice(b"A=bcd");
-        assert_eq!(flac_oversized_metadata(&mut Cursor::new(flac(good))), None);
+        assert_eq!(flac_oversized_metadata(&mut Cursor::new(flac(good)), 0), None);
         let mut bad = 0xF789_0000u32.to_le_bytes().to_vec();
         bad.extend_from_slice(b"abc");
-        assert_eq!(flac_oversized_metadata(&mut Cursor::new(flac(bad))), Some("Vorbis comment".into()));
+        assert_eq!(flac_oversized_metadata(&mut Cursor::new(flac(bad.clone())), 0), Some("Vorbis comment".into()));
+        // A block the file ends inside: its lengths are judged against the block's declared size,
+        // so a cut-off file is not called damaged, and a hostile length still is.
+        let mut cut = flac(bad);
+        cut[7] = 200;
+        assert_eq!(flac_oversized_metadata(&mut Cursor::new(cut.clone()), 0), Some("Vorbis comment".into()));
+        cut[8..12].copy_from_slice(&100u32.to_le_bytes());
+        assert_eq!(flac_oversized_metadata(&mut Cursor::new(cut), 0), None);
     }
 
     #[test]

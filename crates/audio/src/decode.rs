@@ -225,14 +225,36 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     if got == 0 {
         return Err(AudioError::new(ErrorKind::Empty, "the file is empty"));
     }
-    let container = sniff_container(&head[..got]);
+    // An ID3v2 tag may precede any format: name the container from what follows it.
+    let mut marker_at = 0u64;
+    let mut container = sniff_container(&head[..got]);
+    if head.starts_with(b"ID3") && got >= 10 {
+        let size = head[6..10].iter().fold(0u64, |acc, b| (acc << 7) | u64::from(b & 0x7F));
+        let footer = if head[5] & 0x10 != 0 { 10 } else { 0 };
+        marker_at = 10 + size + footer;
+        let mut after = [0u8; 16];
+        input.seek(SeekFrom::Start(marker_at))?;
+        let n = input.read(&mut after)?;
+        match sniff_container(&after[..n]) {
+            "unknown" => {}
+            found => container = found,
+        }
+    }
+    if container == "unknown" {
+        // Symphonia would scan the bytes for a format marker anywhere in the first megabyte;
+        // audio files start with theirs, and a scan through junk is where hostile input hides.
+        return Err(AudioError::new(
+            ErrorKind::NotAudio,
+            "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis, AIFF)",
+        ));
+    }
     // Symphonia 0.5 leaves the MP4 edit list and AIFF's frame count to us; read them first.
     // Lengths that symphonia would allocate for before checking them against the file.
     let oversized = match container {
         "mp4" => crate::container::mp4_overreaching_box(&mut input)
             .map(|b| format!("its {b} box"))
             .or_else(|| crate::container::mp4_oversized_table(&mut input).map(|t| format!("its {t} table"))),
-        "flac" => crate::container::flac_oversized_metadata(&mut input).map(|b| format!("its {b} block")),
+        "flac" => crate::container::flac_oversized_metadata(&mut input, marker_at).map(|b| format!("its {b} block")),
         _ => None,
     };
     if let Some(what) = oversized {

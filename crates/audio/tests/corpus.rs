@@ -199,6 +199,19 @@ fn tags_and_cover_art_are_reported() {
 }
 
 #[test]
+fn a_flac_behind_an_id3_tag_is_still_a_flac() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tagged = b"ID3\x04\x00\x00\x00\x00\x00\x0a".to_vec(); // a 10-byte tag body
+    tagged.extend_from_slice(&[0; 10]);
+    tagged.extend(std::fs::read(corpus().join("flac.flac")).unwrap());
+    let path = dir.path().join("tagged.flac");
+    std::fs::write(&path, tagged).unwrap();
+    let facts = analyze(&path).unwrap();
+    assert_eq!(facts["container"], "flac");
+    assert_eq!(facts["frames"], FRAMES);
+}
+
+#[test]
 fn the_hash_is_of_the_files_bytes() {
     let path = corpus().join("flac.flac");
     let facts = analyze(&path).unwrap();
@@ -269,7 +282,10 @@ fn bad_input_gets_its_documented_kind() {
     // And a WAV claiming 4 GHz, for which the analysis once sized its buffers.
     let mut absurd_rate = std::fs::read(corpus().join("s16.wav")).unwrap();
     absurd_rate[24..28].copy_from_slice(&4_000_000_000u32.to_le_bytes());
+    // Junk before a format's marker (the decoder would scan past it): refused.
+    let junk_first = [b"f\x02".as_slice(), &flac].concat();
     let cases: Vec<(PathBuf, &str)> = vec![
+        (write("junk-first.flac", &junk_first), "not_audio"),
         (write("absurd-rate.wav", &absurd_rate), "corrupt"),
         (write("huge-comment.flac", &huge_comment), "corrupt"),
         (write("zero-rate.aiff", &zero_rate), "corrupt"),
