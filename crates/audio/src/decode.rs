@@ -235,10 +235,8 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         let mut after = [0u8; 16];
         input.seek(SeekFrom::Start(marker_at))?;
         let n = input.read(&mut after)?;
-        match sniff_container(&after[..n]) {
-            "unknown" => {}
-            found => container = found,
-        }
+        // What follows the tag must itself be audio (an MPEG frame for an MP3).
+        container = sniff_container(&after[..n]);
     }
     if container == "unknown" {
         // Symphonia would scan the bytes for a format marker anywhere in the first megabyte;

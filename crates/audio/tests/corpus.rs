@@ -284,8 +284,10 @@ fn bad_input_gets_its_documented_kind() {
     absurd_rate[24..28].copy_from_slice(&4_000_000_000u32.to_le_bytes());
     // Junk before a format's marker (the decoder would scan past it): refused.
     let junk_first = [b"f\x02".as_slice(), &flac].concat();
+    let junk_after_tag = [b"ID3\x04\x00\x00\x00\x00\x00\x00".as_slice(), b"junk", &flac].concat();
     let cases: Vec<(PathBuf, &str)> = vec![
         (write("junk-first.flac", &junk_first), "not_audio"),
+        (write("junk-after-tag.mp3", &junk_after_tag), "not_audio"),
         (write("absurd-rate.wav", &absurd_rate), "corrupt"),
         (write("huge-comment.flac", &huge_comment), "corrupt"),
         (write("zero-rate.aiff", &zero_rate), "corrupt"),
