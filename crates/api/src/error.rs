@@ -58,11 +58,6 @@ impl ErrorCode {
             Self::Unavailable => 503,
         }
     }
-
-    /// Whether the client should sign the user in again (as opposed to retrying or showing it).
-    pub fn needs_sign_in(self) -> bool {
-        matches!(self, Self::SessionRevoked | Self::InvalidRefreshToken | Self::Unauthenticated)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -74,18 +74,6 @@ pub enum Row {
     SystemLog(SystemLog),
 }
 
-impl Row {
-    pub fn table(&self) -> Table {
-        match self {
-            Self::Organization(_) => Table::Organizations,
-            Self::User(_) => Table::Users,
-            Self::Project(_) => Table::Projects,
-            Self::Generation(_) => Table::Generations,
-            Self::SystemLog(_) => Table::SystemLogs,
-        }
-    }
-}
-
 /// Decodes an optional row as the given table's type.
 struct RowOf(Table);
 

@@ -17,19 +17,26 @@ fn read_u64(r: &mut impl Read) -> Option<u64> {
     Some(u64::from_be_bytes(b))
 }
 
+/// The box header at `at`: its kind, the header's length and the whole box's size (a size of 0
+/// means "to `end`"; 1 means a 64-bit size follows).
+fn box_header(r: &mut (impl Read + Seek), at: u64, end: u64) -> Option<([u8; 4], u64, u64)> {
+    r.seek(SeekFrom::Start(at)).ok()?;
+    let size32 = read_u32(r)?;
+    let mut kind = [0u8; 4];
+    r.read_exact(&mut kind).ok()?;
+    let (header, size) = match size32 {
+        1 => (16, read_u64(r)?),
+        0 => (8, end - at),
+        n => (8, u64::from(n)),
+    };
+    Some((kind, header, size))
+}
+
 /// Finds the first box named `name` among the boxes in `[start, end)`; returns its payload range.
 fn find_box(r: &mut (impl Read + Seek), start: u64, end: u64, name: &[u8; 4]) -> Option<(u64, u64)> {
     let mut at = start;
     while at + 8 <= end {
-        r.seek(SeekFrom::Start(at)).ok()?;
-        let size32 = read_u32(r)?;
-        let mut kind = [0u8; 4];
-        r.read_exact(&mut kind).ok()?;
-        let (header, size) = match size32 {
-            1 => (16, read_u64(r)?),
-            0 => (8, end - at),
-            n => (8, u64::from(n)),
-        };
+        let (kind, header, size) = box_header(r, at, end)?;
         if size < header || at.checked_add(size)? > end {
             return None;
         }
@@ -131,15 +138,7 @@ fn boxes_fit(r: &mut (impl Read + Seek), start: u64, end: u64, parent: &[u8; 4],
     }
     let mut at = start;
     while at + 8 <= end {
-        r.seek(SeekFrom::Start(at)).map_err(|_| "read".to_owned())?;
-        let size32 = read_u32(r).ok_or("read")?;
-        let mut kind = [0u8; 4];
-        r.read_exact(&mut kind).map_err(|_| "read".to_owned())?;
-        let (header, size) = match size32 {
-            1 => (16, read_u64(r).ok_or("read")?),
-            0 => (8, end - at),
-            n => (8, u64::from(n)),
-        };
+        let (kind, header, size) = box_header(r, at, end).ok_or("read")?;
         let name = String::from_utf8_lossy(&kind).into_owned();
         if size < header || at.checked_add(size).is_none_or(|e| e > end) {
             return Err(name);
@@ -157,15 +156,7 @@ pub fn mp4_overreaching_box(r: &mut (impl Read + Seek)) -> Option<String> {
     let len = r.seek(SeekFrom::End(0)).ok()?;
     let mut at = 0;
     while at + 8 <= len {
-        r.seek(SeekFrom::Start(at)).ok()?;
-        let size32 = read_u32(r)?;
-        let mut kind = [0u8; 4];
-        r.read_exact(&mut kind).ok()?;
-        let (header, size) = match size32 {
-            1 => (16, read_u64(r)?),
-            0 => (8, len - at),
-            n => (8, u64::from(n)),
-        };
+        let (kind, header, size) = box_header(r, at, len)?;
         if size < header {
             return None;
         }

@@ -311,11 +311,14 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     // Symphonia's decoders already drop MP3 and Vorbis encoder delay and padding (gapless);
     // for MP4 we apply the edit list ourselves, and AIFF's count comes from its COMM chunk.
     let mut skip: u64 = 0;
+    // Where we skip priming ourselves, output also stops at the media's length (its padding).
+    let mut keep: Option<u64> = None;
     let mut declared_frames = params.n_frames;
     match container {
         "mp4" => {
             skip = mp4_skip.unwrap_or(0);
             declared_frames = declared_frames.map(|n| n.saturating_sub(skip));
+            keep = declared_frames;
         }
         "aiff" => declared_frames = aiff_frames.or(declared_frames),
         _ => {}
@@ -377,15 +380,13 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
             _ => buffer.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
         };
         buf.copy_interleaved_ref(decoded);
-        // Skip the priming; stop at the declared length (the encoder's padding) where we skip.
+        // Skip the priming, and stop at the kept length.
         let start = usize::try_from(skip.min(n as u64)).unwrap_or(n);
         skip -= start as u64;
-        let mut end = n;
-        if container == "mp4" {
-            if let Some(total) = declared_frames {
-                end = end.min(start + usize::try_from(total.saturating_sub(frames)).unwrap_or(usize::MAX));
-            }
-        }
+        let end = match keep {
+            Some(total) => n.min(start + usize::try_from(total.saturating_sub(frames)).unwrap_or(usize::MAX)),
+            None => n,
+        };
         let samples = &buf.samples()[start * format.channels..end.max(start) * format.channels];
         if samples.is_empty() {
             continue;

@@ -10,7 +10,7 @@
 //!   the double nor the half of the tempo is taken for it.
 //! - Beats: dynamic programming over the onset envelope (Ellis 2007), then the tempo is refined
 //!   by a least-squares fit of the beat times.
-//! - Downbeats: the bar phase (4/4) whose beats carry the most low-frequency onset energy, kept
+//! - Downbeats: the bar phase (4/4) whose beats carry the most energy below 150 Hz, kept
 //!   only when it stands out clearly.
 //! - Sections: peaks of the distance between the timbre and energy of the preceding and
 //!   following eight seconds.
@@ -31,7 +31,6 @@ const BANDS: [f64; 6] = [150.0, 400.0, 1000.0, 2500.0, 6000.0, 20_000.0];
 
 /// Streams audio into onset, low-band onset, energy and band-energy envelopes.
 pub struct RhythmSink {
-    rate: u32,
     hop: usize,
     window: Vec<f32>,
     fft: Option<Arc<dyn RealToComplex<f32>>>,
@@ -43,7 +42,6 @@ pub struct RhythmSink {
     previous: Vec<f32>,
     scratch_in: Vec<f32>,
     scratch_out: Vec<realfft::num_complex::Complex<f32>>,
-    low_bins: usize,
     bass_bins: usize,
     /// Onset flux is summed up to here (~5 kHz): cymbals and hats sit above it, and would
     /// otherwise make the eighth-note pulse outweigh the beat.
@@ -56,8 +54,6 @@ pub struct RhythmSink {
 #[derive(Debug, Clone, Default)]
 pub struct Envelopes {
     pub onset: Vec<f32>,
-    /// Onset strength below ~150 Hz (kicks), for downbeats.
-    pub low_onset: Vec<f32>,
     /// Onset strength below ~400 Hz (kick and snare bodies, hardly any cymbal), for choosing
     /// between a pulse and its double or half.
     pub bass_onset: Vec<f32>,
@@ -72,7 +68,6 @@ pub struct Envelopes {
 impl Default for RhythmSink {
     fn default() -> Self {
         Self {
-            rate: 0,
             hop: 1,
             window: Vec::new(),
             fft: None,
@@ -82,7 +77,6 @@ impl Default for RhythmSink {
             previous: Vec::new(),
             scratch_in: Vec::new(),
             scratch_out: Vec::new(),
-            low_bins: 0,
             bass_bins: 0,
             onset_bins: 0,
             band_bins: Vec::new(),
@@ -105,7 +99,7 @@ impl RhythmSink {
         if fft.process(&mut self.scratch_in, &mut self.scratch_out).is_err() {
             return;
         }
-        let (mut flux, mut low_flux, mut bass_flux) = (0.0f32, 0.0f32, 0.0f32);
+        let (mut flux, mut bass_flux) = (0.0f32, 0.0f32);
         for (k, c) in self.scratch_out.iter().enumerate().take(self.onset_bins + 1) {
             let mag = (1000.0 * c.norm_sqr().sqrt()).ln_1p();
             let rise = (mag - self.previous[k]).max(0.0);
@@ -113,9 +107,6 @@ impl RhythmSink {
             flux += rise;
             if k <= self.bass_bins {
                 bass_flux += rise;
-                if k <= self.low_bins {
-                    low_flux += rise;
-                }
             }
         }
         let mut bands = [0.0f32; BANDS.len()];
@@ -126,7 +117,6 @@ impl RhythmSink {
             from = to;
         }
         self.envelopes.onset.push(flux);
-        self.envelopes.low_onset.push(low_flux);
         self.envelopes.bass_onset.push(bass_flux);
         self.envelopes.bands.push(bands.map(|e| (1e-9 + e).ln()));
     }
@@ -134,9 +124,9 @@ impl RhythmSink {
 
 impl Sink for RhythmSink {
     fn start(&mut self, format: &Format) {
-        self.rate = format.sample_rate.max(1);
-        self.hop = ((f64::from(self.rate) / FRAME_RATE).round() as usize).max(1);
-        let n = (f64::from(self.rate) * 0.046).round() as usize;
+        let rate = format.sample_rate.max(1);
+        self.hop = ((f64::from(rate) / FRAME_RATE).round() as usize).max(1);
+        let n = (f64::from(rate) * 0.046).round() as usize;
         let n = n.next_power_of_two().max(64);
         self.window = (0..n).map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / n as f32).cos()).collect();
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
@@ -145,14 +135,13 @@ impl Sink for RhythmSink {
         self.previous = vec![0.0; self.scratch_out.len()];
         self.fft = Some(fft);
         self.pending = vec![0.0; n];
-        let bin_hz = f64::from(self.rate) / n as f64;
-        self.low_bins = (150.0 / bin_hz) as usize;
+        let bin_hz = f64::from(rate) / n as f64;
         self.bass_bins = (400.0 / bin_hz) as usize;
         self.onset_bins = (5000.0 / bin_hz) as usize;
         self.band_bins = BANDS.iter().map(|hz| (hz / bin_hz) as usize).collect();
         // Frame i's window ends at sample (i+1)·hop + n − hop; onsets register as they enter,
         // which the offset puts back at the window's centre.
-        self.envelopes.offset_seconds = (n as f64 / 2.0 - self.hop as f64) / f64::from(self.rate);
+        self.envelopes.offset_seconds = (n as f64 / 2.0 - self.hop as f64) / f64::from(rate);
     }
 
     fn push(&mut self, interleaved: &[f32], channels: usize) {
@@ -370,15 +359,15 @@ fn fitted_period(beats: &[f64]) -> Option<f64> {
     (den > 0.0).then_some(num / den)
 }
 
-fn downbeats(beats: &[usize], low_onset: &[f32]) -> Option<usize> {
+/// `low_energy`: energy below 150 Hz per frame (linear), where a bar's accented first beat shows.
+fn downbeats(beats: &[usize], low_energy: &[f64]) -> Option<usize> {
     if beats.len() < 8 {
         return None;
     }
     let mut phase_energy = [0.0f64; 4];
     let mut counts = [0usize; 4];
     for (i, &b) in beats.iter().enumerate() {
-        let around =
-            (b.saturating_sub(2)..(b + 3).min(low_onset.len())).map(|j| f64::from(low_onset[j])).fold(0.0, f64::max);
+        let around = (b.saturating_sub(2)..(b + 3).min(low_energy.len())).map(|j| low_energy[j]).fold(0.0, f64::max);
         phase_energy[i % 4] += around;
         counts[i % 4] += 1;
     }
@@ -448,7 +437,8 @@ impl Envelopes {
         let seconds_per_beat = fitted_period(&rhythm.beats).unwrap_or(period / FRAME_RATE);
         rhythm.tempo_bpm = Some(60.0 / seconds_per_beat);
         rhythm.tempo_confidence = confidence;
-        if let Some(phase) = downbeats(&frames, &self.low_onset) {
+        let low_energy: Vec<f64> = self.bands.iter().map(|b| f64::from(b[0]).exp()).collect();
+        if let Some(phase) = downbeats(&frames, &low_energy) {
             rhythm.downbeats = rhythm.beats.get(phase..).unwrap_or_default().iter().step_by(4).copied().collect();
         }
         rhythm

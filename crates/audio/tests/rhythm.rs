@@ -150,3 +150,30 @@ fn a_change_of_character_is_a_section_boundary() {
     assert!(r.sections.iter().any(|t| (t - 20.0).abs() < 1.0), "expected a boundary near 20 s, got {:?}", r.sections);
     assert!(r.sections.len() <= 2, "{:?}", r.sections);
 }
+
+#[test]
+fn downbeats_follow_an_accented_first_beat() {
+    // The drum kit, with a second, deeper kick on the first beat of every bar.
+    let bpm = 120.0;
+    let (beats, mut samples) = track(Kind::Drums, bpm);
+    for &t in beats.iter().step_by(4) {
+        let s = (t * f64::from(RATE)) as usize;
+        for i in 0..(0.2 * f64::from(RATE)) as usize {
+            let x = i as f64 / f64::from(RATE);
+            if let Some(v) = samples.get_mut(s + i) {
+                *v += ((x * 45.0 * std::f64::consts::TAU).sin() * (-x / 0.1).exp() * 0.9) as f32;
+            }
+        }
+    }
+    let r = analyse(&samples);
+    let bars: Vec<f64> = beats.iter().step_by(4).copied().collect();
+    let f = f_measure(&bars, &r.downbeats);
+    assert!(f >= 0.9, "downbeats F {f:.3}: {:?} vs {:?}", &r.downbeats[..r.downbeats.len().min(4)], &bars[..4]);
+}
+
+#[test]
+fn a_kit_with_no_accented_beat_claims_no_downbeats() {
+    // Kick on 1 and 3 alike: the bar's first beat cannot be told from its third.
+    let r = analyse(&track(Kind::Drums, 120.0).1);
+    assert!(r.downbeats.is_empty(), "{:?}", &r.downbeats[..r.downbeats.len().min(4)]);
+}
