@@ -2,7 +2,9 @@
 //! same file to nothing, on a 5-minute 44.1 kHz stereo MP3 and FLAC; peak RSS; the time until the
 //! first seconds of waveform are drawable; and the RSS of a one-hour file, to show that memory
 //! does not grow with length. Targets: analysis at most 1.0x ffmpeg's decode-only time, peak
-//! RSS under 64 MB, first coarse waveform under 50 ms.
+//! RSS under 64 MB, first coarse waveform under 50 ms. Then, on real music (the directory in
+//! `RESONANCE_BENCH_MUSIC`, which `cargo xtask bench` fills from Debian's game soundtracks), how
+//! often our tempo agrees with `aubio tempo`, and how well our beats match `aubio beat`'s.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -12,7 +14,8 @@ use std::time::{Duration, Instant};
 use resonance_audio::decode::{Format, Sink};
 use resonance_audio::PeakPyramid;
 
-const RUNS: usize = 3;
+/// Runs of each side, alternated so a busy moment of the machine hits both alike; medians taken.
+const RUNS: usize = 9;
 
 fn ffmpeg(args: &[&str]) {
     let ok = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).status().unwrap().success();
@@ -98,9 +101,11 @@ fn main() {
 
     for (name, path) in [("MP3 ", &mp3), ("FLAC", &flac)] {
         let p = path.to_str().unwrap();
-        let ours: Vec<(f64, f64)> = (0..RUNS).map(|_| timed(cli, &["analyze", p])).collect();
-        let theirs: Vec<f64> =
-            (0..RUNS).map(|_| timed("ffmpeg", &["-v", "error", "-i", p, "-f", "null", "-"]).0).collect();
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            ours.push(timed(cli, &["analyze", p]));
+            theirs.push(timed("ffmpeg", &["-v", "error", "-i", p, "-f", "null", "-"]).0);
+        }
         let (t_ours, t_ffmpeg) = (median(ours.iter().map(|r| r.0).collect()), median(theirs));
         let rss = ours.iter().map(|r| r.1).fold(0.0, f64::max);
         let ratio = t_ours / t_ffmpeg;
@@ -119,4 +124,87 @@ fn main() {
     let (t_hour, rss_hour) = timed(cli, &["analyze", hour.to_str().unwrap()]);
     println!("audio bench: FLAC 1 hour: analyze {t_hour:.1} s, peak RSS {rss_hour:.1} MB (memory bounded: compare with 5 min)");
     let _ = std::fs::remove_dir_all(&dir);
+    match std::env::var_os("RESONANCE_BENCH_MUSIC") {
+        Some(music) => agreement_with_aubio(cli, Path::new(&music)),
+        None => {
+            println!("audio bench: real music: skipped (RESONANCE_BENCH_MUSIC is not set; `cargo xtask bench` sets it)")
+        }
+    }
+}
+
+fn audio_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            audio_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "ogg") && entry.metadata().is_ok_and(|m| m.len() > 500_000) {
+            out.push(path);
+        }
+    }
+}
+
+/// The numbers on each line `aubio` prints (beat times, or "123.45 bpm").
+fn aubio(verb: &str, path: &Path) -> Vec<f64> {
+    let out = Command::new("aubio").arg(verb).arg(path).output().unwrap();
+    assert!(out.status.success(), "aubio {verb} {path:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect()
+}
+
+/// F-measure of `estimated` against `reference` beat times, ±70 ms, each reference beat matched once.
+fn f_measure(reference: &[f64], estimated: &[f64]) -> f64 {
+    let mut used = vec![false; reference.len()];
+    let mut hits = 0usize;
+    for e in estimated {
+        if let Some(i) = (0..reference.len()).find(|&i| !used[i] && (reference[i] - e).abs() <= 0.07) {
+            used[i] = true;
+            hits += 1;
+        }
+    }
+    if hits == 0 {
+        return 0.0;
+    }
+    let (p, r) = (hits as f64 / estimated.len() as f64, hits as f64 / reference.len() as f64);
+    2.0 * p * r / (p + r)
+}
+
+fn agreement_with_aubio(cli: &str, music: &Path) {
+    let mut files = Vec::new();
+    audio_files(music, &mut files);
+    files.sort();
+    if files.is_empty() {
+        println!("audio bench: real music: skipped (no .ogg files under {})", music.display());
+        return;
+    }
+    let (mut same, mut octave, mut fs) = (0, 0, Vec::new());
+    for path in &files {
+        let out = Command::new(cli).arg("analyze").arg(path).output().unwrap();
+        let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let tempo = ours["tempo_bpm"].as_f64().unwrap_or(0.0);
+        let beats: Vec<f64> =
+            ours["beats"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_f64).collect();
+        let theirs = aubio("tempo", path).last().copied().unwrap_or(0.0);
+        let f = f_measure(&aubio("beat", path), &beats);
+        let ratio = tempo / theirs;
+        let agrees = (ratio - 1.0).abs() <= 0.04;
+        let up_to_octave = [0.5, 1.0, 2.0].iter().any(|k| (ratio / k - 1.0).abs() <= 0.04);
+        same += usize::from(agrees);
+        octave += usize::from(up_to_octave);
+        fs.push(f);
+        println!(
+            "audio bench: real music: {:<24} ours {tempo:6.1} BPM, aubio {theirs:6.1} BPM{}, beat F vs aubio {f:.2}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            if agrees {
+                ""
+            } else if up_to_octave {
+                "  (octave apart)"
+            } else {
+                "  (disagree)"
+            }
+        );
+    }
+    let n = files.len();
+    println!(
+        "audio bench: real music ({n} tracks): tempo within 4% of aubio's on {same}/{n}, within 4% up to a factor of 2 on {octave}/{n}; median beat F vs aubio {:.2}",
+        median(fs)
+    );
 }

@@ -151,7 +151,9 @@ fn boxes_fit(r: &mut (impl Read + Seek), start: u64, end: u64, parent: &[u8; 4],
     Ok(())
 }
 
-/// The first box inside `moov` whose size reaches past its parent or the file.
+/// The first box inside a top-level container (`moov`, or a `meta` or `udta` beside it, which
+/// symphonia reads too) whose size reaches past its parent or the file. A top-level box may
+/// itself run past the end: that is a truncated file, measured with a warning.
 pub fn mp4_overreaching_box(r: &mut (impl Read + Seek)) -> Option<String> {
     let len = r.seek(SeekFrom::End(0)).ok()?;
     let mut at = 0;
@@ -160,10 +162,56 @@ pub fn mp4_overreaching_box(r: &mut (impl Read + Seek)) -> Option<String> {
         if size < header {
             return None;
         }
-        if &kind == b"moov" {
-            return boxes_fit(r, at + header, (at + size).min(len), b"moov", 0).err();
+        if let Some(skip) = children_offset(&kind, b"file") {
+            if let Err(name) = boxes_fit(r, at + header + skip, (at + size).min(len), &kind, 0) {
+                return Some(name);
+            }
         }
         at = at.checked_add(size)?;
+    }
+    None
+}
+
+/// The first frame of a leading ID3v2 tag whose declared size reaches past the tag: symphonia
+/// allocates a frame's declared size before reading it (up to 4 GB). `Some(frame id)`.
+pub fn id3v2_oversized_frame(r: &mut (impl Read + Seek)) -> Option<String> {
+    let mut header = [0u8; 10];
+    r.seek(SeekFrom::Start(0)).ok()?;
+    r.read_exact(&mut header).ok()?;
+    if &header[..3] != b"ID3" {
+        return None;
+    }
+    let (major, flags) = (header[3], header[5]);
+    let syncsafe = |b: &[u8]| b.iter().fold(0u64, |acc, b| (acc << 7) | u64::from(b & 0x7F));
+    let end = 10 + syncsafe(&header[6..10]);
+    let mut at = 10u64;
+    if flags & 0x40 != 0 {
+        // An extended header: v2.3 counts its size without the size field, v2.4 with it.
+        let mut size = [0u8; 4];
+        r.seek(SeekFrom::Start(at)).ok()?;
+        r.read_exact(&mut size).ok()?;
+        at += match major {
+            4 => syncsafe(&size),
+            _ => u64::from(u32::from_be_bytes(size)) + 4,
+        };
+    }
+    let header_len = if major == 2 { 6 } else { 10 };
+    while at + header_len <= end {
+        let mut frame = [0u8; 10];
+        r.seek(SeekFrom::Start(at)).ok()?;
+        r.read_exact(&mut frame[..header_len as usize]).ok()?;
+        if frame[0] == 0 {
+            return None; // padding
+        }
+        let (id, size) = match major {
+            2 => (&frame[..3], u64::from(frame[3]) << 16 | u64::from(frame[4]) << 8 | u64::from(frame[5])),
+            4 => (&frame[..4], syncsafe(&frame[4..8])),
+            _ => (&frame[..4], u64::from(u32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]))),
+        };
+        if at + header_len + size > end {
+            return Some(String::from_utf8_lossy(id).into_owned());
+        }
+        at += header_len + size;
     }
     None
 }
@@ -416,6 +464,37 @@ mod tests {
         };
         assert_eq!(mp4_overreaching_box(&mut Cursor::new(file(data(20)))), None);
         assert_eq!(mp4_overreaching_box(&mut Cursor::new(file(data(0xAC00_0000)))), Some("data".into()));
+        // A `meta` at the top level, beside `moov` rather than in it (a fuzz find).
+        let top_meta = |size: u32| {
+            let mut tag = Vec::new();
+            tag.extend_from_slice(&16u32.to_be_bytes());
+            tag.extend_from_slice(b"\xa9too");
+            tag.extend_from_slice(&size.to_be_bytes());
+            tag.extend_from_slice(b"data");
+            let mut ilst = (8 + tag.len() as u32).to_be_bytes().to_vec();
+            ilst.extend_from_slice(b"ilst");
+            ilst.extend_from_slice(&tag);
+            let mut meta = (12 + ilst.len() as u32).to_be_bytes().to_vec();
+            meta.extend_from_slice(b"meta");
+            meta.extend_from_slice(&[0; 4]);
+            meta.extend_from_slice(&ilst);
+            let mut f = vec![0, 0, 0, 8];
+            f.extend_from_slice(b"free");
+            f.extend_from_slice(&meta);
+            f
+        };
+        assert_eq!(mp4_overreaching_box(&mut Cursor::new(top_meta(8))), None);
+        // An ID3v2.3 frame claiming 4 GB inside a 35-byte tag (a fuzz find), and one that fits.
+        let tag = |frame_size: u32| {
+            let mut t = b"ID3\x03\0\0\0\0\0\x23TSSE".to_vec();
+            t.extend_from_slice(&frame_size.to_be_bytes());
+            t.extend_from_slice(&[0, 0]);
+            t.extend_from_slice(&[0; 25]);
+            t
+        };
+        assert_eq!(id3v2_oversized_frame(&mut Cursor::new(tag(0xFF0F_000F))), Some("TSSE".into()));
+        assert_eq!(id3v2_oversized_frame(&mut Cursor::new(tag(25))), None);
+        assert_eq!(mp4_overreaching_box(&mut Cursor::new(top_meta(0xFFFC_FF0D))), Some("data".into()));
     }
 
     #[test]

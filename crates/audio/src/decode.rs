@@ -248,13 +248,18 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     }
     // Symphonia 0.5 leaves the MP4 edit list and AIFF's frame count to us; read them first.
     // Lengths that symphonia would allocate for before checking them against the file.
-    let oversized = match container {
+    let id3_frame = if head.starts_with(b"ID3") {
+        crate::container::id3v2_oversized_frame(&mut input).map(|f| format!("its ID3 tag's {f} frame"))
+    } else {
+        None
+    };
+    let oversized = id3_frame.or_else(|| match container {
         "mp4" => crate::container::mp4_overreaching_box(&mut input)
             .map(|b| format!("its {b} box"))
             .or_else(|| crate::container::mp4_oversized_table(&mut input).map(|t| format!("its {t} table"))),
         "flac" => crate::container::flac_oversized_metadata(&mut input, marker_at).map(|b| format!("its {b} block")),
         _ => None,
-    };
+    });
     if let Some(what) = oversized {
         return Err(AudioError::new(
             ErrorKind::Corrupt,

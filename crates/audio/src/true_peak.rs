@@ -3,13 +3,16 @@
 //! matter: an interpolated value is a weighted sum of 12 neighbouring samples, so it is at most
 //! their largest magnitude times the filter's largest phase gain (the sum of that phase's
 //! absolute taps). A block whose samples (with the 11 before it) stay below the running peak
-//! divided by that gain cannot raise the peak. Invariant: the result equals interpolating
-//! everything.
+//! divided by that gain cannot raise the peak. The blocks that remain are filtered in f32, tap by
+//! tap across the block, so the compiler vectorises it. Invariant: the result equals
+//! interpolating everything (to f32 precision, about 1e-7 of full scale).
 
 const PHASES: usize = 4;
 const TAPS_PER_PHASE: usize = 12;
 /// Samples per block for the skip test.
-const BLOCK: usize = 1024;
+const BLOCK: usize = 64;
+/// Interpolated outputs computed together.
+const LANES: usize = 8;
 
 /// A 48-tap windowed-sinc interpolator for 4× oversampling, split into its 4 phases.
 fn filter() -> [[f64; TAPS_PER_PHASE]; PHASES] {
@@ -33,7 +36,7 @@ fn filter() -> [[f64; TAPS_PER_PHASE]; PHASES] {
 }
 
 pub struct TruePeak {
-    phases: [[f64; TAPS_PER_PHASE]; PHASES],
+    phases_f32: [[f32; TAPS_PER_PHASE]; PHASES],
     gain: f64,
     /// Per channel: the last samples (history first), and the running peak.
     history: Vec<Vec<f32>>,
@@ -44,7 +47,8 @@ impl TruePeak {
     pub fn new(channels: usize) -> Self {
         let phases = filter();
         let gain = phases.iter().map(|p| p.iter().map(|t| t.abs()).sum::<f64>()).fold(0.0, f64::max);
-        Self { phases, gain, history: vec![vec![0.0; TAPS_PER_PHASE - 1]; channels], peak: vec![0.0; channels] }
+        let phases_f32 = phases.map(|p| p.map(|t| t as f32));
+        Self { phases_f32, gain, history: vec![vec![0.0; TAPS_PER_PHASE - 1]; channels], peak: vec![0.0; channels] }
     }
 
     /// The largest true peak over all channels, linear.
@@ -64,11 +68,31 @@ impl TruePeak {
             if f64::from(loudest) * self.gain <= peak {
                 continue;
             }
-            for window in block.windows(TAPS_PER_PHASE) {
-                for taps in &self.phases {
-                    let y: f64 = taps.iter().zip(window.iter().rev()).map(|(t, x)| t * f64::from(*x)).sum();
-                    peak = peak.max(y.abs());
+            // Output i's window is block[i..i + 12], newest last: y[i] = Σ taps[k]·block[i + 11 − k],
+            // eight outputs at a time in registers, which the compiler vectorises.
+            let outputs = block.len() - (TAPS_PER_PHASE - 1);
+            for taps in &self.phases_f32 {
+                let mut loudest = [0.0f32; LANES];
+                for base in (0..outputs).step_by(LANES) {
+                    let mut acc = [0.0f32; LANES];
+                    for (k, tap) in taps.iter().enumerate() {
+                        let from = base + TAPS_PER_PHASE - 1 - k;
+                        let Some(x) = block.get(from..from + LANES) else {
+                            // The block's last few outputs, one by one; lanes past the end stay 0.
+                            for (lane, a) in acc.iter_mut().enumerate().take(outputs - base) {
+                                *a += tap * block[from + lane];
+                            }
+                            continue;
+                        };
+                        for (a, x) in acc.iter_mut().zip(x) {
+                            *a += tap * x;
+                        }
+                    }
+                    for (l, a) in loudest.iter_mut().zip(acc) {
+                        *l = l.max(a.abs());
+                    }
                 }
+                peak = peak.max(f64::from(loudest.iter().fold(0.0f32, |m, v| m.max(*v))));
             }
         }
         self.peak[channel] = peak;
@@ -82,7 +106,7 @@ impl TruePeak {
             return;
         }
         for (c, history) in self.history.iter_mut().enumerate() {
-            history.extend(interleaved.chunks_exact(channels).filter_map(|frame| frame.get(c)));
+            history.extend(interleaved.get(c..).unwrap_or_default().iter().step_by(channels));
         }
         for c in 0..channels {
             self.scan(c);
@@ -167,7 +191,7 @@ mod tests {
                 full = full.max(taps.iter().zip(w.iter().rev()).map(|(t, x)| t * f64::from(*x)).sum::<f64>().abs());
             }
         }
-        assert!((pruned - full).abs() < 1e-9, "pruned {pruned} vs full {full}");
+        assert!((pruned - full).abs() < 1e-6, "pruned {pruned} vs full {full}");
         assert!(full > 0.7, "the alternating burst overshoots between samples");
     }
 }

@@ -122,6 +122,39 @@ fn every_format_decodes_to_the_exact_length() {
     }
 }
 
+/// ffmpeg's `ebur128` filter (libavfilter's own implementation): integrated loudness and true peak.
+fn ffmpeg_loudness(path: &Path) -> (f64, f64) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-af", "ebur128=peak=true", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    // The summary comes last: "I: -14.2 LUFS" and, under "True peak:", "Peak: -2.1 dBFS".
+    let summary = &text[text.rfind("Summary:").unwrap()..];
+    let value = |label: &str| -> f64 {
+        let line = summary.lines().find(|l| l.trim_start().starts_with(label)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (value("I:"), value("Peak:"))
+}
+
+#[test]
+fn loudness_and_true_peak_agree_with_ffmpeg() {
+    let dir = corpus();
+    for name in ["s16.wav", "flac.flac", "cbr.mp3", "vorbis.ogg"] {
+        let path = dir.join(name);
+        let facts = analyze(&path).unwrap();
+        let (lufs, peak) = (facts["loudness_lufs"].as_f64().unwrap(), facts["true_peak_dbtp"].as_f64().unwrap());
+        let (their_lufs, their_peak) = ffmpeg_loudness(&path);
+        println!("{name}: {lufs:.2} LUFS, {peak:.2} dBTP; ffmpeg {their_lufs:.1} LUFS, {their_peak:.1} dBTP");
+        // ffmpeg prints one decimal.
+        assert!((lufs - their_lufs).abs() <= 0.1, "{name}: {lufs} LUFS, ffmpeg {their_lufs}");
+        assert!((peak - their_peak).abs() <= 0.2, "{name}: {peak} dBTP, ffmpeg {their_peak}");
+    }
+}
+
 #[test]
 fn deep_wavs_are_wave_format_extensible() {
     // ffmpeg writes WAVE_FORMAT_EXTENSIBLE (0xFFFE) for PCM deeper than 16 bits, so the corpus
@@ -275,6 +308,17 @@ fn bad_input_gets_its_documented_kind() {
     let mut huge_table = std::fs::read(corpus().join("aac.m4a")).unwrap();
     let at = huge_table.windows(4).position(|w| w == b"stsc").unwrap();
     huge_table[at + 8..at + 12].copy_from_slice(&u32::MAX.to_be_bytes());
+    // And a `meta` box at the top level, beside `moov`, whose tag's `data` box claims 4 GB.
+    let mut top_level_meta = std::fs::read(corpus().join("aac.m4a")).unwrap();
+    let tag = [&16u32.to_be_bytes()[..], b"\xa9too", &0xFFFC_FF0Du32.to_be_bytes(), b"data"].concat();
+    let ilst = [&(8 + tag.len() as u32).to_be_bytes()[..], b"ilst", &tag].concat();
+    let meta = [&(12 + ilst.len() as u32).to_be_bytes()[..], b"meta", &[0; 4], &ilst].concat();
+    top_level_meta.extend_from_slice(&meta);
+    // And an ID3v2.3 tag of 35 bytes whose TSSE frame claims 4 GB, before an MP3.
+    let mp3 = std::fs::read(corpus().join("cbr.mp3")).unwrap();
+    let mut huge_frame = b"ID3\x03\0\0\0\0\0\x23TSSE\xff\x0f\0\x0f\0\0".to_vec();
+    huge_frame.extend_from_slice(&[0; 25]);
+    huge_frame.extend_from_slice(&mp3[mp3.windows(2).position(|w| w[0] == 0xFF && w[1] & 0xE0 == 0xE0).unwrap()..]);
     // And a FLAC whose Vorbis comment declares a 4 GB vendor string.
     let mut huge_comment = std::fs::read(corpus().join("flac.flac")).unwrap();
     let at = huge_comment.windows(4).position(|w| w == b"Lavf").unwrap();
@@ -292,6 +336,8 @@ fn bad_input_gets_its_documented_kind() {
         (write("huge-comment.flac", &huge_comment), "corrupt"),
         (write("zero-rate.aiff", &zero_rate), "corrupt"),
         (write("huge-table.m4a", &huge_table), "corrupt"),
+        (write("top-level-meta.m4a", &top_level_meta), "corrupt"),
+        (write("huge-id3-frame.mp3", &huge_frame), "corrupt"),
         (write("empty.wav", b""), "empty"),
         (write("notes.mp3", b"these are my lyrics, not audio at all\n"), "not_audio"),
         (write("image.flac", &[0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13]), "not_audio"),
