@@ -20,7 +20,7 @@ pub use db::Db;
 use credentials::Keys;
 use storage::accounts::SessionPolicy;
 
-/// How often each server instance prunes expired tombstones from the change feed.
+/// How often each server instance prunes expired tombstones and idempotency keys.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Serves the API until `shutdown` resolves, then finishes in-flight requests and returns.
@@ -54,6 +54,15 @@ async fn prune_tombstones(db: Db, retention: Duration, mut stop: tokio::sync::wa
             Ok(0) => {}
             Ok(n) => tracing::info!(pruned = n, "pruned expired tombstones from the change feed"),
             Err(e) => tracing::warn!(error = %e, "could not prune tombstones; will retry"),
+        }
+        // Clients retry a write within minutes (the desktop's outbox backs off to an hour at
+        // most); a week keeps every realistic retry answered.
+        if let Err(e) =
+            sqlx::query("DELETE FROM auth_private.idempotency_keys WHERE created_at < now() - interval '7 days'")
+                .execute(db.pool())
+                .await
+        {
+            tracing::warn!(error = %e, "could not prune idempotency keys; will retry");
         }
         tokio::select! {
             _ = tokio::time::sleep(PRUNE_EVERY) => {}

@@ -59,6 +59,61 @@ async fn a_retried_create_with_the_same_id_is_idempotent() {
 }
 
 #[tokio::test]
+async fn a_write_retried_with_its_idempotency_key_is_answered_not_applied_again() {
+    let s = TestServer::start().await;
+    let me = s.signup("keys@example.com", "Keys").await;
+    let send = |method: Method, path: String, key: uuid::Uuid, body: Option<Value>| {
+        let mut req = s.http.request(method, format!("{}{path}", s.base)).bearer_auth(&me.access);
+        req = req.header("Idempotency-Key", key.to_string());
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (_, p) = s.post("/v1/projects", &me.access, new_project("keyed")).await;
+    let path = format!("/v1/projects/{}", p["id"].as_str().unwrap());
+    let key = uuid::Uuid::new_v4();
+    let (first, a) = send(Method::PATCH, path.clone(), key, Some(json!({"name": "renamed once"}))).await;
+    assert_eq!(first, StatusCode::OK, "{a}");
+    // Someone else edits in between; the retry must not undo their edit.
+    let (_, _) = s.patch(&path, &me.access, json!({"name": "someone else's"})).await;
+    let (again, b) = send(Method::PATCH, path.clone(), key, Some(json!({"name": "renamed once"}))).await;
+    assert_eq!((again, &b), (StatusCode::OK, &a), "a retry gets the first answer");
+    let (_, now) = s.get(&path, &me.access).await;
+    assert_eq!(now["name"], "someone else's", "a retried write must not be applied a second time");
+    let logs: i64 = sqlx::query_scalar("SELECT count(*) FROM system_logs WHERE action_type = 'project.update'")
+        .fetch_one(&s.owner)
+        .await
+        .unwrap();
+    assert_eq!(logs, 2, "two edits were made, not three");
+    // The same key for another request is refused; a fresh key for a delete works once.
+    let (reused, err) = send(Method::DELETE, path.clone(), key, None).await;
+    assert_eq!((reused, error_code(&err)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{err}");
+    let delete_key = uuid::Uuid::new_v4();
+    let (deleted, _) = send(Method::DELETE, path.clone(), delete_key, None).await;
+    let (deleted_again, _) = send(Method::DELETE, path.clone(), delete_key, None).await;
+    assert_eq!((deleted, deleted_again), (StatusCode::NO_CONTENT, StatusCode::NO_CONTENT));
+    // Keys are the caller's own: another user's identical key is a different key.
+    let other = s.signup("other-keys@example.com", "Other").await;
+    let resp = s
+        .http
+        .post(format!("{}/v1/projects", s.base))
+        .bearer_auth(&other.access)
+        .header("Idempotency-Key", key.to_string())
+        .json(&new_project("theirs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let bad = s.http.post(format!("{}/v1/projects", s.base)).bearer_auth(&me.access).header("Idempotency-Key", "nope");
+    assert_eq!(bad.json(&new_project("x")).send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn edits_keep_absent_fields_and_clear_an_emptied_description() {
     let s = TestServer::start().await;
     let me = s.signup("ed@example.com", "Ed").await;

@@ -119,6 +119,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// The optional `Idempotency-Key` header: a UUID the client chose for this write. A retry with
+/// the same key gets the first answer again (see `storage::idempotency`).
+pub struct IdempotencyKey(pub Option<Uuid>);
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(IDEMPOTENCY_KEY) else { return Ok(Self(None)) };
+        value
+            .to_str()
+            .ok()
+            .and_then(|v| Uuid::parse_str(v.trim()).ok())
+            .map(|key| Self(Some(key)))
+            .ok_or_else(|| Error::bad_request("The Idempotency-Key header must be a UUID."))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

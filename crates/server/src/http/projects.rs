@@ -2,16 +2,41 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use resonance_api::model::{Generation, Project};
 use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_api::ErrorBody;
 use serde::Deserialize;
 
-use super::extract::{Authenticated, Body, PathId, Query};
+use super::extract::{Authenticated, Body, IdempotencyKey, PathId, Query};
 use super::AppState;
+use crate::db::Tx;
 use crate::error::{Error, Result};
-use crate::storage::{generations, projects};
+use crate::storage::{generations, idempotency, projects};
+
+/// The first answer to this key, if the write was already made.
+async fn replay(tx: &mut Tx, key: Option<uuid::Uuid>, request: &str) -> Result<Option<Response>> {
+    let Some(key) = key else { return Ok(None) };
+    Ok(idempotency::replay(tx, key, request).await?.map(|answer| match answer.body {
+        Some(body) => (answer.status, Json(body)).into_response(),
+        None => answer.status.into_response(),
+    }))
+}
+
+/// Keeps this answer for the key, in the write's transaction.
+async fn remember<T: serde::Serialize>(
+    tx: &mut Tx,
+    key: Option<uuid::Uuid>,
+    request: &str,
+    status: StatusCode,
+    body: Option<&T>,
+) -> Result<()> {
+    match key {
+        Some(key) => idempotency::record(tx, key, request, status, body).await,
+        None => Ok(()),
+    }
+}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
@@ -50,20 +75,28 @@ pub async fn list(
 /// Creates a project (developer or above). With a client-made `id`, a retry returns the same
 /// project with 200 instead of creating another.
 #[utoipa::path(post, path = "/v1/projects", tag = "projects", security(("bearer" = [])), request_body = NewProject,
+    params(("Idempotency-Key" = Option<uuid::Uuid>, Header, description = "A retry with the same key gets the first answer instead of writing twice")),
     responses((status = 201, body = Project), (status = 200, body = Project, description = "a retried create"),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
+    IdempotencyKey(key): IdempotencyKey,
     Body(new): Body<NewProject>,
-) -> Result<(StatusCode, Json<Project>)> {
+) -> Result<Response> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let created = projects::create(&mut tx, &caller, &new).await?;
+    let request = "POST /v1/projects";
+    if let Some(answer) = replay(&mut tx, key, request).await? {
+        tx.commit().await?;
+        return Ok(answer);
+    }
+    let (status, project) = match projects::create(&mut tx, &caller, &new).await? {
+        projects::Created::New(p) => (StatusCode::CREATED, p),
+        projects::Created::Existing(p) => (StatusCode::OK, p),
+    };
+    remember(&mut tx, key, request, status, Some(&project)).await?;
     tx.commit().await?;
-    Ok(match created {
-        projects::Created::New(p) => (StatusCode::CREATED, Json(p)),
-        projects::Created::Existing(p) => (StatusCode::OK, Json(p)),
-    })
+    Ok((status, Json(project)).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
@@ -81,33 +114,47 @@ pub async fn get(
 
 /// Edits a project (developer or above); absent fields are kept.
 #[utoipa::path(patch, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path)), request_body = ProjectPatch,
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<uuid::Uuid>, Header, description = "A retry with the same key gets the first answer instead of writing twice")), request_body = ProjectPatch,
     responses((status = 200, body = Project), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
+    IdempotencyKey(key): IdempotencyKey,
     PathId(id): PathId,
     Body(patch): Body<ProjectPatch>,
-) -> Result<Json<Project>> {
+) -> Result<Response> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
+    let request = format!("PATCH /v1/projects/{id}");
+    if let Some(answer) = replay(&mut tx, key, &request).await? {
+        tx.commit().await?;
+        return Ok(answer);
+    }
     let p = projects::update(&mut tx, &caller, id, &patch).await?;
+    remember(&mut tx, key, &request, StatusCode::OK, Some(&p)).await?;
     tx.commit().await?;
-    Ok(Json(p))
+    Ok(Json(p).into_response())
 }
 
 /// Deletes a project and its generations (admin or above).
 #[utoipa::path(delete, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<uuid::Uuid>, Header, description = "A retry with the same key gets the first answer instead of writing twice")), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
+    IdempotencyKey(key): IdempotencyKey,
     PathId(id): PathId,
-) -> Result<StatusCode> {
+) -> Result<Response> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
+    let request = format!("DELETE /v1/projects/{id}");
+    if let Some(answer) = replay(&mut tx, key, &request).await? {
+        tx.commit().await?;
+        return Ok(answer);
+    }
     projects::delete(&mut tx, &caller, id).await?;
+    remember::<()>(&mut tx, key, &request, StatusCode::NO_CONTENT, None).await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[utoipa::path(get, path = "/v1/projects/{id}/generations", tag = "generations", security(("bearer" = [])),

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod demo;
 pub mod generations;
+pub mod idempotency;
 pub mod logs;
 pub mod members;
 pub mod projects;
