@@ -51,6 +51,22 @@ fn ensure_machine() -> Result<()> {
     ensure_packages(&[("postgresql", &|| postgres::find_bin_dir().is_some()), ("util-linux", &|| have("runuser"))])
 }
 
+/// What building and testing the client needs besides Postgres: libdbus to build the keyring
+/// (Secret Service) support, a session bus and GNOME Keyring for the tests' real Secret Service,
+/// `secret-tool` to look into it, and ffmpeg to encode the audio test corpus.
+fn ensure_test_tools() -> Result<()> {
+    ensure_packages(&[
+        ("pkg-config", &|| have("pkg-config")),
+        ("libdbus-1-dev", &|| {
+            Command::new("pkg-config").args(["--exists", "dbus-1"]).status().is_ok_and(|s| s.success())
+        }),
+        ("dbus", &|| have("dbus-daemon") && have("dbus-send")),
+        ("gnome-keyring", &|| have("gnome-keyring-daemon")),
+        ("libsecret-tools", &|| have("secret-tool")),
+        ("ffmpeg", &|| have("ffmpeg")),
+    ])
+}
+
 fn dev() -> Result<()> {
     ensure_machine()?;
     let data = if system::is_root() { PathBuf::from("/var/lib/resonance-dev") } else { workspace_root().join(".dev") };
@@ -113,6 +129,7 @@ fn target_dir() -> PathBuf {
 
 fn test(filter: &[String]) -> Result<()> {
     ensure_machine()?;
+    ensure_test_tools()?;
     let started = std::time::Instant::now();
     if cargo()
         .args(["fmt", "--version"])
@@ -158,17 +175,60 @@ fn have_nextest() -> bool {
         .unwrap_or(false)
 }
 
+/// Real music for the tempo agreement bench: the Ogg Vorbis soundtracks of two free games in
+/// Debian (Extreme Tux Racer, Frozen Bubble), fetched once with `apt-get download` (no install)
+/// and unpacked under ~/.cache/resonance/bench-music. `None`, with a warning, when that fails.
+fn bench_music() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from)?;
+    let dir = home.join(".cache/resonance/bench-music");
+    let unpacked = dir.join("unpacked");
+    if unpacked.is_dir() {
+        return Some(unpacked);
+    }
+    let fetch = || -> Result<()> {
+        let debs = dir.join("debs");
+        std::fs::create_dir_all(&debs)?;
+        run(Command::new("apt-get")
+            .args(["download", "-q", "extremetuxracer-data", "frozen-bubble-data"])
+            .current_dir(&debs))?;
+        let partial = dir.join("unpacking");
+        for deb in std::fs::read_dir(&debs)? {
+            run(Command::new("dpkg-deb").arg("-x").arg(deb?.path()).arg(&partial))?;
+        }
+        std::fs::rename(&partial, &unpacked)?;
+        std::fs::remove_dir_all(&debs)?;
+        Ok(())
+    };
+    match fetch() {
+        Ok(()) => Some(unpacked),
+        Err(e) => {
+            eprintln!("xtask: warning: no real music for the tempo agreement bench: {e:#}");
+            None
+        }
+    }
+}
+
 fn bench(args: &[String]) -> Result<()> {
     ensure_machine()?;
-    ensure_packages(&[("time", &|| std::path::Path::new("/usr/bin/time").exists())])?;
+    ensure_test_tools()?;
+    ensure_packages(&[
+        ("time", &|| std::path::Path::new("/usr/bin/time").exists()),
+        ("aubio-tools", &|| have("aubio")),
+    ])?;
+    let music = bench_music();
     let cluster = Cluster::throwaway()?;
-    for (package, bench) in [("resonance-server", "sync_pull"), ("resonance-audio", "analyze")] {
+    for (package, bench) in
+        [("resonance-server", "sync_pull"), ("resonance-cli", "client_sync"), ("resonance-audio", "analyze")]
+    {
         let mut c = cargo();
         c.args(["bench", "--locked", "-p", package, "--bench", bench]);
         if !args.is_empty() {
             c.arg("--").args(args.iter().skip_while(|a| *a == "--"));
         }
         c.env("RESONANCE_TEST_DATABASE_URL", cluster.url("postgres")).env("RESONANCE_PSQL", cluster.psql_path());
+        if let Some(dir) = &music {
+            c.env("RESONANCE_BENCH_MUSIC", dir);
+        }
         run(&mut c).with_context(|| format!("benchmark {bench} failed"))?;
     }
     Ok(())

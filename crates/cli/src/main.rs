@@ -1,0 +1,386 @@
+//! `resonance`: the command-line shell over resonance-client. Reads work offline from the local
+//! mirror; writes are made locally, queued, and sent when the server can be reached.
+//!
+//! Exit codes: 0 done; 1 failed; 2 bad usage; 3 not signed in (or signed out by the server);
+//! 4 the server cannot be reached; 5 refused (by the server, or invalid input); 6 no OS keyring;
+//! 7 no such thing here; 8 wrong e-mail or password.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use resonance_api::model::{Resolution, StylePreference};
+use resonance_api::projects::{NewProject, ProjectPatch};
+use resonance_api::Sensitive;
+use resonance_client::{Client, ClientError, DataDir};
+use uuid::Uuid;
+
+const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
+
+#[derive(Parser)]
+#[command(name = "resonance", version, about = "Resonance from the command line: projects, generations and sync")]
+#[command(after_help = "Exit codes: 0 done, 1 failed, 2 bad usage, 3 not signed in, 4 server unreachable, \
+5 refused or invalid, 6 no OS keyring, 7 not found, 8 wrong e-mail or password.")]
+struct Cli {
+    /// The Resonance server (used by `login`; later commands use the signed-in account's).
+    #[arg(long, global = true, env = "RESONANCE_SERVER", default_value = DEFAULT_SERVER)]
+    server: String,
+    /// Where local data lives (default: the platform's data directory).
+    #[arg(long, global = true, env = "RESONANCE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Signs in; the session is kept in the OS keyring.
+    Login {
+        email: String,
+        /// Read the password from standard input instead of asking for it.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Signs out (and with --forget, deletes this account's local data).
+    Logout {
+        #[arg(long)]
+        forget: bool,
+    },
+    /// Who is signed in, where.
+    Whoami,
+    /// Sends queued changes, then pulls the server's.
+    Sync,
+    /// Sync state, queued changes and conflicts.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists projects (from the local mirror).
+    Projects {
+        #[arg(long)]
+        json: bool,
+        /// Only projects whose name or prompt contains this.
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Creates, edits or deletes a project.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Lists a project's generations (from the local mirror).
+    Generations {
+        project: Uuid,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists changes the server refused, kept until resolved.
+    Conflicts {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolves a conflict: --discard keeps the server's version; --retry sends the local change
+    /// again, edited by the given fields.
+    Resolve {
+        entry: Uuid,
+        #[arg(long, conflicts_with = "retry", required_unless_present = "retry")]
+        discard: bool,
+        #[arg(long)]
+        retry: bool,
+        #[command(flatten)]
+        fields: Fields,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        prompt: String,
+        /// The track: probed here (a file that is not audio is refused before anything is sent).
+        #[arg(long)]
+        audio: PathBuf,
+        #[command(flatten)]
+        look: Look,
+        /// Choose the project's id (a retried script then never makes two).
+        #[arg(long)]
+        id: Option<Uuid>,
+    },
+    Edit {
+        id: Uuid,
+        #[command(flatten)]
+        fields: Fields,
+    },
+    Delete {
+        id: Uuid,
+    },
+}
+
+/// What a project looks like, besides its name and prompt.
+#[derive(Args, Default)]
+struct Look {
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long, value_parser = parse_resolution)]
+    resolution: Option<Resolution>,
+    #[arg(long, value_parser = parse_style)]
+    style: Option<StylePreference>,
+    /// How much of the generated footage shows through, 0 to 1.
+    #[arg(long)]
+    footage_visibility: Option<f64>,
+    /// How strongly effects follow the music, 0 to 1.
+    #[arg(long)]
+    effect_intensity: Option<f64>,
+}
+
+#[derive(Args, Default)]
+struct Fields {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    prompt: Option<String>,
+    #[command(flatten)]
+    look: Look,
+}
+
+impl Fields {
+    fn patch(&self) -> ProjectPatch {
+        ProjectPatch {
+            name: self.name.clone(),
+            description: self.look.description.clone(),
+            prompt: self.prompt.clone(),
+            resolution: self.look.resolution,
+            style_preference: self.look.style,
+            footage_visibility: self.look.footage_visibility,
+            effect_intensity: self.look.effect_intensity,
+            ..ProjectPatch::default()
+        }
+    }
+}
+
+fn parse_resolution(s: &str) -> Result<Resolution, String> {
+    Resolution::ALL
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| format!("one of {}", Resolution::ALL.map(Resolution::as_str).join(", ")))
+}
+
+fn parse_style(s: &str) -> Result<StylePreference, String> {
+    StylePreference::ALL
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| format!("one of {}", StylePreference::ALL.map(StylePreference::as_str).join(", ")))
+}
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(e) = e.downcast_ref::<ClientError>() {
+        return match e {
+            ClientError::NotSignedIn | ClientError::SignedOut => 3,
+            ClientError::Offline { .. } => 4,
+            ClientError::Refused { status: 404, .. } | ClientError::NotFound { .. } => 7,
+            ClientError::Refused { .. } | ClientError::Invalid { .. } => 5,
+            ClientError::NoKeyring(_) => 6,
+            ClientError::WrongCredentials => 8,
+            _ => 1,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<resonance_audio::AudioError>() {
+        tracing::debug!(kind = %e.kind, "audio refused");
+        return 5;
+    }
+    1
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<Sensitive<String>> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password: ")?
+    } else {
+        anyhow::bail!("no terminal to ask for the password on; pass --password-stdin and write it to standard input");
+    };
+    Ok(Sensitive::new(password))
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Sends what was just queued when the server can be reached, and says where the change stands.
+async fn push_and_report(client: &Client) -> anyhow::Result<()> {
+    let report = client.push_quietly().await?;
+    if report.conflicts > 0 {
+        eprintln!("The server refused a change: see `resonance conflicts`.");
+    } else if report.waiting > 0 {
+        eprintln!(
+            "Saved here; {} change(s) will be sent when the server can be reached{}.",
+            report.waiting,
+            report.stopped_by.map(|r| format!(" ({r})")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let data = DataDir::resolve(cli.data_dir.clone())?;
+    let mut client = Client::open(data)?;
+    match cli.command {
+        Command::Login { email, password_stdin } => {
+            let password = read_password(password_stdin)?;
+            let account = client.sign_in(&cli.server, &email, password).await?;
+            println!(
+                "Signed in as {} ({}, {:?}) at {}.",
+                account.email, account.organization_name, account.role, account.server
+            );
+            match client.sync().await {
+                Ok(r) => println!("Synced {} change(s).", r.upserts + r.deletes),
+                Err(e) => eprintln!("Signed in, but the first sync failed: {e}"),
+            }
+        }
+        Command::Logout { forget } => {
+            client.sign_out(forget).await?;
+            println!("{}", if forget { "Signed out; this account's local data is deleted." } else { "Signed out." });
+        }
+        Command::Whoami => {
+            let a = client.account()?;
+            println!("{} ({}) in {} as {:?}, at {}", a.email, a.user_id, a.organization_name, a.role, a.server);
+        }
+        Command::Sync => {
+            let r = client.sync().await?;
+            println!(
+                "Sent {} change(s); received {} change(s) in {} page(s){}.",
+                r.sent,
+                r.upserts + r.deletes,
+                r.pages,
+                if r.rebuilt { " (rebuilt from scratch)" } else { "" }
+            );
+            if r.conflicts > 0 {
+                eprintln!("The server refused {} change(s): see `resonance conflicts`.", r.conflicts);
+            }
+        }
+        Command::Status { json } => {
+            let status = client.status()?;
+            if json {
+                print_json(&status)?;
+            } else {
+                println!("state: {:?}", status.state);
+                println!("last successful sync: {}", status.last_success_at.as_deref().unwrap_or("never"));
+                println!("pending changes: {}", status.pending_changes);
+                println!("conflicts: {}", status.conflicts);
+                if let Some(e) = status.last_error {
+                    println!("last error: {e}");
+                }
+            }
+        }
+        Command::Projects { json, search } => {
+            let projects = client.projects(search.as_deref())?;
+            if json {
+                print_json(&projects)?;
+            } else {
+                let mut out = std::io::stdout().lock();
+                for p in &projects {
+                    let mark = match (&p.conflict, p.pending_changes) {
+                        (Some(_), _) => " [conflict]",
+                        (None, 0) => "",
+                        (None, _) => " [pending]",
+                    };
+                    let status = p.project.status.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default();
+                    writeln!(out, "{}  {:<10} {}{mark}", p.project.id, status, p.project.name)?;
+                }
+            }
+        }
+        Command::Project(ProjectCommand::Create { name, prompt, audio, look, id }) => {
+            let facts = resonance_audio::probe(&audio, &mut [])?;
+            let file_name = audio.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let project = client.create_project(NewProject {
+                id,
+                name,
+                description: look.description,
+                prompt,
+                audio_path: file_name,
+                audio_duration: Some(facts.duration_seconds),
+                resolution: look.resolution,
+                style_preference: look.style,
+                footage_visibility: look.footage_visibility,
+                effect_intensity: look.effect_intensity,
+            })?;
+            println!("{}", project.id);
+            push_and_report(&client).await?;
+        }
+        Command::Project(ProjectCommand::Edit { id, fields }) => {
+            client.edit_project(id, fields.patch())?;
+            push_and_report(&client).await?;
+        }
+        Command::Project(ProjectCommand::Delete { id }) => {
+            client.delete_project(id)?;
+            push_and_report(&client).await?;
+        }
+        Command::Generations { project, json } => {
+            let generations = client.generations(project)?;
+            if json {
+                print_json(&generations)?;
+            } else {
+                for g in &generations {
+                    let status = g.status.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default();
+                    println!("#{:<4} {}  seed {}  {status}", g.generation_number.unwrap_or(0), g.id, g.seed);
+                }
+            }
+        }
+        Command::Conflicts { json } => {
+            let conflicts: Vec<_> = client.outbox()?.into_iter().filter(|e| e.conflict).collect();
+            if json {
+                print_json(&conflicts)?;
+            } else {
+                for c in &conflicts {
+                    println!(
+                        "{}  {:?} of project {}: {}",
+                        c.id,
+                        c.kind,
+                        c.project_id,
+                        c.last_error.as_deref().unwrap_or("refused")
+                    );
+                }
+            }
+        }
+        Command::Resolve { entry, discard, retry: _, fields } => {
+            if discard {
+                client.discard_conflict(entry)?;
+                println!("Discarded; the server's version stays.");
+            } else {
+                let patch = fields.patch();
+                client.retry_conflict(entry, (!patch.is_empty()).then_some(patch))?;
+                push_and_report(&client).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RESONANCE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

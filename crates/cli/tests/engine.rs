@@ -1,0 +1,88 @@
+//! The background sync engine the desktop runs: it syncs on start and when told to, reports
+//! `offline` when the server goes away, and catches up by itself when the server answers again.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use resonance_client::engine::SyncEngine;
+use resonance_client::{Client, DataDir, SyncState, SyncStatus};
+
+async fn wait_for(
+    status: &mut tokio::sync::watch::Receiver<SyncStatus>,
+    what: &str,
+    done: impl Fn(&SyncStatus) -> bool,
+) -> SyncStatus {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = status.borrow_and_update().clone();
+        if done(&now) {
+            return now;
+        }
+        if tokio::time::timeout_at(deadline, status.changed()).await.is_err() {
+            panic!("the engine never reached: {what} (last status {now:?})");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_syncs_on_start_when_told_and_after_the_server_comes_back() {
+    let keyring = Keyring::start();
+    let mut backend = Backend::start().await;
+    let (token, _) = backend.signup("ivy@example.com", "Ivy").await;
+    let m = Machine::new(&keyring, &backend.base);
+    assert!(m.login("ivy@example.com").await.status.success());
+    for (k, v) in keyring.env() {
+        // This test's own client must reach the same Secret Service as the CLI.
+        std::env::set_var(k, v);
+    }
+    let client = Client::open(DataDir::resolve(Some(m.data.clone())).unwrap()).unwrap();
+    let mirror = client.mirror().unwrap();
+    let engine = SyncEngine::start(client.session().unwrap(), mirror.clone(), Duration::from_secs(3600)).unwrap();
+    let mut status = engine.status();
+    wait_for(&mut status, "idle after the start-up round", |s| {
+        s.state == SyncState::Idle && s.last_success_at.is_some()
+    })
+    .await;
+
+    // Told to: a project made on the server arrives without waiting for the hour.
+    let new = serde_json::json!({"name": "From the web", "prompt": "p", "audio_path": "a.mp3"});
+    let (code, made) = backend.call(reqwest::Method::POST, "/v1/projects", Some(&token), Some(new)).await;
+    assert_eq!(code, 201);
+    let id: uuid::Uuid = made["id"].as_str().unwrap().parse().unwrap();
+    for _ in 0..50 {
+        engine.sync_now();
+        if mirror.project(id).unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(mirror.project(id).unwrap().is_some(), "sync_now must pull");
+
+    // The server goes away: a local edit queues and the engine says offline.
+    backend.stop().await;
+    client
+        .edit_project(
+            id,
+            resonance_api::projects::ProjectPatch { name: Some("Edited on a train".into()), ..Default::default() },
+        )
+        .unwrap();
+    engine.sync_now();
+    let offline = wait_for(&mut status, "offline with the edit queued", |s| {
+        s.state == SyncState::Offline && s.pending_changes == 1
+    })
+    .await;
+    assert!(offline.last_error.is_some_and(|e| e.contains("cannot be reached")));
+
+    // It comes back: the engine notices by itself and sends the edit.
+    backend.restart().await;
+    wait_for(&mut status, "idle with nothing pending after reconnecting", |s| {
+        s.state == SyncState::Idle && s.pending_changes == 0
+    })
+    .await;
+    let on_server = backend.projects(&token).await;
+    assert_eq!(on_server[&id.to_string()]["name"], "Edited on a train");
+    engine.stop();
+}

@@ -1,0 +1,129 @@
+//! Where each account's data lives on this machine, and which account is signed in. Invariant:
+//! every account has a directory of its own (its mirror, its lock), so signing in as someone
+//! else never shows the previous account's rows; nothing here is secret.
+
+use std::path::{Path, PathBuf};
+
+use resonance_api::model::Role;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{ClientError, Result};
+
+/// The signed-in account, as the server described it at sign-in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub role: Role,
+    /// The server this account belongs to.
+    pub server: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// `explicit` (a flag or `RESONANCE_DATA_DIR`), else the platform's data directory.
+    pub fn resolve(explicit: Option<PathBuf>) -> Result<Self> {
+        let root = match explicit {
+            Some(dir) => dir,
+            None => dirs::data_dir().map(|d| d.join("resonance")).ok_or_else(|| {
+                ClientError::Io(std::io::Error::other(
+                    "this system has no data directory; pass --data-dir or set RESONANCE_DATA_DIR",
+                ))
+            })?,
+        };
+        std::fs::create_dir_all(&root)?;
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn account_dir(&self, user: Uuid) -> PathBuf {
+        self.root.join("accounts").join(user.to_string())
+    }
+
+    pub fn mirror_path(&self, user: Uuid) -> PathBuf {
+        self.account_dir(user).join("mirror.sqlite")
+    }
+
+    /// The lock processes of the app take around a token refresh.
+    pub fn session_lock_path(&self, user: Uuid) -> PathBuf {
+        self.account_dir(user).join("session.lock")
+    }
+
+    fn current_path(&self) -> PathBuf {
+        self.root.join("current-account.json")
+    }
+
+    pub fn current(&self) -> Result<Option<Account>> {
+        match std::fs::read(self.current_path()) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Makes `account` the signed-in one (written whole or not at all).
+    pub fn set_current(&self, account: &Account) -> Result<()> {
+        std::fs::create_dir_all(self.account_dir(account.user_id))?;
+        let tmp = self.root.join("current-account.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(account)?)?;
+        std::fs::rename(&tmp, self.current_path())?;
+        Ok(())
+    }
+
+    pub fn clear_current(&self) -> Result<()> {
+        match std::fs::remove_file(self.current_path()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes everything this machine keeps for the account: its mirror and its cache.
+    pub fn forget(&self, user: Uuid) -> Result<()> {
+        match std::fs::remove_dir_all(self.account_dir(user)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_account_round_trips_and_each_account_has_its_own_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::resolve(Some(dir.path().to_owned())).unwrap();
+        assert_eq!(data.current().unwrap(), None);
+        let account = Account {
+            user_id: Uuid::new_v4(),
+            email: "a@example.com".into(),
+            name: None,
+            organization_id: Uuid::new_v4(),
+            organization_name: "A".into(),
+            role: Role::Owner,
+            server: "http://127.0.0.1:1".into(),
+        };
+        data.set_current(&account).unwrap();
+        assert_eq!(data.current().unwrap(), Some(account.clone()));
+        assert_ne!(data.mirror_path(account.user_id), data.mirror_path(Uuid::new_v4()));
+        std::fs::write(data.mirror_path(account.user_id), b"x").unwrap();
+        data.forget(account.user_id).unwrap();
+        assert!(!data.account_dir(account.user_id).exists());
+        data.clear_current().unwrap();
+        assert_eq!(data.current().unwrap(), None);
+    }
+}

@@ -1,0 +1,178 @@
+//! `Client`: the signed-in account, its session and its mirror, and the operations the desktop
+//! and the CLI offer. Invariant: reads come from the mirror and work offline; writes go through
+//! the outbox; nothing of one account is visible while another is signed in.
+
+use std::sync::Arc;
+
+use resonance_api::model::{Generation, Project};
+use resonance_api::projects::{NewProject, ProjectPatch};
+use resonance_api::Sensitive;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::accounts::{Account, DataDir};
+use crate::error::{ClientError, Result};
+use crate::http::Http;
+use crate::mirror::{LocalProject, Mirror};
+use crate::outbox::{self, DrainReport, Entry};
+use crate::session::Session;
+use crate::sync::{self, PullReport, SyncStatus};
+
+pub struct Client {
+    data: DataDir,
+    signed_in: Option<SignedIn>,
+}
+
+struct SignedIn {
+    session: Arc<Session>,
+    mirror: Arc<Mirror>,
+}
+
+/// What `sync` did: the queued changes sent, then the pull.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncReport {
+    pub sent: u32,
+    pub conflicts: u32,
+    pub waiting: u32,
+    pub pages: u32,
+    pub upserts: u64,
+    pub deletes: u64,
+    pub rebuilt: bool,
+}
+
+impl Client {
+    /// Opens the data directory and the signed-in account's mirror, if someone is signed in.
+    pub fn open(data: DataDir) -> Result<Self> {
+        let signed_in = match data.current()? {
+            Some(account) => Some(Self::attach(&data, account)?),
+            None => None,
+        };
+        Ok(Self { data, signed_in })
+    }
+
+    fn attach(data: &DataDir, account: Account) -> Result<SignedIn> {
+        let mirror = Arc::new(Mirror::open(&data.mirror_path(account.user_id))?);
+        let http = Http::new(&account.server)?;
+        Ok(SignedIn { session: Arc::new(Session::resume(http, data, account)), mirror })
+    }
+
+    fn signed_in(&self) -> Result<&SignedIn> {
+        self.signed_in.as_ref().ok_or(ClientError::NotSignedIn)
+    }
+
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data
+    }
+
+    pub fn account(&self) -> Result<&Account> {
+        Ok(self.signed_in()?.session.account())
+    }
+
+    pub fn session(&self) -> Result<Arc<Session>> {
+        Ok(self.signed_in()?.session.clone())
+    }
+
+    pub fn mirror(&self) -> Result<Arc<Mirror>> {
+        Ok(self.signed_in()?.mirror.clone())
+    }
+
+    /// Signs in (replacing whoever was signed in here; their data stays on disk, unseen).
+    pub async fn sign_in(&mut self, server: &str, email: &str, password: Sensitive<String>) -> Result<Account> {
+        let http = Http::new(server)?;
+        let session = Session::sign_in(http, &self.data, email, password).await?;
+        let account = session.account().clone();
+        let mirror = Arc::new(Mirror::open(&self.data.mirror_path(account.user_id))?);
+        self.signed_in = Some(SignedIn { session: Arc::new(session), mirror });
+        Ok(account)
+    }
+
+    /// Signs out: the session ends on the server when it is reachable, the tokens leave the
+    /// keyring, and with `forget` this account's mirror and cache are deleted too.
+    pub async fn sign_out(&mut self, forget: bool) -> Result<()> {
+        let Some(SignedIn { session, mirror }) = self.signed_in.take() else { return Err(ClientError::NotSignedIn) };
+        let user = session.account().user_id;
+        let result = session.sign_out().await;
+        self.data.clear_current()?;
+        if forget {
+            drop(mirror);
+            self.data.forget(user)?;
+        }
+        result
+    }
+
+    /// Sends the queued changes, then pulls the server's.
+    pub async fn sync(&self) -> Result<SyncReport> {
+        let s = self.signed_in()?;
+        let drained: DrainReport = outbox::drain(&s.session, &s.mirror, true).await?;
+        let pulled: PullReport = sync::pull(&s.session, &s.mirror).await?;
+        Ok(SyncReport {
+            sent: drained.sent,
+            conflicts: drained.conflicts,
+            waiting: drained.waiting,
+            pages: pulled.pages,
+            upserts: pulled.upserts,
+            deletes: pulled.deletes,
+            rebuilt: pulled.rebuilt,
+        })
+    }
+
+    /// Sends what is queued, if the server can be reached; never fails for being offline.
+    pub async fn push_quietly(&self) -> Result<DrainReport> {
+        let s = self.signed_in()?;
+        match outbox::drain(&s.session, &s.mirror, false).await {
+            Ok(r) => Ok(r),
+            Err(e) if e.is_transient() => Ok(DrainReport { stopped_by: Some(e.to_string()), ..Default::default() }),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn status(&self) -> Result<SyncStatus> {
+        sync::status(&self.signed_in()?.mirror)
+    }
+
+    pub fn projects(&self, search: Option<&str>) -> Result<Vec<LocalProject>> {
+        self.signed_in()?.mirror.projects(search)
+    }
+
+    pub fn project(&self, id: Uuid) -> Result<Project> {
+        self.signed_in()?
+            .mirror
+            .project(id)?
+            .ok_or_else(|| ClientError::NotFound { what: "project", id: id.to_string() })
+    }
+
+    pub fn generations(&self, project: Uuid) -> Result<Vec<Generation>> {
+        let s = self.signed_in()?;
+        if s.mirror.project(project)?.is_none() {
+            return Err(ClientError::NotFound { what: "project", id: project.to_string() });
+        }
+        s.mirror.generations(project)
+    }
+
+    pub fn create_project(&self, new: NewProject) -> Result<Project> {
+        let s = self.signed_in()?;
+        outbox::create_project(&s.mirror, s.session.account(), new)
+    }
+
+    pub fn edit_project(&self, id: Uuid, patch: ProjectPatch) -> Result<Project> {
+        outbox::edit_project(&self.signed_in()?.mirror, id, patch)
+    }
+
+    pub fn delete_project(&self, id: Uuid) -> Result<()> {
+        outbox::delete_project(&self.signed_in()?.mirror, id)
+    }
+
+    /// Queued changes, conflicts included.
+    pub fn outbox(&self) -> Result<Vec<Entry>> {
+        outbox::entries(&self.signed_in()?.mirror)
+    }
+
+    pub fn discard_conflict(&self, entry: Uuid) -> Result<()> {
+        outbox::discard(&self.signed_in()?.mirror, entry)
+    }
+
+    pub fn retry_conflict(&self, entry: Uuid, edited: Option<ProjectPatch>) -> Result<()> {
+        let s = self.signed_in()?;
+        outbox::retry(&s.mirror, s.session.account(), entry, edited)
+    }
+}

@@ -1,0 +1,100 @@
+//! The sync engine the desktop runs in the background: it sends the outbox and pulls on start,
+//! when the server becomes reachable again, every `interval`, and whenever told to, and it
+//! publishes a status the UI shows. Invariant: one round at a time; a request to sync during a
+//! round is remembered and runs right after it, never lost and never run twice at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use tokio::sync::{watch, Notify};
+
+use crate::error::Result;
+use crate::mirror::Mirror;
+use crate::outbox;
+use crate::session::Session;
+use crate::sync::{self, SyncState, SyncStatus};
+
+/// How often an offline engine asks the server whether it is back.
+const RECONNECT_PROBE: Duration = Duration::from_secs(5);
+
+pub struct SyncEngine {
+    tell: Arc<Notify>,
+    status: watch::Receiver<SyncStatus>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SyncEngine {
+    pub fn start(session: Arc<Session>, mirror: Arc<Mirror>, interval: Duration) -> Result<Self> {
+        let tell = Arc::new(Notify::new());
+        let (publish, status) = watch::channel(sync::status(&mirror)?);
+        let task = tokio::spawn(run(session, mirror, interval, tell.clone(), publish));
+        Ok(Self { tell, status, task })
+    }
+
+    /// Asks for a round now (or right after the one running).
+    pub fn sync_now(&self) {
+        self.tell.notify_one();
+    }
+
+    /// The latest status; `changed()` on it wakes when a new one is published.
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.clone()
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+async fn run(
+    session: Arc<Session>,
+    mirror: Arc<Mirror>,
+    interval: Duration,
+    tell: Arc<Notify>,
+    publish: watch::Sender<SyncStatus>,
+) {
+    loop {
+        publish.send_modify(|s| s.state = SyncState::Syncing);
+        let outcome = match outbox::drain(&session, &mirror, false).await {
+            Ok(_) => sync::pull(&session, &mirror).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        let mut status = match sync::status(&mirror) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "the local database cannot be read; sync stops");
+                return;
+            }
+        };
+        if let Err(e) = &outcome {
+            if e.needs_sign_in() {
+                status.state = SyncState::Error;
+                status.last_error = Some(e.to_string());
+                let _ = publish.send(status);
+                return; // nothing more to do until the user signs in again
+            }
+        }
+        let offline = status.state == SyncState::Offline;
+        let _ = publish.send(status);
+        if offline {
+            // Probe until the server answers (or the user asks), then go again at once.
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(RECONNECT_PROBE) => {
+                        if session.http().send(Method::GET, "/v1/health", None, None, None).await.is_ok() {
+                            tracing::info!("the server is reachable again; syncing");
+                            break;
+                        }
+                    }
+                    _ = tell.notified() => break,
+                }
+            }
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = tell.notified() => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! What can go wrong in the client, each variant something the user or the sync engine can act
+//! on: sign in again, wait for the network, fix a field, resolve a conflict. Invariant: no
+//! message carries a token, a password or a signed URL.
+
+use resonance_api::ErrorCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("Not signed in. Sign in first (resonance login EMAIL).")]
+    NotSignedIn,
+    #[error("You were signed out (the session ended or was revoked). Sign in again.")]
+    SignedOut,
+    #[error("Wrong e-mail or password.")]
+    WrongCredentials,
+    #[error(
+        "No OS keyring is available ({0}). Resonance keeps your session only in the keyring, never in a \
+         plain file: unlock or start your keyring (GNOME Keyring, KWallet, Keychain, Credential Manager) and sign in again."
+    )]
+    NoKeyring(String),
+    #[error("The server at {server} cannot be reached ({reason}).")]
+    Offline { server: String, reason: String },
+    /// The server refused the request for good (validation, role, conflict, not found).
+    #[error("{message}")]
+    Refused { status: u16, code: ErrorCode, message: String, field: Option<String> },
+    /// The server failed (5xx) or answered something this client cannot read.
+    #[error("The server failed ({status}): {message}")]
+    Server { status: u16, message: String },
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("No {what} {id} here.")]
+    NotFound { what: &'static str, id: String },
+    #[error(
+        "This computer's Resonance data was written by a newer version (local schema {found}; this version knows {known}). Update Resonance."
+    )]
+    MirrorTooNew { found: i64, known: i64 },
+    #[error("The local database failed: {0}")]
+    Mirror(#[from] rusqlite::Error),
+    #[error("A file could not be read or written: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("Unexpected data: {0}")]
+    Data(#[from] serde_json::Error),
+}
+
+impl ClientError {
+    /// Worth retrying later as it is (the network, a failing server), as opposed to a refusal.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Offline { .. } => true,
+            Self::Server { status, .. } => *status >= 500 || *status == 429,
+            Self::Refused { code, .. } => matches!(code, ErrorCode::TooManyAttempts | ErrorCode::Unavailable),
+            _ => false,
+        }
+    }
+
+    /// A stable name for the kind of failure, for storing and for the UI to branch on.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotSignedIn | Self::SignedOut => "signed_out",
+            Self::WrongCredentials => "wrong_credentials",
+            Self::NoKeyring(_) => "no_keyring",
+            Self::Offline { .. } => "offline",
+            Self::Refused { .. } => "refused",
+            Self::Server { .. } => "server",
+            Self::Invalid { .. } => "invalid",
+            Self::NotFound { .. } => "not_found",
+            Self::MirrorTooNew { .. } | Self::Mirror(_) | Self::Io(_) | Self::Data(_) => "local",
+        }
+    }
+
+    /// The user has to sign in (again) before anything else works.
+    pub fn needs_sign_in(&self) -> bool {
+        matches!(self, Self::NotSignedIn | Self::SignedOut)
+    }
+}
+
+impl From<resonance_api::error::FieldError> for ClientError {
+    fn from(e: resonance_api::error::FieldError) -> Self {
+        Self::Invalid { field: e.field.to_owned(), message: e.message }
+    }
+}
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;

@@ -1,0 +1,131 @@
+//! The one way the client talks HTTP: every request gets the app's version, a timeout, and a
+//! status classified into a `ClientError` the caller can act on. Tokens are added by
+//! `Session::request`; nothing here logs a header or a body.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use resonance_api::{ErrorBody, ErrorCode};
+use uuid::Uuid;
+
+use crate::error::{ClientError, Result};
+
+pub const USER_AGENT: &str = concat!("resonance-client/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    server: String,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http").field("server", &self.server).finish()
+    }
+}
+
+impl Http {
+    pub fn new(server: &str) -> Result<Self> {
+        let server = server.trim_end_matches('/').to_owned();
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            return Err(ClientError::Invalid {
+                field: "server".into(),
+                message: format!("{server:?} is not an http:// or https:// URL"),
+            });
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?;
+        Ok(Self { client, server })
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Sends one request; `Ok` only for a 2xx answer.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&serde_json::Value>,
+        idempotency_key: Option<Uuid>,
+    ) -> Result<reqwest::Response> {
+        let mut req = self.client.request(method, format!("{}{path}", self.server));
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(key) = idempotency_key {
+            req = req.header("Idempotency-Key", key.to_string());
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|e| self.offline(&e))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.offline(&e))?;
+        Err(classify(status, &bytes))
+    }
+
+    fn offline(&self, e: &reqwest::Error) -> ClientError {
+        let reason = if e.is_timeout() {
+            "timed out".to_owned()
+        } else if e.is_connect() {
+            "connection refused or no route".to_owned()
+        } else {
+            // reqwest's text names the URL; ours carry no secrets (tokens travel in headers).
+            e.to_string()
+        };
+        ClientError::Offline { server: self.server.clone(), reason }
+    }
+}
+
+/// A non-2xx answer as an error: the server's own `{code, message}` when it sent one.
+pub fn classify(status: StatusCode, body: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(ErrorBody { error }) if status.is_client_error() || error.code == ErrorCode::Unavailable => {
+            ClientError::Refused {
+                status: status.as_u16(),
+                code: error.code,
+                message: error.message,
+                field: error.field,
+            }
+        }
+        Ok(ErrorBody { error }) => ClientError::Server { status: status.as_u16(), message: error.message },
+        Err(_) => ClientError::Server {
+            status: status.as_u16(),
+            message: status.canonical_reason().unwrap_or("unexpected answer").to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        let refused = classify(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            br#"{"error":{"code":"validation_failed","message":"name: must not be empty","field":"name"}}"#,
+        );
+        assert!(
+            matches!(&refused, ClientError::Refused { status: 422, code: ErrorCode::ValidationFailed, field: Some(f), .. } if f == "name")
+        );
+        assert!(!refused.is_transient());
+        let failed = classify(StatusCode::BAD_GATEWAY, b"<html>proxy error</html>");
+        assert!(matches!(failed, ClientError::Server { status: 502, .. }));
+        assert!(failed.is_transient());
+        let busy =
+            classify(StatusCode::SERVICE_UNAVAILABLE, br#"{"error":{"code":"unavailable","message":"db down"}}"#);
+        assert!(busy.is_transient());
+        assert!(Http::new("ftp://example.com").is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! resonance-client: everything Resonance Desktop does that is not UI, usable and tested without
+//! Tauri. The session lives in the OS keyring; every past project and generation is in a local
+//! SQLite mirror per account; changes made offline wait in an outbox and reach the server later,
+//! in order, once each.
+
+pub mod accounts;
+pub mod client;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod keyring;
+pub mod mirror;
+pub mod outbox;
+pub mod session;
+pub mod sync;
+
+pub use accounts::{Account, DataDir};
+pub use client::Client;
+pub use error::{ClientError, Result};
+pub use mirror::{LocalProject, Mirror};
+pub use sync::{SyncState, SyncStatus};

@@ -1,0 +1,295 @@
+//! The local mirror: one SQLite database per account holding what the server lets the user see,
+//! and the client's own state (sync cursor, outbox, uploads, media cache, notifications).
+//! Invariants:
+//! - migrations from `migrations-local/` run in order at open, all in one transaction, tracked
+//!   in `PRAGMA user_version`; a database from a newer version is refused, never damaged;
+//! - a database that fails its integrity check at open is moved aside (kept, not deleted) and a
+//!   fresh one is created, which the next sync fills from scratch;
+//! - WAL, foreign keys on, and every change made by the app commits whole or not at all.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use resonance_api::model::{Generation, Organization, Project, SystemLog, User};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::{ClientError, Result};
+
+include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+pub struct Mirror {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    /// Set when the file found at open was damaged and was replaced by an empty one.
+    pub recovered_from: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirror").field("path", &self.path).finish()
+    }
+}
+
+/// A project as the user sees it here: the mirrored row with local edits applied, and whether
+/// those edits are still on their way or were refused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LocalProject {
+    #[serde(flatten)]
+    pub project: Project,
+    /// Local changes not yet accepted by the server.
+    pub pending_changes: u32,
+    /// Why the server refused a local change, while that conflict is unresolved.
+    pub conflict: Option<String>,
+}
+
+fn is_healthy(conn: &Connection) -> bool {
+    conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)).map(|s| s == "ok").unwrap_or(false)
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Ids are random UUIDs, so a full pull writes all over the tables' B-trees: a 32 MB page
+    // cache (the default is 2 MB) keeps most of them in memory.
+    conn.pragma_update(None, "cache_size", -32_000)?;
+    Ok(())
+}
+
+/// Applies the migrations newer than the database's version, all in one transaction.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    migrate_to(conn, latest_version())
+}
+
+/// Migrates up to `target` (tests build old databases with it).
+pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = latest_version();
+    if found > known {
+        return Err(ClientError::MirrorTooNew { found, known });
+    }
+    if found >= target {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found && m.0 <= target) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tracing::info!(migration = name, "migrated the local database");
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl Mirror {
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut recovered_from = None;
+        let mut conn = Connection::open(path)?;
+        if !is_healthy(&conn) {
+            drop(conn);
+            let aside = path.with_extension(format!("corrupt-{}.sqlite", chrono::Utc::now().format("%Y%m%dT%H%M%S")));
+            std::fs::rename(path, &aside)?;
+            for suffix in ["-wal", "-shm"] {
+                let side = PathBuf::from(format!("{}{suffix}", path.display()));
+                if side.exists() {
+                    std::fs::rename(&side, PathBuf::from(format!("{}{suffix}", aside.display())))?;
+                }
+            }
+            tracing::warn!(moved_to = %aside.display(), "the local database was damaged; it was moved aside and will be rebuilt from the server");
+            recovered_from = Some(aside);
+            conn = Connection::open(path)?;
+        }
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        Ok(Self { conn: Mutex::new(conn), path: path.to_owned(), recovered_from })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for one unit of work.
+    pub fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-applied change: SQLite rolls back
+        // the open transaction when it is dropped. So a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn projects(&self, search: Option<&str>) -> Result<Vec<LocalProject>> {
+        let conn = self.lock();
+        let pattern = search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.data,
+                    (SELECT count(*) FROM outbox o WHERE o.project_id = p.id AND o.state = 'pending'),
+                    (SELECT o.last_error FROM outbox o WHERE o.project_id = p.id AND o.state = 'conflict' ORDER BY o.seq LIMIT 1)
+             FROM projects p
+             WHERE ?1 IS NULL OR p.name LIKE ?1 ESCAPE '\\' OR json_extract(p.data, '$.prompt') LIKE ?1 ESCAPE '\\'
+             ORDER BY p.updated_at DESC, p.id",
+        )?;
+        let rows = stmt.query_map(params![pattern], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, Option<String>>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (data, pending_changes, conflict) = row?;
+            out.push(LocalProject { project: serde_json::from_str(&data)?, pending_changes, conflict });
+        }
+        Ok(out)
+    }
+
+    pub fn project(&self, id: Uuid) -> Result<Option<Project>> {
+        self.one("SELECT data FROM projects WHERE id = ?1", id)
+    }
+
+    pub fn generations(&self, project: Uuid) -> Result<Vec<Generation>> {
+        self.all(
+            "SELECT data FROM generations WHERE project_id = ?1 ORDER BY generation_number DESC, id",
+            params![project.to_string()],
+        )
+    }
+
+    pub fn organization(&self, id: Uuid) -> Result<Option<Organization>> {
+        self.one("SELECT data FROM organizations WHERE id = ?1", id)
+    }
+
+    pub fn members(&self) -> Result<Vec<User>> {
+        self.all("SELECT data FROM users ORDER BY email", [])
+    }
+
+    pub fn activity(&self, limit: u32) -> Result<Vec<SystemLog>> {
+        self.all("SELECT data FROM system_logs ORDER BY created_at DESC, id LIMIT ?1", params![limit])
+    }
+
+    /// Rows per mirrored table, for status displays and tests.
+    pub fn counts(&self) -> Result<Vec<(&'static str, i64)>> {
+        let conn = self.lock();
+        let mut out = Vec::new();
+        for table in ["organizations", "users", "projects", "generations", "system_logs"] {
+            let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            out.push((table, n));
+        }
+        Ok(out)
+    }
+
+    fn one<T: DeserializeOwned>(&self, sql: &str, id: Uuid) -> Result<Option<T>> {
+        let conn = self.lock();
+        let data: Option<String> = conn.query_row(sql, params![id.to_string()], |r| r.get(0)).optional()?;
+        Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+    }
+
+    fn all<T: DeserializeOwned>(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<T>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for data in rows {
+            out.push(serde_json::from_str(&data?)?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_file_is_moved_aside_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mirror.sqlite");
+        std::fs::write(&path, b"this is not a database, it was overwritten by something else").unwrap();
+        let mirror = Mirror::open(&path).unwrap();
+        let aside = mirror.recovered_from.clone().expect("the damaged file must be kept aside");
+        assert!(aside.exists());
+        assert_eq!(mirror.projects(None).unwrap(), vec![]);
+        let version: i64 = mirror.lock().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, latest_version());
+        drop(mirror);
+        assert!(Mirror::open(&path).unwrap().recovered_from.is_none(), "a healthy file opens as it is");
+    }
+
+    #[test]
+    fn a_database_from_a_newer_version_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mirror.sqlite");
+        drop(Mirror::open(&path).unwrap());
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", latest_version() + 1).unwrap();
+        let err = Mirror::open(&path).unwrap_err();
+        assert!(matches!(err, ClientError::MirrorTooNew { .. }), "{err}");
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn a_mirror_made_by_the_first_migration_alone_is_upgraded_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mirror.sqlite");
+        let id = Uuid::new_v4();
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, 1).unwrap();
+            let project = serde_json::json!({
+                "id": id, "organization_id": Uuid::nil(), "user_id": Uuid::nil(),
+                "name": "From version 1", "prompt": "p", "audio_path": "a.mp3",
+            });
+            conn.execute(
+                "INSERT INTO projects (id, organization_id, name, data) VALUES (?1, ?2, 'From version 1', ?3)",
+                params![id.to_string(), Uuid::nil().to_string(), project.to_string()],
+            )
+            .unwrap();
+            conn.execute("UPDATE sync_state SET cursor = 'kept-cursor' WHERE id = 1", []).unwrap();
+            let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+            assert_eq!(v, 1);
+            assert!(conn.prepare("SELECT * FROM outbox").is_err(), "version 1 has no outbox yet");
+        }
+        let mirror = Mirror::open(&path).unwrap();
+        assert!(mirror.recovered_from.is_none());
+        let conn = mirror.lock();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, latest_version());
+        let cursor: String = conn.query_row("SELECT cursor FROM sync_state", [], |r| r.get(0)).unwrap();
+        assert_eq!(cursor, "kept-cursor");
+        let queued: i64 = conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0)).unwrap();
+        assert_eq!(queued, 0);
+        drop(conn);
+        let projects = mirror.projects(None).unwrap();
+        assert_eq!(projects.len(), 1);
+        assert_eq!((projects[0].project.id, projects[0].project.name.as_str()), (id, "From version 1"));
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_database_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mirror.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_to(&mut conn, 1).unwrap();
+        // Something in the way of migration 2: it fails, and nothing of it stays.
+        conn.execute_batch("CREATE TABLE uploads (x INTEGER)").unwrap();
+        assert!(migrate(&mut conn).is_err());
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, 1, "all or nothing");
+        assert!(conn.prepare("SELECT * FROM outbox").is_err(), "no part of a failed migration remains");
+    }
+
+    #[test]
+    fn migrations_are_numbered_and_wal_and_foreign_keys_are_on() {
+        assert!(MIGRATIONS.len() >= 2);
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = Mirror::open(&dir.path().join("m.sqlite")).unwrap();
+        let conn = mirror.lock();
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let fks: i64 = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap();
+        assert_eq!((mode.as_str(), fks), ("wal", 1));
+    }
+}

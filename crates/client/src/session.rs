@@ -1,0 +1,241 @@
+//! The signed-in session: sign in, refresh, sign out, and the one authenticated request function
+//! every call goes through. Invariants:
+//! - tokens live in the OS keyring and in this process's memory, nowhere else;
+//! - a refresh is single-flight in the process (the token mutex) and across processes of the app
+//!   (a file lock, then the keyring is read again: another process may have refreshed already);
+//! - a 401 leads to one refresh and one retry; a refused refresh ends the session (`SignedOut`),
+//!   it never loops.
+
+use std::path::PathBuf;
+
+use chrono::{Duration, Utc};
+use reqwest::Method;
+use resonance_api::auth::{Me, TokenRequest, TokenResponse};
+use resonance_api::{ErrorCode, Sensitive};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::accounts::{Account, DataDir};
+use crate::error::{ClientError, Result};
+use crate::http::Http;
+use crate::keyring::{self, Tokens};
+
+/// Refresh this long before the access token's expiry, so a request never carries a token that
+/// expires in flight.
+const EXPIRY_MARGIN_SECONDS: i64 = 30;
+
+pub struct Session {
+    http: Http,
+    account: Account,
+    lock_path: PathBuf,
+    tokens: tokio::sync::Mutex<Option<Tokens>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("account", &self.account.email).field("server", &self.http.server()).finish()
+    }
+}
+
+/// Runs a keyring call off the async threads (Secret Service calls block on D-Bus).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ClientError::Io(std::io::Error::other(format!("a keyring call failed: {e}"))))?
+}
+
+fn tokens_from(resp: &TokenResponse) -> Tokens {
+    Tokens {
+        access_token: resp.access_token.clone(),
+        refresh_token: resp.refresh_token.clone(),
+        access_expires_at: Utc::now() + Duration::seconds(resp.expires_in.max(0)),
+    }
+}
+
+impl Session {
+    /// Signs in with a password. The keyring is checked first, so a machine without one is told
+    /// so before a password leaves it; if storing the tokens still fails, the new session is
+    /// revoked on the server rather than kept anywhere else.
+    pub async fn sign_in(http: Http, data: &DataDir, email: &str, password: Sensitive<String>) -> Result<Self> {
+        blocking(keyring::check).await?;
+        let request = TokenRequest::Password { email: email.trim().to_owned(), password };
+        let body = serde_json::to_value(&request)?;
+        let resp = match http.send(Method::POST, "/v1/auth/token", None, Some(&body), None).await {
+            Ok(resp) => resp,
+            Err(ClientError::Refused { code: ErrorCode::InvalidCredentials, .. }) => {
+                return Err(ClientError::WrongCredentials)
+            }
+            Err(e) => return Err(e),
+        };
+        let token: TokenResponse = read_json(resp).await?;
+        let tokens = tokens_from(&token);
+        let me: Me =
+            read_json(http.send(Method::GET, "/v1/me", Some(tokens.access_token.reveal()), None, None).await?).await?;
+        let account = Account {
+            user_id: me.user.id,
+            email: me.user.email.clone(),
+            name: me.user.name.clone(),
+            organization_id: me.organization.id,
+            organization_name: me.organization.name.clone(),
+            role: me.role,
+            server: http.server().to_owned(),
+        };
+        let stored = tokens.clone();
+        let user = account.user_id;
+        if let Err(e) = blocking(move || keyring::store(user, &stored)).await {
+            let _ = http.send(Method::POST, "/v1/auth/logout", Some(tokens.access_token.reveal()), None, None).await;
+            return Err(e);
+        }
+        data.set_current(&account)?;
+        tracing::info!(user = %account.user_id, "signed in");
+        Ok(Self::with_tokens(http, data, account, Some(tokens)))
+    }
+
+    /// The session of the signed-in account; its tokens are read from the keyring when first needed.
+    pub fn resume(http: Http, data: &DataDir, account: Account) -> Self {
+        Self::with_tokens(http, data, account, None)
+    }
+
+    fn with_tokens(http: Http, data: &DataDir, account: Account, tokens: Option<Tokens>) -> Self {
+        let lock_path = data.session_lock_path(account.user_id);
+        Self { http, account, lock_path, tokens: tokio::sync::Mutex::new(tokens) }
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    /// The current tokens, from memory or the keyring; `SignedOut` when there are none.
+    async fn current(&self) -> Result<Tokens> {
+        let mut guard = self.tokens.lock().await;
+        if let Some(t) = guard.as_ref() {
+            return Ok(t.clone());
+        }
+        let user = self.account.user_id;
+        let loaded = blocking(move || keyring::load(user)).await?.ok_or(ClientError::SignedOut)?;
+        *guard = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Replaces `stale` with fresh tokens, once, however many callers ask at the same time.
+    async fn refresh(&self, stale: &Tokens) -> Result<Tokens> {
+        let mut guard = self.tokens.lock().await;
+        if let Some(now) = guard.as_ref() {
+            if !now.same_access(stale) {
+                return Ok(now.clone()); // refreshed by another task meanwhile
+            }
+        }
+        // Another process of the app may be refreshing the same session: take the account's
+        // lock, then look at the keyring again.
+        let lock_path = self.lock_path.clone();
+        let lock = blocking(move || {
+            if let Some(dir) = lock_path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+            file.lock()?;
+            Ok(file)
+        })
+        .await?;
+        let user = self.account.user_id;
+        let in_keyring = blocking(move || keyring::load(user)).await?;
+        let result = match in_keyring {
+            None => Err(ClientError::SignedOut),
+            Some(k) if !k.same_access(stale) => Ok(k),
+            Some(k) => self.refresh_with_server(&k).await,
+        };
+        drop(lock);
+        match result {
+            Ok(fresh) => {
+                *guard = Some(fresh.clone());
+                Ok(fresh)
+            }
+            Err(e) => {
+                if e.needs_sign_in() {
+                    *guard = None;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn refresh_with_server(&self, current: &Tokens) -> Result<Tokens> {
+        let request = TokenRequest::RefreshToken { refresh_token: current.refresh_token.clone() };
+        let body = serde_json::to_value(&request)?;
+        match self.http.send(Method::POST, "/v1/auth/token", None, Some(&body), None).await {
+            Ok(resp) => {
+                let fresh = tokens_from(&read_json::<TokenResponse>(resp).await?);
+                let (user, stored) = (self.account.user_id, fresh.clone());
+                blocking(move || keyring::store(user, &stored)).await?;
+                tracing::debug!("session refreshed");
+                Ok(fresh)
+            }
+            Err(ClientError::Refused { status: 401, .. }) => {
+                // Revoked, expired or reused: this session is over. Forget it so no process loops.
+                let user = self.account.user_id;
+                blocking(move || keyring::delete(user)).await?;
+                tracing::info!("the session was refused; signed out");
+                Err(ClientError::SignedOut)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends an authenticated request: refreshes an access token about to expire, and after a
+    /// 401 refreshes once and retries once.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        idempotency_key: Option<Uuid>,
+    ) -> Result<reqwest::Response> {
+        let mut tokens = self.current().await?;
+        if tokens.access_expires_at - Duration::seconds(EXPIRY_MARGIN_SECONDS) <= Utc::now() {
+            tokens = self.refresh(&tokens).await?;
+        }
+        let first =
+            self.http.send(method.clone(), path, Some(tokens.access_token.reveal()), body, idempotency_key).await;
+        match first {
+            Err(ClientError::Refused { status: 401, .. }) => {
+                let fresh = self.refresh(&tokens).await?;
+                match self.http.send(method, path, Some(fresh.access_token.reveal()), body, idempotency_key).await {
+                    Err(ClientError::Refused { status: 401, .. }) => Err(ClientError::SignedOut),
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// An authenticated GET whose answer is JSON.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        read_json(self.request(Method::GET, path, None, None).await?).await
+    }
+
+    /// Ends the session on the server (when reachable) and forgets its tokens here.
+    pub async fn sign_out(&self) -> Result<()> {
+        if let Ok(tokens) = self.current().await {
+            if let Err(e) =
+                self.http.send(Method::POST, "/v1/auth/logout", Some(tokens.access_token.reveal()), None, None).await
+            {
+                tracing::info!(error = %e, "could not end the session on the server; forgetting it here anyway");
+            }
+        }
+        *self.tokens.lock().await = None;
+        let user = self.account.user_id;
+        blocking(move || keyring::delete(user)).await
+    }
+}
+
+/// Reads a JSON body; a body that does not parse is the server's failure, not the user's.
+pub async fn read_json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.map_err(|e| ClientError::Server { status, message: e.to_string() })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ClientError::Server { status, message: format!("the answer could not be read: {e}") })
+}

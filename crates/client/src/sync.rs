@@ -1,0 +1,345 @@
+//! Pulling the change feed (`GET /v1/sync`) into the mirror. Invariants:
+//! - each page is applied in one SQLite transaction together with the cursor after it, so a
+//!   killed process resumes exactly where the last committed page left off;
+//! - tombstones delete; local changes still in the outbox are laid back over what a page wrote;
+//! - on `reset` the mirror is rebuilt without emptying it first: the pull rewrites every row with
+//!   a new mark, and only when it completes are the rows it did not see swept away.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use reqwest::Method;
+use resonance_api::sync::{Op, Table, CURSOR_HEADER, HAS_MORE_HEADER, MAX_PAGE_LIMIT};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::error::{ClientError, Result};
+use crate::mirror::Mirror;
+use crate::outbox;
+use crate::session::Session;
+
+/// Rows per page: large pages keep a full pull fast; each is still one short transaction.
+pub const PAGE_LIMIT: u32 = 10_000;
+const _: () = assert!(PAGE_LIMIT <= MAX_PAGE_LIMIT);
+
+/// What the UI shows about sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    Idle,
+    Syncing,
+    Offline,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncStatus {
+    pub state: SyncState,
+    pub last_success_at: Option<String>,
+    pub pending_changes: u32,
+    pub conflicts: u32,
+    pub last_error: Option<String>,
+}
+
+/// What one pull did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullReport {
+    pub pages: u32,
+    pub upserts: u64,
+    pub deletes: u64,
+    /// The server asked for a rebuild (the cursor was too old or from another database).
+    pub rebuilt: bool,
+}
+
+struct Cursor {
+    cursor: Option<String>,
+    mark: i64,
+}
+
+fn cursor(conn: &Connection) -> Result<Cursor> {
+    Ok(conn.query_row("SELECT cursor, mark FROM sync_state WHERE id = 1", [], |r| {
+        Ok(Cursor { cursor: r.get(0)?, mark: r.get(1)? })
+    })?)
+}
+
+/// Starts a rebuild: forget the cursor, write with a new mark, sweep older marks at the end.
+fn start_rebuild(conn: &mut Connection) -> Result<()> {
+    conn.execute("UPDATE sync_state SET cursor = NULL, mark = mark + 1, rebuild_from = mark + 1 WHERE id = 1", [])?;
+    Ok(())
+}
+
+/// Ends a rebuild: rows the full pull did not write are gone on the server. Projects with
+/// local changes still queued stay (a project created offline is not on the server yet).
+fn finish_rebuild(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction()?;
+    let from: Option<i64> = tx.query_row("SELECT rebuild_from FROM sync_state WHERE id = 1", [], |r| r.get(0))?;
+    if let Some(from) = from {
+        for table in Table::ALL {
+            let keep_local =
+                if table == Table::Projects { " AND id NOT IN (SELECT project_id FROM outbox)" } else { "" };
+            tx.execute(&format!("DELETE FROM {} WHERE mark < ?1{keep_local}", table.as_str()), params![from])?;
+        }
+        tx.execute("UPDATE sync_state SET rebuild_from = NULL WHERE id = 1", [])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A page as it comes off the wire. Rows stay the server's JSON text: the mirror stores them as
+/// they are (no decode and re-encode), and reads only the columns it indexes.
+#[derive(Deserialize)]
+pub struct RawPage<'a> {
+    #[serde(default)]
+    pub reset: bool,
+    #[serde(borrow)]
+    pub changes: Vec<RawChange<'a>>,
+    pub cursor: Option<String>,
+    pub has_more: bool,
+}
+
+#[derive(Deserialize)]
+pub struct RawChange<'a> {
+    pub table: Table,
+    pub op: Op,
+    pub id: Uuid,
+    #[serde(borrow, default)]
+    pub row: Option<&'a RawValue>,
+}
+
+/// The columns the mirror indexes, whichever table the row is from.
+#[derive(Deserialize)]
+struct Indexed<'a> {
+    organization_id: Option<Uuid>,
+    project_id: Option<Uuid>,
+    #[serde(borrow)]
+    email: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    updated_at: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    created_at: Option<std::borrow::Cow<'a, str>>,
+    generation_number: Option<i32>,
+}
+
+fn upsert(tx: &Transaction<'_>, table: Table, id: Uuid, row: &RawValue, mark: i64) -> Result<()> {
+    let id = id.to_string();
+    let data = row.get();
+    let k: Indexed<'_> = serde_json::from_str(data)?;
+    let org = k.organization_id.map(|o| o.to_string());
+    match table {
+        Table::Organizations => tx
+            .prepare_cached(
+                "INSERT INTO organizations (id, data, mark) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, mark = excluded.mark",
+            )?
+            .execute(params![id, data, mark])?,
+        Table::Users => tx
+            .prepare_cached(
+                "INSERT INTO users (id, organization_id, email, data, mark) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, email = excluded.email,
+                   data = excluded.data, mark = excluded.mark",
+            )?
+            .execute(params![id, org, k.email.as_deref().unwrap_or_default(), data, mark])?,
+        Table::Projects => tx
+            .prepare_cached(
+                "INSERT INTO projects (id, organization_id, name, updated_at, data, mark) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, name = excluded.name,
+                   updated_at = excluded.updated_at, data = excluded.data, mark = excluded.mark",
+            )?
+            .execute(params![id, org, k.name.as_deref().unwrap_or_default(), k.updated_at, data, mark])?,
+        Table::Generations => tx
+            .prepare_cached(
+                "INSERT INTO generations (id, project_id, organization_id, generation_number, data, mark)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id,
+                   organization_id = excluded.organization_id, generation_number = excluded.generation_number,
+                   data = excluded.data, mark = excluded.mark",
+            )?
+            .execute(params![id, k.project_id.map(|p| p.to_string()), org, k.generation_number, data, mark])?,
+        Table::SystemLogs => tx
+            .prepare_cached(
+                "INSERT INTO system_logs (id, organization_id, created_at, data, mark) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id,
+                   created_at = excluded.created_at, data = excluded.data, mark = excluded.mark",
+            )?
+            .execute(params![id, org, k.created_at, data, mark])?,
+    };
+    Ok(())
+}
+
+/// Applies one page and the cursor after it, in one transaction.
+pub fn apply_page(conn: &mut Connection, page: &RawPage<'_>) -> Result<(u64, u64)> {
+    let Cursor { mark, .. } = cursor(conn)?;
+    let tx = conn.transaction()?;
+    let (mut upserts, mut deletes) = (0u64, 0u64);
+    let mut touched: Vec<Uuid> = Vec::new();
+    for change in &page.changes {
+        match (change.op, change.row) {
+            (Op::Upsert, Some(row)) => {
+                upsert(&tx, change.table, change.id, row, mark)?;
+                upserts += 1;
+            }
+            (Op::Delete, _) => {
+                tx.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", change.table.as_str()))?
+                    .execute(params![change.id.to_string()])?;
+                deletes += 1;
+            }
+            (Op::Upsert, None) => {
+                return Err(ClientError::Server {
+                    status: 200,
+                    message: format!("an upsert of {} without its row", change.id),
+                })
+            }
+        }
+        if change.table == Table::Projects {
+            touched.push(change.id);
+        }
+    }
+    outbox::overlay(&tx, &touched)?;
+    tx.execute(
+        "UPDATE sync_state SET cursor = ?1, last_error = NULL, last_error_kind = NULL WHERE id = 1",
+        params![page.cursor],
+    )?;
+    tx.commit()?;
+    Ok((upserts, deletes))
+}
+
+fn record_outcome(mirror: &Mirror, error: Option<&ClientError>) -> Result<()> {
+    let conn = mirror.lock();
+    match error {
+        None => conn.execute(
+            "UPDATE sync_state SET last_success_at = ?1, last_error = NULL, last_error_kind = NULL WHERE id = 1",
+            params![Utc::now().to_rfc3339()],
+        )?,
+        Some(e) => conn.execute(
+            "UPDATE sync_state SET last_error = ?1, last_error_kind = ?2 WHERE id = 1",
+            params![e.to_string(), e.kind()],
+        )?,
+    };
+    Ok(())
+}
+
+/// The path of the page after `cursor`.
+fn page_path(cursor: Option<&str>) -> String {
+    match cursor {
+        // Cursors are base64url; anything else is escaped rather than trusted.
+        Some(c) => format!(
+            "/v1/sync?limit={PAGE_LIMIT}&cursor={}",
+            c.chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() || "-_.~".contains(ch) {
+                    ch.to_string()
+                } else {
+                    format!("%{:02X}", ch as u32 & 0xFF)
+                })
+                .collect::<String>()
+        ),
+        None => format!("/v1/sync?limit={PAGE_LIMIT}"),
+    }
+}
+
+type Fetch = tokio::task::JoinHandle<Result<reqwest::Response>>;
+
+fn fetch(session: &Arc<Session>, cursor: Option<String>) -> Fetch {
+    let session = session.clone();
+    tokio::spawn(async move { session.request(Method::GET, &page_path(cursor.as_deref()), None, None).await })
+}
+
+async fn joined(f: Fetch) -> Result<reqwest::Response> {
+    f.await.map_err(|e| ClientError::Io(std::io::Error::other(format!("a sync request failed: {e}"))))?
+}
+
+/// Pulls until the feed has nothing more. The next page is requested (from the cursor in the
+/// response headers) while this one is decoded and applied.
+pub async fn pull(session: &Arc<Session>, mirror: &Arc<Mirror>) -> Result<PullReport> {
+    let result = pull_inner(session, mirror).await;
+    record_outcome(mirror, result.as_ref().err())?;
+    result
+}
+
+async fn pull_inner(session: &Arc<Session>, mirror: &Arc<Mirror>) -> Result<PullReport> {
+    let mut report = PullReport::default();
+    let start = cursor(&mirror.lock())?.cursor;
+    let mut next = Some(fetch(session, start));
+    while let Some(pending) = next.take() {
+        let resp = joined(pending).await?;
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        if header(HAS_MORE_HEADER).as_deref() == Some("true") {
+            next = Some(fetch(session, header(CURSOR_HEADER)));
+        }
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(|e| ClientError::Server { status, message: e.to_string() })?;
+        let m = mirror.clone();
+        // Decoded and applied off the async threads: one SQLite transaction per page.
+        let applied = tokio::task::spawn_blocking(move || -> Result<Option<(u64, u64, bool)>> {
+            let page: RawPage<'_> = serde_json::from_slice(&body)
+                .map_err(|e| ClientError::Server { status, message: format!("a sync page could not be read: {e}") })?;
+            if page.reset {
+                return Ok(None);
+            }
+            let (upserts, deletes) = apply_page(&mut m.lock(), &page)?;
+            Ok(Some((upserts, deletes, page.has_more)))
+        })
+        .await
+        .map_err(|e| ClientError::Io(std::io::Error::other(format!("applying a page failed: {e}"))))??;
+        report.pages += 1;
+        let Some((upserts, deletes, has_more)) = applied else {
+            tracing::info!("the server asked for a full resync; rebuilding the mirror in place");
+            if let Some(stale) = next.take() {
+                stale.abort();
+            }
+            start_rebuild(&mut mirror.lock())?;
+            report.rebuilt = true;
+            next = Some(fetch(session, None));
+            continue;
+        };
+        report.upserts += upserts;
+        report.deletes += deletes;
+        if !has_more {
+            finish_rebuild(&mut mirror.lock())?;
+            if let Some(stale) = next.take() {
+                stale.abort();
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The status as stored (the live `syncing` state is the engine's to add).
+pub fn status(mirror: &Mirror) -> Result<SyncStatus> {
+    let conn = mirror.lock();
+    let (last_success_at, last_error, kind): (Option<String>, Option<String>, Option<String>) =
+        conn.query_row("SELECT last_success_at, last_error, last_error_kind FROM sync_state WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let (pending, conflicts): (u32, u32) = conn.query_row(
+        "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'conflict') FROM outbox",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    // The outbox's first waiting entry tells whether sending is failing too.
+    let outbox_kind: Option<String> = conn
+        .query_row("SELECT last_error_kind FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1", [], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let state = match (kind.as_deref(), outbox_kind.as_deref()) {
+        (Some("offline"), _) | (None, Some("offline")) => SyncState::Offline,
+        (Some(_), _) => SyncState::Error,
+        _ => SyncState::Idle,
+    };
+    Ok(SyncStatus { state, last_success_at, pending_changes: pending, conflicts, last_error })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_are_passed_through_or_escaped() {
+        assert_eq!(page_path(None), format!("/v1/sync?limit={PAGE_LIMIT}"));
+        assert_eq!(page_path(Some("djI_abc-9")), format!("/v1/sync?limit={PAGE_LIMIT}&cursor=djI_abc-9"));
+        assert!(page_path(Some("a&b=c")).ends_with("cursor=a%26b%3Dc"));
+    }
+}
