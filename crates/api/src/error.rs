@@ -33,6 +33,12 @@ pub enum ErrorCode {
     TooManyAttempts,
     /// The request body is larger than the server accepts.
     PayloadTooLarge,
+    /// The organization's subscription is not active (past due, canceled, unpaid).
+    SubscriptionInactive,
+    /// The free trial is over and there is no active subscription.
+    TrialEnded,
+    /// This month's generations are used up.
+    QuotaExceeded,
     /// The server cannot reach its database right now; retry later.
     Unavailable,
     /// Something failed on the server; the operator's log has the details.
@@ -52,6 +58,7 @@ impl ErrorCode {
             Self::NotFound => 404,
             Self::EmailTaken | Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
+            Self::SubscriptionInactive | Self::TrialEnded | Self::QuotaExceeded => 402,
             Self::ValidationFailed => 422,
             Self::TooManyAttempts => 429,
             Self::Internal => 500,

@@ -67,6 +67,13 @@ enum Command {
     /// Creates, edits or deletes a project.
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Starts a generation of a project (needs the server; counts against the month's quota).
+    Generate {
+        project: Uuid,
+        /// Re-render with the seed of an earlier generation.
+        #[arg(long)]
+        seed: Option<String>,
+    },
     /// Lists a project's generations (from the local mirror).
     Generations {
         project: Uuid,
@@ -318,6 +325,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Project(ProjectCommand::Delete { id }) => {
             client.delete_project(id)?;
             push_and_report(&client).await?;
+        }
+        Command::Generate { project, seed } => {
+            let g = client.start_generation(project, seed).await?;
+            println!("{}", g.id);
+            eprintln!(
+                "Started generation #{} with seed {}; it is queued for rendering.",
+                g.generation_number.unwrap_or(0),
+                g.seed
+            );
         }
         Command::Generations { project, json } => {
             let generations = client.generations(project)?;

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use reqwest::Method;
+use resonance_api::generations::NewGeneration;
 use resonance_api::model::{Generation, Project};
 use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_api::Sensitive;
@@ -15,7 +17,7 @@ use crate::error::{ClientError, Result};
 use crate::http::Http;
 use crate::mirror::{LocalProject, Mirror};
 use crate::outbox::{self, DrainReport, Entry};
-use crate::session::Session;
+use crate::session::{read_json, Session};
 use crate::sync::{self, PullReport, SyncStatus};
 
 pub struct Client {
@@ -160,6 +162,29 @@ impl Client {
 
     pub fn delete_project(&self, id: Uuid) -> Result<()> {
         outbox::delete_project(&self.signed_in()?.mirror, id)
+    }
+
+    /// Starts a generation of `project` on the server (this needs the server: it is charged to
+    /// the month's quota). One key for all attempts: a retry after a lost answer returns the same
+    /// generation and is never charged twice. The new row goes into the mirror at once.
+    pub async fn start_generation(&self, project: Uuid, seed: Option<String>) -> Result<Generation> {
+        let s = self.signed_in()?;
+        let body = serde_json::to_value(NewGeneration { seed })?;
+        let path = format!("/v1/projects/{project}/generations");
+        let key = Uuid::new_v4();
+        let mut attempt = 0;
+        let generation: Generation = loop {
+            attempt += 1;
+            match s.session.request(Method::POST, &path, Some(&body), Some(key)).await {
+                Ok(resp) => break read_json(resp).await?,
+                Err(e) if e.is_transient() && attempt < 3 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        crate::sync::store_generation(&s.mirror, &generation)?;
+        Ok(generation)
     }
 
     /// Queued changes, conflicts included.

@@ -207,6 +207,18 @@ pub fn apply_page(conn: &mut Connection, page: &RawPage<'_>) -> Result<(u64, u64
     Ok((upserts, deletes))
 }
 
+/// Writes one generation the server just returned (the feed brings it again later, unchanged).
+pub fn store_generation(mirror: &Mirror, generation: &resonance_api::model::Generation) -> Result<()> {
+    let json = serde_json::to_string(generation)?;
+    let row: Box<RawValue> = RawValue::from_string(json)?;
+    let mut conn = mirror.lock();
+    let mark = cursor(&conn)?.mark;
+    let tx = conn.transaction()?;
+    upsert(&tx, Table::Generations, generation.id, &row, mark)?;
+    tx.commit()?;
+    Ok(())
+}
+
 fn record_outcome(mirror: &Mirror, error: Option<&ClientError>) -> Result<()> {
     let conn = mirror.lock();
     match error {

@@ -87,6 +87,15 @@ fn database_detail(e: &sqlx::Error) -> ErrorDetail {
                 "RZ403" => refused(ErrorCode::Forbidden, db.message(), None),
                 "RZ404" => refused(ErrorCode::NotFound, db.message(), None),
                 "RZ409" => refused(ErrorCode::Conflict, db.message(), None),
+                // Generation refusals name their reason in the hint.
+                "RZ402" => {
+                    let code = match pg.and_then(|p| p.hint()) {
+                        Some("trial_ended") => ErrorCode::TrialEnded,
+                        Some("quota_exceeded") => ErrorCode::QuotaExceeded,
+                        _ => ErrorCode::SubscriptionInactive,
+                    };
+                    refused(code, db.message(), None)
+                }
                 "RZ422" => {
                     let field = pg.and_then(|p| p.hint()).map(str::to_owned);
                     refused(ErrorCode::ValidationFailed, db.message(), field)

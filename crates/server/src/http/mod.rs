@@ -78,7 +78,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::me))
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::get, projects::update, projects::delete))
-        .routes(routes!(projects::generations_of))
+        .routes(routes!(projects::generations_of, projects::start_generation))
         .routes(routes!(projects::generation))
         .routes(routes!(members::list, members::invite))
         .routes(routes!(members::change_role, members::remove))

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use resonance_api::generations::NewGeneration;
 use resonance_api::model::{Generation, Project};
 use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_api::ErrorBody;
@@ -168,6 +169,43 @@ pub async fn generations_of(
     let list = generations::for_project(&mut tx, &caller, id).await?;
     tx.commit().await?;
     Ok(Json(list))
+}
+
+/// Starts a generation of the project (developer or above) and queues its render. In one
+/// transaction: the role, the subscription (`active`, or `trialing` before `trial_ends_at`), the
+/// month's quota (counted only when below the limit), the next `generation_number`, a unique
+/// `seed` (or the one given, to re-render). The `Idempotency-Key` header is required: a retry
+/// returns the same generation and is not counted twice.
+#[utoipa::path(post, path = "/v1/projects/{id}/generations", tag = "generations", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path),
+           ("Idempotency-Key" = uuid::Uuid, Header, description = "Required: a retry with the same key returns the same generation")),
+    request_body = NewGeneration,
+    responses((status = 201, body = Generation),
+              (status = 400, body = ErrorBody, description = "no Idempotency-Key"),
+              (status = 402, body = ErrorBody, description = "subscription_inactive, trial_ended or quota_exceeded"),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn start_generation(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    IdempotencyKey(key): IdempotencyKey,
+    PathId(id): PathId,
+    Body(new): Body<NewGeneration>,
+) -> Result<Response> {
+    if key.is_none() {
+        return Err(Error::bad_request(
+            "Starting a generation needs an Idempotency-Key header (a UUID), so a retry is never charged twice.",
+        ));
+    }
+    let (mut tx, caller) = app.db.begin_for(&claims).await?;
+    let request = format!("POST /v1/projects/{id}/generations");
+    if let Some(answer) = replay(&mut tx, key, &request).await? {
+        tx.commit().await?;
+        return Ok(answer);
+    }
+    let made = generations::start(&mut tx, &caller, id, &new).await?;
+    remember(&mut tx, key, &request, StatusCode::CREATED, Some(&made)).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(made)).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/generations/{id}", tag = "generations", security(("bearer" = [])),

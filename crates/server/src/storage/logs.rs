@@ -37,6 +37,11 @@ impl<'a> Entry<'a> {
         self
     }
 
+    pub fn generation(mut self, id: Uuid) -> Self {
+        self.generation_id = Some(id);
+        self
+    }
+
     pub fn details(mut self, details: Value) -> Self {
         self.details = details;
         self
