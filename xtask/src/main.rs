@@ -94,9 +94,15 @@ fn dev() -> Result<()> {
     let server = target_dir().join("debug").join("resonance-server");
     run(Command::new(&server).args(["migrate", "--database-url", &url]))?;
     run(Command::new(&server).args(["demo-seed", "--database-url", &url]))?;
-    println!("\nPostgres: {url}\nAPI:      http://{DEV_LISTEN}/v1  (OpenAPI at /v1/openapi.json)\nCtrl-C stops everything.\n");
+    let storage = data.join("storage");
+    println!(
+        "\nPostgres: {url}\nAPI:      http://{DEV_LISTEN}/v1  (OpenAPI at /v1/openapi.json)\nStorage:  {}\nCtrl-C stops everything.\n",
+        storage.display()
+    );
     let mut child = Command::new(&server)
         .args(["serve", "--database-url", &url, "--listen", DEV_LISTEN])
+        .arg("--storage")
+        .arg(&storage)
         .env("RESONANCE_JWT_SECRET", &secret)
         .spawn()
         .context("cannot start resonance-server")?;

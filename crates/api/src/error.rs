@@ -39,6 +39,16 @@ pub enum ErrorCode {
     TrialEnded,
     /// This month's generations are used up.
     QuotaExceeded,
+    /// A tus request without `Tus-Resumable: 1.0.0`.
+    TusVersionUnsupported,
+    /// A tus chunk whose `Upload-Checksum` does not match its bytes.
+    ChecksumMismatch,
+    /// The upload expired before it was finished; start a new one.
+    UploadExpired,
+    /// A tus chunk not sent as `application/offset+octet-stream`.
+    WrongContentType,
+    /// The uploaded file is not audio that can be decoded.
+    NotAudio,
     /// The server cannot reach its database right now; retry later.
     Unavailable,
     /// Something failed on the server; the operator's log has the details.
@@ -59,6 +69,11 @@ impl ErrorCode {
             Self::EmailTaken | Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::SubscriptionInactive | Self::TrialEnded | Self::QuotaExceeded => 402,
+            Self::TusVersionUnsupported => 412,
+            Self::ChecksumMismatch => 460,
+            Self::UploadExpired => 410,
+            Self::WrongContentType => 415,
+            Self::NotAudio => 422,
             Self::ValidationFailed => 422,
             Self::TooManyAttempts => 429,
             Self::Internal => 500,

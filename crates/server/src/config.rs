@@ -61,6 +61,14 @@ pub struct ServeArgs {
     #[arg(long, env = "RESONANCE_DB_POOL", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=512))]
     pub db_pool: u32,
+    /// Where uploaded audio and renders are stored: a local directory, or `s3://bucket/prefix`
+    /// (credentials and region from the usual AWS_* environment variables).
+    #[arg(long, env = "RESONANCE_STORAGE", default_value = "resonance-storage")]
+    pub storage: String,
+    /// The largest upload accepted, in bytes (larger ones are answered 413).
+    #[arg(long, env = "RESONANCE_MAX_UPLOAD_BYTES", default_value_t = 1 << 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_upload_bytes: u64,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +157,9 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     pub refresh_grace: Duration,
     pub tombstone_retention: Duration,
+    /// Object storage for uploads and renders.
+    pub storage: std::sync::Arc<dyn object_store::ObjectStore>,
+    pub max_upload_bytes: u64,
 }
 
 impl Settings {
@@ -159,19 +170,26 @@ impl Settings {
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             refresh_grace: Duration::from_secs(10),
             tombstone_retention: Duration::from_secs(30 * 86_400),
+            // Tests that do not upload need no directory; `serve` is given a real one.
+            storage: std::sync::Arc::new(object_store::memory::InMemory::new()),
+            max_upload_bytes: 1 << 30,
         }
     }
 }
 
-impl From<&ServeArgs> for Settings {
-    fn from(a: &ServeArgs) -> Self {
-        Self {
+impl TryFrom<&ServeArgs> for Settings {
+    type Error = String;
+
+    fn try_from(a: &ServeArgs) -> Result<Self, String> {
+        Ok(Self {
             jwt_secret: a.jwt_secret.clone(),
             access_token_ttl: Duration::from_secs(a.access_token_ttl),
             refresh_token_ttl: Duration::from_secs(a.refresh_token_days * 86_400),
             refresh_grace: Duration::from_secs(a.refresh_grace),
             tombstone_retention: Duration::from_secs(a.tombstone_days * 86_400),
-        }
+            storage: crate::objects::open(&a.storage)?,
+            max_upload_bytes: a.max_upload_bytes,
+        })
     }
 }
 

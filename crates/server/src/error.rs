@@ -23,6 +23,11 @@ pub enum Error {
     /// Something the code guarantees did not hold: a bug, logged in full.
     #[error("internal invariant broken: {0}")]
     Invariant(String),
+    /// Object storage failed (a full disk, an unreachable bucket).
+    #[error("object storage: {0}")]
+    Storage(#[from] object_store::Error),
+    #[error("file: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -57,7 +62,14 @@ impl Error {
                 ErrorDetail { code: *code, message: message.clone(), field: field.clone() }
             }
             Self::Database(e) => database_detail(e),
-            Self::PasswordHash(_) | Self::TokenSigning(_) | Self::Json(_) | Self::Invariant(_) => internal(),
+            Self::PasswordHash(_) | Self::TokenSigning(_) | Self::Json(_) | Self::Invariant(_) | Self::Io(_) => {
+                internal()
+            }
+            Self::Storage(_) => ErrorDetail {
+                code: ErrorCode::Unavailable,
+                message: "Storage is not available right now; retry later.".into(),
+                field: None,
+            },
         }
     }
 }

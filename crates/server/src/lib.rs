@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod objects;
 pub mod storage;
 
 use std::future::Future;
@@ -20,7 +21,7 @@ pub use db::Db;
 use credentials::Keys;
 use storage::accounts::SessionPolicy;
 
-/// How often each server instance prunes expired tombstones and idempotency keys.
+/// How often each server instance prunes expired tombstones, idempotency keys and uploads.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Serves the API until `shutdown` resolves, then finishes in-flight requests and returns.
@@ -32,9 +33,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let keys = Keys::new(&settings.jwt_secret, settings.access_token_ttl);
     let policy = SessionPolicy { refresh_ttl: settings.refresh_token_ttl, grace: settings.refresh_grace };
-    let state = http::AppState::new(db.clone(), keys, policy);
+    let state = http::AppState::new(db.clone(), keys, policy, settings.storage.clone(), settings.max_upload_bytes);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let pruner = tokio::spawn(prune_tombstones(db, settings.tombstone_retention, stop_rx));
+    let pruner = tokio::spawn(prune_tombstones(db, settings.tombstone_retention, settings.storage.clone(), stop_rx));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "resonance-server listening");
     }
@@ -44,7 +45,12 @@ pub async fn serve(
     result
 }
 
-async fn prune_tombstones(db: Db, retention: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn prune_tombstones(
+    db: Db,
+    retention: Duration,
+    storage: std::sync::Arc<dyn object_store::ObjectStore>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         match sqlx::query_scalar::<_, i64>("SELECT sync.prune_tombstones(make_interval(secs => $1))")
             .bind(retention.as_secs_f64())
@@ -64,6 +70,7 @@ async fn prune_tombstones(db: Db, retention: Duration, mut stop: tokio::sync::wa
         {
             tracing::warn!(error = %e, "could not prune idempotency keys; will retry");
         }
+        http::forget_expired_uploads(&db, storage.as_ref()).await;
         tokio::select! {
             _ = tokio::time::sleep(PRUNE_EVERY) => {}
             _ = stop.changed() => return,

@@ -7,6 +7,9 @@ mod extract;
 mod members;
 mod projects;
 mod sync;
+mod uploads;
+
+pub use uploads::forget_expired_uploads;
 
 use std::sync::Arc;
 
@@ -34,6 +37,8 @@ pub struct Inner {
     pub db: Db,
     pub keys: Keys,
     pub session_policy: SessionPolicy,
+    pub storage: Arc<dyn object_store::ObjectStore>,
+    pub max_upload_bytes: u64,
 }
 
 impl std::ops::Deref for AppState {
@@ -44,8 +49,14 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, keys: Keys, session_policy: SessionPolicy) -> Self {
-        Self(Arc::new(Inner { db, keys, session_policy }))
+    pub fn new(
+        db: Db,
+        keys: Keys,
+        session_policy: SessionPolicy,
+        storage: Arc<dyn object_store::ObjectStore>,
+        max_upload_bytes: u64,
+    ) -> Self {
+        Self(Arc::new(Inner { db, keys, session_policy, storage, max_upload_bytes }))
     }
 }
 
@@ -53,7 +64,7 @@ impl AppState {
 #[openapi(
     info(title = "Resonance API", description = "The hosted backend of Resonance Desktop."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "projects"), (name = "generations"), (name = "members"),
+    tags((name = "auth"), (name = "projects"), (name = "generations"), (name = "uploads"), (name = "members"),
          (name = "activity"), (name = "sync"), (name = "health"))
 )]
 struct ApiDoc;
@@ -84,6 +95,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(members::change_role, members::remove))
         .routes(routes!(members::update_organization))
         .routes(routes!(members::system_logs))
+        .routes(routes!(uploads::options, uploads::create))
+        .routes(routes!(uploads::head, uploads::patch, uploads::terminate))
         .routes(routes!(sync::pull))
         .routes(routes!(sync::health))
         .split_for_parts()

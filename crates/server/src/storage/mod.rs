@@ -10,6 +10,7 @@ pub mod logs;
 pub mod members;
 pub mod projects;
 pub mod sync;
+pub mod uploads;
 
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;

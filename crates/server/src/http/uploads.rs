@@ -1,0 +1,531 @@
+//! `/v1/uploads`: the tus 1.0 resumable upload protocol (core, creation, termination, checksum,
+//! expiration). Invariants:
+//! - every chunk is stored as its own object before the row's offset moves past it, under the
+//!   row's lock, so the offset a client reads back is always backed by stored bytes; a chunk cut
+//!   off mid-way is dropped whole, so a resumed upload re-sends at most that one chunk;
+//! - the finished file is joined, hashed and decoded as audio before it is kept: what is not
+//!   audio is refused (and deleted); bytes the organization already stored finish at once.
+
+use std::io::Write as _;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use futures_util::StreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, WriteMultipart};
+use resonance_api::ErrorCode;
+use sha2::Digest;
+use uuid::Uuid;
+
+use super::extract::{Authenticated, PathId};
+use super::AppState;
+use crate::credentials::AccessClaims;
+use crate::error::{Error, Result};
+use crate::storage::logs::{self, Entry};
+use crate::storage::uploads::{self, NewUpload, Upload};
+
+const TUS_VERSION: &str = "1.0.0";
+/// The largest single PATCH accepted: clients send chunks of a few MB.
+pub const MAX_CHUNK_BYTES: usize = 64 << 20;
+
+fn header(name: &'static str, value: impl ToString) -> (HeaderName, HeaderValue) {
+    (HeaderName::from_static(name), HeaderValue::from_str(&value.to_string()).unwrap_or(HeaderValue::from_static("")))
+}
+
+/// Every tus answer, errors included, carries `Tus-Resumable`.
+fn tus(result: Result<Response>) -> Response {
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    let headers = response.headers_mut();
+    headers.insert(HeaderName::from_static("tus-resumable"), HeaderValue::from_static(TUS_VERSION));
+    if response.status() == StatusCode::PRECONDITION_FAILED {
+        response.headers_mut().insert(HeaderName::from_static("tus-version"), HeaderValue::from_static(TUS_VERSION));
+    }
+    response
+}
+
+fn require_tus(headers: &HeaderMap) -> Result<()> {
+    match headers.get("tus-resumable").and_then(|v| v.to_str().ok()) {
+        Some(TUS_VERSION) => Ok(()),
+        _ => Err(Error::refused(
+            ErrorCode::TusVersionUnsupported,
+            "This server speaks tus 1.0.0 (Tus-Resumable: 1.0.0).",
+        )),
+    }
+}
+
+fn number(headers: &HeaderMap, name: &str) -> Result<Option<u64>> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| Error::bad_request(format!("{name} must be a non-negative integer."))),
+    }
+}
+
+fn expires(upload: &Upload) -> String {
+    httpdate::fmt_http_date(SystemTime::from(upload.expires_at))
+}
+
+/// `Upload-Metadata`: comma-separated `key base64value` pairs.
+fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>> {
+    let Some(raw) = headers.get("upload-metadata").and_then(|v| v.to_str().ok()) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
+        let value = base64::engine::general_purpose::STANDARD
+            .decode(value.trim())
+            .ok()
+            .and_then(|v| String::from_utf8(v).ok())
+            .ok_or_else(|| Error::bad_request(format!("Upload-Metadata: the value of {key} is not base64 UTF-8.")))?;
+        out.push((key.to_owned(), value));
+    }
+    Ok(out)
+}
+
+fn part_key(id: Uuid, offset: i64) -> ObjectPath {
+    ObjectPath::from(format!("_uploads/{id}/{offset:020}-{}", Uuid::new_v4().simple()))
+}
+
+/// Where a finished file is kept: `<organization>/<project>/<sha256>.<ext>`.
+fn object_key(upload: &Upload, sha256: &str, ext: &str) -> String {
+    format!("{}/{}/{sha256}.{ext}", upload.organization_id, upload.project_id)
+}
+
+fn extension(container: &str) -> &'static str {
+    match container {
+        "mp3" => "mp3",
+        "mp4" => "m4a",
+        "flac" => "flac",
+        "wav" => "wav",
+        "ogg" => "ogg",
+        "aiff" => "aiff",
+        _ => "audio",
+    }
+}
+
+/// Deletes whatever is stored under the upload's staging prefix (its chunks, and any orphan of a
+/// chunk that lost a race).
+async fn delete_parts(storage: &dyn ObjectStore, id: Uuid) {
+    let prefix = ObjectPath::from(format!("_uploads/{id}"));
+    let mut listing = storage.list(Some(&prefix));
+    while let Some(Ok(meta)) = listing.next().await {
+        if let Err(e) = storage.delete(&meta.location).await {
+            tracing::warn!(error = %e, "could not delete an upload chunk; it will be retried with the upload's cleanup");
+        }
+    }
+}
+
+#[utoipa::path(options, path = "/v1/uploads", tag = "uploads",
+    responses((status = 204, description = "tus capabilities: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm")))]
+pub async fn options(State(app): State<AppState>) -> Response {
+    tus(Ok((
+        StatusCode::NO_CONTENT,
+        [
+            header("tus-version", TUS_VERSION),
+            header("tus-extension", "creation,termination,checksum,expiration"),
+            header("tus-max-size", app.max_upload_bytes),
+            header("tus-checksum-algorithm", "sha1,sha256"),
+        ],
+    )
+        .into_response()))
+}
+
+/// Starts an upload (tus creation): `Upload-Length` and `Upload-Metadata` with `project_id`
+/// (required), `filename` and `sha256` (the file's, hex; with it, bytes the organization already
+/// stored finish at once).
+#[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("bearer" = [])),
+    responses((status = 201, description = "Location of the upload; Upload-Offset equals Upload-Length when the bytes were already stored"),
+              (status = 400, body = resonance_api::ErrorBody), (status = 403, body = resonance_api::ErrorBody),
+              (status = 404, body = resonance_api::ErrorBody), (status = 412, body = resonance_api::ErrorBody),
+              (status = 413, body = resonance_api::ErrorBody)))]
+pub async fn create(State(app): State<AppState>, Authenticated(claims): Authenticated, headers: HeaderMap) -> Response {
+    tus(create_inner(&app, &claims, &headers).await)
+}
+
+async fn create_inner(app: &AppState, claims: &AccessClaims, headers: &HeaderMap) -> Result<Response> {
+    require_tus(headers)?;
+    let length = number(headers, "upload-length")?.ok_or_else(|| {
+        Error::bad_request("Upload-Length is required (uploads of unknown length are not supported).")
+    })?;
+    if length > app.max_upload_bytes {
+        return Err(Error::refused(
+            ErrorCode::PayloadTooLarge,
+            format!("This server accepts files of at most {} bytes; this one has {length}.", app.max_upload_bytes),
+        ));
+    }
+    let length = i64::try_from(length).map_err(|_| Error::bad_request("Upload-Length is too large."))?;
+    let meta = metadata(headers)?;
+    let get = |key: &str| meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let project_id = get("project_id")
+        .and_then(|p| Uuid::parse_str(p).ok())
+        .ok_or_else(|| Error::invalid("project_id", "Upload-Metadata must name the project_id the audio is for."))?;
+    let declared = get("sha256").map(str::to_ascii_lowercase);
+    if declared.as_ref().is_some_and(|h| h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit())) {
+        return Err(Error::invalid("sha256", "sha256 must be 64 hexadecimal digits."));
+    }
+    let raw_meta = headers.get("upload-metadata").and_then(|v| v.to_str().ok());
+    let (mut tx, caller) = app.db.begin_for(claims).await?;
+    let new = NewUpload {
+        project_id,
+        length,
+        metadata: raw_meta,
+        filename: get("filename"),
+        declared_sha256: declared.as_deref(),
+    };
+    let upload = uploads::create(&mut tx, &caller, &new).await?;
+    let location = format!("/v1/uploads/{}", upload.id);
+    // Bytes already stored for this organization: no need to send them again.
+    if let Some(sha) = &declared {
+        if let Some(stored) = uploads::find_stored(&mut tx, sha, length).await? {
+            let (Some(from), Some(duration)) = (&stored.object_key, stored.duration) else {
+                return Err(Error::Invariant("a complete upload without its object".into()));
+            };
+            let ext = from.rsplit('.').next().unwrap_or("audio");
+            let key = object_key(&upload, sha, ext);
+            if *from != key {
+                app.storage.copy(&ObjectPath::from(from.as_str()), &ObjectPath::from(key.as_str())).await?;
+            }
+            uploads::complete(&mut tx, upload.id, &key, sha, duration).await?;
+            uploads::attach_to_project(&mut tx, project_id, &key, duration).await?;
+            logs::append(
+                &mut tx,
+                &caller,
+                Entry::success("upload.complete", "Attached audio already stored (same bytes)").project(project_id),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(
+                (StatusCode::CREATED, [header("location", location), header("upload-offset", length)]).into_response()
+            );
+        }
+    }
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, [header("location", location), header("upload-expires", expires(&upload))])
+        .into_response())
+}
+
+/// Refuses requests on an upload that cannot take them.
+fn check_open(upload: &Upload) -> Result<()> {
+    match upload.state.as_str() {
+        "terminated" => Err(Error::not_found("This upload was cancelled.")),
+        "failed" => {
+            Err(Error::refused(ErrorCode::NotAudio, "This upload was refused: the file is not audio we can decode."))
+        }
+        "receiving" if upload.expires_at <= chrono::Utc::now() => Err(Error::refused(
+            ErrorCode::UploadExpired,
+            "This upload expired before it was finished; start a new one.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Where the upload stands (tus HEAD).
+#[utoipa::path(head, path = "/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "Upload-Offset and Upload-Length"), (status = 404), (status = 410)))]
+pub async fn head(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+    headers: HeaderMap,
+) -> Response {
+    tus(head_inner(&app, &claims, id, &headers).await)
+}
+
+async fn head_inner(app: &AppState, claims: &AccessClaims, id: Uuid, headers: &HeaderMap) -> Result<Response> {
+    require_tus(headers)?;
+    let (mut tx, _caller) = app.db.begin_for(claims).await?;
+    let mut upload = uploads::get(&mut tx, id, false).await?;
+    tx.commit().await?;
+    check_open(&upload)?;
+    if upload.state == "receiving" && upload.offset == upload.length {
+        // Every byte arrived but the last request ended before the file was kept: finish now.
+        finish(app, claims, id).await?;
+        let (mut tx, _caller) = app.db.begin_for(claims).await?;
+        upload = uploads::get(&mut tx, id, false).await?;
+        tx.commit().await?;
+    }
+    let mut response = (
+        StatusCode::OK,
+        [
+            header("upload-offset", upload.offset),
+            header("upload-length", upload.length),
+            header("cache-control", "no-store"),
+        ],
+    )
+        .into_response();
+    if let Some(meta) = upload.metadata.as_deref().and_then(|m| HeaderValue::from_str(m).ok()) {
+        response.headers_mut().insert(HeaderName::from_static("upload-metadata"), meta);
+    }
+    if upload.state == "receiving" {
+        let (name, value) = header("upload-expires", expires(&upload));
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
+}
+
+/// Appends a chunk at `Upload-Offset` (tus PATCH), with an optional `Upload-Checksum`.
+#[utoipa::path(patch, path = "/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses((status = 204, description = "the new Upload-Offset"), (status = 409, description = "Upload-Offset is not where the upload stands"),
+              (status = 410), (status = 415), (status = 422, description = "the finished file is not audio"),
+              (status = 460, description = "checksum mismatch")))]
+pub async fn patch(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    tus(patch_inner(&app, &claims, id, &headers, body).await)
+}
+
+async fn patch_inner(
+    app: &AppState,
+    claims: &AccessClaims,
+    id: Uuid,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    require_tus(headers)?;
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/offset+octet-stream") {
+        return Err(Error::refused(ErrorCode::WrongContentType, "Send chunks as application/offset+octet-stream."));
+    }
+    let at = number(headers, "upload-offset")?.ok_or_else(|| Error::bad_request("Upload-Offset is required."))?;
+    let at = i64::try_from(at).map_err(|_| Error::bad_request("Upload-Offset is too large."))?;
+    let (mut tx, _caller) = app.db.begin_for(claims).await?;
+    let upload = uploads::get(&mut tx, id, false).await?;
+    tx.commit().await?;
+    check_open(&upload)?;
+    if at != upload.offset {
+        return Err(Error::conflict(format!("The upload stands at byte {}; resume from there.", upload.offset)));
+    }
+    // The chunk, whole: a body cut off mid-way stores nothing.
+    let room = usize::try_from(upload.length - upload.offset).unwrap_or(usize::MAX).min(MAX_CHUNK_BYTES);
+    let mut chunk = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(piece) = stream.next().await {
+        let piece =
+            piece.map_err(|_| Error::bad_request("The chunk was cut off; send it again from the same offset."))?;
+        if chunk.len() + piece.len() > room {
+            return Err(Error::refused(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "A chunk may hold at most {room} bytes here (the rest of the file, and at most {MAX_CHUNK_BYTES})."
+                ),
+            ));
+        }
+        chunk.extend_from_slice(&piece);
+    }
+    if let Some(checksum) = headers.get("upload-checksum").and_then(|v| v.to_str().ok()) {
+        let (algorithm, expected) = checksum.split_once(' ').unwrap_or((checksum, ""));
+        let actual = match algorithm {
+            "sha1" => sha1::Sha1::digest(&chunk).to_vec(),
+            "sha256" => sha2::Sha256::digest(&chunk).to_vec(),
+            _ => return Err(Error::bad_request("Upload-Checksum: the algorithms are sha1 and sha256.")),
+        };
+        if base64::engine::general_purpose::STANDARD.encode(actual) != expected.trim() {
+            return Err(Error::refused(
+                ErrorCode::ChecksumMismatch,
+                "The chunk does not match its Upload-Checksum; send it again.",
+            ));
+        }
+    }
+    let length = i64::try_from(chunk.len()).map_err(|_| Error::bad_request("The chunk is too large."))?;
+    let key = part_key(id, at);
+    if !chunk.is_empty() {
+        app.storage.put(&key, chunk.into()).await?;
+    }
+    let (mut tx, _caller) = app.db.begin_for(claims).await?;
+    let current = uploads::get(&mut tx, id, true).await?;
+    if current.offset != at || current.state != "receiving" {
+        // Another request moved it meanwhile; this chunk's object is an orphan, removed with
+        // the upload's other staging objects.
+        return Err(Error::conflict(format!("The upload stands at byte {}; resume from there.", current.offset)));
+    }
+    let advanced = if length > 0 { uploads::advance(&mut tx, id, at + length, key.as_ref()).await? } else { current };
+    tx.commit().await?;
+    if advanced.offset == advanced.length {
+        finish(app, claims, id).await?;
+    }
+    Ok((
+        StatusCode::NO_CONTENT,
+        [header("upload-offset", advanced.offset), header("upload-expires", expires(&advanced))],
+    )
+        .into_response())
+}
+
+/// Joins the chunks, hashes and decodes the file, keeps it under its final key and gives it to
+/// the project. Runs under the row's lock, once: a second caller finds it done.
+async fn finish(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<()> {
+    let (mut tx, caller) = app.db.begin_for(claims).await?;
+    let upload = uploads::get(&mut tx, id, true).await?;
+    if upload.state != "receiving" || upload.offset != upload.length {
+        tx.commit().await?;
+        return Ok(());
+    }
+    let temp = std::env::temp_dir().join(format!("resonance-upload-{id}"));
+    let joined = join_parts(app.storage.as_ref(), &upload, &temp).await;
+    let sha256 = match joined {
+        Ok(sha) => sha,
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
+        }
+    };
+    if let Some(declared) = upload.declared_sha256.as_deref().filter(|d| *d != sha256) {
+        let _ = std::fs::remove_file(&temp);
+        let message = format!("The file's SHA-256 is {sha256}, not the declared {declared}.");
+        uploads::fail(&mut tx, id, &message).await?;
+        tx.commit().await?;
+        delete_parts(app.storage.as_ref(), id).await;
+        return Err(Error::refused(ErrorCode::ChecksumMismatch, message));
+    }
+    let path = temp.clone();
+    let probed = tokio::task::spawn_blocking(move || resonance_audio::probe(&path, &mut []))
+        .await
+        .map_err(|e| Error::Invariant(format!("the audio probe failed: {e}")))?;
+    let facts = match probed {
+        Ok(facts) => facts,
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            let message = format!("This file is not audio we can decode ({}: {}).", e.kind, e.message);
+            uploads::fail(&mut tx, id, &message).await?;
+            logs::append(
+                &mut tx,
+                &caller,
+                Entry::success("upload.refused", message.clone()).project(upload.project_id),
+            )
+            .await?;
+            tx.commit().await?;
+            delete_parts(app.storage.as_ref(), id).await;
+            return Err(Error::refused(ErrorCode::NotAudio, message));
+        }
+    };
+    let key = object_key(&upload, &sha256, extension(facts.container));
+    let stored = store_file(app.storage.as_ref(), &temp, &key).await;
+    let _ = std::fs::remove_file(&temp);
+    stored?;
+    uploads::complete(&mut tx, id, &key, &sha256, facts.duration_seconds).await?;
+    uploads::attach_to_project(&mut tx, upload.project_id, &key, facts.duration_seconds).await?;
+    let name = upload.filename.as_deref().unwrap_or("audio");
+    logs::append(
+        &mut tx,
+        &caller,
+        Entry::success("upload.complete", format!("Uploaded \u{201c}{name}\u{201d} ({:.1} s)", facts.duration_seconds))
+            .project(upload.project_id),
+    )
+    .await?;
+    tx.commit().await?;
+    delete_parts(app.storage.as_ref(), id).await;
+    Ok(())
+}
+
+/// Writes the chunks in order into `temp` and returns the file's SHA-256 (hex).
+async fn join_parts(storage: &dyn ObjectStore, upload: &Upload, temp: &std::path::Path) -> Result<String> {
+    let mut file = std::fs::File::create(temp)?;
+    let mut hasher = sha2::Sha256::new();
+    for part in &upload.parts {
+        let mut bytes = storage.get(&ObjectPath::from(part.as_str())).await?.into_stream();
+        while let Some(piece) = bytes.next().await {
+            let piece = piece?;
+            hasher.update(&piece);
+            file.write_all(&piece)?;
+        }
+    }
+    file.flush()?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+async fn store_file(storage: &dyn ObjectStore, temp: &std::path::Path, key: &str) -> Result<()> {
+    use std::io::Read as _;
+    let upload = storage.put_multipart(&ObjectPath::from(key)).await?;
+    let mut writer = WriteMultipart::new(upload);
+    let mut file = std::fs::File::open(temp)?;
+    let mut buf = vec![0u8; 8 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        writer.write(&buf[..n]);
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+/// Cancels an upload (tus termination) and deletes what it stored.
+#[utoipa::path(delete, path = "/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 404)))]
+pub async fn terminate(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+    headers: HeaderMap,
+) -> Response {
+    tus(terminate_inner(&app, &claims, id, &headers).await)
+}
+
+async fn terminate_inner(app: &AppState, claims: &AccessClaims, id: Uuid, headers: &HeaderMap) -> Result<Response> {
+    require_tus(headers)?;
+    let (mut tx, _caller) = app.db.begin_for(claims).await?;
+    let upload = uploads::get(&mut tx, id, true).await?;
+    if upload.state == "terminated" {
+        return Err(Error::not_found("This upload was already cancelled."));
+    }
+    if upload.state == "receiving" {
+        uploads::terminate(&mut tx, id).await?;
+    }
+    tx.commit().await?;
+    delete_parts(app.storage.as_ref(), id).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Deletes the chunks of uploads that expired unfinished, and marks them so (maintenance; runs
+/// as the connecting role, across organizations).
+pub async fn forget_expired_uploads(db: &crate::db::Db, storage: &dyn ObjectStore) {
+    let expired: Vec<Uuid> = match sqlx::query_scalar(
+        "UPDATE uploads SET state = 'terminated', error = 'expired', updated_at = now() \
+         WHERE state = 'receiving' AND expires_at < now() RETURNING id",
+    )
+    .fetch_all(db.pool())
+    .await
+    {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for expired uploads; will retry");
+            return;
+        }
+    };
+    for id in &expired {
+        delete_parts(storage, *id).await;
+    }
+    if !expired.is_empty() {
+        tracing::info!(count = expired.len(), "forgot expired uploads");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_pairs_are_decoded() {
+        let mut headers = HeaderMap::new();
+        headers.insert("upload-metadata", HeaderValue::from_static("filename bmlnaHQubXAz,project_id ,flag"));
+        let meta = metadata(&headers).unwrap();
+        assert_eq!(meta[0], ("filename".to_owned(), "night.mp3".to_owned()));
+        assert_eq!(meta[1], ("project_id".to_owned(), String::new()));
+        assert_eq!(meta[2], ("flag".to_owned(), String::new()));
+        headers.insert("upload-metadata", HeaderValue::from_static("filename ***"));
+        assert!(metadata(&headers).is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! Upload rows (`public.uploads`): where each tus upload stands. Invariant: `offset` only grows,
+//! by exactly the chunk stored for it, under the row's lock; a finished upload names its object.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::db::{Caller, Tx};
+use crate::error::{Error, Result};
+
+/// How long an unfinished upload is kept after its last chunk.
+pub const EXPIRES_AFTER_HOURS: i64 = 24;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Upload {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub project_id: Uuid,
+    pub length: i64,
+    pub offset: i64,
+    pub parts: Vec<String>,
+    pub metadata: Option<String>,
+    pub filename: Option<String>,
+    pub declared_sha256: Option<String>,
+    pub state: String,
+    pub object_key: Option<String>,
+    pub sha256: Option<String>,
+    pub duration: Option<f64>,
+    pub expires_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, organization_id, project_id, length, \"offset\", parts, metadata, filename, \
+                       declared_sha256, state, object_key, sha256, duration, expires_at";
+
+pub struct NewUpload<'a> {
+    pub project_id: Uuid,
+    pub length: i64,
+    pub metadata: Option<&'a str>,
+    pub filename: Option<&'a str>,
+    pub declared_sha256: Option<&'a str>,
+}
+
+pub async fn create(tx: &mut Tx, caller: &Caller, new: &NewUpload<'_>) -> Result<Upload> {
+    if !caller.role.can_edit_projects() {
+        return Err(Error::forbidden("Viewers cannot upload audio; ask an admin for the developer role."));
+    }
+    // The project must be the caller's organization's (RLS answers "none" otherwise).
+    super::projects::get(tx, caller, new.project_id).await?;
+    Ok(sqlx::query_as::<_, Upload>(&format!(
+        "INSERT INTO uploads (organization_id, project_id, user_id, length, metadata, filename, declared_sha256, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8)) RETURNING {COLUMNS}"
+    ))
+    .bind(caller.organization_id)
+    .bind(new.project_id)
+    .bind(caller.user_id)
+    .bind(new.length)
+    .bind(new.metadata)
+    .bind(new.filename)
+    .bind(new.declared_sha256)
+    .bind(EXPIRES_AFTER_HOURS as i32)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// The upload, locked for this transaction when `lock` is set.
+pub async fn get(tx: &mut Tx, id: Uuid, lock: bool) -> Result<Upload> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    sqlx::query_as::<_, Upload>(&format!("SELECT {COLUMNS} FROM uploads WHERE id = $1{lock}"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| Error::not_found("No such upload."))
+}
+
+/// A finished upload of these bytes in the caller's organization, if there is one.
+pub async fn find_stored(tx: &mut Tx, sha256: &str, length: i64) -> Result<Option<Upload>> {
+    Ok(sqlx::query_as::<_, Upload>(&format!(
+        "SELECT {COLUMNS} FROM uploads WHERE sha256 = $1 AND length = $2 AND state = 'complete' \
+         ORDER BY created_at LIMIT 1"
+    ))
+    .bind(sha256)
+    .bind(length)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Records one more stored chunk (its object key) and moves the expiry.
+pub async fn advance(tx: &mut Tx, id: Uuid, new_offset: i64, part: &str) -> Result<Upload> {
+    Ok(sqlx::query_as::<_, Upload>(&format!(
+        "UPDATE uploads SET \"offset\" = $2, parts = array_append(parts, $4), updated_at = now(), \
+           expires_at = now() + make_interval(hours => $3) WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(new_offset)
+    .bind(EXPIRES_AFTER_HOURS as i32)
+    .bind(part)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+pub async fn complete(tx: &mut Tx, id: Uuid, object_key: &str, sha256: &str, duration: f64) -> Result<()> {
+    sqlx::query(
+        "UPDATE uploads SET state = 'complete', \"offset\" = length, object_key = $2, sha256 = $3, duration = $4, \
+           updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(object_key)
+    .bind(sha256)
+    .bind(duration)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn fail(tx: &mut Tx, id: Uuid, error: &str) -> Result<()> {
+    sqlx::query("UPDATE uploads SET state = 'failed', error = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(error)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn terminate(tx: &mut Tx, id: Uuid) -> Result<()> {
+    sqlx::query("UPDATE uploads SET state = 'terminated', updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Makes the stored audio the project's.
+pub async fn attach_to_project(tx: &mut Tx, project: Uuid, object_key: &str, duration: f64) -> Result<()> {
+    sqlx::query("UPDATE projects SET audio_path = $2, audio_duration = $3::float8::numeric WHERE id = $1")
+        .bind(project)
+        .bind(object_key)
+        .bind(duration)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
