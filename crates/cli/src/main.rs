@@ -74,6 +74,20 @@ enum Command {
         #[arg(long)]
         seed: Option<String>,
     },
+    /// Uploads a file as a project's audio (replacing it), resumably: run it again after an
+    /// interruption and it continues where the server stands. Ctrl-C pauses.
+    Upload {
+        file: PathBuf,
+        #[arg(long)]
+        project: Uuid,
+    },
+    /// Lists uploads not finished yet.
+    Uploads {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancels an unfinished upload.
+    CancelUpload { upload: Uuid },
     /// Lists a project's generations (from the local mirror).
     Generations {
         project: Uuid,
@@ -217,6 +231,46 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sends an upload with a progress line on a terminal; Ctrl-C pauses it.
+async fn send_upload(client: &Client, id: Uuid) -> anyhow::Result<()> {
+    let upload = client.upload(id)?;
+    let name = upload.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (pause, paused) = tokio::sync::watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = pause.send(true);
+        }
+    });
+    let terminal = std::io::stderr().is_terminal();
+    let outcome = client
+        .run_upload(id, &paused, |p| {
+            if terminal {
+                let percent = (p.sent * 100).checked_div(p.total).unwrap_or(100).min(100);
+                let bar = "#".repeat((percent / 4) as usize) + &".".repeat(25 - (percent / 4) as usize);
+                eprint!(
+                    "\rUploading {name} [{bar}] {percent:>3}% {:.1}/{:.1} MB",
+                    p.sent as f64 / 1e6,
+                    p.total as f64 / 1e6
+                );
+            }
+        })
+        .await;
+    ctrl_c.abort();
+    if terminal {
+        eprintln!();
+    }
+    match outcome? {
+        resonance_client::uploads::Outcome::Done => eprintln!("Uploaded {name}."),
+        resonance_client::uploads::Outcome::Paused => {
+            eprintln!("Paused; run the same command again to resume from where it stands.")
+        }
+        resonance_client::uploads::Outcome::Waiting => {
+            eprintln!("The server cannot be reached; the upload resumes with the next `resonance sync`.")
+        }
+    }
+    Ok(())
+}
+
 /// Sends what was just queued when the server can be reached, and says where the change stands.
 async fn push_and_report(client: &Client) -> anyhow::Result<()> {
     let report = client.push_quietly().await?;
@@ -258,6 +312,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sync => {
             let r = client.sync().await?;
+            for upload in client.unfinished_uploads()? {
+                if upload.state == "pending" && client.on_server(upload.project_id)? {
+                    send_upload(&client, upload.id).await?;
+                }
+            }
             println!(
                 "Sent {} change(s); received {} change(s) in {} page(s){}.",
                 r.sent,
@@ -301,10 +360,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Project(ProjectCommand::Create { name, prompt, audio, look, id }) => {
-            let facts = resonance_audio::probe(&audio, &mut [])?;
+            let facts = client.probe_audio(&audio)?;
             let file_name = audio.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let project = client.create_project(NewProject {
-                id,
+                id: Some(id.unwrap_or_else(Uuid::new_v4)),
                 name,
                 description: look.description,
                 prompt,
@@ -315,8 +374,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 footage_visibility: look.footage_visibility,
                 effect_intensity: look.effect_intensity,
             })?;
+            let upload = client.record_upload(project.id, &audio, &facts)?;
             println!("{}", project.id);
             push_and_report(&client).await?;
+            if client.on_server(project.id)? {
+                send_upload(&client, upload.id).await?;
+            } else {
+                eprintln!("The audio will upload once the project reaches the server (resonance sync).");
+            }
         }
         Command::Project(ProjectCommand::Edit { id, fields }) => {
             client.edit_project(id, fields.patch())?;
@@ -334,6 +399,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 g.generation_number.unwrap_or(0),
                 g.seed
             );
+        }
+        Command::Upload { file, project } => {
+            client.project(project)?;
+            let facts = client.probe_audio(&file)?;
+            let upload = client.record_upload(project, &file, &facts)?;
+            if !client.on_server(project)? {
+                eprintln!("The project has not reached the server yet; its audio will upload after the next sync.");
+                return Ok(());
+            }
+            send_upload(&client, upload.id).await?;
+        }
+        Command::Uploads { json } => {
+            let list = client.unfinished_uploads()?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for u in &list {
+                    let percent = (u.offset * 100).checked_div(u.size).unwrap_or(100);
+                    println!("{}  {:>3}%  {}  {}", u.id, percent, u.state, u.path.display());
+                }
+            }
+        }
+        Command::CancelUpload { upload } => {
+            client.cancel_upload(upload).await?;
+            println!("Cancelled.");
         }
         Command::Generations { project, json } => {
             let generations = client.generations(project)?;

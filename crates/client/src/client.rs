@@ -19,6 +19,7 @@ use crate::mirror::{LocalProject, Mirror};
 use crate::outbox::{self, DrainReport, Entry};
 use crate::session::{read_json, Session};
 use crate::sync::{self, PullReport, SyncStatus};
+use crate::uploads;
 
 pub struct Client {
     data: DataDir,
@@ -185,6 +186,51 @@ impl Client {
         };
         crate::sync::store_generation(&s.mirror, &generation)?;
         Ok(generation)
+    }
+
+    /// Decodes and hashes an audio file (refusing what is not audio).
+    pub fn probe_audio(&self, path: &std::path::Path) -> Result<resonance_audio::Facts> {
+        uploads::probe(path)
+    }
+
+    /// Records an upload of `path` as `project`'s audio, to be sent by `run_upload`.
+    pub fn record_upload(
+        &self,
+        project: Uuid,
+        path: &std::path::Path,
+        facts: &resonance_audio::Facts,
+    ) -> Result<uploads::Upload> {
+        uploads::record(&self.signed_in()?.mirror, project, path, facts)
+    }
+
+    /// Sends an upload until done, paused (`pause` set) or left for later (offline).
+    pub async fn run_upload(
+        &self,
+        id: Uuid,
+        pause: &tokio::sync::watch::Receiver<bool>,
+        progress: impl FnMut(uploads::Progress),
+    ) -> Result<uploads::Outcome> {
+        let s = self.signed_in()?;
+        uploads::run(&s.session, &s.mirror, id, pause, progress).await
+    }
+
+    pub fn upload(&self, id: Uuid) -> Result<uploads::Upload> {
+        uploads::get(&self.signed_in()?.mirror, id)
+    }
+
+    pub async fn cancel_upload(&self, id: Uuid) -> Result<()> {
+        let s = self.signed_in()?;
+        uploads::cancel(&s.session, &s.mirror, id).await
+    }
+
+    /// Uploads not finished yet.
+    pub fn unfinished_uploads(&self) -> Result<Vec<uploads::Upload>> {
+        uploads::unfinished(&self.signed_in()?.mirror)
+    }
+
+    /// Whether the server has the project yet (its create is not waiting in the outbox).
+    pub fn on_server(&self, project: Uuid) -> Result<bool> {
+        Ok(!self.outbox()?.iter().any(|e| e.project_id == project && e.kind == outbox::Kind::CreateProject))
     }
 
     /// Queued changes, conflicts included.

@@ -12,6 +12,15 @@ use crate::error::{ClientError, Result};
 
 pub const USER_AGENT: &str = concat!("resonance-client/", env!("CARGO_PKG_VERSION"));
 
+/// A request's body.
+#[derive(Debug, Clone)]
+pub enum Payload<'a> {
+    None,
+    Json(&'a serde_json::Value),
+    /// Raw bytes (a tus chunk); cheap to clone for a retry.
+    Octets(bytes::Bytes),
+}
+
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
@@ -46,13 +55,27 @@ impl Http {
         &self.server
     }
 
-    /// Sends one request; `Ok` only for a 2xx answer.
+    /// Sends one request with a JSON body (or none); `Ok` only for a 2xx answer.
     pub async fn send(
         &self,
         method: Method,
         path: &str,
         bearer: Option<&str>,
         body: Option<&serde_json::Value>,
+        idempotency_key: Option<Uuid>,
+    ) -> Result<reqwest::Response> {
+        let payload = body.map_or(Payload::None, Payload::Json);
+        self.send_with(method, path, bearer, payload, &[], idempotency_key).await
+    }
+
+    /// Sends one request with any body and extra headers; `Ok` only for a 2xx answer.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        payload: Payload<'_>,
+        headers: &[(&str, String)],
         idempotency_key: Option<Uuid>,
     ) -> Result<reqwest::Response> {
         let mut req = self.client.request(method, format!("{}{path}", self.server));
@@ -62,9 +85,14 @@ impl Http {
         if let Some(key) = idempotency_key {
             req = req.header("Idempotency-Key", key.to_string());
         }
-        if let Some(body) = body {
-            req = req.json(body);
+        for (name, value) in headers {
+            req = req.header(*name, value);
         }
+        req = match payload {
+            Payload::None => req,
+            Payload::Json(body) => req.json(body),
+            Payload::Octets(bytes) => req.body(bytes),
+        };
         let resp = req.send().await.map_err(|e| self.offline(&e))?;
         if resp.status().is_success() {
             return Ok(resp);

@@ -13,6 +13,7 @@ pub mod mirror;
 pub mod outbox;
 pub mod session;
 pub mod sync;
+pub mod uploads;
 
 pub use accounts::{Account, DataDir};
 pub use client::Client;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::accounts::{Account, DataDir};
 use crate::error::{ClientError, Result};
-use crate::http::Http;
+use crate::http::{Http, Payload};
 use crate::keyring::{self, Tokens};
 
 /// Refresh this long before the access token's expiry, so a request never carries a token that
@@ -185,8 +185,7 @@ impl Session {
         }
     }
 
-    /// Sends an authenticated request: refreshes an access token about to expire, and after a
-    /// 401 refreshes once and retries once.
+    /// Sends an authenticated request with a JSON body (or none).
     pub async fn request(
         &self,
         method: Method,
@@ -194,16 +193,42 @@ impl Session {
         body: Option<&serde_json::Value>,
         idempotency_key: Option<Uuid>,
     ) -> Result<reqwest::Response> {
+        self.request_with(method, path, body.map_or(Payload::None, Payload::Json), &[], idempotency_key).await
+    }
+
+    /// Sends an authenticated request: refreshes an access token about to expire, and after a
+    /// 401 refreshes once and retries once. Every authenticated call of the client comes here.
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        payload: Payload<'_>,
+        headers: &[(&str, String)],
+        idempotency_key: Option<Uuid>,
+    ) -> Result<reqwest::Response> {
         let mut tokens = self.current().await?;
         if tokens.access_expires_at - Duration::seconds(EXPIRY_MARGIN_SECONDS) <= Utc::now() {
             tokens = self.refresh(&tokens).await?;
         }
-        let first =
-            self.http.send(method.clone(), path, Some(tokens.access_token.reveal()), body, idempotency_key).await;
+        let first = self
+            .http
+            .send_with(
+                method.clone(),
+                path,
+                Some(tokens.access_token.reveal()),
+                payload.clone(),
+                headers,
+                idempotency_key,
+            )
+            .await;
         match first {
             Err(ClientError::Refused { status: 401, .. }) => {
                 let fresh = self.refresh(&tokens).await?;
-                match self.http.send(method, path, Some(fresh.access_token.reveal()), body, idempotency_key).await {
+                let again = self
+                    .http
+                    .send_with(method, path, Some(fresh.access_token.reveal()), payload, headers, idempotency_key)
+                    .await;
+                match again {
                     Err(ClientError::Refused { status: 401, .. }) => Err(ClientError::SignedOut),
                     other => other,
                 }

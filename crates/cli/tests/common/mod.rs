@@ -124,6 +124,8 @@ fn cluster_url() -> String {
 /// The server on a fixed local port, which can be stopped and started again at the same address.
 pub struct Backend {
     pub base: String,
+    /// The object-storage directory uploads land in.
+    pub storage: tempfile::TempDir,
     port: u16,
     settings: Settings,
     db_url: String,
@@ -138,7 +140,9 @@ impl Backend {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut Settings)) -> Self {
+        let storage = tempfile::tempdir().unwrap();
         let mut settings = Settings::new(JwtSecret::parse(SECRET).unwrap());
+        settings.storage = resonance_server::objects::open(storage.path().to_str().unwrap()).unwrap();
         tune(&mut settings);
         let admin = cluster_url();
         let name = format!("c_{}", Uuid::new_v4().simple());
@@ -151,8 +155,16 @@ impl Backend {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let owner = PgPoolOptions::new().max_connections(4).connect(&db_url).await.unwrap();
-        let mut this =
-            Self { base: format!("http://127.0.0.1:{port}"), port, settings, db_url, owner, stop: None, task: None };
+        let mut this = Self {
+            base: format!("http://127.0.0.1:{port}"),
+            storage,
+            port,
+            settings,
+            db_url,
+            owner,
+            stop: None,
+            task: None,
+        };
         this.serve(listener, db);
         this
     }

@@ -1,0 +1,315 @@
+//! Uploading a project's audio with tus 1.0. Invariants:
+//! - the file is probed (decoded) and hashed here first: what is not audio is refused before a
+//!   byte is sent;
+//! - where each upload stands is kept in the mirror (`uploads`), updated after every chunk the
+//!   server confirmed, so an upload resumes after a dropped network or a restart from the
+//!   server's offset, re-sending at most the chunk that was in flight;
+//! - uploads never hold up the sync of metadata: they run after it, on their own.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use chrono::Utc;
+use reqwest::Method;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use sha2::Digest;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::error::{ClientError, Result};
+use crate::http::Payload;
+use crate::mirror::Mirror;
+use crate::session::Session;
+
+/// Bytes per PATCH (`RESONANCE_UPLOAD_CHUNK_BYTES` overrides it, from 64 KiB to 64 MiB).
+pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
+/// Failed sends of one chunk (offline, 5xx) before the upload is left for later.
+const ATTEMPTS: u32 = 5;
+
+fn chunk_bytes() -> usize {
+    std::env::var("RESONANCE_UPLOAD_CHUNK_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(DEFAULT_CHUNK_BYTES, |n| n.clamp(64 << 10, 64 << 20))
+}
+
+/// An upload as the mirror keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Upload {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub offset: u64,
+    /// `pending`, `paused`, `done` or `failed`.
+    pub state: String,
+    pub last_error: Option<String>,
+    upload_url: Option<String>,
+}
+
+/// Progress of one upload, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub sent: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Done,
+    /// Stopped on request; it resumes from where it stands.
+    Paused,
+    /// Left for later: the server cannot be reached (or failed) right now.
+    Waiting,
+}
+
+/// A row of `uploads` as stored: id, project, path, sha256, size, offset, state, error, URL.
+type RawUpload = (String, String, String, String, i64, i64, String, Option<String>, Option<String>);
+
+fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawUpload> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+const COLUMNS: &str = "id, project_id, path, sha256, size, offset, state, last_error, upload_url";
+
+fn to_upload(raw: RawUpload) -> Result<Upload> {
+    let (id, project, path, sha256, size, offset, state, last_error, upload_url) = raw;
+    let bad = || ClientError::Io(std::io::Error::other(format!("upload {id}: unreadable row")));
+    Ok(Upload {
+        id: Uuid::parse_str(&id).map_err(|_| bad())?,
+        project_id: Uuid::parse_str(&project).map_err(|_| bad())?,
+        path: PathBuf::from(path),
+        sha256,
+        size: u64::try_from(size).map_err(|_| bad())?,
+        offset: u64::try_from(offset).map_err(|_| bad())?,
+        state,
+        last_error,
+        upload_url,
+    })
+}
+
+pub fn get(mirror: &Mirror, id: Uuid) -> Result<Upload> {
+    let raw = mirror
+        .lock()
+        .query_row(&format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"), params![id.to_string()], read)
+        .optional()?
+        .ok_or_else(|| ClientError::NotFound { what: "upload", id: id.to_string() })?;
+    to_upload(raw)
+}
+
+/// Uploads not finished yet, oldest first.
+pub fn unfinished(mirror: &Mirror) -> Result<Vec<Upload>> {
+    let conn = mirror.lock();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM uploads WHERE state IN ('pending', 'paused') ORDER BY created_at"
+    ))?;
+    let rows = stmt.query_map([], read)?;
+    let mut out = Vec::new();
+    for raw in rows {
+        out.push(to_upload(raw?)?);
+    }
+    Ok(out)
+}
+
+/// Decodes and hashes `path`: what is not audio is refused here, before anything is sent.
+pub fn probe(path: &Path) -> Result<resonance_audio::Facts> {
+    resonance_audio::probe(path, &mut []).map_err(|e| ClientError::Invalid {
+        field: "audio".into(),
+        message: format!("{} is not audio we can use ({}: {})", path.display(), e.kind, e.message),
+    })
+}
+
+/// Records the upload of `path` (already probed) for `project`, or finds the unfinished upload
+/// of the same bytes for it, to resume that one.
+pub fn record(mirror: &Mirror, project: Uuid, path: &Path, facts: &resonance_audio::Facts) -> Result<Upload> {
+    let size = std::fs::metadata(path)?.len();
+    let path = path.canonicalize()?;
+    let existing = mirror
+        .lock()
+        .query_row(
+            &format!(
+                "SELECT {COLUMNS} FROM uploads WHERE project_id = ?1 AND sha256 = ?2 AND state IN ('pending', 'paused')"
+            ),
+            params![project.to_string(), facts.sha256],
+            read,
+        )
+        .optional()?;
+    if let Some(raw) = existing {
+        return to_upload(raw);
+    }
+    let id = Uuid::new_v4();
+    let now = Utc::now().to_rfc3339();
+    mirror.lock().execute(
+        "INSERT INTO uploads (id, project_id, path, sha256, size, offset, state, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, 'pending', ?6, ?6)",
+        params![id.to_string(), project.to_string(), path.display().to_string(), facts.sha256, size as i64, now],
+    )?;
+    get(mirror, id)
+}
+
+/// Cancels an upload: the server forgets what it received, and it will not resume.
+pub async fn cancel(session: &Session, mirror: &Mirror, id: Uuid) -> Result<()> {
+    let up = get(mirror, id)?;
+    if let Some(url) = &up.upload_url {
+        match session.request_with(Method::DELETE, url, Payload::None, &tus_headers(), None).await {
+            Ok(_) | Err(ClientError::Refused { status: 404 | 410, .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    save(mirror, id, up.offset, up.upload_url.as_deref(), "failed", Some("cancelled"))
+}
+
+fn save(mirror: &Mirror, id: Uuid, offset: u64, url: Option<&str>, state: &str, error: Option<&str>) -> Result<()> {
+    mirror.lock().execute(
+        "UPDATE uploads SET offset = ?2, upload_url = ?3, state = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
+        params![id.to_string(), offset as i64, url, state, error, Utc::now().to_rfc3339()],
+    )?;
+    Ok(())
+}
+
+fn tus_headers() -> Vec<(&'static str, String)> {
+    vec![("Tus-Resumable", "1.0.0".to_owned())]
+}
+
+fn header_number(resp: &reqwest::Response, name: &str) -> Option<u64> {
+    resp.headers().get(name)?.to_str().ok()?.parse().ok()
+}
+
+/// Where the server stands on this upload; `None` when it no longer knows it (expired,
+/// cancelled), so the upload starts over.
+async fn server_offset(session: &Session, url: &str) -> Result<Option<u64>> {
+    match session.request_with(Method::HEAD, url, Payload::None, &tus_headers(), None).await {
+        Ok(resp) => Ok(header_number(&resp, "upload-offset")),
+        Err(ClientError::Refused { status: 404 | 410, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn create(session: &Session, up: &Upload) -> Result<(String, u64)> {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let name = up.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut headers = tus_headers();
+    headers.push(("Upload-Length", up.size.to_string()));
+    headers.push((
+        "Upload-Metadata",
+        format!("project_id {},filename {},sha256 {}", b64(&up.project_id.to_string()), b64(&name), b64(&up.sha256)),
+    ));
+    let resp = session.request_with(Method::POST, "/v1/uploads", Payload::None, &headers, None).await?;
+    let location =
+        resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned).ok_or_else(|| {
+            ClientError::Server { status: 201, message: "the upload was created without a Location".into() }
+        })?;
+    Ok((location, header_number(&resp, "upload-offset").unwrap_or(0)))
+}
+
+fn read_chunk(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>> {
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0u8; len];
+    file.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+/// Sends the upload from where the server stands until it is done, paused (`pause` set to
+/// true), or left for later (the server unreachable). Refusals are errors, and mark it failed.
+pub async fn run(
+    session: &Session,
+    mirror: &Mirror,
+    id: Uuid,
+    pause: &watch::Receiver<bool>,
+    mut progress: impl FnMut(Progress),
+) -> Result<Outcome> {
+    let mut up = get(mirror, id)?;
+    if up.state == "done" {
+        return Ok(Outcome::Done);
+    }
+    let result = send(session, mirror, &mut up, pause, &mut progress).await;
+    match &result {
+        Ok(Outcome::Done) => save(mirror, id, up.size, up.upload_url.as_deref(), "done", None)?,
+        Ok(Outcome::Paused) => save(mirror, id, up.offset, up.upload_url.as_deref(), "paused", None)?,
+        Ok(Outcome::Waiting) => {}
+        Err(e) if e.is_transient() || e.needs_sign_in() => {
+            save(mirror, id, up.offset, up.upload_url.as_deref(), "pending", Some(&e.to_string()))?;
+        }
+        Err(e) => save(mirror, id, up.offset, up.upload_url.as_deref(), "failed", Some(&e.to_string()))?,
+    }
+    result
+}
+
+async fn send(
+    session: &Session,
+    mirror: &Mirror,
+    up: &mut Upload,
+    pause: &watch::Receiver<bool>,
+    progress: &mut impl FnMut(Progress),
+) -> Result<Outcome> {
+    // Where to start: the server's word, not ours.
+    let known = match &up.upload_url {
+        Some(url) => server_offset(session, url).await?,
+        None => None,
+    };
+    match known {
+        Some(offset) => up.offset = offset,
+        None => {
+            let (url, offset) = create(session, up).await?;
+            up.upload_url = Some(url);
+            up.offset = offset;
+        }
+    }
+    save(mirror, up.id, up.offset, up.upload_url.as_deref(), "pending", None)?;
+    progress(Progress { sent: up.offset, total: up.size });
+    let url = up.upload_url.clone().unwrap_or_default();
+    let chunk = chunk_bytes();
+    let mut failures = 0;
+    while up.offset < up.size {
+        if *pause.borrow() {
+            return Ok(Outcome::Paused);
+        }
+        let len = usize::try_from(up.size - up.offset).unwrap_or(usize::MAX).min(chunk);
+        let bytes = read_chunk(&up.path, up.offset, len)?;
+        let sum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
+        let mut headers = tus_headers();
+        headers.push(("Content-Type", "application/offset+octet-stream".to_owned()));
+        headers.push(("Upload-Offset", up.offset.to_string()));
+        headers.push(("Upload-Checksum", format!("sha256 {sum}")));
+        match session.request_with(Method::PATCH, &url, Payload::Octets(bytes.into()), &headers, None).await {
+            Ok(resp) => {
+                failures = 0;
+                up.offset = header_number(&resp, "upload-offset").unwrap_or(up.offset + len as u64);
+                save(mirror, up.id, up.offset, Some(&url), "pending", None)?;
+                progress(Progress { sent: up.offset, total: up.size });
+            }
+            // Out of step (a chunk whose answer was lost) or a damaged chunk: ask where it stands.
+            Err(ClientError::Refused { status: 409 | 460, .. }) => {
+                up.offset = server_offset(session, &url).await?.unwrap_or(0);
+            }
+            Err(e) if e.is_transient() => {
+                failures += 1;
+                if failures >= ATTEMPTS {
+                    save(mirror, up.id, up.offset, Some(&url), "pending", Some(&e.to_string()))?;
+                    return Ok(Outcome::Waiting);
+                }
+                tokio::time::sleep(crate::outbox::backoff(failures).to_std().unwrap_or_default()).await;
+                if let Ok(Some(offset)) = server_offset(session, &url).await {
+                    up.offset = offset;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Outcome::Done)
+}
