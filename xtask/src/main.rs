@@ -1,7 +1,8 @@
 //! `cargo xtask dev | test | bench`: sets up what Resonance needs on this machine and runs it.
 //!
 //! - `dev` starts the development Postgres (kept between runs), migrates, seeds the demo
-//!   organization (printing its accounts) and runs resonance-server on 127.0.0.1:8787.
+//!   organization (printing its accounts) and runs resonance-server on 127.0.0.1:8787 with a
+//!   render worker beside it.
 //! - `test` installs what is missing, starts a throwaway Postgres, runs clippy and every test.
 //! - `bench`: the same Postgres set-up, then the benchmarks, which print their figures.
 
@@ -99,6 +100,11 @@ fn dev() -> Result<()> {
         "\nPostgres: {url}\nAPI:      http://{DEV_LISTEN}/v1  (OpenAPI at /v1/openapi.json)\nStorage:  {}\nCtrl-C stops everything.\n",
         storage.display()
     );
+    let mut worker = Command::new(&server)
+        .args(["worker", "--database-url", &url, "--name", "dev-worker", "--storage"])
+        .arg(&storage)
+        .spawn()
+        .context("cannot start the render worker")?;
     let mut child = Command::new(&server)
         .args(["serve", "--database-url", &url, "--listen", DEV_LISTEN])
         .arg("--storage")
@@ -108,6 +114,12 @@ fn dev() -> Result<()> {
         .context("cannot start resonance-server")?;
     loop {
         if let Some(status) = child.try_wait()? {
+            // The worker got the terminal's SIGINT too; make sure it is gone before Postgres.
+            if worker.try_wait()?.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let _ = worker.kill();
+            }
+            let _ = worker.wait();
             cluster.stop();
             if stop.load(std::sync::atomic::Ordering::SeqCst) || status.success() {
                 return Ok(());

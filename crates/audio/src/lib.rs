@@ -17,3 +17,24 @@ pub use decode::{decode, decode_bytes, quiet_decoder_panics, Format, Sink};
 pub use error::{AudioError, ErrorKind};
 pub use facts::{probe, Facts, Tags};
 pub use peaks::{PeakLevel, PeakPyramid};
+
+/// Everything known about a file, as one JSON object: its facts (duration, format, tags, hash,
+/// warnings), its rhythm (tempo, beats, downbeats, sections, energy) and its loudness. What
+/// `resonance-audio analyze` prints and what the render worker stores as `audio_analysis`.
+pub fn analyze(file: &std::path::Path) -> Result<serde_json::Value, AudioError> {
+    // Loudness and rhythm each run beside the decoder.
+    let mut loudness = threaded::Threaded::new(loudness::Loudness::default());
+    let mut rhythm = threaded::Threaded::new(rhythm::RhythmSink::default());
+    let facts = probe(file, &mut [&mut loudness, &mut rhythm])?;
+    let figures = loudness.finish()?.figures();
+    let rhythm = rhythm.finish()?.envelopes.analyse();
+    let to_json =
+        |v: serde_json::Result<serde_json::Value>| v.map_err(|e| AudioError::new(ErrorKind::Io, e.to_string()));
+    let mut out = to_json(serde_json::to_value(&facts))?;
+    if let (Some(map), serde_json::Value::Object(r)) = (out.as_object_mut(), to_json(serde_json::to_value(&rhythm))?) {
+        map.extend(r);
+        map.insert("loudness_lufs".into(), serde_json::json!(figures.integrated_lufs));
+        map.insert("true_peak_dbtp".into(), serde_json::json!(figures.true_peak_dbtp));
+    }
+    Ok(out)
+}

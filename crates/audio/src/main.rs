@@ -10,10 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use resonance_audio::loudness::Loudness;
-use resonance_audio::rhythm::RhythmSink;
-use resonance_audio::threaded::Threaded;
-use resonance_audio::{probe, AudioError, ErrorKind, PeakPyramid};
+use resonance_audio::{AudioError, ErrorKind, PeakPyramid};
 
 #[derive(Parser)]
 #[command(name = "resonance-audio", version, about = "Audio facts, peaks and analysis")]
@@ -44,24 +41,6 @@ enum PeakFormat {
     Dat,
 }
 
-fn analyze(file: &std::path::Path) -> Result<serde_json::Value, AudioError> {
-    // Loudness and rhythm each run beside the decoder.
-    let mut loudness = Threaded::new(Loudness::default());
-    let mut rhythm = Threaded::new(RhythmSink::default());
-    let facts = probe(file, &mut [&mut loudness, &mut rhythm])?;
-    let figures = loudness.finish()?.figures();
-    let rhythm = rhythm.finish()?.envelopes.analyse();
-    let to_json =
-        |v: serde_json::Result<serde_json::Value>| v.map_err(|e| AudioError::new(ErrorKind::Io, e.to_string()));
-    let mut out = to_json(serde_json::to_value(&facts))?;
-    if let (Some(map), serde_json::Value::Object(r)) = (out.as_object_mut(), to_json(serde_json::to_value(&rhythm))?) {
-        map.extend(r);
-        map.insert("loudness_lufs".into(), serde_json::json!(figures.integrated_lufs));
-        map.insert("true_peak_dbtp".into(), serde_json::json!(figures.true_peak_dbtp));
-    }
-    Ok(out)
-}
-
 fn peaks(file: &std::path::Path, pps: u32, format: PeakFormat, output: &std::path::Path) -> Result<(), AudioError> {
     let mut pyramid = PeakPyramid::per_second(pps, 1);
     resonance_audio::decode(file, &mut [&mut pyramid])?;
@@ -78,7 +57,7 @@ fn main() -> ExitCode {
     resonance_audio::quiet_decoder_panics();
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Analyze { file } => analyze(file).map(|v| println!("{v}")),
+        Command::Analyze { file } => resonance_audio::analyze(file).map(|v| println!("{v}")),
         Command::Peaks { file, pixels_per_second, format, output } => peaks(file, *pixels_per_second, *format, output),
     };
     match result {

@@ -22,6 +22,25 @@ pub enum Command {
     Serve(ServeArgs),
     /// Creates a demo organization with one member of each role and prints their credentials.
     DemoSeed(DemoSeedArgs),
+    /// Renders queued generations (run any number, on any number of machines).
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The same storage the API serves uploads from: a local directory or `s3://bucket/prefix`.
+    #[arg(long, env = "RESONANCE_STORAGE", default_value = "resonance-storage")]
+    pub storage: String,
+    /// Seconds a claimed job stays this worker's without a heartbeat; after that another
+    /// worker takes it over.
+    #[arg(long, env = "RESONANCE_WORKER_LEASE", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(10..=3600))]
+    pub lease_seconds: u64,
+    /// This worker's name in leases and logs (default: host and process id).
+    #[arg(long, env = "RESONANCE_WORKER_NAME")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

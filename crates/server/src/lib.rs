@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod objects;
 pub mod storage;
+pub mod worker;
 
 use std::future::Future;
 use std::time::Duration;

@@ -30,6 +30,19 @@ async fn main() -> anyhow::Result<()> {
             serve(db, settings, listener, shutdown_signal()).await.context("server failed")?;
         }
         Command::DemoSeed(args) => demo_seed(args).await?,
+        Command::Worker(args) => {
+            let db = Db::connect(&args.database.database_url, 4).await.context("cannot connect to Postgres")?;
+            let storage =
+                resonance_server::objects::open(&args.storage).map_err(|e| anyhow::anyhow!("--storage: {e}"))?;
+            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+            let settings = resonance_server::worker::WorkerSettings {
+                name: args.name.unwrap_or_else(|| format!("{}-{}", host.trim(), std::process::id())),
+                lease: std::time::Duration::from_secs(args.lease_seconds),
+                ..Default::default()
+            };
+            tracing::info!(worker = %settings.name, "render worker started");
+            resonance_server::worker::run(db, storage, settings, shutdown_signal()).await;
+        }
     }
     Ok(())
 }

@@ -91,6 +91,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(projects::generations_of, projects::start_generation))
         .routes(routes!(projects::generation))
+        .routes(routes!(projects::video))
+        .routes(routes!(projects::thumbnail))
         .routes(routes!(members::list, members::invite))
         .routes(routes!(members::change_role, members::remove))
         .routes(routes!(members::update_organization))

@@ -220,3 +220,56 @@ pub async fn generation(
     tx.commit().await?;
     Ok(Json(g))
 }
+
+/// The rendered video of a completed generation (MP4), for members of its organization.
+#[utoipa::path(get, path = "/v1/generations/{id}/video", tag = "generations", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, content_type = "video/mp4", description = "the MP4"), (status = 404, body = ErrorBody)))]
+pub async fn video(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+) -> Result<Response> {
+    media(&app, &claims, id, "mp4", "video/mp4").await
+}
+
+/// The thumbnail of a completed generation (JPEG), for members of its organization.
+#[utoipa::path(get, path = "/v1/generations/{id}/thumbnail", tag = "generations", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, content_type = "image/jpeg", description = "the JPEG"), (status = 404, body = ErrorBody)))]
+pub async fn thumbnail(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    PathId(id): PathId,
+) -> Result<Response> {
+    media(&app, &claims, id, "jpg", "image/jpeg").await
+}
+
+async fn media(
+    app: &AppState,
+    claims: &crate::credentials::AccessClaims,
+    id: uuid::Uuid,
+    ext: &str,
+    content_type: &'static str,
+) -> Result<Response> {
+    let (mut tx, caller) = app.db.begin_for(claims).await?;
+    let g = generations::get(&mut tx, &caller, id).await?;
+    tx.commit().await?;
+    let (Some(project), Some(resonance_api::model::GenerationStatus::Completed)) = (g.project_id, g.status) else {
+        return Err(Error::not_found("This generation has not finished rendering."));
+    };
+    let key = object_store::path::Path::from(format!("{}/{project}/renders/{id}.{ext}", g.organization_id));
+    let stored = app.storage.get(&key).await.map_err(|e| match e {
+        object_store::Error::NotFound { .. } => Error::not_found("The rendered file is missing from storage."),
+        other => Error::Storage(other),
+    })?;
+    let length = stored.meta.size;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
+            (axum::http::header::CONTENT_LENGTH, length.to_string()),
+        ],
+        axum::body::Body::from_stream(stored.into_stream()),
+    )
+        .into_response())
+}

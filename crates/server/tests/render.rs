@@ -1,0 +1,236 @@
+//! The render worker end to end on a real storage directory with real ffmpeg: a generation goes
+//! analyzing → orchestrating → rendering → completed; the video has the project's resolution,
+//! the audio's duration and an audio stream, and its picture changes most on the beats. A
+//! crashed worker's job is finished by another; a job that keeps failing is given up with its
+//! reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use resonance_server::worker::{self, WorkerSettings};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// A click track: 16-bit mono, a short 1 kHz click every beat, a low tone under it.
+fn click_track(seconds: f64, bpm: f64) -> Vec<u8> {
+    let rate = 44_100u32;
+    let frames = (f64::from(rate) * seconds) as u32;
+    let period = (f64::from(rate) * 60.0 / bpm) as u32;
+    let mut data = Vec::new();
+    for i in 0..frames {
+        let t = f64::from(i) / f64::from(rate);
+        let click = if i % period < 800 { (t * 1000.0 * std::f64::consts::TAU).sin() * 0.8 } else { 0.0 };
+        let v = ((click + (t * 110.0 * std::f64::consts::TAU).sin() * 0.1) * 30_000.0) as i16;
+        data.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    for v in [
+        16u32.to_le_bytes().as_slice(),
+        &1u16.to_le_bytes(),
+        &1u16.to_le_bytes(),
+        &rate.to_le_bytes(),
+        &(rate * 2).to_le_bytes(),
+        &2u16.to_le_bytes(),
+        &16u16.to_le_bytes(),
+    ] {
+        out.extend_from_slice(v);
+    }
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&data);
+    out
+}
+
+struct Setup {
+    s: TestServer,
+    dir: std::path::PathBuf,
+    store: Arc<dyn object_store::ObjectStore>,
+    db: resonance_server::Db,
+    org: Org,
+}
+
+async fn setup() -> Setup {
+    let dir = std::env::temp_dir().join(format!("resonance-render-{}", Uuid::new_v4().simple()));
+    let store = resonance_server::objects::open(dir.to_str().unwrap()).unwrap();
+    let for_server = Arc::clone(&store);
+    let s = TestServer::start_with(move |settings| settings.storage = for_server).await;
+    let db = resonance_server::Db::connect(&resonance_server::config::DatabaseUrl::parse(&s.db_url).unwrap(), 4)
+        .await
+        .unwrap();
+    let org = s.organization("render").await;
+    sqlx::query("UPDATE organizations SET generations_limit = 100 WHERE id = $1")
+        .bind(org.id)
+        .execute(&s.owner)
+        .await
+        .unwrap();
+    Setup { s, dir, store, db, org }
+}
+
+/// A project whose audio (a click track) is in storage, and a generation of it.
+async fn project_with_generation(st: &Setup, audio: Option<&[u8]>) -> (String, String) {
+    let (_, p) = st.s.post("/v1/projects", &st.org.developer.access, new_project("Clicks")).await;
+    let project = p["id"].as_str().unwrap().to_owned();
+    let key = format!("{}/{project}/clicks.wav", st.org.id);
+    if let Some(bytes) = audio {
+        st.store.put(&object_store::path::Path::from(key.as_str()), bytes.to_vec().into()).await.unwrap();
+    }
+    let (status, _) =
+        st.s.patch(
+            &format!("/v1/projects/{project}"),
+            &st.org.developer.access,
+            json!({"audio_path": key, "resolution": "720p", "style_preference": "geometric"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let resp =
+        st.s.http
+            .post(format!("{}/v1/projects/{project}/generations", st.s.base))
+            .bearer_auth(&st.org.developer.access)
+            .header("Idempotency-Key", Uuid::new_v4().to_string())
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), 201);
+    let g: Value = resp.json().await.unwrap();
+    (project, g["id"].as_str().unwrap().to_owned())
+}
+
+fn ffprobe(path: &std::path::Path) -> Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_streams", "-show_format", "-of", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Mean absolute change between consecutive frames (gray, 64×36), per frame.
+fn frame_changes(path: &std::path::Path) -> Vec<f64> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-vf", "scale=64:36,format=gray", "-f", "rawvideo", "-"])
+        .output()
+        .unwrap();
+    let frames: Vec<&[u8]> = out.stdout.chunks_exact(64 * 36).collect();
+    frames
+        .windows(2)
+        .map(|w| w[0].iter().zip(w[1]).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / (64.0 * 36.0))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_generation_is_analysed_planned_rendered_and_moves_with_the_beats() {
+    let st = setup().await;
+    let audio = click_track(6.0, 120.0);
+    let (project, generation) = project_with_generation(&st, Some(&audio)).await;
+    let settings = WorkerSettings { name: "w1".into(), ..Default::default() };
+    assert!(worker::run_once(&st.db, &st.store, &settings).await.unwrap());
+    let (_, g) = st.s.get(&format!("/v1/generations/{generation}"), &st.org.viewer.access).await;
+    assert_eq!(g["status"], "completed", "{g}");
+    assert!((g["duration"].as_f64().unwrap() - 6.0).abs() < 0.01, "{g}");
+    assert!(g["file_size"].as_i64().unwrap() > 10_000);
+    assert!(
+        g["audio_analysis"]["tempo_bpm"].as_f64().is_some_and(|t| (t - 120.0).abs() < 2.0),
+        "{}",
+        g["audio_analysis"]
+    );
+    assert!(!g["visual_plan"]["pulses"].as_array().unwrap().is_empty());
+    let (_, p) = st.s.get(&format!("/v1/projects/{project}"), &st.org.viewer.access).await;
+    assert_eq!(p["status"], "completed");
+    let base = st.dir.join(format!("{}/{project}/renders/{generation}", st.org.id));
+    let video = base.with_extension("mp4");
+    let probe = ffprobe(&video);
+    let streams = probe["streams"].as_array().unwrap();
+    let v = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    assert_eq!(
+        (v["codec_name"].as_str(), v["width"].as_i64(), v["height"].as_i64()),
+        (Some("h264"), Some(1280), Some(720))
+    );
+    assert!(streams.iter().any(|s| s["codec_type"] == "audio"), "the original audio is muxed in");
+    let duration: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert!((duration - 6.0).abs() <= 0.1, "video lasts {duration} s for 6 s of audio");
+    let thumb = std::fs::read(base.with_extension("jpg")).unwrap();
+    assert_eq!(&thumb[..2], &[0xFF, 0xD8], "a JPEG thumbnail");
+    // Served to the organization's members only.
+    let fetch = |path: String, token: String| {
+        let (http, url) = (st.s.http.clone(), format!("{}{path}", st.s.base));
+        async move { http.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let served = fetch(g["video_url"].as_str().unwrap().to_owned(), st.org.viewer.access.clone()).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "video/mp4");
+    assert_eq!(served.bytes().await.unwrap().to_vec(), std::fs::read(&video).unwrap());
+    let served = fetch(g["thumbnail_url"].as_str().unwrap().to_owned(), st.org.viewer.access.clone()).await;
+    assert_eq!((served.status().as_u16(), served.bytes().await.unwrap().to_vec()), (200, thumb.clone()));
+    let stranger = st.s.organization("stranger").await;
+    assert_eq!(fetch(g["video_url"].as_str().unwrap().to_owned(), stranger.owner.access.clone()).await.status(), 404);
+    // The picture reacts to the music: frame-to-frame change is larger on the beats.
+    let changes = frame_changes(&video);
+    let beats: Vec<f64> = g["visual_plan"]["pulses"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
+    let fps = 30.0;
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for (i, c) in changes.iter().enumerate() {
+        let t = (i + 1) as f64 / fps;
+        if beats.iter().any(|b| (t - b).abs() <= 1.5 / fps) {
+            on.push(*c);
+        } else if beats.iter().all(|b| (t - b).abs() > 5.0 / fps) {
+            off.push(*c);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    assert!(!on.is_empty() && !off.is_empty());
+    assert!(mean(&on) > 2.0 * mean(&off), "change on beats {:.2} vs between {:.2}", mean(&on), mean(&off));
+    let (_, logs) = st.s.get("/v1/system-logs", &st.org.admin.access).await;
+    let actions: Vec<&str> = logs.as_array().unwrap().iter().filter_map(|l| l["action_type"].as_str()).collect();
+    for stage in ["render.analyzing", "render.orchestrating", "render.rendering", "render.completed"] {
+        assert!(actions.contains(&stage), "{stage} logged: {actions:?}");
+    }
+    assert!(!worker::run_once(&st.db, &st.store, &settings).await.unwrap(), "the queue is empty now");
+    let _ = std::fs::remove_dir_all(&st.dir);
+}
+
+#[tokio::test]
+async fn a_crashed_workers_job_is_finished_by_another_and_a_hopeless_one_is_given_up() {
+    let st = setup().await;
+    let audio = click_track(2.0, 100.0);
+    let (_, generation) = project_with_generation(&st, Some(&audio)).await;
+    // Worker A claims the job and dies without a word.
+    let a = WorkerSettings { name: "a".into(), lease: Duration::from_secs(60), ..Default::default() };
+    let claimed = worker::claim(&st.db, &a).await.unwrap().unwrap();
+    assert_eq!(claimed.generation_id.to_string(), generation);
+    let b = WorkerSettings { name: "b".into(), ..Default::default() };
+    assert!(!worker::run_once(&st.db, &st.store, &b).await.unwrap(), "a leased job is not taken");
+    sqlx::query("UPDATE render.jobs SET lease_expires_at = now() - interval '1 second'")
+        .execute(&st.s.owner)
+        .await
+        .unwrap();
+    assert!(worker::run_once(&st.db, &st.store, &b).await.unwrap());
+    let (_, g) = st.s.get(&format!("/v1/generations/{generation}"), &st.org.developer.access).await;
+    assert_eq!(g["status"], "completed");
+    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM render.jobs").fetch_one(&st.s.owner).await.unwrap();
+    assert_eq!(attempts, 2);
+
+    // A project whose audio never reached storage: three attempts, then failed with the reason.
+    let (project, hopeless) = project_with_generation(&st, None).await;
+    for _ in 0..3 {
+        assert!(worker::run_once(&st.db, &st.store, &b).await.unwrap());
+    }
+    assert!(!worker::run_once(&st.db, &st.store, &b).await.unwrap(), "no fourth attempt");
+    let (_, g) = st.s.get(&format!("/v1/generations/{hopeless}"), &st.org.developer.access).await;
+    assert_eq!(g["status"], "failed");
+    let message = g["error_message"].as_str().unwrap();
+    assert!(message.contains("given up") && message.contains("not in storage"), "{message}");
+    let (_, p) = st.s.get(&format!("/v1/projects/{project}"), &st.org.developer.access).await;
+    assert_eq!(p["status"], "failed");
+    let _ = std::fs::remove_dir_all(&st.dir);
+}
