@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod generations;
 pub mod model;
 pub mod projects;

@@ -3,16 +3,18 @@
 //!
 //! Exit codes: 0 done; 1 failed; 2 bad usage; 3 not signed in (or signed out by the server);
 //! 4 the server cannot be reached; 5 refused (by the server, or invalid input); 6 no OS keyring;
-//! 7 no such thing here; 8 wrong e-mail or password.
+//! 7 no such thing here; 8 wrong e-mail or password; 9 the render failed (`generate --wait`).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use resonance_api::model::{Resolution, StylePreference};
 use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_api::Sensitive;
+use resonance_client::watcher::{Listener, Notification, Notifier};
 use resonance_client::{Client, ClientError, DataDir};
 use uuid::Uuid;
 
@@ -21,7 +23,7 @@ const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
 #[derive(Parser)]
 #[command(name = "resonance", version, about = "Resonance from the command line: projects, generations and sync")]
 #[command(after_help = "Exit codes: 0 done, 1 failed, 2 bad usage, 3 not signed in, 4 server unreachable, \
-5 refused or invalid, 6 no OS keyring, 7 not found, 8 wrong e-mail or password.")]
+5 refused or invalid, 6 no OS keyring, 7 not found, 8 wrong e-mail or password, 9 render failed.")]
 struct Cli {
     /// The Resonance server (used by `login`; later commands use the signed-in account's).
     #[arg(long, global = true, env = "RESONANCE_SERVER", default_value = DEFAULT_SERVER)]
@@ -73,7 +75,12 @@ enum Command {
         /// Re-render with the seed of an earlier generation.
         #[arg(long)]
         seed: Option<String>,
+        /// Follow the render's stages; exit 0 when it completes, 9 when it fails.
+        #[arg(long)]
+        wait: bool,
     },
+    /// Prints a notification for each render that finishes, as the desktop would show it.
+    Watch,
     /// Uploads a file as a project's audio (replacing it), resumably: run it again after an
     /// interruption and it continues where the server stands. Ctrl-C pauses.
     Upload {
@@ -206,6 +213,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             _ => 1,
         };
     }
+    if e.downcast_ref::<RenderFailed>().is_some() {
+        return 9;
+    }
     if let Some(e) = e.downcast_ref::<resonance_audio::AudioError>() {
         tracing::debug!(kind = %e.kind, "audio refused");
         return 5;
@@ -230,6 +240,68 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
+
+/// The CLI's notifications: one line each on standard output.
+struct Printer;
+
+impl Notifier for Printer {
+    fn notify(&self, n: &Notification) {
+        match &n.error {
+            Some(e) if !n.completed => println!("{}: {e} ({})", n.title(), n.generation_id),
+            _ => println!("{} ({})", n.title(), n.generation_id),
+        }
+    }
+}
+
+/// Follows one generation: its stages and progress on standard error, then its end.
+async fn wait_for(client: &Client, generation: Uuid) -> anyhow::Result<()> {
+    struct Stages(Uuid, std::sync::Mutex<String>);
+    impl Listener for Stages {
+        fn event(&self, e: &resonance_api::events::Event) {
+            let line = match (e.kind, &e.status, e.progress) {
+                (resonance_api::events::EventKind::Progress, _, Some(p)) if e.subject_id == self.0 => {
+                    format!("rendering {:.0}%", p * 100.0)
+                }
+                (resonance_api::events::EventKind::Project, Some(s), _) => s.clone(),
+                _ => return,
+            };
+            let mut last = self.1.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *last != line {
+                eprintln!("  {line}");
+                *last = line;
+            }
+        }
+    }
+    struct Until(Uuid, std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Notification>>>);
+    impl Notifier for Until {
+        fn notify(&self, n: &Notification) {
+            if n.generation_id == self.0 {
+                if let Some(tx) = self.1.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+                    let _ = tx.send(n.clone());
+                }
+            } else {
+                Printer.notify(n);
+            }
+        }
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let until = Arc::new(Until(generation, std::sync::Mutex::new(Some(tx))));
+    let stages = Arc::new(Stages(generation, std::sync::Mutex::new(String::new())));
+    let finished = tokio::select! {
+        r = client.watch(until, stages) => { r?; anyhow::bail!("stopped watching") }
+        n = rx => n?,
+    };
+    if finished.completed {
+        println!("{}", finished.title());
+        Ok(())
+    } else {
+        Err(anyhow::Error::new(RenderFailed(format!("{}: {}", finished.title(), finished.error.unwrap_or_default()))))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct RenderFailed(String);
 
 /// Sends an upload with a progress line on a terminal; Ctrl-C pauses it.
 async fn send_upload(client: &Client, id: Uuid) -> anyhow::Result<()> {
@@ -391,7 +463,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             client.delete_project(id)?;
             push_and_report(&client).await?;
         }
-        Command::Generate { project, seed } => {
+        Command::Generate { project, seed, wait } => {
             let g = client.start_generation(project, seed).await?;
             println!("{}", g.id);
             eprintln!(
@@ -399,6 +471,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 g.generation_number.unwrap_or(0),
                 g.seed
             );
+            if wait {
+                wait_for(&client, g.id).await?;
+            }
+        }
+        Command::Watch => {
+            eprintln!("Watching for finished renders; Ctrl-C stops.");
+            let watching = client.watch(Arc::new(Printer), Arc::new(()));
+            tokio::select! {
+                r = watching => r?,
+                _ = tokio::signal::ctrl_c() => {}
+            }
         }
         Command::Upload { file, project } => {
             client.project(project)?;

@@ -233,6 +233,22 @@ impl Client {
         Ok(!self.outbox()?.iter().any(|e| e.project_id == project && e.kind == outbox::Kind::CreateProject))
     }
 
+    /// Follows the server's events, keeping the mirror current and announcing each finished
+    /// generation once through `notifier`. Returns only when the user must sign in again.
+    pub async fn watch(
+        &self,
+        notifier: Arc<dyn crate::watcher::Notifier>,
+        listener: Arc<dyn crate::watcher::Listener>,
+    ) -> Result<()> {
+        let s = self.signed_in()?;
+        crate::watcher::watch(s.session.clone(), s.mirror.clone(), notifier, listener).await
+    }
+
+    /// The user saw this generation finish in the app: no notification for it.
+    pub fn mark_generation_seen(&self, generation: Uuid) -> Result<()> {
+        crate::watcher::mark_seen(&self.signed_in()?.mirror, generation)
+    }
+
     /// Queued changes, conflicts included.
     pub fn outbox(&self) -> Result<Vec<Entry>> {
         outbox::entries(&self.signed_in()?.mirror)

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod session;
 pub mod sync;
 pub mod uploads;
+pub mod watcher;
 
 pub use accounts::{Account, DataDir};
 pub use client::Client;

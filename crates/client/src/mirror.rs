@@ -160,6 +160,10 @@ impl Mirror {
         )
     }
 
+    pub fn generation(&self, id: Uuid) -> Result<Option<Generation>> {
+        self.one("SELECT data FROM generations WHERE id = ?1", id)
+    }
+
     pub fn organization(&self, id: Uuid) -> Result<Option<Organization>> {
         self.one("SELECT data FROM organizations WHERE id = ?1", id)
     }

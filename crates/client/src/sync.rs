@@ -122,6 +122,8 @@ struct Indexed<'a> {
     #[serde(borrow)]
     created_at: Option<std::borrow::Cow<'a, str>>,
     generation_number: Option<i32>,
+    #[serde(borrow)]
+    status: Option<std::borrow::Cow<'a, str>>,
 }
 
 fn upsert(tx: &Transaction<'_>, table: Table, id: Uuid, row: &RawValue, mark: i64) -> Result<()> {
@@ -158,7 +160,18 @@ fn upsert(tx: &Transaction<'_>, table: Table, id: Uuid, row: &RawValue, mark: i6
                    organization_id = excluded.organization_id, generation_number = excluded.generation_number,
                    data = excluded.data, mark = excluded.mark",
             )?
-            .execute(params![id, k.project_id.map(|p| p.to_string()), org, k.generation_number, data, mark])?,
+            .execute(params![id, k.project_id.map(|p| p.to_string()), org, k.generation_number, data, mark])
+            .and_then(|n| {
+                // Seen unfinished on this machine: its end will be news (see `watcher`).
+                if matches!(k.status.as_deref(), Some("pending" | "processing")) {
+                    tx.prepare_cached(
+                        "INSERT OR IGNORE INTO watched_generations (generation_id, seen_at)
+                         SELECT ?1, ?2 WHERE ?1 NOT IN (SELECT generation_id FROM notified_generations)",
+                    )?
+                    .execute(params![id, Utc::now().to_rfc3339()])?;
+                }
+                Ok(n)
+            })?,
         Table::SystemLogs => tx
             .prepare_cached(
                 "INSERT INTO system_logs (id, organization_id, created_at, data, mark) VALUES (?1, ?2, ?3, ?4, ?5)

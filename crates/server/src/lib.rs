@@ -34,8 +34,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let keys = Keys::new(&settings.jwt_secret, settings.access_token_ttl);
     let policy = SessionPolicy { refresh_ttl: settings.refresh_token_ttl, grace: settings.refresh_grace };
-    let state = http::AppState::new(db.clone(), keys, policy, settings.storage.clone(), settings.max_upload_bytes);
+    let (events, _) = tokio::sync::broadcast::channel(http::events::BUFFER);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let listener_task = tokio::spawn(http::events::listen(db.clone(), events.clone(), stop_rx.clone()));
+    let state =
+        http::AppState::new(db.clone(), keys, policy, settings.storage.clone(), settings.max_upload_bytes, events);
     let pruner = tokio::spawn(prune_tombstones(db, settings.tombstone_retention, settings.storage.clone(), stop_rx));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "resonance-server listening");
@@ -43,6 +46,7 @@ pub async fn serve(
     let result = axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);
     let _ = pruner.await;
+    let _ = listener_task.await;
     result
 }
 
@@ -72,6 +76,12 @@ async fn prune_tombstones(
             tracing::warn!(error = %e, "could not prune idempotency keys; will retry");
         }
         http::forget_expired_uploads(&db, storage.as_ref()).await;
+        // Events are for clients that were briefly away; a day covers a closed laptop overnight.
+        if let Err(e) =
+            sqlx::query("DELETE FROM events WHERE created_at < now() - interval '1 day'").execute(db.pool()).await
+        {
+            tracing::warn!(error = %e, "could not prune old events; will retry");
+        }
         tokio::select! {
             _ = tokio::time::sleep(PRUNE_EVERY) => {}
             _ = stop.changed() => return,

@@ -269,6 +269,16 @@ impl Backend {
 }
 
 impl Backend {
+    /// A render worker on this backend's database and storage, stopped when the handle is
+    /// dropped or aborted.
+    pub async fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
+        let db = Db::connect(&DatabaseUrl::parse(&self.db_url).unwrap(), 4).await.unwrap();
+        let storage = self.settings.storage.clone();
+        let settings =
+            resonance_server::worker::WorkerSettings { idle_poll: Duration::from_millis(100), ..Default::default() };
+        tokio::spawn(resonance_server::worker::run(db, storage, settings, std::future::pending()))
+    }
+
     /// Every project's name, by id, straight from the database (all pages, any count).
     pub async fn projects_all(&self, _token: &str) -> std::collections::BTreeMap<String, String> {
         let rows: Vec<(Uuid, String)> =

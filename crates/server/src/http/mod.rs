@@ -3,6 +3,7 @@
 //! route is registered through the OpenAPI router, so the published spec cannot drift from it.
 
 mod auth;
+pub mod events;
 mod extract;
 mod members;
 mod projects;
@@ -39,6 +40,8 @@ pub struct Inner {
     pub session_policy: SessionPolicy,
     pub storage: Arc<dyn object_store::ObjectStore>,
     pub max_upload_bytes: u64,
+    /// Live events from the instance's LISTEN connection (see `events`).
+    pub events: tokio::sync::broadcast::Sender<events::Broadcast>,
 }
 
 impl std::ops::Deref for AppState {
@@ -55,8 +58,9 @@ impl AppState {
         session_policy: SessionPolicy,
         storage: Arc<dyn object_store::ObjectStore>,
         max_upload_bytes: u64,
+        events: tokio::sync::broadcast::Sender<events::Broadcast>,
     ) -> Self {
-        Self(Arc::new(Inner { db, keys, session_policy, storage, max_upload_bytes }))
+        Self(Arc::new(Inner { db, keys, session_policy, storage, max_upload_bytes, events }))
     }
 }
 
@@ -100,6 +104,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(uploads::options, uploads::create))
         .routes(routes!(uploads::head, uploads::patch, uploads::terminate))
         .routes(routes!(sync::pull))
+        .routes(routes!(events::stream))
         .routes(routes!(sync::health))
         .split_for_parts()
 }

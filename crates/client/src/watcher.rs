@@ -1,0 +1,219 @@
+//! The render watcher: follows `/v1/events` while online, catches up through `/v1/sync` after
+//! being offline or after any gap, keeps the mirror current, and raises exactly one notification
+//! per generation that finishes (`completed` or `failed`). Invariants:
+//! - a generation is announced only if this machine saw it unfinished (not old history brought
+//!   by a first sync), and only once, across restarts and offline periods: it is recorded as
+//!   told before the notifier is called;
+//! - a generation the user saw finish in the app is marked so, and not announced.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use reqwest::Method;
+use resonance_api::events::{Event, GAP};
+use rusqlite::params;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::{ClientError, Result};
+use crate::http::Payload;
+use crate::mirror::Mirror;
+use crate::session::Session;
+use crate::sync;
+
+/// A finished generation, as the user is told about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    pub generation_id: Uuid,
+    pub project_id: Option<Uuid>,
+    pub project_name: String,
+    pub generation_number: Option<i64>,
+    pub completed: bool,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl Notification {
+    pub fn title(&self) -> String {
+        let n = self.generation_number.map(|n| format!(" #{n}")).unwrap_or_default();
+        if self.completed {
+            format!("Render{n} of \u{201c}{}\u{201d} is ready", self.project_name)
+        } else {
+            format!("Render{n} of \u{201c}{}\u{201d} failed", self.project_name)
+        }
+    }
+}
+
+/// Shows notifications: the desktop with the OS notification, the CLI by printing.
+pub trait Notifier: Send + Sync {
+    fn notify(&self, notification: &Notification);
+}
+
+/// Records the generations seen unfinished, and takes the newly finished ones among them,
+/// marking each as told (in one transaction, before anyone is told).
+pub fn take_finished(mirror: &Mirror) -> Result<Vec<Notification>> {
+    let mut conn = mirror.lock();
+    let tx = conn.transaction()?;
+    let now = Utc::now().to_rfc3339();
+    tx.execute(
+        "INSERT OR IGNORE INTO watched_generations (generation_id, seen_at)
+         SELECT id, ?1 FROM generations
+         WHERE json_extract(data, '$.status') IN ('pending', 'processing')
+           AND id NOT IN (SELECT generation_id FROM notified_generations)",
+        params![now],
+    )?;
+    let mut out = Vec::new();
+    {
+        let mut stmt = tx.prepare(
+            "SELECT g.id, g.project_id, coalesce(p.name, 'a deleted project'), g.generation_number,
+                    json_extract(g.data, '$.status'), json_extract(g.data, '$.error_message')
+             FROM watched_generations w JOIN generations g ON g.id = w.generation_id
+             LEFT JOIN projects p ON p.id = g.project_id
+             WHERE json_extract(g.data, '$.status') IN ('completed', 'failed')
+             ORDER BY g.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, project, name, number, status, error) = row?;
+            out.push(Notification {
+                generation_id: Uuid::parse_str(&id)
+                    .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?,
+                project_id: project.and_then(|p| Uuid::parse_str(&p).ok()),
+                project_name: name,
+                generation_number: number,
+                completed: status == "completed",
+                error,
+            });
+        }
+    }
+    for n in &out {
+        let id = n.generation_id.to_string();
+        tx.execute(
+            "INSERT OR IGNORE INTO notified_generations (generation_id, notified_at) VALUES (?1, ?2)",
+            params![id, now],
+        )?;
+        tx.execute("DELETE FROM watched_generations WHERE generation_id = ?1", params![id])?;
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// The user saw this generation finish in the app: it is not announced.
+pub fn mark_seen(mirror: &Mirror, generation: Uuid) -> Result<()> {
+    let conn = mirror.lock();
+    let id = generation.to_string();
+    conn.execute(
+        "INSERT OR IGNORE INTO notified_generations (generation_id, notified_at) VALUES (?1, ?2)",
+        params![id, Utc::now().to_rfc3339()],
+    )?;
+    conn.execute("DELETE FROM watched_generations WHERE generation_id = ?1", params![id])?;
+    Ok(())
+}
+
+/// Syncs, then announces what finished.
+async fn catch_up(session: &Arc<Session>, mirror: &Arc<Mirror>, notifier: &dyn Notifier) -> Result<()> {
+    sync::pull(session, mirror).await?;
+    for n in take_finished(mirror)? {
+        notifier.notify(&n);
+    }
+    Ok(())
+}
+
+/// What a watcher reports besides notifications (for a progress display).
+pub trait Listener: Send + Sync {
+    fn event(&self, _event: &Event) {}
+}
+
+impl Listener for () {}
+
+/// Watches until an error that needs the user (signed out); offline periods are waited out.
+pub async fn watch(
+    session: Arc<Session>,
+    mirror: Arc<Mirror>,
+    notifier: Arc<dyn Notifier>,
+    listener: Arc<dyn Listener>,
+) -> Result<()> {
+    let mut last: Option<i64> = None;
+    loop {
+        match follow(&session, &mirror, notifier.as_ref(), listener.as_ref(), &mut last).await {
+            Err(e) if e.needs_sign_in() => return Err(e),
+            Err(e) => tracing::debug!(error = %e, "events interrupted; catching up when the server answers"),
+            Ok(()) => {}
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// One connection's worth: catch up, then follow the stream until it ends.
+async fn follow(
+    session: &Arc<Session>,
+    mirror: &Arc<Mirror>,
+    notifier: &dyn Notifier,
+    listener: &dyn Listener,
+    last: &mut Option<i64>,
+) -> Result<()> {
+    let headers: Vec<(&str, String)> = last.map(|id| vec![("Last-Event-ID", id.to_string())]).unwrap_or_default();
+    let resp = session.request_with(Method::GET, "/v1/events", Payload::None, &headers, None).await?;
+    // Connected: whatever happened while away comes through sync.
+    catch_up(session, mirror, notifier).await?;
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    while let Some(bytes) = stream.next().await {
+        let bytes = bytes
+            .map_err(|e| ClientError::Offline { server: session.http().server().into(), reason: e.to_string() })?;
+        buf.push_str(&String::from_utf8_lossy(&bytes));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (mut name, mut data) = (String::new(), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    *last = v.trim().parse().ok().or(*last);
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim());
+                }
+            }
+            if name.is_empty() {
+                continue; // a keep-alive
+            }
+            if name == GAP {
+                *last = None;
+                catch_up(session, mirror, notifier).await?;
+                continue;
+            }
+            if let Ok(event) = serde_json::from_str::<Event>(&data) {
+                listener.event(&event);
+                if name != "progress" {
+                    catch_up(session, mirror, notifier).await?;
+                    // The feed hands out a change once no older transaction is open anywhere in
+                    // the server's database; until the mirror shows what the event says, ask again.
+                    if let (resonance_api::events::EventKind::Generation, Some(status)) = (event.kind, &event.status) {
+                        for _ in 0..25 {
+                            let seen = mirror.generation(event.subject_id)?.and_then(|g| g.status);
+                            if seen.is_some_and(|s| {
+                                serde_json::to_value(s).ok().as_ref().and_then(|v| v.as_str()) == Some(status.as_str())
+                            }) {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            catch_up(session, mirror, notifier).await?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

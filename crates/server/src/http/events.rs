@@ -1,0 +1,152 @@
+//! `GET /v1/events`: server-sent events of the caller's organization. Invariants:
+//! - one LISTEN connection per server instance feeds every stream (a broadcast channel), and a
+//!   stream sends only its organization's events;
+//! - a stream resumed with `Last-Event-ID` first replays what it missed from `public.events`
+//!   (kept a day, read under RLS); when that cannot be complete — the id is older than what is
+//!   kept, the listener reconnected, or the stream fell behind — it sends a `gap` event, and
+//!   the client catches up through `/v1/sync`;
+//! - a stream ends when its access token expires; the client reconnects with a fresh one.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use resonance_api::events::{Event, GAP};
+use tokio::sync::{broadcast, mpsc};
+
+use super::extract::Authenticated;
+use super::AppState;
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+/// Events the listener has handed out but a slow stream has not read yet.
+pub const BUFFER: usize = 1024;
+const CHANNEL: &str = "resonance_events";
+
+/// What the listener broadcasts: an event, or word that some may have been missed.
+#[derive(Debug, Clone)]
+pub enum Broadcast {
+    Event(Box<Event>),
+    Gap,
+}
+
+/// Listens on `resonance_events` until the sender has no more use; reconnects after failures
+/// (telling every stream about the gap).
+pub async fn listen(db: Db, sender: broadcast::Sender<Broadcast>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match sqlx::postgres::PgListener::connect_with(db.pool()).await {
+            Ok(mut listener) => {
+                if listener.listen(CHANNEL).await.is_ok() {
+                    loop {
+                        tokio::select! {
+                            n = listener.recv() => match n {
+                                Ok(n) => match serde_json::from_str::<Event>(n.payload()) {
+                                    Ok(e) => { let _ = sender.send(Broadcast::Event(Box::new(e))); }
+                                    Err(e) => tracing::warn!(error = %e, "an event could not be read"),
+                                },
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "the event listener lost Postgres; reconnecting");
+                                    break;
+                                }
+                            },
+                            _ = stop.changed() => return,
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the event listener cannot reach Postgres; retrying"),
+        }
+        let _ = sender.send(Broadcast::Gap);
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+fn sse(event: &Event) -> SseEvent {
+    SseEvent::default()
+        .id(event.id.to_string())
+        .event(match event.kind {
+            resonance_api::events::EventKind::Generation => "generation",
+            resonance_api::events::EventKind::Project => "project",
+            resonance_api::events::EventKind::Progress => "progress",
+        })
+        .json_data(event)
+        .unwrap_or_else(|_| SseEvent::default().event(GAP))
+}
+
+/// The caller's organization's events, live; with `Last-Event-ID`, what was missed first.
+#[utoipa::path(get, path = "/v1/events", tag = "sync", security(("bearer" = [])),
+    params(("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event")),
+    responses((status = 200, content_type = "text/event-stream",
+        description = "events `generation`, `project`, `progress` (data: Event), and `gap` (sync to catch up)")))]
+pub async fn stream(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let last: Option<i64> = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(v) => Some(v.trim().parse().map_err(|_| Error::bad_request("Last-Event-ID must be an event id."))?),
+    };
+    // Subscribe before reading the backlog, so nothing falls between the two.
+    let mut live = app.events.subscribe();
+    let (mut tx, caller) = app.db.begin_for(&claims).await?;
+    let mut backlog: Vec<Event> = Vec::new();
+    let mut gap = false;
+    if let Some(last) = last {
+        let oldest: Option<i64> = sqlx::query_scalar("SELECT min(id) FROM events").fetch_one(&mut *tx).await?;
+        gap = oldest.is_some_and(|o| o > last + 1);
+        let rows: Vec<sqlx::types::Json<Event>> =
+            sqlx::query_scalar("SELECT to_jsonb(e) FROM events e WHERE id > $1 ORDER BY id LIMIT 10000")
+                .bind(last)
+                .fetch_all(&mut *tx)
+                .await?;
+        backlog = rows.into_iter().map(|r| r.0).collect();
+    }
+    tx.commit().await?;
+    let org = caller.organization_id;
+    let expires_in = u64::try_from(claims.exp - chrono::Utc::now().timestamp()).unwrap_or(0);
+    let (out, mut rx) = mpsc::channel::<SseEvent>(64);
+    tokio::spawn(async move {
+        if gap && out.send(SseEvent::default().event(GAP).data("sync to catch up")).await.is_err() {
+            return;
+        }
+        let mut sent = last.unwrap_or(0);
+        for e in &backlog {
+            sent = e.id;
+            if out.send(sse(e)).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(Duration::from_secs(expires_in));
+        tokio::pin!(deadline);
+        loop {
+            let next = tokio::select! {
+                n = live.recv() => n,
+                () = &mut deadline => return,
+                () = out.closed() => return,
+            };
+            let event = match next {
+                Ok(Broadcast::Event(e)) if e.organization_id == org && e.id > sent => {
+                    sent = e.id;
+                    sse(&e)
+                }
+                Ok(Broadcast::Event(_)) => continue,
+                Ok(Broadcast::Gap) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    SseEvent::default().event(GAP).data("sync to catch up")
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if out.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(Ok::<_, Infallible>)));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+}

@@ -1,0 +1,120 @@
+//! `/v1/events`: the organization's generation, project and progress events live over SSE,
+//! replayed after `Last-Event-ID`, a `gap` when what was missed is gone, and nothing of another
+//! organization.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// (event name, id, data) of the SSE events read until `done` says enough, or `wait` passes.
+async fn read_events(
+    resp: reqwest::Response,
+    wait: Duration,
+    done: impl Fn(&[(String, Option<i64>, Value)]) -> bool,
+) -> Vec<(String, Option<i64>, Value)> {
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while !done(&events) {
+        let Ok(Some(Ok(bytes))) = tokio::time::timeout_at(deadline, stream.next()).await else { break };
+        buf.push_str(&String::from_utf8_lossy(&bytes));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (mut name, mut id, mut data) = (String::from("message"), None, String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().parse().ok();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim());
+                }
+            }
+            if line_is_comment(&block) {
+                continue;
+            }
+            events.push((name, id, serde_json::from_str(&data).unwrap_or(Value::String(data))));
+        }
+    }
+    events
+}
+
+fn line_is_comment(block: &str) -> bool {
+    block.lines().all(|l| l.starts_with(':') || l.is_empty())
+}
+
+async fn subscribe(s: &TestServer, token: &str, last: Option<i64>) -> reqwest::Response {
+    let mut req = s.http.get(format!("{}/v1/events", s.base)).bearer_auth(token);
+    if let Some(last) = last {
+        req = req.header("Last-Event-ID", last.to_string());
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    resp
+}
+
+#[tokio::test]
+async fn events_arrive_live_resume_after_an_id_and_stay_in_their_organization() {
+    let s = TestServer::start().await;
+    let org = s.organization("ev").await;
+    let other = s.organization("elsewhere").await;
+    let (_, p) = s.post("/v1/projects", &org.developer.access, new_project("Live")).await;
+    let project = p["id"].as_str().unwrap().to_owned();
+    let mine = subscribe(&s, &org.viewer.access, None).await;
+    let theirs = subscribe(&s, &other.viewer.access, None).await;
+    // Give both streams a moment to be listening.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let resp = s
+        .http
+        .post(format!("{}/v1/projects/{project}/generations", s.base))
+        .bearer_auth(&org.developer.access)
+        .header("Idempotency-Key", Uuid::new_v4().to_string())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let generation: Value = resp.json().await.unwrap();
+    let gid = generation["id"].as_str().unwrap().to_owned();
+    // A render's progress, as the worker publishes it.
+    for progress in [0.25f32, 0.5] {
+        sqlx::query("UPDATE render.jobs SET progress = $1").bind(progress).execute(&s.owner).await.unwrap();
+    }
+    let events =
+        read_events(mine, Duration::from_secs(20), |e| e.iter().filter(|x| x.0 == "progress").count() >= 2).await;
+    let names: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert!(names.contains(&"generation") && names.contains(&"project"), "{names:?}");
+    let started = events.iter().find(|e| e.0 == "generation").unwrap();
+    assert_eq!((started.2["subject_id"].as_str(), started.2["status"].as_str()), (Some(gid.as_str()), Some("pending")));
+    let queued = events.iter().find(|e| e.0 == "project").unwrap();
+    assert_eq!(queued.2["status"], "queued");
+    let progress: Vec<f64> =
+        events.iter().filter(|e| e.0 == "progress").filter_map(|e| e.2["progress"].as_f64()).collect();
+    assert_eq!(progress, vec![0.25, 0.5]);
+    let ids: Vec<i64> = events.iter().filter_map(|e| e.1).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids only grow: {ids:?}");
+    let other_events = read_events(theirs, Duration::from_secs(1), |_| false).await;
+    assert!(other_events.is_empty(), "another organization hears nothing: {other_events:?}");
+
+    // Resumed after the first event: the rest is replayed.
+    let resumed = read_events(subscribe(&s, &org.viewer.access, Some(ids[0])).await, Duration::from_secs(20), |e| {
+        e.len() >= ids.len() - 1
+    })
+    .await;
+    let replayed: Vec<i64> = resumed.iter().filter_map(|e| e.1).collect();
+    assert_eq!(replayed, ids[1..].to_vec());
+    // Resumed after events that are no longer kept: a gap, so the client syncs.
+    sqlx::query("DELETE FROM events").execute(&s.owner).await.unwrap();
+    sqlx::query("UPDATE render.jobs SET progress = 0.75").execute(&s.owner).await.unwrap();
+    let after_gap =
+        read_events(subscribe(&s, &org.viewer.access, Some(ids[0])).await, Duration::from_secs(20), |e| !e.is_empty())
+            .await;
+    assert_eq!(after_gap[0].0, "gap");
+}
