@@ -232,12 +232,16 @@ fn bench(args: &[String]) -> Result<()> {
     ensure_packages(&[
         ("time", &|| std::path::Path::new("/usr/bin/time").exists()),
         ("aubio-tools", &|| have("aubio")),
+        ("curl", &|| have("curl")),
     ])?;
     let music = bench_music();
     let cluster = Cluster::throwaway()?;
-    for (package, bench) in
-        [("resonance-server", "sync_pull"), ("resonance-cli", "client_sync"), ("resonance-audio", "analyze")]
-    {
+    for (package, bench) in [
+        ("resonance-server", "sync_pull"),
+        ("resonance-cli", "client_sync"),
+        ("resonance-cli", "pipeline"),
+        ("resonance-audio", "analyze"),
+    ] {
         let mut c = cargo();
         c.args(["bench", "--locked", "-p", package, "--bench", bench]);
         if !args.is_empty() {

@@ -81,6 +81,15 @@ enum Command {
     },
     /// Prints a notification for each render that finishes, as the desktop would show it.
     Watch,
+    /// Prints the path of a finished render's video (or thumbnail) on disk, downloading it into
+    /// the media cache first if needed; cached files work offline.
+    Video {
+        generation: Uuid,
+        #[arg(long)]
+        thumbnail: bool,
+    },
+    /// Empties the media cache.
+    ClearCache,
     /// Uploads a file as a project's audio (replacing it), resumably: run it again after an
     /// interruption and it continues where the server stands. Ctrl-C pauses.
     Upload {
@@ -474,6 +483,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if wait {
                 wait_for(&client, g.id).await?;
             }
+        }
+        Command::Video { generation, thumbnail } => {
+            let kind =
+                if thumbnail { resonance_client::media::Kind::Thumbnail } else { resonance_client::media::Kind::Video };
+            println!("{}", client.media(generation, kind).await?.display());
+        }
+        Command::ClearCache => {
+            client.clear_media_cache()?;
+            println!("The media cache is empty.");
         }
         Command::Watch => {
             eprintln!("Watching for finished renders; Ctrl-C stops.");

@@ -77,6 +77,11 @@ async fn each_finished_render_is_announced_once_across_restarts_and_offline_peri
     assert!(waited.status.success(), "{}", stderr(&waited));
     assert!(stdout(&waited).contains("Render #1 of \u{201c}Beat\u{201d} is ready"), "{}", stdout(&waited));
     assert!(stderr(&waited).contains("rendering"), "the stages are shown: {}", stderr(&waited));
+    // Its video comes into the media cache on demand.
+    let first = stdout(&waited).lines().next().unwrap().trim().to_owned();
+    let video = std::path::PathBuf::from(m.ok(&["video", &first]).await.trim());
+    let bytes = std::fs::read(&video).unwrap();
+    assert_eq!(&bytes[4..8], b"ftyp", "an MP4 at {}", video.display());
 
     // Watched: one line for each of two renders, and #1 (already seen finishing) not at all.
     let mut watch = m.command(&["watch"]).spawn().unwrap();
@@ -88,6 +93,25 @@ async fn each_finished_render_is_announced_once_across_restarts_and_offline_peri
     let told = lines_within(&mut lines, 3, Duration::from_secs(15)).await;
     assert_eq!(told.len(), 2, "{told:?}");
     assert!(told.iter().any(|l| l.contains("#2")) && told.iter().any(|l| l.contains("#3")), "{told:?}");
+    // Thumbnails of announced renders are cached as they finish.
+    let media = video.parent().unwrap().to_owned();
+    for _ in 0..50 {
+        let thumbs = std::fs::read_dir(&media)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "jpg"))
+            .count();
+        if thumbs >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let thumbs = std::fs::read_dir(&media)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jpg"))
+        .count();
+    assert!(thumbs >= 2, "thumbnails of #2 and #3 are cached");
     watch.start_kill().unwrap();
     let _ = watch.wait().await;
 
@@ -102,6 +126,8 @@ async fn each_finished_render_is_announced_once_across_restarts_and_offline_peri
     // Offline while a render finishes: announced once, when the server is back.
     m.ok(&["generate", &project]).await;
     backend.stop().await;
+    // Cached media plays offline.
+    assert_eq!(std::path::PathBuf::from(m.ok(&["video", &first]).await.trim()), video);
     completed(&backend, 4).await;
     let mut offline = m.command(&["watch"]).spawn().unwrap();
     let mut offline_lines = BufReader::new(offline.stdout.take().unwrap()).lines();

@@ -244,6 +244,18 @@ impl Client {
         crate::watcher::watch(s.session.clone(), s.mirror.clone(), notifier, listener).await
     }
 
+    /// A finished generation's video or thumbnail on disk: from the media cache (offline too),
+    /// or downloaded into it.
+    pub async fn media(&self, generation: Uuid, kind: crate::media::Kind) -> Result<std::path::PathBuf> {
+        let s = self.signed_in()?;
+        crate::media::fetch(&s.session, &s.mirror, generation, kind).await
+    }
+
+    /// Empties the media cache.
+    pub fn clear_media_cache(&self) -> Result<()> {
+        crate::media::clear(&self.signed_in()?.mirror)
+    }
+
     /// The user saw this generation finish in the app: no notification for it.
     pub fn mark_generation_seen(&self, generation: Uuid) -> Result<()> {
         crate::watcher::mark_seen(&self.signed_in()?.mirror, generation)

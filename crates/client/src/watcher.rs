@@ -126,6 +126,12 @@ async fn catch_up(session: &Arc<Session>, mirror: &Arc<Mirror>, notifier: &dyn N
     sync::pull(session, mirror).await?;
     for n in take_finished(mirror)? {
         notifier.notify(&n);
+        // Its thumbnail goes into the media cache at once; the video when asked for.
+        if n.completed {
+            if let Err(e) = crate::media::fetch(session, mirror, n.generation_id, crate::media::Kind::Thumbnail).await {
+                tracing::debug!(error = %e, "the thumbnail will be fetched later");
+            }
+        }
     }
     Ok(())
 }

@@ -279,6 +279,14 @@ impl Backend {
         tokio::spawn(resonance_server::worker::run(db, storage, settings, std::future::pending()))
     }
 
+    pub fn db_url(&self) -> String {
+        self.db_url.clone()
+    }
+
+    pub fn storage_handle(&self) -> std::sync::Arc<dyn object_store::ObjectStore> {
+        self.settings.storage.clone()
+    }
+
     /// Every project's name, by id, straight from the database (all pages, any count).
     pub async fn projects_all(&self, _token: &str) -> std::collections::BTreeMap<String, String> {
         let rows: Vec<(Uuid, String)> =

@@ -1,0 +1,186 @@
+//! The media cache: rendered videos and thumbnails on disk, so past generations play offline.
+//! Thumbnails are fetched as renders finish, videos when asked for. Invariants: a file is in
+//! the index only once it is complete on disk (written aside, then renamed); the cache stays
+//! under its size cap by evicting the least recently used files first.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use reqwest::Method;
+use rusqlite::{params, OptionalExtension};
+use std::io::Write as _;
+use uuid::Uuid;
+
+use crate::error::{ClientError, Result};
+use crate::mirror::Mirror;
+use crate::session::Session;
+
+/// The default cap (`RESONANCE_MEDIA_CACHE_MB` changes it).
+pub const DEFAULT_CAP_BYTES: u64 = 2 << 30;
+
+pub fn cap_bytes() -> u64 {
+    std::env::var("RESONANCE_MEDIA_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(DEFAULT_CAP_BYTES, |mb| mb.saturating_mul(1 << 20))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Video,
+    Thumbnail,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Video => "video",
+            Self::Thumbnail => "thumbnail",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Self::Video => "mp4",
+            Self::Thumbnail => "jpg",
+        }
+    }
+}
+
+/// Where the cache keeps its files: beside the account's mirror.
+pub fn directory(mirror: &Mirror) -> PathBuf {
+    mirror.path().parent().map_or_else(|| PathBuf::from("media"), |d| d.join("media"))
+}
+
+/// The cached file, if it is there (and marks it used).
+pub fn cached(mirror: &Mirror, generation: Uuid, kind: Kind) -> Result<Option<PathBuf>> {
+    let conn = mirror.lock();
+    let path: Option<String> = conn
+        .query_row(
+            "SELECT path FROM media_cache WHERE generation_id = ?1 AND kind = ?2",
+            params![generation.to_string(), kind.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match path.map(PathBuf::from) {
+        Some(p) if p.exists() => {
+            conn.execute(
+                "UPDATE media_cache SET last_used_at = ?3 WHERE generation_id = ?1 AND kind = ?2",
+                params![generation.to_string(), kind.as_str(), Utc::now().to_rfc3339()],
+            )?;
+            Ok(Some(p))
+        }
+        Some(_) => {
+            conn.execute(
+                "DELETE FROM media_cache WHERE generation_id = ?1 AND kind = ?2",
+                params![generation.to_string(), kind.as_str()],
+            )?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+/// The file, from the cache or downloaded into it.
+pub async fn fetch(session: &Session, mirror: &Mirror, generation: Uuid, kind: Kind) -> Result<PathBuf> {
+    if let Some(path) = cached(mirror, generation, kind)? {
+        return Ok(path);
+    }
+    let g = mirror
+        .generation(generation)?
+        .ok_or_else(|| ClientError::NotFound { what: "generation", id: generation.to_string() })?;
+    let url = match kind {
+        Kind::Video => g.video_url,
+        Kind::Thumbnail => g.thumbnail_url,
+    }
+    .ok_or_else(|| ClientError::Invalid {
+        field: "generation".into(),
+        message: "this render has not finished".into(),
+    })?;
+    let dir = directory(mirror);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{generation}.{}", kind.extension()));
+    let partial = dir.join(format!("{generation}.{}.partial", kind.extension()));
+    let resp = session.request(Method::GET, &url, None, None).await?;
+    let mut file = std::fs::File::create(&partial)?;
+    let mut size = 0u64;
+    let mut body = resp.bytes_stream();
+    while let Some(piece) = body.next().await {
+        let piece = piece
+            .map_err(|e| ClientError::Offline { server: session.http().server().into(), reason: e.to_string() })?;
+        size += piece.len() as u64;
+        file.write_all(&piece)?;
+    }
+    file.flush()?;
+    drop(file);
+    std::fs::rename(&partial, &path)?;
+    mirror.lock().execute(
+        "INSERT OR REPLACE INTO media_cache (generation_id, kind, path, size, last_used_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![generation.to_string(), kind.as_str(), path.display().to_string(), size as i64, Utc::now().to_rfc3339()],
+    )?;
+    evict(mirror, cap_bytes())?;
+    Ok(path)
+}
+
+/// Removes the least recently used files until the cache holds at most `cap` bytes.
+pub fn evict(mirror: &Mirror, cap: u64) -> Result<u64> {
+    let conn = mirror.lock();
+    let mut total: i64 = conn.query_row("SELECT coalesce(sum(size), 0) FROM media_cache", [], |r| r.get(0))?;
+    let mut removed = 0;
+    let entries: Vec<(String, String, String, i64)> = {
+        let mut stmt =
+            conn.prepare("SELECT generation_id, kind, path, size FROM media_cache ORDER BY last_used_at, path")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (generation, kind, path, size) in entries {
+        if u64::try_from(total).unwrap_or(0) <= cap {
+            break;
+        }
+        let _ = std::fs::remove_file(&path);
+        conn.execute("DELETE FROM media_cache WHERE generation_id = ?1 AND kind = ?2", params![generation, kind])?;
+        total -= size;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// Empties the cache ("clear cache" in settings).
+pub fn clear(mirror: &Mirror) -> Result<()> {
+    evict(mirror, 0)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_files_go_first_and_the_cap_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = Mirror::open(&dir.path().join("mirror.sqlite")).unwrap();
+        let media = directory(&mirror);
+        std::fs::create_dir_all(&media).unwrap();
+        let ids: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            let path = media.join(format!("{id}.mp4"));
+            std::fs::write(&path, vec![0u8; 1000]).unwrap();
+            mirror
+                .lock()
+                .execute(
+                    "INSERT INTO media_cache (generation_id, kind, path, size, last_used_at) VALUES (?1, 'video', ?2, 1000, ?3)",
+                    params![id.to_string(), path.display().to_string(), format!("2026-01-0{}T00:00:00Z", i + 1)],
+                )
+                .unwrap();
+        }
+        // Using the oldest makes it the newest.
+        assert!(cached(&mirror, ids[0], Kind::Video).unwrap().is_some());
+        assert_eq!(evict(&mirror, 2500).unwrap(), 2);
+        let kept: Vec<bool> = ids.iter().map(|id| cached(&mirror, *id, Kind::Video).unwrap().is_some()).collect();
+        assert_eq!(kept, vec![true, false, false, true], "ids 1 and 2 were least recently used");
+        assert!(!media.join(format!("{}.mp4", ids[1])).exists(), "evicted files are deleted");
+        clear(&mirror).unwrap();
+        assert!(ids.iter().all(|id| cached(&mirror, *id, Kind::Video).unwrap().is_none()));
+    }
+}
