@@ -82,6 +82,21 @@ async fn each_finished_render_is_announced_once_across_restarts_and_offline_peri
     let video = std::path::PathBuf::from(m.ok(&["video", &first]).await.trim());
     let bytes = std::fs::read(&video).unwrap();
     assert_eq!(&bytes[4..8], b"ftyp", "an MP4 at {}", video.display());
+    // End to end: the file uploaded by the CLI, rendered by the worker, fetched by the client.
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_streams", "-show_format", "-of", "json"])
+        .arg(&video)
+        .output()
+        .unwrap();
+    let probe: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let streams = probe["streams"].as_array().unwrap();
+    let v = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    assert_eq!((v["width"].as_i64(), v["height"].as_i64()), (Some(1280), Some(720)), "the project's 720p");
+    assert!(streams.iter().any(|s| s["codec_type"] == "audio"), "with its audio");
+    let duration: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert!((duration - 2.0).abs() <= 0.1, "{duration} s for 2 s of audio");
+    let thumbnail = std::fs::read(m.ok(&["video", &first, "--thumbnail"]).await.trim()).unwrap();
+    assert_eq!(&thumbnail[..2], &[0xFF, 0xD8], "a JPEG thumbnail");
 
     // Watched: one line for each of two renders, and #1 (already seen finishing) not at all.
     let mut watch = m.command(&["watch"]).spawn().unwrap();

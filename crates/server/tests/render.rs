@@ -232,5 +232,20 @@ async fn a_crashed_workers_job_is_finished_by_another_and_a_hopeless_one_is_give
     assert!(message.contains("given up") && message.contains("not in storage"), "{message}");
     let (_, p) = st.s.get(&format!("/v1/projects/{project}"), &st.org.developer.access).await;
     assert_eq!(p["status"], "failed");
+
+    // A worker that died on the last attempt: when its lease runs out, the job is given up.
+    let (_, last) = project_with_generation(&st, Some(&audio)).await;
+    sqlx::query(
+        "UPDATE render.jobs SET state = 'running', attempts = max_attempts, leased_by = 'gone', \
+         lease_expires_at = now() - interval '1 second', last_error = 'the worker vanished' WHERE generation_id = $1",
+    )
+    .bind(last.parse::<Uuid>().unwrap())
+    .execute(&st.s.owner)
+    .await
+    .unwrap();
+    assert!(worker::run_once(&st.db, &st.store, &b).await.unwrap());
+    let (_, g) = st.s.get(&format!("/v1/generations/{last}"), &st.org.developer.access).await;
+    assert_eq!(g["status"], "failed");
+    assert!(g["error_message"].as_str().unwrap().contains("the worker vanished"), "{g}");
     let _ = std::fs::remove_dir_all(&st.dir);
 }
