@@ -19,33 +19,15 @@ use uuid::Uuid;
 /// A click track: 16-bit mono, a short 1 kHz click every beat, a low tone under it.
 fn click_track(seconds: f64, bpm: f64) -> Vec<u8> {
     let rate = 44_100u32;
-    let frames = (f64::from(rate) * seconds) as u32;
     let period = (f64::from(rate) * 60.0 / bpm) as u32;
-    let mut data = Vec::new();
-    for i in 0..frames {
-        let t = f64::from(i) / f64::from(rate);
-        let click = if i % period < 800 { (t * 1000.0 * std::f64::consts::TAU).sin() * 0.8 } else { 0.0 };
-        let v = ((click + (t * 110.0 * std::f64::consts::TAU).sin() * 0.1) * 30_000.0) as i16;
-        data.extend_from_slice(&v.to_le_bytes());
-    }
-    let mut out = b"RIFF".to_vec();
-    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    for v in [
-        16u32.to_le_bytes().as_slice(),
-        &1u16.to_le_bytes(),
-        &1u16.to_le_bytes(),
-        &rate.to_le_bytes(),
-        &(rate * 2).to_le_bytes(),
-        &2u16.to_le_bytes(),
-        &16u16.to_le_bytes(),
-    ] {
-        out.extend_from_slice(v);
-    }
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&data);
-    out
+    let samples: Vec<i16> = (0..(f64::from(rate) * seconds) as u32)
+        .map(|i| {
+            let t = f64::from(i) / f64::from(rate);
+            let click = if i % period < 800 { (t * 1000.0 * std::f64::consts::TAU).sin() * 0.8 } else { 0.0 };
+            ((click + (t * 110.0 * std::f64::consts::TAU).sin() * 0.1) * 30_000.0) as i16
+        })
+        .collect();
+    wav_file(&samples, 1, rate)
 }
 
 struct Setup {

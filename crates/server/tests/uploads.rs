@@ -21,31 +21,13 @@ fn b64(s: &str) -> String {
 /// A 16-bit stereo WAV of a 330 Hz tone.
 fn wav(seconds: f64) -> Vec<u8> {
     let rate = 44_100u32;
-    let frames = (f64::from(rate) * seconds) as u32;
-    let mut data = Vec::new();
-    for i in 0..frames {
-        let v = ((f64::from(i) / f64::from(rate) * 330.0 * std::f64::consts::TAU).sin() * 9000.0) as i16;
-        data.extend_from_slice(&v.to_le_bytes());
-        data.extend_from_slice(&v.to_le_bytes());
-    }
-    let mut out = b"RIFF".to_vec();
-    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    for v in [
-        16u32.to_le_bytes().as_slice(),
-        &1u16.to_le_bytes(),
-        &2u16.to_le_bytes(),
-        &rate.to_le_bytes(),
-        &(rate * 4).to_le_bytes(),
-        &4u16.to_le_bytes(),
-        &16u16.to_le_bytes(),
-    ] {
-        out.extend_from_slice(v);
-    }
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&data);
-    out
+    let samples: Vec<i16> = (0..(f64::from(rate) * seconds) as u32)
+        .flat_map(|i| {
+            let v = ((f64::from(i) / f64::from(rate) * 330.0 * std::f64::consts::TAU).sin() * 9000.0) as i16;
+            [v, v]
+        })
+        .collect();
+    wav_file(&samples, 2, rate)
 }
 
 struct Store {
