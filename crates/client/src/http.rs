@@ -45,7 +45,9 @@ impl Http {
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
+            // Per read, not per request: uploads, downloads and the event stream last as long as
+            // bytes keep coming (the event stream sends a keep-alive every 15 s).
+            .read_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?;
         Ok(Self { client, server })
