@@ -136,8 +136,18 @@ pub async fn run_once(db: &Db, storage: &Arc<dyn ObjectStore>, settings: &Worker
             }
         })
     };
-    let outcome = work(db, storage.as_ref(), &job).await;
+    let outcome = work(db, storage.as_ref(), &job, &settings.name).await;
     keeper.abort();
+    if outcome.is_err() {
+        let holder: Option<String> = sqlx::query_scalar("SELECT leased_by FROM render.jobs WHERE generation_id = $1")
+            .bind(job.generation_id)
+            .fetch_one(db.pool())
+            .await?;
+        if holder.as_deref() != Some(settings.name.as_str()) {
+            tracing::warn!(generation = %job.generation_id, "another worker took this job over; leaving it to them");
+            return Ok(true);
+        }
+    }
     match outcome {
         Ok(()) => {}
         Err(reason) if job.attempts < job.max_attempts => {
@@ -235,7 +245,7 @@ impl Drop for Scratch {
     }
 }
 
-async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job) -> Result<(), String> {
+async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Result<(), String> {
     let started = Instant::now();
     let db_err = |e: sqlx::Error| format!("the database failed: {e}");
     let inputs: Inputs = sqlx::query_as(
@@ -347,8 +357,9 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job) -> Result<(), Strin
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
-    if still_mine.is_none() {
-        return Err("the job was taken from this worker".into());
+    if still_mine.as_deref() != Some(worker) {
+        // The lease ran out and another worker has the job now: its result will stand.
+        return Err("the job was taken over by another worker after this one's lease ran out".into());
     }
     sqlx::query(
         "UPDATE generations SET status = 'completed', video_url = $2, thumbnail_url = $3, duration = $4::float8::numeric, \
