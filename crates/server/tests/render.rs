@@ -152,6 +152,23 @@ async fn a_generation_is_analysed_planned_rendered_and_moves_with_the_beats() {
     assert_eq!(served.status(), 200);
     assert_eq!(served.headers()["content-type"], "video/mp4");
     assert_eq!(served.bytes().await.unwrap().to_vec(), std::fs::read(&video).unwrap());
+    // Players seek with byte ranges.
+    let whole = std::fs::read(&video).unwrap();
+    let url = format!("{}{}", st.s.base, g["video_url"].as_str().unwrap());
+    let part =
+        st.s.http.get(&url).bearer_auth(&st.org.viewer.access).header("Range", "bytes=100-1099").send().await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], format!("bytes 100-1099/{}", whole.len()).as_str());
+    assert_eq!(part.bytes().await.unwrap().to_vec(), whole[100..1100].to_vec());
+    let past =
+        st.s.http
+            .get(&url)
+            .bearer_auth(&st.org.viewer.access)
+            .header("Range", format!("bytes={}-", whole.len()))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(past.status(), 416);
     let served = fetch(g["thumbnail_url"].as_str().unwrap().to_owned(), st.org.viewer.access.clone()).await;
     assert_eq!((served.status().as_u16(), served.bytes().await.unwrap().to_vec()), (200, thumb.clone()));
     let stranger = st.s.organization("stranger").await;

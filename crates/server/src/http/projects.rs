@@ -224,13 +224,16 @@ pub async fn generation(
 /// The rendered video of a completed generation (MP4), for members of its organization.
 #[utoipa::path(get, path = "/v1/generations/{id}/video", tag = "generations", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, content_type = "video/mp4", description = "the MP4"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, content_type = "video/mp4", description = "the MP4"),
+              (status = 206, content_type = "video/mp4", description = "the part a `Range: bytes=` header asked for"),
+              (status = 404, body = ErrorBody), (status = 416, description = "the range starts past the end")))]
 pub async fn video(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
     PathId(id): PathId,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response> {
-    media(&app, &claims, id, "mp4", "video/mp4").await
+    media(&app, &claims, id, "mp4", "video/mp4", &headers).await
 }
 
 /// The thumbnail of a completed generation (JPEG), for members of its organization.
@@ -241,8 +244,38 @@ pub async fn thumbnail(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
     PathId(id): PathId,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response> {
-    media(&app, &claims, id, "jpg", "image/jpeg").await
+    media(&app, &claims, id, "jpg", "image/jpeg", &headers).await
+}
+
+/// What a `Range` header asks of a file of `size` bytes: one `bytes=` range is served as 206;
+/// anything else (no header, several ranges, another unit) gets the whole file.
+#[derive(Debug, PartialEq)]
+enum Wanted {
+    Whole,
+    Part(std::ops::Range<u64>),
+    Unsatisfiable,
+}
+
+fn wanted(header: Option<&str>, size: u64) -> Wanted {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Wanted::Whole };
+    if spec.contains(',') {
+        return Wanted::Whole;
+    }
+    let Some((start, end)) = spec.split_once('-') else { return Wanted::Whole };
+    let (start, end) = (start.trim(), end.trim());
+    let range = match (start.parse::<u64>(), end.parse::<u64>()) {
+        (Ok(a), Ok(b)) if a <= b => a..(b + 1).min(size),
+        (Ok(a), Err(_)) if end.is_empty() => a..size,
+        (Err(_), Ok(n)) if start.is_empty() && n > 0 => size.saturating_sub(n)..size,
+        _ => return Wanted::Whole,
+    };
+    if range.start >= size {
+        Wanted::Unsatisfiable
+    } else {
+        Wanted::Part(range)
+    }
 }
 
 async fn media(
@@ -251,7 +284,9 @@ async fn media(
     id: uuid::Uuid,
     ext: &str,
     content_type: &'static str,
+    headers: &axum::http::HeaderMap,
 ) -> Result<Response> {
+    use axum::http::header;
     let (mut tx, caller) = app.db.begin_for(claims).await?;
     let g = generations::get(&mut tx, &caller, id).await?;
     tx.commit().await?;
@@ -259,17 +294,56 @@ async fn media(
         return Err(Error::not_found("This generation has not finished rendering."));
     };
     let key = object_store::path::Path::from(format!("{}/{project}/renders/{id}.{ext}", g.organization_id));
-    let stored = app.storage.get(&key).await.map_err(|e| match e {
+    let missing = |e: object_store::Error| match e {
         object_store::Error::NotFound { .. } => Error::not_found("The rendered file is missing from storage."),
         other => Error::Storage(other),
-    })?;
-    let length = stored.meta.size;
-    Ok((
+    };
+    let size = app.storage.head(&key).await.map_err(missing)?.size;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, part) = match wanted(range, size) {
+        Wanted::Whole => (StatusCode::OK, None),
+        Wanted::Part(r) => (StatusCode::PARTIAL_CONTENT, Some(r)),
+        Wanted::Unsatisfiable => {
+            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{size}"))])
+                .into_response())
+        }
+    };
+    let options =
+        object_store::GetOptions { range: part.clone().map(object_store::GetRange::Bounded), ..Default::default() };
+    let stored = app.storage.get_opts(&key, options).await.map_err(missing)?;
+    let length = part.as_ref().map_or(size, |r| r.end - r.start);
+    let mut response = (
+        status,
         [
-            (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
-            (axum::http::header::CONTENT_LENGTH, length.to_string()),
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_LENGTH, length.to_string()),
+            (header::ACCEPT_RANGES, "bytes".to_owned()),
         ],
         axum::body::Body::from_stream(stored.into_stream()),
     )
-        .into_response())
+        .into_response();
+    if let Some(r) = part {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("bytes {}-{}/{size}", r.start, r.end - 1)) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_read_as_players_send_them() {
+        assert_eq!(wanted(None, 1000), Wanted::Whole);
+        assert_eq!(wanted(Some("bytes=0-99"), 1000), Wanted::Part(0..100));
+        assert_eq!(wanted(Some("bytes=900-"), 1000), Wanted::Part(900..1000));
+        assert_eq!(wanted(Some("bytes=-100"), 1000), Wanted::Part(900..1000));
+        assert_eq!(wanted(Some("bytes=990-5000"), 1000), Wanted::Part(990..1000));
+        assert_eq!(wanted(Some("bytes=1000-"), 1000), Wanted::Unsatisfiable);
+        assert_eq!(wanted(Some("bytes=0-1,5-6"), 1000), Wanted::Whole);
+        assert_eq!(wanted(Some("items=0-1"), 1000), Wanted::Whole);
+        assert_eq!(wanted(Some("bytes=9-3"), 1000), Wanted::Whole);
+    }
 }
