@@ -109,6 +109,8 @@ async fn bench() {
         assert_eq!(report.upserts, 1, "one change, one row");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The whole-process runs find the mirror closed, as a creator's shell would.
+    drop(client);
     for i in 0..10 {
         sqlx::query("UPDATE projects SET name = $1 WHERE id = (SELECT id FROM projects ORDER BY id LIMIT 1)")
             .bind(format!("renamed again {i}"))
