@@ -117,10 +117,12 @@ async fn bench() {
     );
 
     // Render speed: a 30 s track at 720p and 1080p.
-    let db =
-        resonance_server::Db::connect(&resonance_server::config::DatabaseUrl::parse(&backend.db_url()).unwrap(), 4)
-            .await
-            .unwrap();
+    let db = resonance_server::Db::connect_worker(
+        &resonance_server::config::DatabaseUrl::parse(&backend.db_url()).unwrap(),
+        4,
+    )
+    .await
+    .unwrap();
     let storage = backend.storage_handle();
     let track = tone_wav(keyring.dir.path(), "track.wav", 30.0);
     for resolution in ["720p", "1080p"] {

@@ -54,6 +54,24 @@ impl Db {
         Ok(Self { pool })
     }
 
+    /// A pool for the render worker: every connection works as `resonance_worker` (see
+    /// migration 0011), whatever role the URL names.
+    pub async fn connect_worker(url: &DatabaseUrl, max_connections: u32) -> Result<Self, sqlx::Error> {
+        let options: PgConnectOptions = url.expose().parse::<PgConnectOptions>()?.application_name("resonance-worker");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::query("SET ROLE resonance_worker").execute(conn).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
     pub fn from_pool(pool: PgPool) -> Self {
         Self { pool }
     }

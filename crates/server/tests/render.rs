@@ -43,7 +43,7 @@ async fn setup() -> Setup {
     let store = resonance_server::objects::open(dir.to_str().unwrap()).unwrap();
     let for_server = Arc::clone(&store);
     let s = TestServer::start_with(move |settings| settings.storage = for_server).await;
-    let db = resonance_server::Db::connect(&resonance_server::config::DatabaseUrl::parse(&s.db_url).unwrap(), 4)
+    let db = resonance_server::Db::connect_worker(&resonance_server::config::DatabaseUrl::parse(&s.db_url).unwrap(), 4)
         .await
         .unwrap();
     let org = s.organization("render").await;
@@ -195,6 +195,17 @@ async fn a_generation_is_analysed_planned_rendered_and_moves_with_the_beats() {
         assert!(actions.contains(&stage), "{stage} logged: {actions:?}");
     }
     assert!(!worker::run_once(&st.db, &st.store, &settings).await.unwrap(), "the queue is empty now");
+    // The worker's role touches only what rendering needs.
+    for forbidden in [
+        "SELECT count(*) FROM users",
+        "SELECT count(*) FROM auth.sessions",
+        "UPDATE organizations SET generations_limit = 1000000",
+        "UPDATE projects SET prompt = 'changed by the worker'",
+        "DELETE FROM generations",
+    ] {
+        let refused = sqlx::query(forbidden).execute(st.db.pool()).await;
+        assert!(refused.is_err(), "the worker role must not run: {forbidden}");
+    }
     let _ = std::fs::remove_dir_all(&st.dir);
 }
 

@@ -272,7 +272,7 @@ impl Backend {
     /// A render worker on this backend's database and storage, stopped when the handle is
     /// dropped or aborted.
     pub async fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
-        let db = Db::connect(&DatabaseUrl::parse(&self.db_url).unwrap(), 4).await.unwrap();
+        let db = Db::connect_worker(&DatabaseUrl::parse(&self.db_url).unwrap(), 4).await.unwrap();
         let storage = self.settings.storage.clone();
         let settings =
             resonance_server::worker::WorkerSettings { idle_poll: Duration::from_millis(100), ..Default::default() };

@@ -6,8 +6,9 @@
 //! `failed` with the reason. Invariant: a job is worked on by one worker at a time (the lease),
 //! and the worker that finishes it is the one holding the lease.
 //!
-//! The worker is a trusted backend process: it connects as the database's owning role, since a
-//! queue shared by every organization cannot run under one organization's claims.
+//! The worker works every organization's queue, so it cannot run under one organization's
+//! claims; it runs as `resonance_worker` instead (`Db::connect_worker`), which may touch only the
+//! queue, the render columns of generations, projects' status and the activity log.
 
 pub mod plan;
 pub mod render;
