@@ -38,3 +38,14 @@ pub fn analyze(file: &std::path::Path) -> Result<serde_json::Value, AudioError> 
     }
     Ok(out)
 }
+
+/// White noise in [-1, 1) from a seed (xorshift), for tests that need material without a file.
+#[cfg(test)]
+pub(crate) fn test_noise(mut state: u64) -> impl FnMut() -> f32 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}

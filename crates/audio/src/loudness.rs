@@ -227,13 +227,7 @@ mod tests {
 
     /// Music-like test material: a chord, a noise burst, a quiet stretch and silence.
     fn material(rate: u32, channels: usize, seconds: f64) -> Vec<f32> {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut noise = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        };
+        let mut noise = crate::test_noise(0x9E37_79B9_7F4A_7C15u64);
         let frames = (f64::from(rate) * seconds) as usize;
         let mut out = Vec::with_capacity(frames * channels);
         for i in 0..frames {

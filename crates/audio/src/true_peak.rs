@@ -142,13 +142,7 @@ mod tests {
     #[test]
     fn agrees_with_the_ebur128_crate() {
         // A chord with a transient-rich noise burst, stereo, at 44.1 kHz.
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut noise = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        };
+        let mut noise = crate::test_noise(0x2545_F491_4F6C_DD1Du64);
         let mut interleaved = Vec::new();
         for i in 0..88_200 {
             let t = f64::from(i) / 44_100.0;

@@ -14,6 +14,36 @@ fn sha_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Starts `resonance upload` in small chunks, sends it SIGINT (Ctrl-C) once the server has some
+/// of it, and returns the upload as `uploads --json` then shows it.
+async fn pause_upload(m: &Machine<'_>, backend: &Backend, file: &std::path::Path, project: &str) -> serde_json::Value {
+    let mut c = m.command(&["upload", file.to_str().unwrap(), "--project", project]);
+    c.env("RESONANCE_UPLOAD_CHUNK_BYTES", "65536");
+    // Progress on the server: any receiving upload's offset moves (earlier ones stand still).
+    let offsets = || async {
+        sqlx::query_scalar::<_, i64>("SELECT coalesce(sum(\"offset\"), 0)::int8 FROM uploads WHERE state = 'receiving'")
+            .fetch_one(&backend.owner)
+            .await
+            .unwrap()
+    };
+    let before = offsets().await;
+    let child = c.spawn().unwrap();
+    let pid = child.id().unwrap();
+    for _ in 0..400 {
+        if offsets().await > before + 65536 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let sent = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Paused"), "{}", stderr(&out));
+    let list = m.json(&["uploads", "--json"]).await;
+    list.as_array().unwrap().first().cloned().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn project_audio_uploads_resumes_after_kills_and_refuses_what_is_not_audio() {
     let keyring = Keyring::start();
@@ -76,6 +106,10 @@ async fn project_audio_uploads_resumes_after_kills_and_refuses_what_is_not_audio
     println!("offsets after each kill: {offsets:?} of {long_size}");
     assert!(offsets.iter().all(|o| *o > 0 && *o < long_size), "each kill lands mid-upload: {offsets:?}");
     assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "resumed, never restarted: {offsets:?}");
+    // Ctrl-C pauses: the upload stops between chunks and is kept as paused.
+    let paused = pause_upload(&m, &backend, &long, &project).await;
+    assert_eq!(paused["state"], "paused");
+    assert!(paused["offset"].as_u64().unwrap() >= *offsets.last().unwrap(), "{paused}");
     let mut c = m.command(&["upload", long.to_str().unwrap(), "--project", &project]);
     c.env("RESONANCE_UPLOAD_CHUNK_BYTES", "65536");
     let done = c.output().await.unwrap();
@@ -84,6 +118,18 @@ async fn project_audio_uploads_resumes_after_kills_and_refuses_what_is_not_audio
     let stored = std::fs::read(backend.storage.path().join(&key)).unwrap();
     assert_eq!(sha_hex(&stored), long_sha, "the stored file is the file");
     assert_eq!(m.json(&["uploads", "--json"]).await, serde_json::json!([]));
+
+    // Cancelled: the server forgets what it received, and the upload is no longer pending.
+    let other = tone_wav(keyring.dir.path(), "other.wav", 45.0);
+    let paused = pause_upload(&m, &backend, &other, &project).await;
+    let id = paused["id"].as_str().unwrap().to_owned();
+    m.ok(&["cancel-upload", &id]).await;
+    assert_eq!(m.json(&["uploads", "--json"]).await, serde_json::json!([]));
+    let receiving: i64 = sqlx::query_scalar("SELECT count(*) FROM uploads WHERE state = 'receiving'")
+        .fetch_one(&backend.owner)
+        .await
+        .unwrap();
+    assert_eq!(receiving, 0, "the server's side of the cancelled upload is terminated");
 
     // Offline: the project and its upload wait; the next sync sends both, metadata first.
     backend.stop().await;

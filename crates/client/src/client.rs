@@ -63,10 +63,6 @@ impl Client {
         self.signed_in.as_ref().ok_or(ClientError::NotSignedIn)
     }
 
-    pub fn data_dir(&self) -> &DataDir {
-        &self.data
-    }
-
     pub fn account(&self) -> Result<&Account> {
         Ok(self.signed_in()?.session.account())
     }

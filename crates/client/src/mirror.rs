@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use resonance_api::model::{Generation, Organization, Project, SystemLog, User};
+use resonance_api::model::{Generation, Organization, Project};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -198,25 +198,6 @@ impl Mirror {
 
     pub fn organization(&self, id: Uuid) -> Result<Option<Organization>> {
         self.one("SELECT data FROM organizations WHERE id = ?1", id)
-    }
-
-    pub fn members(&self) -> Result<Vec<User>> {
-        self.all("SELECT data FROM users ORDER BY email", [])
-    }
-
-    pub fn activity(&self, limit: u32) -> Result<Vec<SystemLog>> {
-        self.all("SELECT data FROM system_logs ORDER BY created_at DESC, id LIMIT ?1", params![limit])
-    }
-
-    /// Rows per mirrored table, for status displays and tests.
-    pub fn counts(&self) -> Result<Vec<(&'static str, i64)>> {
-        let conn = self.lock();
-        let mut out = Vec::new();
-        for table in ["organizations", "users", "projects", "generations", "system_logs"] {
-            let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-            out.push((table, n));
-        }
-        Ok(out)
     }
 
     fn one<T: DeserializeOwned>(&self, sql: &str, id: Uuid) -> Result<Option<T>> {

@@ -159,27 +159,9 @@ fn as_patch(new: &NewProject) -> ProjectPatch {
     }
 }
 
-fn current_mark(tx: &Transaction<'_>) -> Result<i64> {
-    Ok(tx.query_row("SELECT mark FROM sync_state WHERE id = 1", [], |r| r.get(0))?)
-}
-
 /// Writes a project row as the user now sees it.
 pub(crate) fn write_project(tx: &Transaction<'_>, p: &Project) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO projects (id, organization_id, name, updated_at, data, mark) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, name = excluded.name,
-           updated_at = excluded.updated_at, data = excluded.data, mark = excluded.mark",
-    )?
-    .execute(params![
-        p.id.to_string(),
-        p.organization_id.to_string(),
-        p.name,
-        // The same text the server's JSON has, so local and pulled rows sort together.
-        p.updated_at.map(serde_json::to_value).transpose()?.as_ref().and_then(serde_json::Value::as_str),
-        serde_json::to_string(p)?,
-        current_mark(tx)?
-    ])?;
-    Ok(())
+    crate::sync::store(tx, resonance_api::sync::Table::Projects, p.id, p)
 }
 
 fn read_project(tx: &Transaction<'_>, id: Uuid) -> Result<Option<Project>> {
@@ -314,7 +296,17 @@ fn live_entries(tx: &Transaction<'_>, project: Uuid) -> Result<Vec<Entry>> {
 
 /// Lays the still-pending local changes of these projects over what was just written for them.
 pub(crate) fn overlay(tx: &Transaction<'_>, projects: &[Uuid]) -> Result<()> {
-    for &id in projects {
+    // A pulled page touches up to thousands of projects, and the outbox is usually empty: look
+    // only at the projects that have entries.
+    let queued: std::collections::HashSet<String> = {
+        let mut stmt = tx.prepare_cached("SELECT DISTINCT project_id FROM outbox")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        ids.collect::<rusqlite::Result<_>>()?
+    };
+    if queued.is_empty() {
+        return Ok(());
+    }
+    for &id in projects.iter().filter(|id| queued.contains(&id.to_string())) {
         let entries = live_entries(tx, id)?;
         if entries.is_empty() {
             continue;

@@ -220,14 +220,18 @@ pub fn apply_page(conn: &mut Connection, page: &RawPage<'_>) -> Result<(u64, u64
     Ok((upserts, deletes))
 }
 
+/// Writes one row as the mirror keeps it (the same path as a pulled row), with the current mark.
+pub(crate) fn store<T: Serialize>(tx: &Transaction<'_>, table: Table, id: Uuid, row: &T) -> Result<()> {
+    let raw: Box<RawValue> = RawValue::from_string(serde_json::to_string(row)?)?;
+    let mark: i64 = tx.query_row("SELECT mark FROM sync_state WHERE id = 1", [], |r| r.get(0))?;
+    upsert(tx, table, id, &raw, mark)
+}
+
 /// Writes one generation the server just returned (the feed brings it again later, unchanged).
 pub fn store_generation(mirror: &Mirror, generation: &resonance_api::model::Generation) -> Result<()> {
-    let json = serde_json::to_string(generation)?;
-    let row: Box<RawValue> = RawValue::from_string(json)?;
     let mut conn = mirror.lock();
-    let mark = cursor(&conn)?.mark;
     let tx = conn.transaction()?;
-    upsert(&tx, Table::Generations, generation.id, &row, mark)?;
+    store(&tx, Table::Generations, generation.id, generation)?;
     tx.commit()?;
     Ok(())
 }
