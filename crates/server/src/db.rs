@@ -80,8 +80,26 @@ impl Db {
         &self.pool
     }
 
+    /// Applies the migrations. The request roles belong to the cluster, not the database: when
+    /// two databases of a new cluster migrate at the same moment, one migration can lose the
+    /// race to create a role or grant it (a unique violation in `pg_authid` or
+    /// `pg_auth_members`, or "tuple concurrently updated"). Its transaction rolled back, and the
+    /// role exists now, so running again completes it.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        MIGRATOR.run(&self.pool).await
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match MIGRATOR.run(&self.pool).await {
+                Err(sqlx::migrate::MigrateError::ExecuteMigration(sqlx::Error::Database(e), version))
+                    if attempt < 3
+                        && (e.constraint().is_some_and(|c| c.starts_with("pg_auth"))
+                            || e.message().contains("tuple concurrently updated")) =>
+                {
+                    tracing::info!(version, "another database created a shared role meanwhile; migrating again");
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn begin_as(&self, role: &str, claims: &str) -> Result<Tx> {

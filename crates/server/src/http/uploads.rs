@@ -211,6 +211,14 @@ async fn create_inner(app: &AppState, claims: &AccessClaims, headers: &HeaderMap
         .into_response())
 }
 
+/// The upload as it stands now, read in a transaction of its own (under the caller's RLS).
+async fn read(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<Upload> {
+    let (mut tx, _caller) = app.db.begin_for(claims).await?;
+    let upload = uploads::get(&mut tx, id, false).await?;
+    tx.commit().await?;
+    Ok(upload)
+}
+
 /// Refuses requests on an upload that cannot take them.
 fn check_open(upload: &Upload) -> Result<()> {
     match upload.state.as_str() {
@@ -241,16 +249,12 @@ pub async fn head(
 
 async fn head_inner(app: &AppState, claims: &AccessClaims, id: Uuid, headers: &HeaderMap) -> Result<Response> {
     require_tus(headers)?;
-    let (mut tx, _caller) = app.db.begin_for(claims).await?;
-    let mut upload = uploads::get(&mut tx, id, false).await?;
-    tx.commit().await?;
+    let mut upload = read(app, claims, id).await?;
     check_open(&upload)?;
     if upload.state == "receiving" && upload.offset == upload.length {
         // Every byte arrived but the last request ended before the file was kept: finish now.
         finish(app, claims, id).await?;
-        let (mut tx, _caller) = app.db.begin_for(claims).await?;
-        upload = uploads::get(&mut tx, id, false).await?;
-        tx.commit().await?;
+        upload = read(app, claims, id).await?;
     }
     let mut response = (
         StatusCode::OK,
@@ -301,9 +305,7 @@ async fn patch_inner(
     }
     let at = number(headers, "upload-offset")?.ok_or_else(|| Error::bad_request("Upload-Offset is required."))?;
     let at = i64::try_from(at).map_err(|_| Error::bad_request("Upload-Offset is too large."))?;
-    let (mut tx, _caller) = app.db.begin_for(claims).await?;
-    let upload = uploads::get(&mut tx, id, false).await?;
-    tx.commit().await?;
+    let upload = read(app, claims, id).await?;
     check_open(&upload)?;
     if at != upload.offset {
         return Err(Error::conflict(format!("The upload stands at byte {}; resume from there.", upload.offset)));
