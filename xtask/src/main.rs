@@ -5,6 +5,8 @@
 //!   render worker beside it.
 //! - `test` installs what is missing, starts a throwaway Postgres, runs clippy and every test.
 //! - `bench`: the same Postgres set-up, then the benchmarks, which print their figures.
+//! - `bindings`: regenerates the UI's TypeScript bindings from the desktop's Rust commands.
+//! - `package`: builds the desktop app's installable .deb.
 
 mod postgres;
 mod system;
@@ -27,8 +29,10 @@ fn main() {
         Some("dev") => dev(),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("bindings") => bindings(),
+        Some("package") => package(),
         _ => {
-            eprintln!("usage: cargo xtask <dev | test [-- test filter] | bench>");
+            eprintln!("usage: cargo xtask <dev | test [-- test filter] | bench | bindings | package>");
             std::process::exit(2);
         }
     };
@@ -68,8 +72,139 @@ fn ensure_test_tools() -> Result<()> {
     ])
 }
 
+/// What building the desktop app needs (WebKitGTK and friends, Node.js for the UI), and what
+/// running it in a window needs (GStreamer's codecs for the media players, a keyring).
+fn ensure_desktop_build() -> Result<()> {
+    let pc = |lib: &'static str| {
+        move || Command::new("pkg-config").args(["--exists", lib]).status().is_ok_and(|s| s.success())
+    };
+    ensure_packages(&[
+        ("pkg-config", &|| have("pkg-config")),
+        ("libwebkit2gtk-4.1-dev", &pc("webkit2gtk-4.1")),
+        ("libsoup-3.0-dev", &pc("libsoup-3.0")),
+        ("libjavascriptcoregtk-4.1-dev", &pc("javascriptcoregtk-4.1")),
+        ("libgtk-3-dev", &pc("gtk+-3.0")),
+        ("librsvg2-dev", &pc("librsvg-2.0")),
+        ("libayatana-appindicator3-dev", &pc("ayatana-appindicator3-0.1")),
+        ("libxdo-dev", &|| std::path::Path::new("/usr/include/xdo.h").exists()),
+        ("libssl-dev", &pc("openssl")),
+        ("gstreamer1.0-plugins-good", &|| gst_plugin("libgstisomp4.so")),
+        ("gstreamer1.0-libav", &|| gst_plugin("libgstlibav.so")),
+        ("nodejs", &|| have("node")),
+        ("npm", &|| have("npm")),
+    ])
+}
+
+fn gst_plugin(file: &str) -> bool {
+    std::path::Path::new("/usr/lib/x86_64-linux-gnu/gstreamer-1.0").join(file).exists()
+        || std::path::Path::new("/usr/lib/aarch64-linux-gnu/gstreamer-1.0").join(file).exists()
+}
+
+/// What driving the real window in tests needs: a display server, the WebDriver pieces, a
+/// notification daemon, and ImageMagick for screenshots.
+fn ensure_desktop_test_tools() -> Result<()> {
+    ensure_packages(&[
+        ("xvfb", &|| have("Xvfb")),
+        ("webkit2gtk-driver", &|| have("WebKitWebDriver")),
+        ("dunst", &|| have("dunst")),
+        ("imagemagick", &|| have("import")),
+    ])?;
+    if tauri_driver().is_none() {
+        eprintln!("xtask: installing tauri-driver");
+        run(cargo().args(["install", "--locked", "--quiet", "tauri-driver"])).context("cannot install tauri-driver")?;
+    }
+    Ok(())
+}
+
+fn tauri_driver() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from)?;
+    let cargo_home = std::env::var_os("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|| home.join(".cargo"));
+    let bin = cargo_home.join("bin/tauri-driver");
+    bin.exists().then_some(bin)
+}
+
+fn npm(args: &[&str]) -> Command {
+    let mut c = Command::new("npm");
+    c.args(args).current_dir(workspace_root().join("ui"));
+    c
+}
+
+/// Installs the UI's packages (as locked) when they are missing or the lock file changed.
+fn ui_install() -> Result<()> {
+    let ui = workspace_root().join("ui");
+    let stamp = ui.join("node_modules/.package-lock.json");
+    let stale = match (std::fs::metadata(&stamp), std::fs::metadata(ui.join("package-lock.json"))) {
+        (Ok(installed), Ok(lock)) => installed.modified()? < lock.modified()?,
+        _ => true,
+    };
+    if stale {
+        eprintln!("xtask: npm ci (ui)");
+        run(&mut npm(&["ci", "--no-audit", "--no-fund", "--loglevel=error"])).context("npm ci failed in ui/")?;
+    }
+    Ok(())
+}
+
+/// Builds the UI into ui/dist (which the desktop app embeds).
+fn ui_build() -> Result<()> {
+    ui_install()?;
+    eprintln!("xtask: ui build");
+    run(&mut npm(&["run", "--silent", "build", "--", "--logLevel", "warn"])).context("the UI does not build")
+}
+
+fn bindings() -> Result<()> {
+    ensure_desktop_build()?;
+    ui_build()?;
+    run(cargo()
+        .args(["test", "--quiet", "-p", "resonance-desktop", "--lib", "the_committed_typescript_bindings"])
+        .env("RESONANCE_UPDATE_BINDINGS", "1"))?;
+    eprintln!("xtask: wrote ui/src/lib/bindings.ts");
+    Ok(())
+}
+
+fn package() -> Result<()> {
+    ensure_desktop_build()?;
+    ensure_packages(&[("file", &|| have("file"))])?;
+    ui_build()?;
+    run(Command::new(workspace_root().join("ui/node_modules/.bin/tauri"))
+        .args(["build", "--bundles", "deb", "--ci"])
+        .current_dir(workspace_root()))
+    .context("tauri build failed")?;
+    let deb = target_dir().join("release/bundle/deb");
+    eprintln!("xtask: the .deb is in {}", deb.display());
+    Ok(())
+}
+
+/// Signs the desktop in as the demo developer (through the CLI, which shares the app's data
+/// directory and keyring) and opens the app; returns the app's process.
+fn open_desktop() -> Result<Option<std::process::Child>> {
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!("xtask: no display: not opening the desktop app (the backend keeps running)");
+        return Ok(None);
+    }
+    let server = format!("http://{DEV_LISTEN}");
+    let mut login = Command::new(target_dir().join("debug/resonance"))
+        .args(["--server", &server, "login", "developer@demo.resonance.local", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run resonance login")?;
+    if let Some(mut stdin) = login.stdin.take() {
+        use std::io::Write;
+        let _ = stdin.write_all(b"resonance-developer-demo\n");
+    }
+    if !login.wait()?.success() {
+        eprintln!("xtask: could not sign the desktop in (is a keyring running?); sign in in the app");
+    }
+    let app = Command::new(target_dir().join("debug/resonance-desktop"))
+        .env("RESONANCE_SERVER", &server)
+        .spawn()
+        .context("cannot start the desktop app")?;
+    Ok(Some(app))
+}
+
 fn dev() -> Result<()> {
     ensure_machine()?;
+    ensure_desktop_build()?;
+    ui_build()?;
     let data = if system::is_root() { PathBuf::from("/var/lib/resonance-dev") } else { workspace_root().join(".dev") };
     let mut cluster = Cluster::persistent(&data.join("postgres"), DEV_PORT)?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -91,7 +226,16 @@ fn dev() -> Result<()> {
             s
         }
     };
-    run(cargo().args(["build", "--quiet", "-p", "resonance-server"]))?;
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "resonance-server",
+        "-p",
+        "resonance-cli",
+        "-p",
+        "resonance-desktop",
+    ]))?;
     let server = target_dir().join("debug").join("resonance-server");
     run(Command::new(&server).args(["migrate", "--database-url", &url]))?;
     run(Command::new(&server).args(["demo-seed", "--database-url", &url]))?;
@@ -112,6 +256,8 @@ fn dev() -> Result<()> {
         .env("RESONANCE_JWT_SECRET", &secret)
         .spawn()
         .context("cannot start resonance-server")?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut desktop = open_desktop()?;
     loop {
         if let Some(status) = child.try_wait()? {
             // The worker got the terminal's SIGINT too; make sure it is gone before Postgres.
@@ -120,6 +266,10 @@ fn dev() -> Result<()> {
                 let _ = worker.kill();
             }
             let _ = worker.wait();
+            if let Some(app) = desktop.as_mut() {
+                let _ = app.kill();
+                let _ = app.wait();
+            }
             cluster.stop();
             if stop.load(std::sync::atomic::Ordering::SeqCst) || status.success() {
                 return Ok(());
@@ -148,7 +298,14 @@ fn target_dir() -> PathBuf {
 fn test(filter: &[String]) -> Result<()> {
     ensure_machine()?;
     ensure_test_tools()?;
+    ensure_desktop_build()?;
+    ensure_desktop_test_tools()?;
     let started = std::time::Instant::now();
+    ui_install()?;
+    eprintln!("xtask: ui check and unit tests");
+    run(&mut npm(&["run", "--silent", "check"])).context("svelte-check found problems in ui/")?;
+    run(&mut npm(&["run", "--silent", "test"])).context("the UI's unit tests failed")?;
+    ui_build()?;
     if cargo()
         .args(["fmt", "--version"])
         .stdout(std::process::Stdio::null())
@@ -162,6 +319,8 @@ fn test(filter: &[String]) -> Result<()> {
     eprintln!("xtask: clippy");
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--quiet", "--", "-D", "warnings"]))
         .context("clippy found problems")?;
+    // The end-to-end suite drives the app binary.
+    run(cargo().args(["build", "--quiet", "--locked", "-p", "resonance-desktop"]))?;
     let cluster = Cluster::throwaway()?;
     eprintln!("xtask: throwaway Postgres on port {}", cluster.port);
     let mut tests = if have_nextest() {
@@ -177,6 +336,10 @@ fn test(filter: &[String]) -> Result<()> {
         tests.args(filter.iter().skip_while(|a| *a == "--"));
     }
     tests.env("RESONANCE_TEST_DATABASE_URL", cluster.url("postgres"));
+    tests.env("RESONANCE_DESKTOP_BIN", target_dir().join("debug/resonance-desktop"));
+    if let Some(driver) = tauri_driver() {
+        tests.env("RESONANCE_TAURI_DRIVER", driver);
+    }
     let result = run(&mut tests);
     drop(cluster);
     eprintln!("xtask: test run took {:.0?}", started.elapsed());

@@ -11,6 +11,7 @@ pub const GAP: &str = "gap";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A generation was started or its status changed (`status`).
@@ -24,6 +25,7 @@ pub enum EventKind {
 /// One event; its `id` is the SSE id to resume from (`Last-Event-ID`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Event {
     pub id: i64,
     pub organization_id: Uuid,

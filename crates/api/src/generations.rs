@@ -11,6 +11,7 @@ pub const SEED_MAX_CHARS: usize = 64;
 /// same generation and is not counted against the quota twice.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct NewGeneration {
     /// Re-render with the seed of an earlier generation (its `seed` up to any `~`); omitted, the

@@ -17,6 +17,7 @@ pub const AUDIO_DURATION_MAX_SECONDS: f64 = 36_000.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
     /// Client-made id: a retried create with the same id and fields returns the same project.
@@ -42,6 +43,7 @@ pub struct NewProject {
 /// A partial edit: absent fields are left as they are; `description: ""` clears it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,6 +11,7 @@ use crate::decode::{decode, Decoded, Sink};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Tags {
     pub title: Option<String>,
     pub artist: Option<String>,
@@ -18,6 +19,7 @@ pub struct Tags {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Facts {
     pub duration_seconds: f64,
     /// Samples per channel, decoded.

@@ -12,6 +12,7 @@ use crate::error::{ClientError, Result};
 
 /// The signed-in account, as the server described it at sign-in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Account {
     pub user_id: Uuid,
     pub email: String,

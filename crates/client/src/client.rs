@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use reqwest::Method;
+use resonance_api::auth::{ChangeRole, Invitation, InviteMember};
 use resonance_api::generations::NewGeneration;
+use resonance_api::model::Role;
 use resonance_api::model::{Generation, Project};
 use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_api::Sensitive;
@@ -269,5 +271,46 @@ impl Client {
     pub fn retry_conflict(&self, entry: Uuid, edited: Option<ProjectPatch>) -> Result<()> {
         let s = self.signed_in()?;
         outbox::retry(&s.mirror, s.session.account(), entry, edited)
+    }
+
+    /// The organization's members, from the mirror.
+    pub fn members(&self) -> Result<Vec<resonance_api::model::User>> {
+        self.signed_in()?.mirror.members()
+    }
+
+    /// The organization's newest activity, from the mirror.
+    pub fn activity(&self, limit: u32) -> Result<Vec<resonance_api::model::SystemLog>> {
+        self.signed_in()?.mirror.activity(limit)
+    }
+
+    /// The signed-in account's organization (plan, subscription, usage), from the mirror.
+    pub fn organization(&self) -> Result<Option<resonance_api::model::Organization>> {
+        let s = self.signed_in()?;
+        s.mirror.organization(s.session.account().organization_id)
+    }
+
+    /// Invites `email` with `role` (admins only; needs the server). The answer carries the
+    /// invitation code, shown once, to hand to the invitee.
+    pub async fn invite_member(&self, email: &str, role: Role) -> Result<Invitation> {
+        let s = self.signed_in()?;
+        let body = serde_json::to_value(InviteMember { email: email.to_owned(), role })?;
+        let resp = s.session.request(Method::POST, "/v1/members", Some(&body), None).await?;
+        read_json(resp).await
+    }
+
+    /// Changes a member's role (admins only; needs the server), then brings the mirror up to date.
+    pub async fn change_role(&self, user: Uuid, role: Role) -> Result<()> {
+        let s = self.signed_in()?;
+        let body = serde_json::to_value(ChangeRole { role })?;
+        let resp = s.session.request(Method::PATCH, &format!("/v1/members/{user}"), Some(&body), None).await?;
+        let _: resonance_api::model::User = read_json(resp).await?;
+        sync::pull(&s.session, &s.mirror).await.map(|_| ())
+    }
+
+    /// Removes a member (admins only; needs the server), then brings the mirror up to date.
+    pub async fn remove_member(&self, user: Uuid) -> Result<()> {
+        let s = self.signed_in()?;
+        s.session.request(Method::DELETE, &format!("/v1/members/{user}"), None, None).await?;
+        sync::pull(&s.session, &s.mirror).await.map(|_| ())
     }
 }

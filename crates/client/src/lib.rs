@@ -12,6 +12,7 @@ pub mod keyring;
 pub mod media;
 pub mod mirror;
 pub mod outbox;
+pub mod preview;
 pub mod session;
 pub mod sync;
 pub mod uploads;

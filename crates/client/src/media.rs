@@ -16,17 +16,36 @@ use crate::error::{ClientError, Result};
 use crate::mirror::Mirror;
 use crate::session::Session;
 
-/// The default cap (`RESONANCE_MEDIA_CACHE_MB` changes it).
+/// The default cap (`RESONANCE_MEDIA_CACHE_MB` or the desktop's setting changes it).
 pub const DEFAULT_CAP_BYTES: u64 = 2 << 30;
 
-pub fn cap_bytes() -> u64 {
-    std::env::var("RESONANCE_MEDIA_CACHE_MB")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(DEFAULT_CAP_BYTES, |mb| mb.saturating_mul(1 << 20))
+/// The cap the app set (0: none set, the environment or the default applies).
+static CAP_SET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets the cache's cap for this process (the desktop's "media cache size" setting).
+pub fn set_cap_bytes(cap: u64) {
+    CAP_SET.store(cap.max(1), std::sync::atomic::Ordering::Relaxed);
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub fn cap_bytes() -> u64 {
+    match CAP_SET.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => std::env::var("RESONANCE_MEDIA_CACHE_MB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(DEFAULT_CAP_BYTES, |mb| mb.saturating_mul(1 << 20)),
+        set => set,
+    }
+}
+
+/// Bytes the cache holds now.
+pub fn usage(mirror: &Mirror) -> Result<u64> {
+    let total: i64 = mirror.lock().query_row("SELECT coalesce(sum(size), 0) FROM media_cache", [], |r| r.get(0))?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     Video,
     Thumbnail,

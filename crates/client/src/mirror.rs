@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use resonance_api::model::{Generation, Organization, Project};
+use resonance_api::model::{Generation, Organization, Project, SystemLog, User};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -43,6 +43,7 @@ impl std::fmt::Debug for Mirror {
 /// A project as the user sees it here: the mirrored row with local edits applied, and whether
 /// those edits are still on their way or were refused.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LocalProject {
     #[serde(flatten)]
     pub project: Project,
@@ -194,6 +195,16 @@ impl Mirror {
 
     pub fn generation(&self, id: Uuid) -> Result<Option<Generation>> {
         self.one("SELECT data FROM generations WHERE id = ?1", id)
+    }
+
+    /// The members of the organization, by name.
+    pub fn members(&self) -> Result<Vec<User>> {
+        self.all("SELECT data FROM users ORDER BY lower(coalesce(json_extract(data, '$.name'), email)), id", [])
+    }
+
+    /// The newest `limit` entries of the activity log.
+    pub fn activity(&self, limit: u32) -> Result<Vec<SystemLog>> {
+        self.all("SELECT data FROM system_logs ORDER BY created_at DESC, id LIMIT ?1", params![limit])
     }
 
     pub fn organization(&self, id: Uuid) -> Result<Option<Organization>> {

@@ -26,6 +26,7 @@ const _: () = assert!(PAGE_LIMIT <= MAX_PAGE_LIMIT);
 
 /// What the UI shows about sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncState {
     Idle,
@@ -35,6 +36,7 @@ pub enum SyncState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SyncStatus {
     pub state: SyncState,
     pub last_success_at: Option<String>,

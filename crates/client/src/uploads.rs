@@ -37,6 +37,7 @@ fn chunk_bytes() -> usize {
 
 /// An upload as the mirror keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Upload {
     pub id: Uuid,
     pub project_id: Uuid,
@@ -52,6 +53,7 @@ pub struct Upload {
 
 /// Progress of one upload, for a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Progress {
     pub sent: u64,
     pub total: u64,
@@ -127,10 +129,15 @@ pub fn unfinished(mirror: &Mirror) -> Result<Vec<Upload>> {
 
 /// Decodes and hashes `path`: what is not audio is refused here, before anything is sent.
 pub fn probe(path: &Path) -> Result<resonance_audio::Facts> {
-    resonance_audio::probe(path, &mut []).map_err(|e| ClientError::Invalid {
+    resonance_audio::probe(path, &mut []).map_err(|e| not_audio(path, e))
+}
+
+/// A decoding failure of `path`, as the user is told it.
+pub fn not_audio(path: &Path, e: resonance_audio::AudioError) -> ClientError {
+    ClientError::Invalid {
         field: "audio".into(),
         message: format!("{} is not audio we can use ({}: {})", path.display(), e.kind, e.message),
-    })
+    }
 }
 
 /// Records the upload of `path` (already probed) for `project`, or finds the unfinished upload

@@ -37,12 +37,23 @@ pub async fn serve(
     let (events, _) = tokio::sync::broadcast::channel(http::events::BUFFER);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listener_task = tokio::spawn(http::events::listen(db.clone(), events.clone(), stop_rx.clone()));
-    let state =
-        http::AppState::new(db.clone(), keys, policy, settings.storage.clone(), settings.max_upload_bytes, events);
+    let state = http::AppState::new(
+        db.clone(),
+        keys,
+        policy,
+        settings.storage.clone(),
+        settings.max_upload_bytes,
+        events.clone(),
+    );
     let pruner = tokio::spawn(prune_tombstones(db, settings.tombstone_retention, settings.storage.clone(), stop_rx));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "resonance-server listening");
     }
+    // Event streams never end by themselves: tell them to, or the graceful shutdown waits forever.
+    let shutdown = async move {
+        shutdown.await;
+        let _ = events.send(http::events::Broadcast::ShuttingDown);
+    };
     let result = axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);
     let _ = pruner.await;

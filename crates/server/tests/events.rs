@@ -118,3 +118,21 @@ async fn events_arrive_live_resume_after_an_id_and_stay_in_their_organization() 
             .await;
     assert_eq!(after_gap[0].0, "gap");
 }
+
+#[tokio::test]
+async fn a_graceful_shutdown_ends_open_event_streams_instead_of_waiting_for_them() {
+    let s = TestServer::start().await;
+    let org = s.organization("bye").await;
+    let stream = subscribe(&s, &org.viewer.access, None).await;
+    let reader = tokio::spawn(async move {
+        let mut body = stream.bytes_stream();
+        while let Some(Ok(_)) = body.next().await {}
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A stream that follows forever must not hold the shutdown open (it did: the desktop's
+    // watcher kept a server that was told to stop answering nothing, forever).
+    tokio::time::timeout(Duration::from_secs(30), s.shutdown())
+        .await
+        .expect("the server must finish shutting down while a client follows /v1/events");
+    tokio::time::timeout(Duration::from_secs(30), reader).await.expect("the stream ends").unwrap();
+}

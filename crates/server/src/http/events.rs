@@ -26,11 +26,14 @@ use crate::error::{Error, Result};
 pub const BUFFER: usize = 1024;
 const CHANNEL: &str = "resonance_events";
 
-/// What the listener broadcasts: an event, or word that some may have been missed.
+/// What the listener broadcasts: an event, or word that some may have been missed; and, from
+/// `serve`, that the server is shutting down (every stream ends, so a graceful shutdown is not
+/// held open by clients that would follow forever).
 #[derive(Debug, Clone)]
 pub enum Broadcast {
     Event(Box<Event>),
     Gap,
+    ShuttingDown,
 }
 
 /// Listens on `resonance_events` until the sender has no more use; reconnects after failures
@@ -140,7 +143,7 @@ pub async fn stream(
                 Ok(Broadcast::Gap) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     SseEvent::default().event(GAP).data("sync to catch up")
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
+                Ok(Broadcast::ShuttingDown) | Err(broadcast::error::RecvError::Closed) => return,
             };
             if out.send(event).await.is_err() {
                 return;

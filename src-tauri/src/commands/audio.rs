@@ -1,0 +1,40 @@
+//! Previewing a dropped or picked audio file at once, on this machine: waveform (progressively),
+//! beat grid, tempo, duration, and a playable copy for the player.
+
+use std::path::PathBuf;
+
+use resonance_client::preview::Preview;
+use serde::Serialize;
+use tauri::AppHandle;
+use tauri_specta::Event;
+
+use super::State;
+use crate::error::{CmdResult, CommandError};
+use crate::events::WaveformProgress;
+
+/// A previewed track and where the player finds its playable copy.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct AudioPreview {
+    #[serde(flatten)]
+    pub preview: Preview,
+    pub playback_url: String,
+}
+
+/// Decodes `path` once; `WaveformProgress` events tagged `request` draw the waveform as it
+/// decodes. The answer's `playback_url` plays the track (any source format) with seeking.
+#[tauri::command]
+#[specta::specta]
+pub async fn preview_audio(app: AppHandle, state: State<'_>, path: String, request: String) -> CmdResult<AudioPreview> {
+    let source = PathBuf::from(path);
+    let data_root = state.data_root.clone();
+    let emitter = app;
+    let preview = tokio::task::spawn_blocking(move || {
+        resonance_client::preview::preview(&source, &data_root, |waveform| {
+            let _ = WaveformProgress { request: request.clone(), waveform: waveform.clone() }.emit(&emitter);
+        })
+    })
+    .await
+    .map_err(|e| CommandError::local(format!("the preview stopped: {e}")))??;
+    let playback_url = state.media.url_for(&preview.playback);
+    Ok(AudioPreview { preview, playback_url })
+}

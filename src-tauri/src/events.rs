@@ -1,0 +1,86 @@
+//! Events the app sends its UI (typed: the TypeScript listeners are generated from these).
+
+use resonance_client::preview::Waveform;
+use resonance_client::SyncStatus;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The sync indicator changed (idle, syncing, offline, error, pending changes), or a round ended
+/// and the mirror may hold new rows.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct SyncChanged {
+    pub status: SyncStatusView,
+}
+
+/// `SyncStatus` as the UI sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct SyncStatusView {
+    /// idle | syncing | offline | error
+    pub state: String,
+    pub last_success_at: Option<String>,
+    pub pending_changes: u32,
+    pub conflicts: u32,
+    pub last_error: Option<String>,
+}
+
+impl From<&SyncStatus> for SyncStatusView {
+    fn from(s: &SyncStatus) -> Self {
+        let state = serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        Self {
+            state,
+            last_success_at: s.last_success_at.clone(),
+            pending_changes: s.pending_changes,
+            conflicts: s.conflicts,
+            last_error: s.last_error.clone(),
+        }
+    }
+}
+
+/// The mirror changed under the UI (a pull, an event from the server): reload what is shown.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct MirrorChanged {
+    pub project_id: Option<Uuid>,
+}
+
+/// A render's live stage and progress.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct RenderProgress {
+    pub generation_id: Uuid,
+    pub project_id: Option<Uuid>,
+    pub status: Option<String>,
+    /// 0 to 1.
+    pub progress: Option<f64>,
+}
+
+/// An upload moved on.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct UploadProgress {
+    pub upload_id: Uuid,
+    pub project_id: Uuid,
+    pub sent: f64,
+    pub total: f64,
+    /// sending | paused | waiting | done | failed | canceled
+    pub state: String,
+    pub error: Option<String>,
+}
+
+/// More of a previewed track's waveform is decoded.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct WaveformProgress {
+    /// The preview request this belongs to.
+    pub request: String,
+    pub waveform: Waveform,
+}
+
+/// Show this generation (a notification was clicked).
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct Navigate {
+    pub project_id: Uuid,
+    pub generation_id: Option<Uuid>,
+}
+
+/// The session ended: the UI goes back to sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct SignedOut {
+    pub reason: String,
+}

@@ -1,0 +1,177 @@
+//! What the app holds while it runs: the client (signed-in account, session, mirror), the
+//! background work for the signed-in account (sync engine, render watcher), the uploads in flight
+//! and the settings. Invariant: background work belongs to one account; signing out or in stops
+//! it before anything of the next account starts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use resonance_api::events::{Event as ServerEvent, EventKind};
+use resonance_client::engine::SyncEngine;
+use resonance_client::watcher::Listener;
+use resonance_client::{Client, DataDir};
+use tauri::AppHandle;
+use tauri_specta::Event;
+use tokio::sync::{watch, RwLock};
+use uuid::Uuid;
+
+use crate::events::{MirrorChanged, RenderProgress, SignedOut, SyncChanged};
+use crate::notifier::DesktopNotifier;
+use crate::settings::{self, Settings};
+
+/// How often the engine pulls when nothing else asks it to.
+const SYNC_INTERVAL: Duration = Duration::from_secs(60);
+
+pub struct AppState {
+    pub data_root: std::path::PathBuf,
+    pub client: RwLock<Client>,
+    background: Mutex<Option<Background>>,
+    /// Pause switches of the uploads being sent, by upload id.
+    pub uploads: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
+    settings: Mutex<Settings>,
+    /// Where the webview plays audio and video from.
+    pub media: crate::media_server::MediaServer,
+}
+
+struct Background {
+    engine: SyncEngine,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl AppState {
+    pub fn open(data: DataDir, media: crate::media_server::MediaServer) -> resonance_client::Result<Self> {
+        let data_root = data.root().to_path_buf();
+        let settings = settings::load(&data_root);
+        resonance_client::media::set_cap_bytes(u64::from(settings.media_cache_mb) << 20);
+        Ok(Self {
+            client: RwLock::new(Client::open(data)?),
+            data_root,
+            background: Mutex::new(None),
+            uploads: Mutex::new(HashMap::new()),
+            settings: Mutex::new(settings),
+            media,
+        })
+    }
+
+    pub fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+
+    pub fn set_settings(&self, new: Settings) -> std::io::Result<()> {
+        settings::save(&self.data_root, &new)?;
+        resonance_client::media::set_cap_bytes(u64::from(new.media_cache_mb) << 20);
+        *lock(&self.settings) = new;
+        Ok(())
+    }
+
+    /// Asks the engine for a sync round now.
+    pub fn sync_now(&self) {
+        if let Some(b) = lock(&self.background).as_ref() {
+            b.engine.sync_now();
+        }
+    }
+
+    /// Stops the background work of whoever was signed in.
+    pub fn stop_background(&self) {
+        if let Some(b) = lock(&self.background).take() {
+            for t in b.tasks {
+                t.abort();
+            }
+            b.engine.stop();
+        }
+        for (_, pause) in lock(&self.uploads).drain() {
+            let _ = pause.send(true);
+        }
+    }
+
+    /// Starts syncing and watching renders for the signed-in account (a no-op when signed out).
+    pub async fn start_background(self: &Arc<Self>, app: &AppHandle) {
+        self.stop_background();
+        let (session, mirror) = {
+            let client = self.client.read().await;
+            match (client.session(), client.mirror()) {
+                (Ok(s), Ok(m)) => (s, m),
+                _ => return,
+            }
+        };
+        let engine = match SyncEngine::start(session.clone(), mirror.clone(), SYNC_INTERVAL) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, "the sync engine could not start");
+                return;
+            }
+        };
+        let mut status = engine.status();
+        let app_for_status = app.clone();
+        let status_task = tokio::spawn(async move {
+            loop {
+                let current = status.borrow_and_update().clone();
+                let _ = SyncChanged { status: (&current).into() }.emit(&app_for_status);
+                if current.state == resonance_client::SyncState::Idle {
+                    let _ = MirrorChanged { project_id: None }.emit(&app_for_status);
+                }
+                if current.state == resonance_client::SyncState::Error
+                    && current.last_error.as_deref().is_some_and(|e| e.contains("Sign in again"))
+                {
+                    let _ = SignedOut { reason: current.last_error.clone().unwrap_or_default() }.emit(&app_for_status);
+                }
+                if status.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let notifier = Arc::new(DesktopNotifier { app: app.clone() });
+        let listener = Arc::new(UiListener { app: app.clone() });
+        let app_for_watch = app.clone();
+        let watch_task = tokio::spawn(async move {
+            if let Err(e) = resonance_client::watcher::watch(session, mirror, notifier, listener).await {
+                tracing::info!(error = %e, "render watcher stopped");
+                let _ = SignedOut { reason: e.to_string() }.emit(&app_for_watch);
+            }
+        });
+        *lock(&self.background) = Some(Background { engine, tasks: vec![status_task, watch_task] });
+        self.resume_uploads(app).await;
+    }
+
+    /// Sends the uploads left unfinished by an earlier run (or waiting for the network).
+    pub async fn resume_uploads(self: &Arc<Self>, app: &AppHandle) {
+        let unfinished = match self.client.read().await.unfinished_uploads() {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list unfinished uploads");
+                return;
+            }
+        };
+        for upload in unfinished.into_iter().filter(|u| u.state != "paused") {
+            crate::commands::uploads::spawn_upload(self.clone(), app.clone(), upload.id, upload.project_id);
+        }
+    }
+}
+
+/// Forwards the server's events to the UI: live render progress, and "reload" for changes.
+struct UiListener {
+    app: AppHandle,
+}
+
+impl Listener for UiListener {
+    fn event(&self, event: &ServerEvent) {
+        match event.kind {
+            EventKind::Progress | EventKind::Generation => {
+                let _ = RenderProgress {
+                    generation_id: event.subject_id,
+                    project_id: event.project_id,
+                    status: event.status.clone(),
+                    progress: event.progress.map(f64::from),
+                }
+                .emit(&self.app);
+            }
+            EventKind::Project => {}
+        }
+        let _ = MirrorChanged { project_id: event.project_id }.emit(&self.app);
+    }
+}

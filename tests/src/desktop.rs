@@ -1,0 +1,148 @@
+//! The desktop app in a real window: Xvfb for a display, dunst as the notification daemon and
+//! dbus-monitor recording what was sent to it (both on the keyring's private session bus), and
+//! tauri-driver (with WebKitWebDriver) to drive the app. Dropped, everything stops.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::Keyring;
+
+pub struct Desktop {
+    pub display: String,
+    /// tauri-driver's address, for `WebDriver::launch`.
+    pub driver: String,
+    /// The app's data directory (mirror, media cache, previews).
+    pub data: PathBuf,
+    monitor_log: PathBuf,
+    children: Vec<Child>,
+}
+
+/// The app binary `cargo xtask test` built (or RESONANCE_DESKTOP_BIN).
+pub fn app_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("RESONANCE_DESKTOP_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/debug/deps/<test> → target/debug/resonance-desktop
+    let exe = std::env::current_exe().unwrap();
+    let debug = exe.parent().and_then(Path::parent).unwrap();
+    let bin = debug.join("resonance-desktop");
+    assert!(bin.exists(), "{} is missing: build it first (`cargo xtask test` does)", bin.display());
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn(cmd: &mut Command, what: &str) -> Child {
+    cmd.spawn().unwrap_or_else(|e| {
+        panic!("{what} cannot start ({e}): run the tests with `cargo xtask test`, which installs it")
+    })
+}
+
+impl Desktop {
+    /// A display, a notification daemon and tauri-driver, for an app that talks to `server`.
+    pub fn start(keyring: &Keyring, server: &str) -> Self {
+        let mut children = Vec::new();
+        // Xvfb picks a free display and writes its number to the pipe.
+        let mut xvfb = spawn(
+            Command::new("Xvfb")
+                .args(["-displayfd", "1", "-screen", "0", "1280x820x24", "-nolisten", "tcp"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+            "Xvfb",
+        );
+        let mut number = String::new();
+        let mut out = xvfb.stdout.take().unwrap();
+        let mut byte = [0u8; 1];
+        while out.read(&mut byte).map(|n| n == 1).unwrap_or(false) && byte[0] != b'\n' {
+            number.push(byte[0] as char);
+        }
+        assert!(!number.trim().is_empty(), "Xvfb did not report its display");
+        let display = format!(":{}", number.trim());
+        children.push(xvfb);
+
+        let env = keyring.env();
+        let data = keyring.dir.path().join("desktop-data");
+        std::fs::create_dir_all(&data).unwrap();
+        let monitor_log = keyring.dir.path().join("notifications.log");
+        children.push(spawn(
+            Command::new("dbus-monitor")
+                .args(["--session", "interface='org.freedesktop.Notifications',member='Notify'"])
+                .envs(env.clone())
+                .stdout(std::fs::File::create(&monitor_log).unwrap())
+                .stderr(Stdio::null()),
+            "dbus-monitor",
+        ));
+        children.push(spawn(
+            Command::new("dunst")
+                .envs(env.clone())
+                .env("DISPLAY", &display)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            "dunst",
+        ));
+        let port = free_port();
+        let native = free_port();
+        let driver_bin = std::env::var_os("RESONANCE_TAURI_DRIVER").map(PathBuf::from).unwrap_or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver")).unwrap()
+        });
+        children.push(spawn(
+            Command::new(driver_bin)
+                .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+                .envs(env)
+                .env("DISPLAY", &display)
+                .env("RESONANCE_DATA_DIR", &data)
+                .env("RESONANCE_SERVER", server)
+                .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit()),
+            "tauri-driver",
+        ));
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { display, driver: format!("http://127.0.0.1:{port}"), data, monitor_log, children }
+    }
+
+    /// A PNG of the screen (the app's window fills it: no window manager, the window's default
+    /// size), as the creator sees it. WebKitWebDriver's own screenshot hangs under Xvfb.
+    pub fn screenshot(&self, path: &Path) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let status = Command::new("import")
+            .args(["-window", "root"])
+            .arg(path)
+            .env("DISPLAY", &self.display)
+            .status()
+            .unwrap_or_else(|e| panic!("imagemagick's import is needed for screenshots: {e}"));
+        assert!(status.success(), "the screenshot {} failed", path.display());
+    }
+
+    /// What dbus-monitor saw sent to the notification daemon.
+    pub fn notifications(&self) -> String {
+        std::fs::read_to_string(&self.monitor_log).unwrap_or_default()
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // What the screen showed when the test failed, beside the other screenshots.
+            let dir =
+                std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
+            self.screenshot(&dir.join("e2e-screenshots/failure.png"));
+        }
+        for c in self.children.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

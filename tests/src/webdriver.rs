@@ -1,0 +1,117 @@
+//! A small W3C WebDriver client (the calls the desktop suite needs), spoken over HTTP to
+//! tauri-driver, which hands them to WebKitWebDriver driving the app's real webview.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// The W3C key for an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct WebDriver {
+    http: reqwest::Client,
+    base: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+impl WebDriver {
+    /// Opens a session that launches `application` (the app binary).
+    pub async fn launch(driver: &str, application: &std::path::Path) -> Self {
+        // No WebDriver call may hang a test: each gets a minute at most.
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "wry",
+            "tauri:options": {"application": application.display().to_string()}
+        }}});
+        let mut last = String::new();
+        for _ in 0..100 {
+            match http.post(format!("{driver}/session")).json(&caps).send().await {
+                Ok(resp) => {
+                    let body: Value = resp.json().await.unwrap_or(Value::Null);
+                    if let Some(id) = body["value"]["sessionId"].as_str() {
+                        return Self { http, base: format!("{driver}/session/{id}") };
+                    }
+                    last = body.to_string();
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("no WebDriver session: {last}");
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        req = req.json(&body.unwrap_or_else(|| json!({})));
+        let resp = req.send().await.unwrap_or_else(|e| panic!("WebDriver {path}: {e}"));
+        let value: Value = resp.json().await.unwrap_or(Value::Null);
+        value["value"].clone()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// The first element matching `css`, if any now.
+    pub async fn find(&self, css: &str) -> Option<Element> {
+        let v = self.post("/element", json!({"using": "css selector", "value": css})).await;
+        v[ELEMENT].as_str().map(|id| Element(id.to_owned()))
+    }
+
+    /// Waits up to `timeout` for `css` to appear.
+    pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
+        let start = Instant::now();
+        loop {
+            if let Some(e) = self.find(css).await {
+                return e;
+            }
+            assert!(start.elapsed() < timeout, "{css} did not appear within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Waits up to `timeout` for `script` (a function body returning a value) to return truthy.
+    pub async fn wait_until(&self, what: &str, script: &str, timeout: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let v = self.execute(script, json!([])).await;
+            if !(v.is_null() || v == json!(false) || v == json!(0) || v == json!("")) {
+                return v;
+            }
+            assert!(start.elapsed() < timeout, "{what}: not within {timeout:?} (last: {v})");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    pub async fn click(&self, e: &Element) {
+        self.post(&format!("/element/{}/click", e.0), json!({})).await;
+    }
+
+    pub async fn clear(&self, e: &Element) {
+        self.post(&format!("/element/{}/clear", e.0), json!({})).await;
+    }
+
+    pub async fn type_into(&self, e: &Element, text: &str) {
+        self.post(&format!("/element/{}/value", e.0), json!({"text": text})).await;
+    }
+
+    pub async fn text(&self, e: &Element) -> String {
+        self.call(reqwest::Method::GET, &format!("/element/{}/text", e.0), None).await.as_str().unwrap_or("").to_owned()
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page.
+    pub async fn execute(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/sync", json!({"script": script, "args": args})).await
+    }
+
+    /// Runs an async `script`: it calls `arguments[arguments.length - 1](result)` when done.
+    pub async fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/async", json!({"script": script, "args": args})).await
+    }
+
+    pub async fn close(self) {
+        let _ = self.http.delete(&self.base).send().await;
+    }
+}

@@ -1,0 +1,224 @@
+//! The desktop app end to end, in a real window under Xvfb driven through tauri-driver and
+//! WebKitWebDriver, against the real server, render worker and Postgres, with a real Secret
+//! Service and notification daemon on a private D-Bus session. Screenshots of every screen are
+//! written to `$CARGO_TARGET_DIR/e2e-screenshots/` (or `target/`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use resonance_e2e::desktop::{app_binary, Desktop};
+use resonance_e2e::webdriver::WebDriver;
+use resonance_e2e::{Backend, Keyring, PASSWORD};
+use serde_json::json;
+
+const SHORT: Duration = Duration::from_secs(20);
+const LONG: Duration = Duration::from_secs(180);
+
+fn screenshots() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target"));
+    target.join("e2e-screenshots")
+}
+
+/// Twelve seconds of a 120 BPM beat (a kick on every beat, a tone above it), as MP3.
+fn beat_mp3(dir: &Path) -> PathBuf {
+    let rate = 44_100usize;
+    let frames = rate * 12;
+    let mut pcm = Vec::with_capacity(frames * 2);
+    for i in 0..frames {
+        let t = i as f64 / rate as f64;
+        let since_beat = t % 0.5;
+        let kick = (-since_beat * 30.0).exp() * (std::f64::consts::TAU * 60.0 * since_beat).sin();
+        let tone = 0.15 * (std::f64::consts::TAU * 330.0 * t).sin();
+        pcm.extend_from_slice(&(((kick * 0.8 + tone) * 20_000.0) as i16).to_le_bytes());
+    }
+    let raw = dir.join("beat.raw");
+    std::fs::write(&raw, pcm).unwrap();
+    let mp3 = dir.join("Night Drive.mp3");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "s16le", "-ar", "44100", "-ac", "1", "-i"])
+        .arg(&raw)
+        .args(["-b:a", "128k"])
+        .arg(&mp3)
+        .status()
+        .expect("ffmpeg is needed: run the tests with `cargo xtask test`");
+    assert!(status.success(), "ffmpeg could not encode the test track");
+    mp3
+}
+
+async fn shot(desktop: &Desktop, name: &str) {
+    // Let transitions and pending redraws settle before the picture.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    desktop.screenshot(&screenshots().join(format!("{name}.png")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
+    let keyring = Keyring::start();
+    let mut backend = Backend::start().await;
+    let _worker = backend.spawn_worker().await;
+    let email = "creator@e2e.resonance.local";
+    backend.signup(email, "E2E Studio").await;
+    let track = beat_mp3(keyring.dir.path());
+
+    let desktop = Desktop::start(&keyring, &backend.base);
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+
+    // Sign in: a wrong password first, then the right one.
+    let email_input = wd.wait_for("#email", SHORT).await;
+    wd.type_into(&email_input, email).await;
+    let password = wd.wait_for("#password", SHORT).await;
+    wd.type_into(&password, "not my password").await;
+    wd.click(&wd.wait_for("button[type=submit]", SHORT).await).await;
+    let error = wd.wait_for("[data-error]", SHORT).await;
+    assert!(wd.text(&error).await.contains("Wrong e-mail or password"), "a wrong password is named as such");
+    shot(&desktop, "01-sign-in-error").await;
+    wd.clear(&password).await;
+    wd.type_into(&password, PASSWORD).await;
+    wd.click(&wd.wait_for("button[type=submit]", SHORT).await).await;
+    wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
+    assert!(keyring.secrets().iter().any(|s| !s.is_empty()), "the session must be in the Secret Service after sign-in");
+    shot(&desktop, "02-projects-empty").await;
+
+    // New project from a real audio file: the drop is what the OS would deliver to the window.
+    wd.click(&wd.wait_for("[data-new-project]", SHORT).await).await;
+    wd.wait_for("[data-screen=new-project] [data-drop-ready]", SHORT).await;
+    wd.execute(
+        "window.__TAURI_INTERNALS__.invoke('plugin:event|emit', {event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 400, y: 300}}});",
+        json!([track.display().to_string()]),
+    )
+    .await;
+    let tempo = wd.wait_for("[data-tempo]", SHORT).await;
+    let tempo_text = wd.text(&tempo).await;
+    let bpm: f64 = tempo_text.trim_end_matches(" BPM").parse().unwrap_or(0.0);
+    assert!((bpm - 120.0).abs() <= 3.0, "a 120 BPM beat must read as 120 BPM, got {tempo_text:?}");
+    assert_eq!(wd.text(&wd.wait_for("[data-duration]", SHORT).await).await, "0:12");
+    let peaks = wd.execute("return Number(document.querySelector('[data-waveform]').dataset.peaks)", json!([])).await;
+    assert!(peaks.as_f64().unwrap_or(0.0) >= 2000.0, "the waveform must be drawn from the whole track: {peaks}");
+    let name = wd.wait_for("#name", SHORT).await;
+    let name_value = wd.execute("return document.querySelector('#name').value", json!([])).await;
+    assert_eq!(name_value, json!("Night Drive"), "the project is named after the file");
+    // Play, and the playhead moves.
+    wd.click(&wd.wait_for("[data-play]", SHORT).await).await;
+    wd.wait_until(
+        "the preview plays",
+        "const a = document.querySelector('audio'); return a && a.currentTime > 0.3;",
+        SHORT,
+    )
+    .await;
+    shot(&desktop, "03-new-project").await;
+    wd.click(&wd.wait_for("[data-play]", SHORT).await).await; // pause
+    wd.clear(&name).await;
+    wd.type_into(&name, "Night Drive").await;
+    wd.type_into(&wd.wait_for("#prompt", SHORT).await, "Neon rain over a night city, pulsing with the kick").await;
+    wd.execute(
+        "const s = document.querySelector('#resolution'); s.value = '720p'; s.dispatchEvent(new Event('change'));",
+        json!([]),
+    )
+    .await;
+    wd.click(&wd.wait_for("[data-save]", SHORT).await).await;
+
+    // The project: the upload finishes, then Generate renders a real video.
+    wd.wait_for("[data-screen=project]", SHORT).await;
+    wd.wait_until(
+        "Generate becomes possible once the audio is uploaded",
+        "const b = document.querySelector('[data-generate]'); return b && !b.disabled;",
+        LONG,
+    )
+    .await;
+    let quota = wd.text(&wd.wait_for("[data-quota]", SHORT).await).await;
+    assert_eq!(quota, "0 of 3 used", "the month's quota is shown");
+    wd.click(&wd.wait_for("[data-generate]", SHORT).await).await;
+    wd.wait_for("[data-generation='1']", SHORT).await;
+    shot(&desktop, "04-rendering").await;
+    wd.wait_for("[data-generation='1'][data-generation-status=completed]", LONG).await;
+
+    // The OS notification went out over D-Bus.
+    let mut told = String::new();
+    for _ in 0..80 {
+        told = desktop.notifications();
+        if told.contains("Night Drive") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(told.contains("member=Notify"), "a Notify call must reach the notification daemon: {told}");
+    assert!(told.contains("is ready"), "the notification says the render is ready: {told}");
+
+    // Play the video.
+    wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
+    wd.wait_for("video[data-video]", SHORT).await;
+    wd.execute("document.querySelector('video').muted = true; document.querySelector('video').play();", json!([]))
+        .await;
+    wd.wait_until(
+        "the video plays",
+        "const v = document.querySelector('video'); return v && v.readyState >= 2 && v.currentTime > 0.2;",
+        SHORT,
+    )
+    .await;
+    shot(&desktop, "05-project-detail").await;
+
+    for (nav, screen) in [("activity", "06-activity"), ("account", "07-account"), ("settings", "08-settings")] {
+        wd.click(&wd.wait_for(&format!("[data-nav={nav}]"), SHORT).await).await;
+        wd.wait_for(&format!("[data-screen={nav}]"), SHORT).await;
+        if nav == "account" {
+            let usage = wd.text(&wd.wait_for("[data-usage]", SHORT).await).await;
+            assert_eq!(usage, "1 of 3", "the usage meter counts the render");
+        }
+        shot(&desktop, screen).await;
+    }
+
+    // The server goes away: browse, play the cached video, and edit offline.
+    backend.stop().await;
+    wd.click(&wd.wait_for("[data-nav=projects]", SHORT).await).await;
+    wd.click(&wd.wait_for("[data-sync-state]", SHORT).await).await; // sync now: finds the server gone
+    wd.wait_for("[data-offline-banner]", SHORT).await;
+    wd.click(&wd.wait_for("[data-project='Night Drive']", SHORT).await).await;
+    wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
+    wd.execute("document.querySelector('video').muted = true; document.querySelector('video').play();", json!([]))
+        .await;
+    wd.wait_until(
+        "the cached video plays offline",
+        "const v = document.querySelector('video'); return v && v.readyState >= 2 && v.currentTime > 0.2;",
+        SHORT,
+    )
+    .await;
+    wd.click(&wd.wait_for("[data-edit]", SHORT).await).await;
+    let name = wd.wait_for("#name", SHORT).await;
+    wd.wait_until("the form is filled", "return document.querySelector('#name').value === 'Night Drive'", SHORT).await;
+    wd.clear(&name).await;
+    wd.type_into(&name, "Night Drive (offline cut)").await;
+    wd.click(&wd.wait_for("[data-save]", SHORT).await).await;
+    wd.wait_for("[data-screen=project] [data-pending]", SHORT).await;
+    shot(&desktop, "09-offline").await;
+
+    // The server comes back: the pending edit syncs by itself.
+    backend.restart().await;
+    wd.wait_until(
+        "the pending edit is sent",
+        "return !document.querySelector('[data-pending]') && document.querySelector('[data-sync-state]').dataset.syncState === 'idle';",
+        LONG,
+    )
+    .await;
+    let (token, _) = {
+        let (status, body) = backend
+            .call(
+                reqwest::Method::POST,
+                "/v1/auth/token",
+                None,
+                Some(json!({"grant_type": "password", "email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+        (body["access_token"].as_str().unwrap().to_owned(), body)
+    };
+    let projects = backend.projects(&token).await;
+    assert!(
+        projects.values().any(|p| p["name"] == "Night Drive (offline cut)"),
+        "the edit made offline must reach the server: {projects:?}"
+    );
+    shot(&desktop, "10-back-online").await;
+    wd.close().await;
+}

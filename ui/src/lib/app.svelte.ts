@@ -1,0 +1,23 @@
+// App-wide state: who is signed in and how sync stands, kept current by the Rust side's events.
+import type { Account, SyncStatusView } from "./bindings";
+
+export const app = $state<{
+  loaded: boolean;
+  account: Account | null;
+  defaultServer: string;
+  sync: SyncStatusView | null;
+  /** Bumped when the mirror changed: screens reload what they show. */
+  revision: number;
+  signedOutReason: string | null;
+}>({ loaded: false, account: null, defaultServer: "", sync: null, revision: 0, signedOutReason: null });
+
+/** The indicator's state: offline and error win over pending changes, which win over idle. */
+export function syncLabel(s: SyncStatusView | null): { state: string; text: string } {
+  if (!s) return { state: "idle", text: "Not synced yet" };
+  if (s.state === "offline") return { state: "offline", text: s.pending_changes > 0 ? `Offline · ${s.pending_changes} pending` : "Offline" };
+  if (s.state === "error") return { state: "error", text: "Sync error" };
+  if (s.state === "syncing") return { state: "syncing", text: "Syncing…" };
+  if (s.conflicts > 0) return { state: "error", text: `${s.conflicts} refused change${s.conflicts === 1 ? "" : "s"}` };
+  if (s.pending_changes > 0) return { state: "pending", text: `${s.pending_changes} pending change${s.pending_changes === 1 ? "" : "s"}` };
+  return { state: "idle", text: "Up to date" };
+}

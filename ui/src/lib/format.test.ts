@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { ago, bytes, duration, elapsed, percent, stage, tone } from "./format";
+
+describe("format", () => {
+  it("shows durations as a player does", () => {
+    expect(duration(0)).toBe("0:00");
+    expect(duration(187.9)).toBe("3:07");
+    expect(duration(3723)).toBe("1:02:03");
+    expect(duration(null)).toBe("–");
+    expect(duration(-1)).toBe("–");
+  });
+  it("shows sizes in decimal units", () => {
+    expect(bytes(999)).toBe("999 B");
+    expect(bytes(1500)).toBe("1.5 KB");
+    expect(bytes(52_000_000)).toBe("52 MB");
+    expect(bytes(undefined)).toBe("–");
+  });
+  it("says how long ago", () => {
+    const now = new Date("2026-12-02T12:00:00Z");
+    expect(ago("2026-12-02T11:59:50Z", now)).toBe("just now");
+    expect(ago("2026-12-02T11:55:00Z", now)).toBe("5 min ago");
+    expect(ago("2026-12-02T09:00:00Z", now)).toBe("3 h ago");
+    expect(ago("2026-11-30T12:00:00Z", now)).toBe("2 days ago");
+    expect(ago(null, now)).toBe("never");
+  });
+  it("times renders", () => {
+    expect(elapsed("2026-12-02T12:00:00Z", "2026-12-02T12:01:12Z")).toBe("1 min 12 s");
+    expect(elapsed("2026-12-02T12:00:00Z", "2026-12-02T12:00:09Z")).toBe("9 s");
+    expect(elapsed(null, "2026-12-02T12:00:09Z")).toBe("–");
+  });
+  it("names stages in the creator's words and picks a tone", () => {
+    expect(stage("orchestrating")).toBe("Planning visuals");
+    expect(tone("rendering")).toBe("busy");
+    expect(tone("failed")).toBe("bad");
+    expect(tone("completed")).toBe("ok");
+    expect(tone("draft")).toBe("idle");
+    expect(percent(0.426)).toBe("43%");
+    expect(percent(2)).toBe("100%");
+  });
+});

@@ -1,0 +1,86 @@
+// Display helpers: pure, tested in format.test.ts.
+
+/** 3:07, or 1:02:03 past an hour. */
+export function duration(seconds: number | null | undefined): string {
+  if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return "–";
+  const s = Math.floor(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+/** 1.5 MB, 820 KB, 3 GB (decimal units, as file managers show). */
+export function bytes(n: number | null | undefined): string {
+  if (n == null || !Number.isFinite(n) || n < 0) return "–";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v : v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** "just now", "5 min ago", "3 h ago", "2 days ago", or the date. */
+export function ago(iso: string | null | undefined, now: Date = new Date()): string {
+  if (!iso) return "never";
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return "–";
+  const s = Math.round((now.getTime() - t) / 1000);
+  if (s < 45) return "just now";
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  if (s < 7 * 86400) return `${Math.round(s / 86400)} days ago`;
+  return new Date(t).toLocaleDateString();
+}
+
+/** Seconds between two instants, as a render time ("1 min 12 s"). */
+export function elapsed(from: string | null | undefined, to: string | null | undefined): string {
+  if (!from || !to) return "–";
+  const s = Math.round((new Date(to).getTime() - new Date(from).getTime()) / 1000);
+  if (!Number.isFinite(s) || s < 0) return "–";
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}
+
+const STAGES: Record<string, string> = {
+  draft: "Draft",
+  queued: "Queued",
+  analyzing: "Analyzing audio",
+  orchestrating: "Planning visuals",
+  rendering: "Rendering",
+  completed: "Completed",
+  failed: "Failed",
+  pending: "Waiting to start",
+  processing: "Rendering",
+};
+
+export function stage(status: string | null | undefined): string {
+  return status ? (STAGES[status] ?? status) : "–";
+}
+
+/** The badge's tone for a project or generation status. */
+export function tone(status: string | null | undefined): "ok" | "busy" | "bad" | "idle" {
+  switch (status) {
+    case "completed":
+      return "ok";
+    case "failed":
+      return "bad";
+    case "queued":
+    case "analyzing":
+    case "orchestrating":
+    case "rendering":
+    case "pending":
+    case "processing":
+      return "busy";
+    default:
+      return "idle";
+  }
+}
+
+/** 0..1 as a whole percentage. */
+export function percent(fraction: number | null | undefined): string {
+  if (fraction == null || !Number.isFinite(fraction)) return "–";
+  return `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)}%`;
+}
