@@ -43,6 +43,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::generations::generate,
             commands::generations::media,
             commands::generations::mark_seen,
+            commands::generations::reveal_video,
             commands::account::account,
             commands::account::activity,
             commands::account::invite_member,

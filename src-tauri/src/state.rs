@@ -115,11 +115,6 @@ impl AppState {
                 if current.state == resonance_client::SyncState::Idle {
                     let _ = MirrorChanged { project_id: None }.emit(&app_for_status);
                 }
-                if current.state == resonance_client::SyncState::Error
-                    && current.last_error.as_deref().is_some_and(|e| e.contains("Sign in again"))
-                {
-                    let _ = SignedOut { reason: current.last_error.clone().unwrap_or_default() }.emit(&app_for_status);
-                }
                 if status.changed().await.is_err() {
                     return;
                 }
@@ -153,7 +148,8 @@ impl AppState {
     }
 }
 
-/// Forwards the server's events to the UI: live render progress, and "reload" for changes.
+/// Forwards the server's events to the UI: live render progress, and "reload" once the mirror
+/// holds what they announced. (A session that ended stops the watcher, which signs the UI out.)
 struct UiListener {
     app: AppHandle,
 }
@@ -172,6 +168,9 @@ impl Listener for UiListener {
             }
             EventKind::Project => {}
         }
-        let _ = MirrorChanged { project_id: event.project_id }.emit(&self.app);
+    }
+
+    fn caught_up(&self) {
+        let _ = MirrorChanged { project_id: None }.emit(&self.app);
     }
 }

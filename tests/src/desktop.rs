@@ -32,20 +32,14 @@ pub fn app_binary() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// An X display of our own (Xvfb on a free display number), stopped when dropped.
+pub struct Display {
+    pub name: String,
+    child: Option<Child>,
 }
 
-fn spawn(cmd: &mut Command, what: &str) -> Child {
-    cmd.spawn().unwrap_or_else(|e| {
-        panic!("{what} cannot start ({e}): run the tests with `cargo xtask test`, which installs it")
-    })
-}
-
-impl Desktop {
-    /// A display, a notification daemon and tauri-driver, for an app that talks to `server`.
-    pub fn start(keyring: &Keyring, server: &str) -> Self {
-        let mut children = Vec::new();
+impl Display {
+    pub fn start() -> Self {
         // Xvfb picks a free display and writes its number to the pipe.
         let mut xvfb = spawn(
             Command::new("Xvfb")
@@ -61,8 +55,41 @@ impl Desktop {
             number.push(byte[0] as char);
         }
         assert!(!number.trim().is_empty(), "Xvfb did not report its display");
-        let display = format!(":{}", number.trim());
-        children.push(xvfb);
+        Self { name: format!(":{}", number.trim()), child: Some(xvfb) }
+    }
+
+    fn into_child(mut self) -> Child {
+        self.child.take().unwrap()
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn(cmd: &mut Command, what: &str) -> Child {
+    cmd.spawn().unwrap_or_else(|e| {
+        panic!("{what} cannot start ({e}): run the tests with `cargo xtask test`, which installs it")
+    })
+}
+
+impl Desktop {
+    /// A display, a notification daemon and tauri-driver, for an app that talks to `server`.
+    pub fn start(keyring: &Keyring, server: &str) -> Self {
+        let mut children = Vec::new();
+        let display = Display::start();
+        let name = display.name.clone();
+        children.push(display.into_child());
+        let display = name;
 
         let env = keyring.env();
         let data = keyring.dir.path().join("desktop-data");

@@ -397,6 +397,11 @@ fn bench(args: &[String]) -> Result<()> {
         ("aubio-tools", &|| have("aubio")),
         ("curl", &|| have("curl")),
     ])?;
+    ensure_desktop_build()?;
+    ensure_desktop_test_tools()?;
+    ui_build()?;
+    // The desktop start is measured on the app as shipped (release profile).
+    run(cargo().args(["build", "--release", "--locked", "--quiet", "-p", "resonance-desktop"]))?;
     let music = bench_music();
     let cluster = Cluster::throwaway()?;
     for (package, bench) in [
@@ -404,6 +409,7 @@ fn bench(args: &[String]) -> Result<()> {
         ("resonance-cli", "client_sync"),
         ("resonance-cli", "pipeline"),
         ("resonance-audio", "analyze"),
+        ("resonance-e2e", "desktop_start"),
     ] {
         let mut c = cargo();
         c.args(["bench", "--locked", "-p", package, "--bench", bench]);
@@ -411,6 +417,7 @@ fn bench(args: &[String]) -> Result<()> {
             c.arg("--").args(args.iter().skip_while(|a| *a == "--"));
         }
         c.env("RESONANCE_TEST_DATABASE_URL", cluster.url("postgres")).env("RESONANCE_PSQL", cluster.psql_path());
+        c.env("RESONANCE_DESKTOP_BIN", target_dir().join("release/resonance-desktop"));
         if let Some(dir) = &music {
             c.env("RESONANCE_BENCH_MUSIC", dir);
         }

@@ -99,6 +99,13 @@ fn configure(conn: &Connection) -> Result<()> {
 }
 
 /// Applies the migrations newer than the database's version, all in one transaction.
+/// Starts a transaction that writes. It takes the write lock at once (waiting for another
+/// process's writer up to the busy timeout): a deferred one that reads first and writes later
+/// fails at once with "database is locked" when another process wrote in between.
+pub fn write(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     migrate_to(conn, latest_version())
 }

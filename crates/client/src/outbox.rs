@@ -192,7 +192,7 @@ pub fn create_project(mirror: &Mirror, account: &Account, mut new: NewProject) -
     let id = *new.id.get_or_insert_with(Uuid::new_v4);
     let project = local_project(account, id, &new);
     let mut conn = mirror.lock();
-    let tx = conn.transaction()?;
+    let tx = crate::mirror::write(&mut conn)?;
     if read_project(&tx, id)?.is_some() {
         return Err(ClientError::Invalid { field: "id".into(), message: format!("a project {id} already exists") });
     }
@@ -254,7 +254,7 @@ pub fn edit_project(mirror: &Mirror, id: Uuid, patch: ProjectPatch) -> Result<Pr
         return Err(ClientError::Invalid { field: "patch".into(), message: "nothing to change".into() });
     }
     let mut conn = mirror.lock();
-    let tx = conn.transaction()?;
+    let tx = crate::mirror::write(&mut conn)?;
     let mut project =
         read_project(&tx, id)?.ok_or_else(|| ClientError::NotFound { what: "project", id: id.to_string() })?;
     apply_patch(&mut project, &patch);
@@ -268,7 +268,7 @@ pub fn edit_project(mirror: &Mirror, id: Uuid, patch: ProjectPatch) -> Result<Pr
 /// Deletes a project (and its generations) here and queues the delete.
 pub fn delete_project(mirror: &Mirror, id: Uuid) -> Result<()> {
     let mut conn = mirror.lock();
-    let tx = conn.transaction()?;
+    let tx = crate::mirror::write(&mut conn)?;
     if read_project(&tx, id)?.is_none() {
         return Err(ClientError::NotFound { what: "project", id: id.to_string() });
     }
@@ -407,7 +407,7 @@ pub async fn drain(session: &Session, mirror: &Mirror, now_regardless: bool) -> 
         match send(session, &entry).await {
             Ok(accepted) => {
                 let mut conn = mirror.lock();
-                let tx = conn.transaction()?;
+                let tx = crate::mirror::write(&mut conn)?;
                 tx.execute("DELETE FROM outbox WHERE seq = ?1", params![entry.seq])?;
                 if let Some(project) = accepted {
                     write_project(&tx, &project)?;
@@ -425,7 +425,7 @@ pub async fn drain(session: &Session, mirror: &Mirror, now_regardless: bool) -> 
                     Err(other) => return Err(other),
                 };
                 let mut conn = mirror.lock();
-                let tx = conn.transaction()?;
+                let tx = crate::mirror::write(&mut conn)?;
                 tx.execute(
                     "UPDATE outbox SET state = 'conflict', last_error = ?2, last_error_kind = ?3, server_version = ?4
                      WHERE seq = ?1",
@@ -488,7 +488,7 @@ fn conflict_entry(tx: &Transaction<'_>, id: Uuid) -> Result<Entry> {
 /// Resolves a conflict by dropping the local change: the server's version stays.
 pub fn discard(mirror: &Mirror, id: Uuid) -> Result<()> {
     let mut conn = mirror.lock();
-    let tx = conn.transaction()?;
+    let tx = crate::mirror::write(&mut conn)?;
     let entry = conflict_entry(&tx, id)?;
     tx.execute("DELETE FROM outbox WHERE seq = ?1", params![entry.seq])?;
     // Changes queued after it were waiting behind it: they apply again.
@@ -501,7 +501,7 @@ pub fn discard(mirror: &Mirror, id: Uuid) -> Result<()> {
 /// goes with a new key: the server refused the old one's request, and this is a new attempt.
 pub fn retry(mirror: &Mirror, account: &Account, id: Uuid, edited: Option<ProjectPatch>) -> Result<()> {
     let mut conn = mirror.lock();
-    let tx = conn.transaction()?;
+    let tx = crate::mirror::write(&mut conn)?;
     let entry = conflict_entry(&tx, id)?;
     let payload = match (entry.kind, edited) {
         (Kind::EditProject, Some(patch)) => {

@@ -75,7 +75,7 @@ fn start_rebuild(conn: &mut Connection) -> Result<()> {
 /// Ends a rebuild: rows the full pull did not write are gone on the server. Projects with
 /// local changes still queued stay (a project created offline is not on the server yet).
 fn finish_rebuild(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction()?;
+    let tx = crate::mirror::write(conn)?;
     let from: Option<i64> = tx.query_row("SELECT rebuild_from FROM sync_state WHERE id = 1", [], |r| r.get(0))?;
     if let Some(from) = from {
         for table in Table::ALL {
@@ -188,7 +188,7 @@ fn upsert(tx: &Transaction<'_>, table: Table, id: Uuid, row: &RawValue, mark: i6
 /// Applies one page and the cursor after it, in one transaction.
 pub fn apply_page(conn: &mut Connection, page: &RawPage<'_>) -> Result<(u64, u64)> {
     let Cursor { mark, .. } = cursor(conn)?;
-    let tx = conn.transaction()?;
+    let tx = crate::mirror::write(conn)?;
     let (mut upserts, mut deletes) = (0u64, 0u64);
     let mut touched: Vec<Uuid> = Vec::new();
     for change in &page.changes {
@@ -232,7 +232,7 @@ pub(crate) fn store<T: Serialize>(tx: &Transaction<'_>, table: Table, id: Uuid, 
 /// Writes one generation the server just returned (the feed brings it again later, unchanged).
 pub fn store_generation(mirror: &Mirror, generation: &resonance_api::model::Generation) -> Result<()> {
     let mut conn = mirror.lock();
-    let tx = conn.transaction()?;
+    let tx = crate::mirror::write(&mut conn)?;
     store(&tx, Table::Generations, generation.id, generation)?;
     tx.commit()?;
     Ok(())

@@ -55,7 +55,7 @@ pub trait Notifier: Send + Sync {
 /// marking each as told (in one transaction, before anyone is told).
 pub fn take_finished(mirror: &Mirror) -> Result<Vec<Notification>> {
     let mut conn = mirror.lock();
-    let tx = conn.transaction()?;
+    let tx = crate::mirror::write(&mut conn)?;
     let now = Utc::now().to_rfc3339();
     tx.execute(
         "INSERT OR IGNORE INTO watched_generations (generation_id, seen_at)
@@ -138,7 +138,10 @@ async fn catch_up(session: &Arc<Session>, mirror: &Arc<Mirror>, notifier: &dyn N
 
 /// What a watcher reports besides notifications (for a progress display).
 pub trait Listener: Send + Sync {
+    /// An event as it arrives (before the mirror shows what it says).
     fn event(&self, _event: &Event) {}
+    /// The mirror has caught up with the server: what is shown may be reloaded.
+    fn caught_up(&self) {}
 }
 
 impl Listener for () {}
@@ -173,6 +176,7 @@ async fn follow(
     let resp = session.request_with(Method::GET, "/v1/events", Payload::None, &headers, None).await?;
     // Connected: whatever happened while away comes through sync.
     catch_up(session, mirror, notifier).await?;
+    listener.caught_up();
     let mut stream = resp.bytes_stream();
     let mut buf = String::new();
     while let Some(bytes) = stream.next().await {
@@ -197,12 +201,14 @@ async fn follow(
             if name == GAP {
                 *last = None;
                 catch_up(session, mirror, notifier).await?;
+                listener.caught_up();
                 continue;
             }
             if let Ok(event) = serde_json::from_str::<Event>(&data) {
                 listener.event(&event);
                 if name != "progress" {
                     catch_up(session, mirror, notifier).await?;
+                    listener.caught_up();
                     // The feed hands out a change once no older transaction is open anywhere in
                     // the server's database; until the mirror shows what the event says, ask again.
                     if let (resonance_api::events::EventKind::Generation, Some(status)) = (event.kind, &event.status) {
@@ -215,6 +221,7 @@ async fn follow(
                             }
                             tokio::time::sleep(Duration::from_millis(200)).await;
                             catch_up(session, mirror, notifier).await?;
+                            listener.caught_up();
                         }
                     }
                 }

@@ -27,6 +27,17 @@ pub async fn media(state: State<'_>, generation: Uuid, kind: Kind) -> CmdResult<
     Ok(state.media.url_for(&path))
 }
 
+/// Shows a finished generation's video in the file manager (fetched into the cache first).
+#[tauri::command]
+#[specta::specta]
+pub async fn reveal_video(app: tauri::AppHandle, state: State<'_>, generation: Uuid) -> CmdResult<()> {
+    use tauri_plugin_opener::OpenerExt;
+    let path = state.client.read().await.media(generation, Kind::Video).await?;
+    app.opener()
+        .reveal_item_in_dir(&path)
+        .map_err(|e| crate::error::CommandError::local(format!("The file manager could not be opened: {e}")))
+}
+
 /// The user watched this generation finish in the app: no notification for it.
 #[tauri::command]
 #[specta::specta]

@@ -183,6 +183,17 @@ async markSeen(generation: string) : Promise<Result<null, CommandError>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Shows a finished generation's video in the file manager (fetched into the cache first).
+ */
+async revealVideo(generation: string) : Promise<Result<null, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("reveal_video", { generation }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async account() : Promise<Result<AccountOverview, CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("account") };
