@@ -51,7 +51,7 @@ fn field_kb(path: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// RSS and PSS (MB) of `root` and all its descendants.
+/// RSS and PSS (MB) of `root` and all its descendants; each process's line is printed.
 fn tree_memory(root: u32) -> (f64, f64, usize) {
     let parents = parents();
     let mut tree = vec![root];
@@ -60,6 +60,15 @@ fn tree_memory(root: u32) -> (f64, f64, usize) {
         let p = tree[i];
         tree.extend(parents.iter().filter(|(_, pp)| **pp == p).map(|(c, _)| *c));
         i += 1;
+    }
+    for p in &tree {
+        let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        println!(
+            "desktop bench:   {:<22} RSS {:>4} MB, PSS {:>4} MB",
+            name.trim(),
+            field_kb(&format!("/proc/{p}/status"), "VmRSS:") / 1024,
+            field_kb(&format!("/proc/{p}/smaps_rollup"), "Pss:") / 1024
+        );
     }
     let rss: u64 = tree.iter().map(|p| field_kb(&format!("/proc/{p}/status"), "VmRSS:")).sum();
     let pss: u64 = tree.iter().map(|p| field_kb(&format!("/proc/{p}/smaps_rollup"), "Pss:")).sum();

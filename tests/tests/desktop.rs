@@ -175,6 +175,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.click(&wd.wait_for("[data-nav=projects]", SHORT).await).await;
     wd.click(&wd.wait_for("[data-sync-state]", SHORT).await).await; // sync now: finds the server gone
     wd.wait_for("[data-offline-banner]", SHORT).await;
+    shot(&desktop, "09-projects-offline").await;
     wd.click(&wd.wait_for("[data-project='Night Drive']", SHORT).await).await;
     wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
     wd.execute("document.querySelector('video').muted = true; document.querySelector('video').play();", json!([]))
@@ -188,11 +189,12 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.click(&wd.wait_for("[data-edit]", SHORT).await).await;
     let name = wd.wait_for("#name", SHORT).await;
     wd.wait_until("the form is filled", "return document.querySelector('#name').value === 'Night Drive'", SHORT).await;
+    shot(&desktop, "10-edit-project").await;
     wd.clear(&name).await;
     wd.type_into(&name, "Night Drive (offline cut)").await;
     wd.click(&wd.wait_for("[data-save]", SHORT).await).await;
     wd.wait_for("[data-screen=project] [data-pending]", SHORT).await;
-    shot(&desktop, "09-offline").await;
+    shot(&desktop, "11-offline-pending-edit").await;
 
     // The server comes back: the pending edit syncs by itself.
     backend.restart().await;
@@ -219,6 +221,6 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         projects.values().any(|p| p["name"] == "Night Drive (offline cut)"),
         "the edit made offline must reach the server: {projects:?}"
     );
-    shot(&desktop, "10-back-online").await;
+    shot(&desktop, "12-back-online").await;
     wd.close().await;
 }
