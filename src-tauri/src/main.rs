@@ -2,5 +2,22 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    #[cfg(target_os = "linux")]
+    software_rendering_without_compositing();
     resonance_desktop::run();
+}
+
+/// Without a GPU render node, WebKitGTK composites on software GL (llvmpipe): slower than not
+/// compositing at all, and about 100 MB more for the web process (`cargo xtask bench`). Such
+/// machines (VMs, remote desktops, CI) render without it. Set before any thread exists; an
+/// explicit setting wins.
+#[cfg(target_os = "linux")]
+fn software_rendering_without_compositing() {
+    const VAR: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    let has_gpu = std::fs::read_dir("/dev/dri")
+        .map(|dir| dir.flatten().any(|e| e.file_name().to_string_lossy().starts_with("renderD")))
+        .unwrap_or(false);
+    if !has_gpu && std::env::var_os(VAR).is_none() {
+        std::env::set_var(VAR, "1");
+    }
 }

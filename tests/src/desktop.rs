@@ -123,7 +123,6 @@ impl Desktop {
                 .env("DISPLAY", &display)
                 .env("RESONANCE_DATA_DIR", &data)
                 .env("RESONANCE_SERVER", server)
-                .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
                 .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit()),
