@@ -87,14 +87,14 @@ pub fn render_bindings() -> Result<String, String> {
 /// Builds and runs the app (blocks until it quits).
 pub fn run() {
     let builder = specta_builder();
-    let log_level = if cfg!(debug_assertions) { log::LevelFilter::Debug } else { log::LevelFilter::Info };
     let app = tauri::Builder::default()
         // First: a second launch hands over to this one and quits.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| notifier::focus_main(app)))
         .plugin(
             tauri_plugin_log::Builder::new()
-                .level(log_level)
+                .level(log::LevelFilter::Info)
                 .level_for("tao", log::LevelFilter::Warn)
+                .level_for("keyring", log::LevelFilter::Warn)
                 .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(5))
                 .max_file_size(5_000_000)
                 .targets([

@@ -86,3 +86,34 @@ async fn the_engine_syncs_on_start_when_told_and_after_the_server_comes_back() {
     assert_eq!(on_server[&id.to_string()]["name"], "Edited on a train");
     engine.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_pulls_every_interval_without_being_told() {
+    let keyring = Keyring::start();
+    let backend = Backend::start().await;
+    let (token, _) = backend.signup("otto@example.com", "Otto").await;
+    let m = Machine::new(&keyring, &backend.base);
+    assert!(m.login("otto@example.com").await.status.success());
+    for (k, v) in keyring.env() {
+        std::env::set_var(k, v);
+    }
+    let client = Client::open(DataDir::resolve(Some(m.data.clone())).unwrap()).unwrap();
+    let mirror = client.mirror().unwrap();
+    let engine = SyncEngine::start(client.session().unwrap(), mirror.clone(), Duration::from_secs(1)).unwrap();
+    let mut status = engine.status();
+    wait_for(&mut status, "idle after the start-up round", |s| {
+        s.state == SyncState::Idle && s.last_success_at.is_some()
+    })
+    .await;
+    let new = serde_json::json!({"name": "Made elsewhere", "prompt": "p", "audio_path": "a.mp3"});
+    let (code, made) = backend.call(reqwest::Method::POST, "/v1/projects", Some(&token), Some(new)).await;
+    assert_eq!(code, 201);
+    let id: uuid::Uuid = made["id"].as_str().unwrap().parse().unwrap();
+    // Nobody calls sync_now: the interval alone must bring the project.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while mirror.project(id).unwrap().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "the periodic pull never brought the project");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    engine.stop();
+}
