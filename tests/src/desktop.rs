@@ -11,6 +11,8 @@ use crate::Keyring;
 
 pub struct Desktop {
     pub display: String,
+    /// The environment the app runs in (bus, home, display, data, server).
+    env: Vec<(String, String)>,
     /// tauri-driver's address, for `WebDriver::launch`.
     pub driver: String,
     /// The app's data directory (mirror, media cache, previews).
@@ -91,7 +93,7 @@ impl Desktop {
         children.push(display.into_child());
         let display = name;
 
-        let env = keyring.env();
+        let mut env = keyring.env();
         let data = keyring.dir.path().join("desktop-data");
         std::fs::create_dir_all(&data).unwrap();
         let monitor_log = keyring.dir.path().join("notifications.log");
@@ -111,6 +113,11 @@ impl Desktop {
                 .stderr(Stdio::null()),
             "dunst",
         ));
+        env.extend([
+            ("DISPLAY".to_owned(), display.clone()),
+            ("RESONANCE_DATA_DIR".to_owned(), data.display().to_string()),
+            ("RESONANCE_SERVER".to_owned(), server.to_owned()),
+        ]);
         let port = free_port();
         let native = free_port();
         let driver_bin = std::env::var_os("RESONANCE_TAURI_DRIVER").map(PathBuf::from).unwrap_or_else(|| {
@@ -119,10 +126,7 @@ impl Desktop {
         children.push(spawn(
             Command::new(driver_bin)
                 .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-                .envs(env)
-                .env("DISPLAY", &display)
-                .env("RESONANCE_DATA_DIR", &data)
-                .env("RESONANCE_SERVER", server)
+                .envs(env.clone())
                 .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit()),
@@ -134,7 +138,7 @@ impl Desktop {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { display, driver: format!("http://127.0.0.1:{port}"), data, monitor_log, children }
+        Self { display, env, driver: format!("http://127.0.0.1:{port}"), data, monitor_log, children }
     }
 
     /// A PNG of the screen (the app's window fills it: no window manager, the window's default
@@ -150,6 +154,24 @@ impl Desktop {
             .status()
             .unwrap_or_else(|e| panic!("imagemagick's import is needed for screenshots: {e}"));
         assert!(status.success(), "the screenshot {} failed", path.display());
+    }
+
+    /// Launches the app a second time, as a creator double-clicking it again would, and waits for
+    /// it to exit (it should hand over to the running one); `None` if it is still running after
+    /// `timeout`, in which case it is killed.
+    pub fn launch_again(&self, app: &Path, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut child =
+            spawn(Command::new(app).envs(self.env.clone()).stdout(Stdio::null()).stderr(Stdio::null()), "the app");
+        let started = std::time::Instant::now();
+        while started.elapsed() < timeout {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     /// What dbus-monitor saw sent to the notification daemon.

@@ -81,6 +81,10 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
     assert!(keyring.secrets().iter().any(|s| !s.is_empty()), "the session must be in the Secret Service after sign-in");
     shot(&desktop, "02-projects-empty").await;
+    // A second launch hands over to this one and quits; this window stays.
+    let second = desktop.launch_again(&app_binary(), Duration::from_secs(15));
+    assert!(second.is_some(), "a second launch must hand over to the running app and exit");
+    wd.wait_for("[data-screen=projects]", SHORT).await;
 
     // New project from a real audio file: the drop is what the OS would deliver to the window.
     wd.click(&wd.wait_for("[data-new-project]", SHORT).await).await;
