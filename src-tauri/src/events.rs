@@ -36,11 +36,10 @@ impl From<&SyncStatus> for SyncStatusView {
     }
 }
 
-/// The mirror changed under the UI (a pull, an event from the server): reload what is shown.
+/// A pull wrote to the mirror under the UI (a sync round, an event from the server): reload what
+/// is shown. Not sent for rounds that changed nothing.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
-pub struct MirrorChanged {
-    pub project_id: Option<Uuid>,
-}
+pub struct MirrorChanged {}
 
 /// A render's live stage and progress.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]

@@ -112,12 +112,16 @@ impl AppState {
             loop {
                 let current = status.borrow_and_update().clone();
                 let _ = SyncChanged { status: (&current).into() }.emit(&app_for_status);
-                if current.state == resonance_client::SyncState::Idle {
-                    let _ = MirrorChanged { project_id: None }.emit(&app_for_status);
-                }
                 if status.changed().await.is_err() {
                     return;
                 }
+            }
+        });
+        let mut changes = engine.changes();
+        let app_for_changes = app.clone();
+        let changes_task = tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let _ = MirrorChanged {}.emit(&app_for_changes);
             }
         });
         let notifier = Arc::new(DesktopNotifier { app: app.clone() });
@@ -129,12 +133,12 @@ impl AppState {
                 let _ = SignedOut { reason: e.to_string() }.emit(&app_for_watch);
             }
         });
-        *lock(&self.background) = Some(Background { engine, tasks: vec![status_task, watch_task] });
+        *lock(&self.background) = Some(Background { engine, tasks: vec![status_task, changes_task, watch_task] });
         self.resume_uploads(app).await;
     }
 
     /// Sends the uploads left unfinished by an earlier run (or waiting for the network).
-    pub async fn resume_uploads(self: &Arc<Self>, app: &AppHandle) {
+    async fn resume_uploads(self: &Arc<Self>, app: &AppHandle) {
         let unfinished = match self.client.read().await.unfinished_uploads() {
             Ok(u) => u,
             Err(e) => {
@@ -148,8 +152,8 @@ impl AppState {
     }
 }
 
-/// Forwards the server's events to the UI: live render progress, and "reload" once the mirror
-/// holds what they announced. (A session that ended stops the watcher, which signs the UI out.)
+/// Forwards the server's events to the UI: live render progress, and "reload" once a catch-up
+/// wrote what they announced to the mirror. (A session that ended stops the watcher, which signs the UI out.)
 struct UiListener {
     app: AppHandle,
 }
@@ -170,7 +174,7 @@ impl Listener for UiListener {
         }
     }
 
-    fn caught_up(&self) {
-        let _ = MirrorChanged { project_id: None }.emit(&self.app);
+    fn mirror_changed(&self) {
+        let _ = MirrorChanged {}.emit(&self.app);
     }
 }

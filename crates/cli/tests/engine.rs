@@ -101,10 +101,22 @@ async fn the_engine_pulls_every_interval_without_being_told() {
     let mirror = client.mirror().unwrap();
     let engine = SyncEngine::start(client.session().unwrap(), mirror.clone(), Duration::from_secs(1)).unwrap();
     let mut status = engine.status();
-    wait_for(&mut status, "idle after the start-up round", |s| {
+    let idle = wait_for(&mut status, "idle after the start-up round", |s| {
         s.state == SyncState::Idle && s.last_success_at.is_some()
     })
     .await;
+    // Rounds that bring nothing are not announced as changes (the UI would reload for nothing).
+    let changes = engine.changes();
+    let before = *changes.borrow();
+    let mut last = idle.last_success_at;
+    for round in 0..2 {
+        let quiet = wait_for(&mut status, "another quiet round", |s| {
+            s.state == SyncState::Idle && s.last_success_at.is_some() && s.last_success_at != last
+        })
+        .await;
+        last = quiet.last_success_at;
+        assert_eq!(*changes.borrow(), before, "quiet round {round} must not count as a change");
+    }
     let new = serde_json::json!({"name": "Made elsewhere", "prompt": "p", "audio_path": "a.mp3"});
     let (code, made) = backend.call(reqwest::Method::POST, "/v1/projects", Some(&token), Some(new)).await;
     assert_eq!(code, 201);
@@ -115,5 +127,6 @@ async fn the_engine_pulls_every_interval_without_being_told() {
         assert!(tokio::time::Instant::now() < deadline, "the periodic pull never brought the project");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(*changes.borrow() > before, "the round that pulled the project counts as a change");
     engine.stop();
 }

@@ -1,6 +1,7 @@
 //! The sync engine the desktop runs in the background: it sends the outbox and pulls on start,
 //! when the server becomes reachable again, every `interval`, and whenever told to, and it
-//! publishes a status the UI shows. Invariant: one round at a time; a request to sync during a
+//! publishes a status the UI shows, and a count of the rounds that changed the mirror (so a UI
+//! reloads only then). Invariant: one round at a time; a request to sync during a
 //! round is remembered and runs right after it, never lost and never run twice at once.
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ const RECONNECT_PROBE: Duration = Duration::from_secs(5);
 pub struct SyncEngine {
     tell: Arc<Notify>,
     status: watch::Receiver<SyncStatus>,
+    changes: watch::Receiver<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -28,8 +30,9 @@ impl SyncEngine {
     pub fn start(session: Arc<Session>, mirror: Arc<Mirror>, interval: Duration) -> Result<Self> {
         let tell = Arc::new(Notify::new());
         let (publish, status) = watch::channel(sync::status(&mirror)?);
-        let task = tokio::spawn(run(session, mirror, interval, tell.clone(), publish));
-        Ok(Self { tell, status, task })
+        let (changed, changes) = watch::channel(0);
+        let task = tokio::spawn(run(session, mirror, interval, tell.clone(), publish, changed));
+        Ok(Self { tell, status, changes, task })
     }
 
     /// Asks for a round now (or right after the one running).
@@ -40,6 +43,11 @@ impl SyncEngine {
     /// The latest status; `changed()` on it wakes when a new one is published.
     pub fn status(&self) -> watch::Receiver<SyncStatus> {
         self.status.clone()
+    }
+
+    /// How many rounds sent changes or pulled rows; `changed()` on it wakes after each such round.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
     }
 
     pub fn stop(self) {
@@ -53,11 +61,16 @@ async fn run(
     interval: Duration,
     tell: Arc<Notify>,
     publish: watch::Sender<SyncStatus>,
+    changed: watch::Sender<u64>,
 ) {
     loop {
         publish.send_modify(|s| s.state = SyncState::Syncing);
         let outcome = match outbox::drain(&session, &mirror, false).await {
-            Ok(_) => sync::pull(&session, &mirror).await.map(|_| ()),
+            Ok(drained) => sync::pull(&session, &mirror).await.map(|pulled| {
+                if drained.sent > 0 || drained.conflicts > 0 || pulled.changed() {
+                    changed.send_modify(|n| *n += 1);
+                }
+            }),
             Err(e) => Err(e),
         };
         let mut status = match sync::status(&mirror) {

@@ -55,6 +55,13 @@ pub struct PullReport {
     pub rebuilt: bool,
 }
 
+impl PullReport {
+    /// The pull wrote or removed rows (what is shown from the mirror may be stale).
+    pub fn changed(&self) -> bool {
+        self.upserts > 0 || self.deletes > 0 || self.rebuilt
+    }
+}
+
 struct Cursor {
     cursor: Option<String>,
     mark: i64,

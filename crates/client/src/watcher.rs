@@ -121,9 +121,9 @@ pub fn mark_seen(mirror: &Mirror, generation: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Syncs, then announces what finished.
-async fn catch_up(session: &Arc<Session>, mirror: &Arc<Mirror>, notifier: &dyn Notifier) -> Result<()> {
-    sync::pull(session, mirror).await?;
+/// Syncs, then announces what finished; says whether the pull changed the mirror.
+async fn catch_up(session: &Arc<Session>, mirror: &Arc<Mirror>, notifier: &dyn Notifier) -> Result<bool> {
+    let pulled = sync::pull(session, mirror).await?;
     for n in take_finished(mirror)? {
         notifier.notify(&n);
         // Its thumbnail goes into the media cache at once; the video when asked for.
@@ -133,15 +133,15 @@ async fn catch_up(session: &Arc<Session>, mirror: &Arc<Mirror>, notifier: &dyn N
             }
         }
     }
-    Ok(())
+    Ok(pulled.changed())
 }
 
 /// What a watcher reports besides notifications (for a progress display).
 pub trait Listener: Send + Sync {
     /// An event as it arrives (before the mirror shows what it says).
     fn event(&self, _event: &Event) {}
-    /// The mirror has caught up with the server: what is shown may be reloaded.
-    fn caught_up(&self) {}
+    /// A catch-up wrote to the mirror: what is shown should be reloaded.
+    fn mirror_changed(&self) {}
 }
 
 impl Listener for () {}
@@ -175,8 +175,9 @@ async fn follow(
     let headers: Vec<(&str, String)> = last.map(|id| vec![("Last-Event-ID", id.to_string())]).unwrap_or_default();
     let resp = session.request_with(Method::GET, "/v1/events", Payload::None, &headers, None).await?;
     // Connected: whatever happened while away comes through sync.
-    catch_up(session, mirror, notifier).await?;
-    listener.caught_up();
+    if catch_up(session, mirror, notifier).await? {
+        listener.mirror_changed();
+    }
     let mut stream = resp.bytes_stream();
     let mut buf = String::new();
     while let Some(bytes) = stream.next().await {
@@ -200,15 +201,17 @@ async fn follow(
             }
             if name == GAP {
                 *last = None;
-                catch_up(session, mirror, notifier).await?;
-                listener.caught_up();
+                if catch_up(session, mirror, notifier).await? {
+                    listener.mirror_changed();
+                }
                 continue;
             }
             if let Ok(event) = serde_json::from_str::<Event>(&data) {
                 listener.event(&event);
                 if name != "progress" {
-                    catch_up(session, mirror, notifier).await?;
-                    listener.caught_up();
+                    if catch_up(session, mirror, notifier).await? {
+                        listener.mirror_changed();
+                    }
                     // The feed hands out a change once no older transaction is open anywhere in
                     // the server's database; until the mirror shows what the event says, ask again.
                     if let (resonance_api::events::EventKind::Generation, Some(status)) = (event.kind, &event.status) {
@@ -220,8 +223,9 @@ async fn follow(
                                 break;
                             }
                             tokio::time::sleep(Duration::from_millis(200)).await;
-                            catch_up(session, mirror, notifier).await?;
-                            listener.caught_up();
+                            if catch_up(session, mirror, notifier).await? {
+                                listener.mirror_changed();
+                            }
                         }
                     }
                 }
