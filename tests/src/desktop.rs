@@ -174,6 +174,16 @@ impl Desktop {
         None
     }
 
+    /// Clicks the newest notification, as a creator would (dunst's default action).
+    pub fn click_notification(&self) {
+        let status = Command::new("dunstctl")
+            .args(["action", "0"])
+            .envs(self.env.clone())
+            .status()
+            .unwrap_or_else(|e| panic!("dunstctl cannot run: {e}"));
+        assert!(status.success(), "dunstctl could not invoke the notification's action");
+    }
+
     /// What dbus-monitor saw sent to the notification daemon.
     pub fn notifications(&self) -> String {
         std::fs::read_to_string(&self.monitor_log).unwrap_or_default()

@@ -151,6 +151,12 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     assert!(told.contains("member=Notify"), "a Notify call must reach the notification daemon: {told}");
     assert!(told.contains("is ready"), "the notification says the render is ready: {told}");
 
+    // Clicking it, from another screen, brings the app to that generation.
+    wd.click(&wd.wait_for("[data-nav=activity]", SHORT).await).await;
+    wd.wait_for("[data-screen=activity]", SHORT).await;
+    desktop.click_notification();
+    wd.wait_for("[data-screen=project] .card.selected[data-generation='1']", SHORT).await;
+
     // Play the video.
     wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
     wd.wait_for("video[data-video]", SHORT).await;

@@ -42,8 +42,17 @@ fn main() {
     }
 }
 
+/// The checkout `cargo xtask` was run in. Read at run time (`cargo run` sets the variable): with
+/// one shared target directory, the `xtask` binary may have been built from another checkout,
+/// whose path a compile-time value would name (CI's clone and a developer's tree share
+/// `~/.cache/resonance/target`).
 fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn cargo() -> Command {

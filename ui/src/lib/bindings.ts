@@ -475,9 +475,10 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | Partial
 export type Kind = "video" | "thumbnail"
 export type LogStatus = "started" | "success" | "warning" | "error"
 /**
- * The mirror changed under the UI (a pull, an event from the server): reload what is shown.
+ * A pull wrote to the mirror under the UI (a sync round, an event from the server): reload what
+ * is shown. Not sent for rounds that changed nothing.
  */
-export type MirrorChanged = { project_id: string | null }
+export type MirrorChanged = Record<string, never>
 /**
  * Show this generation (a notification was clicked).
  */
