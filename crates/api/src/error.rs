@@ -40,6 +40,12 @@ pub enum ErrorCode {
     TrialEnded,
     /// This month's generations are used up.
     QuotaExceeded,
+    /// The plan does not include this (e.g. a resolution above the plan's highest).
+    PlanLimit,
+    /// This server has no Stripe key: checkout and the billing portal are unavailable.
+    BillingNotConfigured,
+    /// Stripe could not be reached or refused the request; retry later.
+    BillingUnavailable,
     /// A tus request without `Tus-Resumable: 1.0.0`.
     TusVersionUnsupported,
     /// A tus chunk whose `Upload-Checksum` does not match its bytes.
@@ -69,7 +75,9 @@ impl ErrorCode {
             Self::NotFound => 404,
             Self::EmailTaken | Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
-            Self::SubscriptionInactive | Self::TrialEnded | Self::QuotaExceeded => 402,
+            Self::SubscriptionInactive | Self::TrialEnded | Self::QuotaExceeded | Self::PlanLimit => 402,
+            Self::BillingNotConfigured => 501,
+            Self::BillingUnavailable => 502,
             Self::TusVersionUnsupported => 412,
             Self::ChecksumMismatch => 460,
             Self::UploadExpired => 410,

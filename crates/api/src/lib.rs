@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod generations;
 pub mod model;
+pub mod plans;
 pub mod projects;
 pub mod sensitive;
 pub mod sync;

@@ -133,6 +133,20 @@ impl Resolution {
         }
     }
 
+    /// 1 for the smallest, growing with the frame size.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::R720p => 1,
+            Self::R1080p => 2,
+            Self::R1440p => 3,
+            Self::R2160p => 4,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     /// Frame size (width, height) for a 16:9 render.
     pub fn dimensions(self) -> (u32, u32) {
         match self {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use resonance_api::plans::{Plan, PLANS};
 
 #[derive(Debug, Parser)]
 #[command(name = "resonance-server", version, about = "The hosted Resonance backend")]
@@ -88,6 +89,155 @@ pub struct ServeArgs {
     #[arg(long, env = "RESONANCE_MAX_UPLOAD_BYTES", default_value_t = 1 << 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_upload_bytes: u64,
+    #[command(flatten)]
+    pub stripe: StripeArgs,
+}
+
+/// Stripe. Without an API key, checkout and the billing portal answer "billing is not
+/// configured"; without a webhook secret, the webhook refuses every event.
+#[derive(Debug, Args)]
+pub struct StripeArgs {
+    /// Stripe secret API key (sk_live_… or sk_test_…), for Checkout and Billing Portal sessions.
+    #[arg(long, env = "RESONANCE_STRIPE_API_KEY", value_parser = Secret::parse)]
+    pub stripe_api_key: Option<Secret>,
+    /// The webhook endpoint's signing secret (whsec_…), for POST /v1/billing/stripe/webhook.
+    #[arg(long, env = "RESONANCE_STRIPE_WEBHOOK_SECRET", value_parser = Secret::parse)]
+    pub stripe_webhook_secret: Option<Secret>,
+    /// Which Stripe price is which plan: `creator=price_…,studio=price_…` (every paid plan).
+    #[arg(long, env = "RESONANCE_STRIPE_PRICES", value_parser = PriceMap::parse, default_value = "")]
+    pub stripe_prices: PriceMap,
+    /// Stripe's API address (a different one only for a test double of Stripe).
+    #[arg(long, env = "RESONANCE_STRIPE_API_BASE", default_value = "https://api.stripe.com")]
+    pub stripe_api_base: String,
+    /// This server's public address, where Stripe sends the browser back after checkout
+    /// (default: the address the request came to).
+    #[arg(long, env = "RESONANCE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+/// A secret setting (an API key, a signing secret). Its `Debug` is redacted.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("is empty".into());
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The one place a Stripe price id is mapped to a plan of `resonance_api::plans::PLANS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PriceMap(Vec<(String, &'static Plan)>);
+
+impl PriceMap {
+    /// `creator=price_123,studio=price_456`; an empty string is an empty map.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut map = Vec::new();
+        for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((plan, price)) = pair.split_once('=') else {
+                return Err(format!("`{pair}` is not plan=price_id"));
+            };
+            let (plan, price) = (plan.trim(), price.trim());
+            let Some(plan) = Plan::by_id(plan).filter(|p| p.paid) else {
+                let paid: Vec<&str> = PLANS.iter().filter(|p| p.paid).map(|p| p.id).collect();
+                return Err(format!("`{plan}` is not a paid plan (paid plans: {})", paid.join(", ")));
+            };
+            if price.is_empty() || price.contains(char::is_whitespace) {
+                return Err(format!("the price id for {} is empty or has spaces", plan.id));
+            }
+            if map.iter().any(|(p, _): &(String, &Plan)| p == price) {
+                return Err(format!("price {price} is given twice"));
+            }
+            if map.iter().any(|(_, q): &(String, &Plan)| q.id == plan.id) {
+                return Err(format!("plan {} is given twice", plan.id));
+            }
+            map.push((price.to_owned(), plan));
+        }
+        Ok(Self(map))
+    }
+
+    pub fn plan_for(&self, price: &str) -> Option<&'static Plan> {
+        self.0.iter().find(|(p, _)| p == price).map(|(_, plan)| *plan)
+    }
+
+    pub fn price_for(&self, plan: &str) -> Option<&str> {
+        self.0.iter().find(|(_, p)| p.id == plan).map(|(price, _)| price.as_str())
+    }
+
+    /// Paid plans with no price: billing cannot sell or recognise them.
+    pub fn missing(&self) -> Vec<&'static str> {
+        PLANS.iter().filter(|p| p.paid && self.price_for(p.id).is_none()).map(|p| p.id).collect()
+    }
+}
+
+/// Stripe settings as `serve` uses them.
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub api_key: Option<Secret>,
+    pub webhook_secret: Option<Secret>,
+    pub prices: PriceMap,
+    pub api_base: String,
+    pub public_url: Option<String>,
+    /// How far a webhook's signed timestamp may be from now.
+    pub tolerance: Duration,
+}
+
+impl Default for StripeSettings {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            webhook_secret: None,
+            prices: PriceMap::default(),
+            api_base: "https://api.stripe.com".into(),
+            public_url: None,
+            tolerance: Duration::from_secs(300),
+        }
+    }
+}
+
+impl TryFrom<&StripeArgs> for StripeSettings {
+    type Error = String;
+
+    fn try_from(a: &StripeArgs) -> Result<Self, String> {
+        if a.stripe_api_key.is_some() || a.stripe_webhook_secret.is_some() {
+            let missing = a.stripe_prices.missing();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "RESONANCE_STRIPE_PRICES (--stripe-prices) must name a price for every paid plan; missing: {}",
+                    missing.join(", ")
+                ));
+            }
+        }
+        let base = a.stripe_api_base.trim_end_matches('/');
+        if !(base.starts_with("https://")
+            || base.starts_with("http://127.0.0.1")
+            || base.starts_with("http://localhost"))
+        {
+            return Err("RESONANCE_STRIPE_API_BASE (--stripe-api-base) must be https:// (or a loopback address)".into());
+        }
+        Ok(Self {
+            api_key: a.stripe_api_key.clone(),
+            webhook_secret: a.stripe_webhook_secret.clone(),
+            prices: a.stripe_prices.clone(),
+            api_base: base.to_owned(),
+            public_url: a.public_url.as_ref().map(|u| u.trim_end_matches('/').to_owned()),
+            ..Self::default()
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +329,7 @@ pub struct Settings {
     /// Object storage for uploads and renders.
     pub storage: std::sync::Arc<dyn object_store::ObjectStore>,
     pub max_upload_bytes: u64,
+    pub stripe: StripeSettings,
 }
 
 impl Settings {
@@ -192,6 +343,7 @@ impl Settings {
             // Tests that do not upload need no directory; `serve` is given a real one.
             storage: std::sync::Arc::new(object_store::memory::InMemory::new()),
             max_upload_bytes: 1 << 30,
+            stripe: StripeSettings::default(),
         }
     }
 }
@@ -208,6 +360,7 @@ impl TryFrom<&ServeArgs> for Settings {
             tombstone_retention: Duration::from_secs(a.tombstone_days * 86_400),
             storage: crate::objects::open(&a.storage)?,
             max_upload_bytes: a.max_upload_bytes,
+            stripe: StripeSettings::try_from(&a.stripe)?,
         })
     }
 }
@@ -230,6 +383,41 @@ mod tests {
         assert!(DatabaseUrl::parse("").is_err());
         assert!(JwtSecret::parse("short").unwrap_err().contains("at least 32 bytes"));
         assert_eq!(format!("{:?}", JwtSecret::parse(&"k".repeat(40)).unwrap()), "JwtSecret(<redacted>)");
+    }
+
+    #[test]
+    fn price_map_maps_each_paid_plan_once() {
+        let m = PriceMap::parse(" creator=price_c , studio=price_s").unwrap();
+        assert_eq!(m.plan_for("price_c").map(|p| p.id), Some("creator"));
+        assert_eq!(m.price_for("studio"), Some("price_s"));
+        assert_eq!(m.plan_for("price_x"), None);
+        assert!(m.missing().is_empty());
+        assert_eq!(PriceMap::parse("creator=price_c").unwrap().missing(), vec!["studio"]);
+        assert!(PriceMap::parse("free=price_f").unwrap_err().contains("not a paid plan"));
+        assert!(PriceMap::parse("creator=price_c,studio=price_c").unwrap_err().contains("twice"));
+        assert!(PriceMap::parse("creator").unwrap_err().contains("plan=price_id"));
+        assert_eq!(PriceMap::parse("").unwrap(), PriceMap::default());
+    }
+
+    #[test]
+    fn stripe_keys_need_every_price_and_never_print() {
+        let cli = Cli::try_parse_from([
+            "resonance-server",
+            "serve",
+            "--database-url",
+            "postgres://x@h/db",
+            "--jwt-secret",
+            &"k".repeat(32),
+            "--stripe-api-key",
+            "sk_test_abc",
+            "--stripe-prices",
+            "creator=price_c",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        let err = StripeSettings::try_from(&args.stripe).unwrap_err();
+        assert!(err.contains("missing: studio"), "{err}");
+        assert!(!format!("{args:?}").contains("sk_test_abc"));
     }
 
     #[test]

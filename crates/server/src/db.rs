@@ -21,6 +21,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub const APP_ROLE: &str = "resonance_app";
 /// The role the sign-up / sign-in / refresh endpoints run as.
 pub const AUTH_ROLE: &str = "resonance_auth";
+/// The role verified Stripe events and the monthly reset run as (migration 0012).
+pub const BILLING_ROLE: &str = "resonance_billing";
 
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -97,9 +99,33 @@ impl Db {
                 {
                     tracing::info!(version, "another database created a shared role meanwhile; migrating again");
                 }
-                other => return other,
+                Err(e) => return Err(e),
+                Ok(()) => break,
             }
         }
+        self.write_plans().await.map_err(sqlx::migrate::MigrateError::Execute)
+    }
+
+    /// Writes `resonance_api::plans::PLANS` into `billing.plans`, which the generation check
+    /// reads: the Rust catalog is the one place plans are defined.
+    async fn write_plans(&self) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        for (position, plan) in resonance_api::plans::PLANS.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO billing.plans (id, name, monthly_generations, max_resolution, position) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, \
+                 monthly_generations = EXCLUDED.monthly_generations, max_resolution = EXCLUDED.max_resolution, \
+                 position = EXCLUDED.position",
+            )
+            .bind(plan.id)
+            .bind(plan.name)
+            .bind(plan.monthly_generations)
+            .bind(plan.max_resolution.as_str())
+            .bind(i32::try_from(position).unwrap_or(i32::MAX))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
     }
 
     async fn begin_as(&self, role: &str, claims: &str) -> Result<Tx> {
@@ -126,6 +152,12 @@ impl Db {
         };
         let role = role.as_deref().and_then(Role::parse).unwrap_or(Role::Viewer);
         Ok((tx, Caller { user_id: claims.sub, session_id: claims.sid, organization_id, role }))
+    }
+
+    /// A transaction for billing: verified Stripe events and the monthly reset. No request
+    /// handler outside those two opens one.
+    pub async fn begin_billing(&self) -> Result<Tx> {
+        self.begin_as(BILLING_ROLE, "").await
     }
 
     /// A transaction for the auth endpoints: no caller yet, only the auth schema is writable.

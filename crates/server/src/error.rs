@@ -104,6 +104,7 @@ fn database_detail(e: &sqlx::Error) -> ErrorDetail {
                     let code = match pg.and_then(|p| p.hint()) {
                         Some("trial_ended") => ErrorCode::TrialEnded,
                         Some("quota_exceeded") => ErrorCode::QuotaExceeded,
+                        Some("plan_limit") => ErrorCode::PlanLimit,
                         _ => ErrorCode::SubscriptionInactive,
                     };
                     refused(code, db.message(), None)

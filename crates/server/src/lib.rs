@@ -2,6 +2,7 @@
 //! its settings, a bound listener and a shutdown signal, so tests run the real server on
 //! `127.0.0.1:0` against a real Postgres and stop it cleanly.
 
+pub mod billing;
 pub mod config;
 pub mod credentials;
 pub mod db;
@@ -21,6 +22,11 @@ pub use db::Db;
 
 use credentials::Keys;
 use storage::accounts::SessionPolicy;
+
+/// How often each server instance looks for organizations whose calendar month is over. (A
+/// generation started first rolls its own organization's month, so this only keeps the shown
+/// usage current.)
+const ROLL_PERIODS_EVERY: Duration = Duration::from_secs(60);
 
 /// How often each server instance prunes expired tombstones, idempotency keys and uploads.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -44,7 +50,9 @@ pub async fn serve(
         settings.storage.clone(),
         settings.max_upload_bytes,
         events.clone(),
+        billing::Billing::new(settings.stripe.clone()),
     );
+    let roller = tokio::spawn(roll_usage_periods(db.clone(), stop_rx.clone()));
     let pruner = tokio::spawn(prune_tombstones(db, settings.tombstone_retention, settings.storage.clone(), stop_rx));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "resonance-server listening");
@@ -57,8 +65,45 @@ pub async fn serve(
     let result = axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);
     let _ = pruner.await;
+    let _ = roller.await;
     let _ = listener_task.await;
     result
+}
+
+/// Starts the new month of every organization counting by calendar month whose month is over.
+/// Every instance runs this; `billing.start_period` locks and re-checks each organization, so
+/// each month's reset happens once however many instances race for it.
+async fn roll_usage_periods(db: Db, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match storage::billing::calendar_periods_due(&db, 1000).await {
+            Ok(due) => {
+                let mut reset = 0usize;
+                for org in due {
+                    let rolled = async {
+                        let mut tx = db.begin_billing().await?;
+                        let rolled = storage::billing::roll_calendar_month(&mut tx, org).await?;
+                        tx.commit().await?;
+                        Ok::<bool, error::Error>(rolled)
+                    };
+                    match rolled.await {
+                        Ok(true) => reset += 1,
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(organization = %org, error = %e, "could not start the new month; will retry")
+                        }
+                    }
+                }
+                if reset > 0 {
+                    tracing::info!(organizations = reset, "started a new monthly generation count");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not look for months to roll over; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ROLL_PERIODS_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn prune_tombstones(

@@ -11,17 +11,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 async fn start(s: &TestServer, token: &str, project: &str, key: Uuid, body: Value) -> (StatusCode, Value) {
-    let resp = s
-        .http
-        .post(format!("{}/v1/projects/{project}/generations", s.base))
-        .bearer_auth(token)
-        .header("Idempotency-Key", key.to_string())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    s.start_generation(token, project, key, body).await
 }
 
 async fn counter(s: &TestServer, org: Uuid) -> i32 {

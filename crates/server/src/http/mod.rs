@@ -3,6 +3,7 @@
 //! route is registered through the OpenAPI router, so the published spec cannot drift from it.
 
 mod auth;
+mod billing;
 pub mod events;
 mod extract;
 mod members;
@@ -42,6 +43,7 @@ pub struct Inner {
     pub max_upload_bytes: u64,
     /// Live events from the instance's LISTEN connection (see `events`).
     pub events: tokio::sync::broadcast::Sender<events::Broadcast>,
+    pub billing: crate::billing::Billing,
 }
 
 impl std::ops::Deref for AppState {
@@ -59,8 +61,9 @@ impl AppState {
         storage: Arc<dyn object_store::ObjectStore>,
         max_upload_bytes: u64,
         events: tokio::sync::broadcast::Sender<events::Broadcast>,
+        billing: crate::billing::Billing,
     ) -> Self {
-        Self(Arc::new(Inner { db, keys, session_policy, storage, max_upload_bytes, events }))
+        Self(Arc::new(Inner { db, keys, session_policy, storage, max_upload_bytes, events, billing }))
     }
 }
 
@@ -69,7 +72,7 @@ impl AppState {
     info(title = "Resonance API", description = "The hosted backend of Resonance Desktop."),
     modifiers(&BearerAuth),
     tags((name = "auth"), (name = "projects"), (name = "generations"), (name = "uploads"), (name = "members"),
-         (name = "activity"), (name = "sync"), (name = "health"))
+         (name = "activity"), (name = "billing"), (name = "sync"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -103,6 +106,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(members::system_logs))
         .routes(routes!(uploads::options, uploads::create))
         .routes(routes!(uploads::head, uploads::patch, uploads::terminate))
+        .routes(routes!(billing::webhook))
+        .routes(routes!(billing::checkout))
+        .routes(routes!(billing::portal))
         .routes(routes!(sync::pull))
         .routes(routes!(events::stream))
         .routes(routes!(sync::health))
@@ -118,6 +124,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, spec) = api();
     let spec = Arc::new(spec);
     routes
+        .route("/v1/billing/return", axum::routing::get(billing::returned))
         .route("/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
         .fallback(|| async {
             error_response(ErrorDetail {

@@ -3,6 +3,7 @@
 //! state, and row-level security in Postgres stays the final word on what is visible.
 
 pub mod accounts;
+pub mod billing;
 pub mod demo;
 pub mod generations;
 pub mod idempotency;

@@ -197,6 +197,21 @@ impl TestServer {
         .unwrap()
     }
 
+    /// `POST /v1/projects/{project}/generations` with the given Idempotency-Key.
+    pub async fn start_generation(&self, token: &str, project: &str, key: Uuid, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(format!("{}/v1/projects/{project}/generations", self.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key.to_string())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     /// A transaction as the server's request role with this user's claims (no session check).
     pub async fn as_app(&self, user: Option<Uuid>) -> Transaction<'static, Postgres> {
         let mut tx = self.owner.begin().await.unwrap();

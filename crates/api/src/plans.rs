@@ -1,0 +1,113 @@
+//! The plans an organization can be on, as data: the one catalog the server's billing, the
+//! database's generation check and the desktop's Account & plan screen all read. Invariant: plan
+//! ids are stable (they are stored in `organizations.subscription_plan`), and every plan's limit
+//! is what `generations_limit` is set to when an organization moves onto it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Resolution;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Plan {
+    /// Stored in `organizations.subscription_plan`.
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Generations an organization may start per billing period (a calendar month on `free`).
+    pub monthly_generations: i32,
+    /// The highest resolution a generation on this plan may render.
+    pub max_resolution: Resolution,
+    /// The list price, for display (Stripe's price decides what is charged).
+    pub monthly_price_usd: u32,
+    /// Whether it is bought through Stripe Checkout (the free plan is not).
+    pub paid: bool,
+}
+
+/// Every plan, cheapest first.
+pub const PLANS: [Plan; 3] = [
+    Plan {
+        id: "free",
+        name: "Free",
+        monthly_generations: 3,
+        max_resolution: Resolution::R1080p,
+        monthly_price_usd: 0,
+        paid: false,
+    },
+    Plan {
+        id: "creator",
+        name: "Creator",
+        monthly_generations: 50,
+        max_resolution: Resolution::R1440p,
+        monthly_price_usd: 19,
+        paid: true,
+    },
+    Plan {
+        id: "studio",
+        name: "Studio",
+        monthly_generations: 250,
+        max_resolution: Resolution::R2160p,
+        monthly_price_usd: 79,
+        paid: true,
+    },
+];
+
+/// The plan a new organization starts on, and the one it returns to when its subscription ends.
+pub const FREE: &Plan = &PLANS[0];
+
+impl Plan {
+    pub fn by_id(id: &str) -> Option<&'static Plan> {
+        PLANS.iter().find(|p| p.id == id)
+    }
+
+    pub fn allows(&self, resolution: Resolution) -> bool {
+        resolution.rank() <= self.max_resolution.rank()
+    }
+}
+
+/// `POST /v1/billing/checkout`: the paid plan to subscribe to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    pub plan: String,
+}
+
+/// A Stripe-hosted page to open in the browser (Checkout or the Billing Portal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct BillingSession {
+    pub url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_free_plan_is_the_seed_default_of_three_a_month() {
+        assert_eq!((FREE.id, FREE.monthly_generations, FREE.paid), ("free", 3, false));
+    }
+
+    #[test]
+    fn plans_grow_in_limit_and_resolution_and_ids_are_unique() {
+        for pair in PLANS.windows(2) {
+            assert!(pair[0].monthly_generations < pair[1].monthly_generations);
+            assert!(pair[0].max_resolution.rank() <= pair[1].max_resolution.rank());
+            assert!(pair[0].monthly_price_usd < pair[1].monthly_price_usd);
+        }
+        for p in &PLANS {
+            assert_eq!(Plan::by_id(p.id), Some(p));
+        }
+        assert_eq!(Plan::by_id("enterprise"), None);
+    }
+
+    #[test]
+    fn resolution_limits() {
+        assert!(FREE.allows(Resolution::R1080p));
+        assert!(!FREE.allows(Resolution::R1440p));
+        assert!(Plan::by_id("studio").is_some_and(|p| p.allows(Resolution::R2160p)));
+    }
+}
