@@ -49,6 +49,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::account::invite_member,
             commands::account::change_role,
             commands::account::remove_member,
+            commands::account::upgrade,
+            commands::account::manage_billing,
             commands::settings::settings,
             commands::settings::save_settings,
             commands::settings::media_cache_usage,
@@ -108,6 +110,15 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .invoke_handler(builder.invoke_handler())
+        // Back from the browser (Stripe Checkout or the Billing Portal): pull at once, so the
+        // plan shown is Stripe's latest.
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::Focused(true) = event {
+                if let Some(state) = window.try_state::<Arc<AppState>>() {
+                    state.sync_now();
+                }
+            }
+        })
         .setup(move |app| {
             builder.mount_events(app);
             let data = resonance_client::DataDir::resolve(std::env::var_os("RESONANCE_DATA_DIR").map(Into::into))?;

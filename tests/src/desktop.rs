@@ -18,6 +18,8 @@ pub struct Desktop {
     /// The app's data directory (mirror, media cache, previews).
     pub data: PathBuf,
     monitor_log: PathBuf,
+    /// Where the app's "browser" writes the URLs it was given.
+    opened: PathBuf,
     children: Vec<Child>,
 }
 
@@ -113,7 +115,16 @@ impl Desktop {
                 .stderr(Stdio::null()),
             "dunst",
         ));
+        // The "browser": an xdg-open that writes down what it was asked to open.
+        let bin = keyring.dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let opened = keyring.dir.path().join("opened-urls.log");
+        let script = bin.join("xdg-open");
+        std::fs::write(&script, format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", opened.display())).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
         env.extend([
+            ("PATH".to_owned(), path),
             ("DISPLAY".to_owned(), display.clone()),
             ("RESONANCE_DATA_DIR".to_owned(), data.display().to_string()),
             ("RESONANCE_SERVER".to_owned(), server.to_owned()),
@@ -138,7 +149,7 @@ impl Desktop {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { display, env, driver: format!("http://127.0.0.1:{port}"), data, monitor_log, children }
+        Self { display, env, driver: format!("http://127.0.0.1:{port}"), data, monitor_log, opened, children }
     }
 
     /// A PNG of the screen (the app's window fills it: no window manager, the window's default
@@ -182,6 +193,11 @@ impl Desktop {
             .status()
             .unwrap_or_else(|e| panic!("dunstctl cannot run: {e}"));
         assert!(status.success(), "dunstctl could not invoke the notification's action");
+    }
+
+    /// The URLs the app asked the system to open in the browser, oldest first.
+    pub fn opened_urls(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.opened).unwrap_or_default().lines().map(str::to_owned).collect()
     }
 
     /// What dbus-monitor saw sent to the notification daemon.

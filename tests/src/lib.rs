@@ -125,6 +125,48 @@ fn cluster_url() -> String {
         .expect("RESONANCE_TEST_DATABASE_URL is not set: run the tests with `cargo xtask test`, which starts Postgres")
 }
 
+/// Stands in for Stripe's API, which cannot run here: answers `POST /v1/checkout/sessions` and
+/// `POST /v1/billing_portal/sessions` as Stripe does (a session with its `url`), for the key
+/// `sk_test_resonance` only.
+pub struct StripeStandIn {
+    pub base: String,
+    pub key: &'static str,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StripeStandIn {
+    pub async fn start() -> Self {
+        async fn session(headers: axum::http::HeaderMap, uri: axum::http::Uri) -> (StatusCode, axum::Json<Value>) {
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer sk_test_resonance") {
+                let error = json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}});
+                return (StatusCode::UNAUTHORIZED, axum::Json(error));
+            }
+            let id = Uuid::new_v4().simple();
+            let url = if uri.path().contains("checkout") {
+                format!("https://checkout.stripe.com/c/pay/cs_test_{id}")
+            } else {
+                format!("https://billing.stripe.com/p/session/test_{id}")
+            };
+            (StatusCode::OK, axum::Json(json!({"id": id.to_string(), "url": url})))
+        }
+        let app = axum::Router::new()
+            .route("/v1/checkout/sessions", axum::routing::post(session))
+            .route("/v1/billing_portal/sessions", axum::routing::post(session));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { base, key: "sk_test_resonance", task }
+    }
+}
+
+impl Drop for StripeStandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// The server on a fixed local port, which can be stopped and started again at the same address.
 pub struct Backend {
     pub base: String,
@@ -184,6 +226,33 @@ impl Backend {
             .unwrap();
         }));
         self.stop = Some(stop);
+    }
+
+    /// Changes the settings the server has from its next `restart` on.
+    pub fn tune(&mut self, f: impl FnOnce(&mut Settings)) {
+        f(&mut self.settings);
+    }
+
+    /// Delivers a Stripe event to the webhook, signed now with `secret` as Stripe signs it;
+    /// returns the outcome the server answered.
+    pub async fn deliver_stripe_event(&self, secret: &str, event: &Value) -> String {
+        let body = event.to_string();
+        let header = resonance_server::billing::signature::sign(
+            body.as_bytes(),
+            secret.as_bytes(),
+            chrono::Utc::now().timestamp(),
+        );
+        let resp = reqwest::Client::new()
+            .post(format!("{}/v1/billing/stripe/webhook", self.base))
+            .header("Stripe-Signature", header)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "the webhook refused the event");
+        let v: Value = resp.json().await.unwrap();
+        v["outcome"].as_str().unwrap_or_default().to_owned()
     }
 
     /// Stops answering: the port is closed, as when the network is gone.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use resonance_e2e::desktop::{app_binary, Desktop};
 use resonance_e2e::webdriver::WebDriver;
-use resonance_e2e::{Backend, Keyring, PASSWORD};
+use resonance_e2e::{Backend, Keyring, StripeStandIn, PASSWORD};
 use serde_json::json;
 
 const SHORT: Duration = Duration::from_secs(20);
@@ -48,6 +48,18 @@ fn beat_mp3(dir: &Path) -> PathBuf {
     mp3
 }
 
+/// Waits until the app has asked the browser to open a URL starting with `prefix`; returns all.
+async fn wait_for_url(desktop: &Desktop, prefix: &str) -> Vec<String> {
+    for _ in 0..80 {
+        let opened = desktop.opened_urls();
+        if opened.iter().any(|u| u.starts_with(prefix)) {
+            return opened;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the browser was never asked to open {prefix}…: {:?}", desktop.opened_urls());
+}
+
 async fn shot(desktop: &Desktop, name: &str) {
     // Let transitions and pending redraws settle before the picture.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -60,7 +72,8 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     let mut backend = Backend::start().await;
     let _worker = backend.spawn_worker().await;
     let email = "creator@e2e.resonance.local";
-    backend.signup(email, "E2E Studio").await;
+    let (_, signed_up) = backend.signup(email, "E2E Studio").await;
+    let organization = signed_up["user"]["organization_id"].as_str().unwrap().to_owned();
     let track = beat_mp3(keyring.dir.path());
 
     let desktop = Desktop::start(&keyring, &backend.base);
@@ -176,6 +189,12 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         if nav == "account" {
             let usage = wd.text(&wd.wait_for("[data-usage]", SHORT).await).await;
             assert_eq!(usage, "1 of 3", "the usage meter counts the render");
+            assert_eq!(wd.text(&wd.wait_for("[data-plan]", SHORT).await).await, "Free");
+            // This server has no Stripe key: Upgrade says so, and no browser opens.
+            wd.click(&wd.wait_for("[data-upgrade=creator]", SHORT).await).await;
+            let said = wd.text(&wd.wait_for("[data-billing-error]", SHORT).await).await;
+            assert_eq!(said, "Billing is not configured on this server.");
+            assert!(desktop.opened_urls().is_empty(), "nothing may open without billing");
         }
         shot(&desktop, screen).await;
     }
@@ -206,7 +225,16 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.wait_for("[data-screen=project] [data-pending]", SHORT).await;
     shot(&desktop, "11-offline-pending-edit").await;
 
-    // The server comes back: the pending edit syncs by itself.
+    // The server comes back, now with Stripe configured: the pending edit syncs by itself.
+    const WHSEC: &str = "whsec_e2e_resonance";
+    let stripe = StripeStandIn::start().await;
+    backend.tune(|settings| {
+        settings.stripe.api_key = Some(resonance_server::config::Secret::parse(stripe.key).unwrap());
+        settings.stripe.api_base = stripe.base.clone();
+        settings.stripe.webhook_secret = Some(resonance_server::config::Secret::parse(WHSEC).unwrap());
+        settings.stripe.prices =
+            resonance_server::config::PriceMap::parse("creator=price_creator_e2e,studio=price_studio_e2e").unwrap();
+    });
     backend.restart().await;
     wd.wait_until(
         "the pending edit is sent",
@@ -232,5 +260,37 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         "the edit made offline must reach the server: {projects:?}"
     );
     shot(&desktop, "12-back-online").await;
+
+    // Upgrade opens Stripe Checkout in the browser; once Stripe's events arrive, the plan shows.
+    wd.click(&wd.wait_for("[data-nav=account]", SHORT).await).await;
+    wd.click(&wd.wait_for("[data-upgrade=creator]", SHORT).await).await;
+    wd.wait_for("[data-billing-note]", SHORT).await;
+    let opened = wait_for_url(&desktop, "https://checkout.stripe.com/c/pay/cs_test_").await;
+    assert_eq!(opened.len(), 1, "one click opens one page: {opened:?}");
+    let now = chrono::Utc::now().timestamp();
+    let completed = json!({"id": "evt_e2e_1", "type": "checkout.session.completed", "created": now,
+        "data": {"object": {"mode": "subscription", "client_reference_id": organization,
+                            "customer": "cus_e2e", "subscription": "sub_e2e"}}});
+    assert_eq!(backend.deliver_stripe_event(WHSEC, &completed).await, "applied");
+    let subscription = json!({"id": "evt_e2e_2", "type": "customer.subscription.created", "created": now,
+        "data": {"object": {"id": "sub_e2e", "customer": "cus_e2e", "status": "active",
+            "metadata": {"organization_id": organization},
+            "items": {"data": [{"price": {"id": "price_creator_e2e"},
+                                "current_period_start": now - 60, "current_period_end": now + 30 * 86_400}]}}}});
+    assert_eq!(backend.deliver_stripe_event(WHSEC, &subscription).await, "applied");
+    // Back from the browser the app pulls when its window regains focus; with no window manager
+    // under Xvfb to move focus, the test presses "Sync now" instead.
+    wd.click(&wd.wait_for("[data-sync-state]", SHORT).await).await;
+    wd.wait_until(
+        "the new plan arrives from the server",
+        "const p = document.querySelector('[data-plan]'); return p && p.textContent === 'Creator';",
+        SHORT,
+    )
+    .await;
+    assert_eq!(wd.text(&wd.wait_for("[data-usage]", SHORT).await).await, "0 of 50", "a new period on the new plan");
+    shot(&desktop, "13-account-subscribed").await;
+    // Manage billing opens Stripe's Billing Portal.
+    wd.click(&wd.wait_for("[data-manage-billing]", SHORT).await).await;
+    wait_for_url(&desktop, "https://billing.stripe.com/p/session/").await;
     wd.close().await;
 }

@@ -298,6 +298,25 @@ impl Client {
         read_json(resp).await
     }
 
+    /// Opens a Stripe Checkout session for a paid plan (owners only; needs the server) and
+    /// returns the page to open in the browser. The plan itself changes when Stripe confirms,
+    /// and arrives through sync.
+    pub async fn billing_checkout(&self, plan: &str) -> Result<String> {
+        let s = self.signed_in()?;
+        let body = serde_json::to_value(resonance_api::plans::CheckoutRequest { plan: plan.to_owned() })?;
+        let resp = s.session.request(Method::POST, "/v1/billing/checkout", Some(&body), None).await?;
+        let session: resonance_api::plans::BillingSession = read_json(resp).await?;
+        Ok(session.url)
+    }
+
+    /// Opens Stripe's Billing Portal for the organization (owners only); returns its page.
+    pub async fn billing_portal(&self) -> Result<String> {
+        let s = self.signed_in()?;
+        let resp = s.session.request(Method::POST, "/v1/billing/portal", Some(&serde_json::json!({})), None).await?;
+        let session: resonance_api::plans::BillingSession = read_json(resp).await?;
+        Ok(session.url)
+    }
+
     /// Changes a member's role (admins only; needs the server), then brings the mirror up to date.
     pub async fn change_role(&self, user: Uuid, role: Role) -> Result<()> {
         let s = self.signed_in()?;

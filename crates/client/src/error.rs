@@ -47,7 +47,9 @@ impl ClientError {
         match self {
             Self::Offline { .. } => true,
             Self::Server { status, .. } => *status >= 500 || *status == 429,
-            Self::Refused { code, .. } => matches!(code, ErrorCode::TooManyAttempts | ErrorCode::Unavailable),
+            Self::Refused { code, .. } => {
+                matches!(code, ErrorCode::TooManyAttempts | ErrorCode::Unavailable | ErrorCode::BillingUnavailable)
+            }
             _ => false,
         }
     }

@@ -120,7 +120,15 @@ impl Http {
 /// A non-2xx answer as an error: the server's own `{code, message}` when it sent one.
 pub fn classify(status: StatusCode, body: &[u8]) -> ClientError {
     match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(ErrorBody { error }) if status.is_client_error() || error.code == ErrorCode::Unavailable => {
+        // 5xx answers the server wrote for the user (its database is away, billing is off or
+        // Stripe is) are refusals with a message, not failures of the server.
+        Ok(ErrorBody { error })
+            if status.is_client_error()
+                || matches!(
+                    error.code,
+                    ErrorCode::Unavailable | ErrorCode::BillingNotConfigured | ErrorCode::BillingUnavailable
+                ) =>
+        {
             ClientError::Refused {
                 status: status.as_u16(),
                 code: error.code,
@@ -156,6 +164,18 @@ mod tests {
         let busy =
             classify(StatusCode::SERVICE_UNAVAILABLE, br#"{"error":{"code":"unavailable","message":"db down"}}"#);
         assert!(busy.is_transient());
+        let no_billing = classify(
+            StatusCode::NOT_IMPLEMENTED,
+            br#"{"error":{"code":"billing_not_configured","message":"Billing is not configured on this server."}}"#,
+        );
+        assert_eq!(no_billing.to_string(), "Billing is not configured on this server.");
+        assert!(!no_billing.is_transient());
+        let stripe_away = classify(
+            StatusCode::BAD_GATEWAY,
+            br#"{"error":{"code":"billing_unavailable","message":"Stripe cannot be reached right now."}}"#,
+        );
+        assert!(matches!(stripe_away, ClientError::Refused { code: ErrorCode::BillingUnavailable, .. }));
+        assert!(stripe_away.is_transient());
         assert!(Http::new("ftp://example.com").is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! changes go to the server (admins only).
 
 use resonance_api::model::{Organization, Role, SystemLog, User};
+use resonance_api::plans::{Plan, FREE, PLANS};
 use resonance_client::Account;
 use serde::Serialize;
 use uuid::Uuid;
@@ -16,6 +17,9 @@ pub struct AccountOverview {
     /// Whole days left of the trial (0 on its last day), when trialing.
     pub trial_days_left: Option<i64>,
     pub members: Vec<User>,
+    /// The plan the organization is on, and every plan (cheapest first), from the catalog.
+    pub plan: Plan,
+    pub plans: Vec<Plan>,
 }
 
 /// Days left until `ends`, counting a started day as a day.
@@ -38,12 +42,41 @@ pub async fn account(state: State<'_>) -> CmdResult<AccountOverview> {
         .filter(|o| o.subscription_status == Some(resonance_api::model::SubscriptionStatus::Trialing))
         .and_then(|o| o.trial_ends_at)
         .map(|t| days_left(t, chrono::Utc::now()));
+    let plan =
+        *organization.as_ref().and_then(|o| o.subscription_plan.as_deref()).and_then(Plan::by_id).unwrap_or(FREE);
     Ok(AccountOverview {
         account: client.account()?.clone(),
         organization,
         trial_days_left,
         members: client.members()?,
+        plan,
+        plans: PLANS.to_vec(),
     })
+}
+
+/// Opens Stripe Checkout for a paid plan in the browser (owners). The plan shown here changes
+/// when Stripe confirms the payment and the server's change arrives through sync.
+#[tauri::command]
+#[specta::specta]
+pub async fn upgrade(app: tauri::AppHandle, state: State<'_>, plan: String) -> CmdResult<()> {
+    let url = state.client.read().await.billing_checkout(&plan).await?;
+    open_in_browser(&app, &url)
+}
+
+/// Opens Stripe's Billing Portal in the browser (owners): change plan or card, see invoices, cancel.
+#[tauri::command]
+#[specta::specta]
+pub async fn manage_billing(app: tauri::AppHandle, state: State<'_>) -> CmdResult<()> {
+    let url = state.client.read().await.billing_portal().await?;
+    open_in_browser(&app, &url)
+}
+
+/// The session URL lets whoever holds it pay or manage billing: it is opened, never logged.
+fn open_in_browser(app: &tauri::AppHandle, url: &str) -> CmdResult<()> {
+    use tauri_plugin_opener::OpenerExt;
+    app.opener()
+        .open_url(url, None::<&str>)
+        .map_err(|e| crate::error::CommandError::local(format!("The browser could not be opened: {e}")))
 }
 
 #[tauri::command]

@@ -1,6 +1,7 @@
 //! Projects from the mirror (instant, offline too), and changes to them through the outbox.
 
-use resonance_api::model::{Generation, Organization, Project, Role};
+use resonance_api::model::{Generation, Organization, Project, Resolution, Role};
+use resonance_api::plans::{Plan, FREE};
 use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_client::LocalProject;
 use serde::Serialize;
@@ -62,7 +63,12 @@ pub struct GenerateAllowance {
 
 /// Decides Generate from the role and the organization as the mirror has them. The server
 /// decides for real (atomically, with the quota); this only spares a creator a refused click.
-pub fn allowance(role: Role, org: Option<&Organization>, now: chrono::DateTime<chrono::Utc>) -> GenerateAllowance {
+pub fn allowance(
+    role: Role,
+    org: Option<&Organization>,
+    resolution: Option<Resolution>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> GenerateAllowance {
     use resonance_api::model::SubscriptionStatus as S;
     let used = org.and_then(|o| o.generations_this_month);
     let limit = org.and_then(|o| o.generations_limit);
@@ -83,9 +89,18 @@ pub fn allowance(role: Role, org: Option<&Organization>, now: chrono::DateTime<c
             }
             _ => {}
         }
+        let plan = org.subscription_plan.as_deref().and_then(Plan::by_id).unwrap_or(FREE);
+        if let Some(r) = resolution.filter(|r| !plan.allows(*r)) {
+            return refuse(&format!(
+                "The {} plan renders up to {}, and this project is set to {}. Choose a lower resolution, or the owner can upgrade under Account & plan.",
+                plan.name,
+                plan.max_resolution.as_str(),
+                r.as_str()
+            ));
+        }
         if let (Some(u), Some(l)) = (used, limit) {
             if u >= l {
-                return refuse(&format!("This month's {l} generations are used. They renew at the start of next month, or upgrade the plan."));
+                return refuse(&format!("This period's {l} generations are used. They renew with the next billing period, or upgrade the plan."));
             }
         }
     }
@@ -118,7 +133,7 @@ pub async fn project(state: State<'_>, id: Uuid) -> CmdResult<ProjectDetail> {
         .find(|e| e.project_id == id && e.conflict)
         .map(|e| e.last_error.clone().unwrap_or_else(|| "The server refused a change to this project.".into()));
     let role = client.account()?.role;
-    let generate = allowance(role, client.organization()?.as_ref(), chrono::Utc::now());
+    let generate = allowance(role, client.organization()?.as_ref(), project.resolution, chrono::Utc::now());
     Ok(ProjectDetail { project, generations, pending_changes, conflict, on_server: client.on_server(id)?, generate })
 }
 
@@ -197,12 +212,27 @@ mod tests {
             (Role::Developer, Some(SubscriptionStatus::Trialing), 2, 3, 3, None),
         ];
         for (role, status, used, limit, trial, want) in cases {
-            let a = allowance(role, Some(&org(status, used, limit, trial)), now);
+            let a = allowance(role, Some(&org(status, used, limit, trial)), Some(Resolution::R1080p), now);
             assert_eq!(a.allowed, want.is_none(), "{role:?} {status:?} {used}/{limit}: {a:?}");
             if let Some(w) = want {
                 assert!(a.reason.as_deref().is_some_and(|r| r.contains(w)), "reason for {role:?} {status:?}: {a:?}");
             }
             assert_eq!((a.used, a.limit), (Some(used), Some(limit)), "the quota is always shown");
         }
+    }
+
+    #[test]
+    fn generate_is_refused_above_the_plans_resolution() {
+        let now = chrono::Utc::now();
+        let mut free = org(Some(SubscriptionStatus::Trialing), 0, 3, 5);
+        let a = allowance(Role::Owner, Some(&free), Some(Resolution::R2160p), now);
+        assert!(
+            !a.allowed && a.reason.as_deref().is_some_and(|r| r.contains("Free plan renders up to 1080p")),
+            "{a:?}"
+        );
+        assert!(allowance(Role::Owner, Some(&free), Some(Resolution::R1080p), now).allowed);
+        free.subscription_plan = Some("studio".into());
+        free.subscription_status = Some(SubscriptionStatus::Active);
+        assert!(allowance(Role::Owner, Some(&free), Some(Resolution::R2160p), now).allowed);
     }
 }

@@ -234,6 +234,29 @@ async removeMember(user: string) : Promise<Result<null, CommandError>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Opens Stripe Checkout for a paid plan in the browser (owners). The plan shown here changes
+ * when Stripe confirms the payment and the server's change arrives through sync.
+ */
+async upgrade(plan: string) : Promise<Result<null, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("upgrade", { plan }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Opens Stripe's Billing Portal in the browser (owners): change plan or card, see invoices, cancel.
+ */
+async manageBilling() : Promise<Result<null, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("manage_billing") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async settings() : Promise<Result<Settings, CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("settings") };
@@ -321,7 +344,11 @@ export type AccountOverview = { account: Account; organization: Organization | n
 /**
  * Whole days left of the trial (0 on its last day), when trialing.
  */
-trial_days_left: number | null; members: User[] }
+trial_days_left: number | null; members: User[]; 
+/**
+ * The plan the organization is on, and every plan (cheapest first), from the catalog.
+ */
+plan: Plan; plans: Plan[] }
 /**
  * A previewed track and where the player finds its playable copy.
  */
@@ -396,6 +423,18 @@ export type ErrorCode =
  * This month's generations are used up.
  */
 "quota_exceeded" | 
+/**
+ * The plan does not include this (e.g. a resolution above the plan's highest).
+ */
+"plan_limit" | 
+/**
+ * This server has no Stripe key: checkout and the billing portal are unavailable.
+ */
+"billing_not_configured" | 
+/**
+ * Stripe could not be reached or refused the request; retry later.
+ */
+"billing_unavailable" | 
 /**
  * A tus request without `Tus-Resumable: 1.0.0`.
  */
@@ -489,6 +528,27 @@ export type NewProject = {
  */
 id?: string | null; name: string; description?: string | null; prompt: string; audio_path: string; audio_duration?: number | null; resolution?: Resolution | null; style_preference?: StylePreference | null; footage_visibility?: number | null; effect_intensity?: number | null }
 export type Organization = { id: string; name: string; slug: string | null; stripe_customer_id: string | null; stripe_subscription_id: string | null; subscription_status: SubscriptionStatus | null; subscription_plan: string | null; trial_ends_at: string | null; generations_this_month: number | null; generations_limit: number | null; settings: JsonValue | null; created_at: string | null; updated_at: string | null }
+export type Plan = { 
+/**
+ * Stored in `organizations.subscription_plan`.
+ */
+id: string; name: string; 
+/**
+ * Generations an organization may start per billing period (a calendar month on `free`).
+ */
+monthly_generations: number; 
+/**
+ * The highest resolution a generation on this plan may render.
+ */
+max_resolution: Resolution; 
+/**
+ * The list price, for display (Stripe's price decides what is charged).
+ */
+monthly_price_usd: number; 
+/**
+ * Whether it is bought through Stripe Checkout (the free plan is not).
+ */
+paid: boolean }
 export type Project = { id: string; organization_id: string; user_id: string; name: string; description: string | null; prompt: string; audio_path: string; audio_duration: number | null; resolution: Resolution | null; style_preference: StylePreference | null; footage_visibility: number | null; effect_intensity: number | null; status: ProjectStatus | null; created_at: string | null; updated_at: string | null }
 /**
  * A project with its generations and what the Generate button needs to know.

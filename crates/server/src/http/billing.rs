@@ -91,12 +91,18 @@ pub async fn checkout(
     let me = members::me(&mut tx, &caller).await?;
     tx.commit().await?;
     let org = &me.organization;
-    if org.subscription_status == Some(SubscriptionStatus::Active) && org.stripe_subscription_id.is_some() {
+    // A subscription that has not ended is changed in the portal; a second one would bill twice.
+    if org.stripe_subscription_id.is_some() && org.subscription_status != Some(SubscriptionStatus::Canceled) {
         let current = billing::plan_of(org.subscription_plan.as_deref());
-        return Err(Error::conflict(format!(
-            "The organization already subscribes to the {} plan; use Manage billing to change plans.",
-            current.name
-        )));
+        return Err(Error::conflict(match org.subscription_status {
+            Some(SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid) => {
+                "A payment of the current subscription is overdue; use Manage billing to settle it.".to_owned()
+            }
+            _ => format!(
+                "The organization already subscribes to the {} plan; use Manage billing to change plans.",
+                current.name
+            ),
+        }));
     }
     let back = return_base(&app, &headers);
     let org_id = caller.organization_id.to_string();
