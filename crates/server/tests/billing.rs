@@ -216,6 +216,10 @@ async fn out_of_order_events_never_move_a_subscription_back() {
     let org = s.signup("owner@order.test", "Order").await.organization_id;
     let t = now() - 3600;
     let sub = |status: &str| subscription("sub_order", Some(org), status, "price_creator_test", month());
+    // A subscription that never became the organization's ends: the trial is kept.
+    let never = subscription("sub_never", Some(org), "canceled", "price_creator_test", month());
+    assert_eq!(deliver(&s, &event("evt_o0", "customer.subscription.deleted", t - 10, never)).await, "stale");
+    assert_eq!(billing(&s, org).await.status, "trialing");
     assert_eq!(deliver(&s, &event("evt_o1", "customer.subscription.created", t, sub("active"))).await, "applied");
     // Stripe sent updated(past_due) at t+20 and updated(active) at t+10; they arrive reversed.
     assert_eq!(
@@ -270,6 +274,12 @@ async fn every_stripe_status_maps_onto_the_seeds_statuses() {
         let trial_end = now() + 7 * 86_400;
         if stripe == "trialing" {
             object["trial_end"] = json!(trial_end);
+        }
+        if stripe == "canceled" {
+            // Only a subscription the organization had can end for it.
+            let started = subscription(&format!("sub_status_{i}"), Some(org), "active", "price_creator_test", month());
+            deliver(&s, &event(&format!("evt_status_{i}_start"), "customer.subscription.created", now() - 10, started))
+                .await;
         }
         deliver(&s, &event(&format!("evt_status_{i}"), "customer.subscription.updated", now(), object)).await;
         let b = billing(&s, org).await;

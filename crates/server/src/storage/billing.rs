@@ -250,8 +250,11 @@ async fn end(tx: &mut Tx, org: Current, refs: &Refs, created: DateTime<Utc>) -> 
     .bind(created)
     .execute(&mut **tx)
     .await?;
-    if org.subscription.as_deref().is_some_and(|current| current != sub) {
-        return Ok(Outcome::Stale); // an older subscription of an organization that has moved on
+    if org.subscription.as_deref() != Some(sub) {
+        // An older subscription of an organization that has moved on, or one that never became
+        // the organization's (a checkout whose first payment never went through): the
+        // organization keeps what it has, a trial included.
+        return Ok(Outcome::Stale);
     }
     sqlx::query(
         "UPDATE organizations SET subscription_status = 'canceled', subscription_plan = $2, generations_limit = $3, \
