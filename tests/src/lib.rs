@@ -380,25 +380,10 @@ impl Drop for Backend {
 pub fn tone_wav(dir: &Path, name: &str, seconds: f64) -> PathBuf {
     let rate = 44_100u32;
     let frames = (f64::from(rate) * seconds) as u32;
-    let mut data = Vec::with_capacity(frames as usize * 2);
-    for i in 0..frames {
-        let v = ((f64::from(i) / f64::from(rate) * 440.0 * std::f64::consts::TAU).sin() * 12_000.0) as i16;
-        data.extend_from_slice(&v.to_le_bytes());
-    }
-    let mut wav = Vec::new();
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&rate.to_le_bytes());
-    wav.extend_from_slice(&(rate * 2).to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    wav.extend_from_slice(&data);
+    let samples: Vec<i16> = (0..frames)
+        .map(|i| ((f64::from(i) / f64::from(rate) * 440.0 * std::f64::consts::TAU).sin() * 12_000.0) as i16)
+        .collect();
+    let wav = resonance_audio::wav::pcm16_file(&samples, 1, rate);
     let path = dir.join(name);
     std::fs::write(&path, wav).unwrap();
     path

@@ -12,6 +12,7 @@ pub mod peaks;
 pub mod rhythm;
 pub mod threaded;
 pub mod true_peak;
+pub mod wav;
 
 pub use decode::{decode, decode_bytes, quiet_decoder_panics, Format, Sink};
 pub use error::{AudioError, ErrorKind};

@@ -231,20 +231,7 @@ impl WavWriter {
             field: "audio".into(),
             message: "the track is too long to preview (over 4 GiB of PCM)".into(),
         })?;
-        let block_align = self.channels * 2;
-        let mut header = Vec::with_capacity(44);
-        header.extend_from_slice(b"RIFF");
-        header.extend_from_slice(&(36 + data).to_le_bytes());
-        header.extend_from_slice(b"WAVEfmt ");
-        header.extend_from_slice(&16u32.to_le_bytes());
-        header.extend_from_slice(&1u16.to_le_bytes()); // PCM
-        header.extend_from_slice(&self.channels.to_le_bytes());
-        header.extend_from_slice(&self.sample_rate.to_le_bytes());
-        header.extend_from_slice(&(self.sample_rate * u32::from(block_align)).to_le_bytes());
-        header.extend_from_slice(&block_align.to_le_bytes());
-        header.extend_from_slice(&16u16.to_le_bytes());
-        header.extend_from_slice(b"data");
-        header.extend_from_slice(&data.to_le_bytes());
+        let header = resonance_audio::wav::pcm16_header(self.channels, self.sample_rate, data);
         self.out.seek(SeekFrom::Start(0))?;
         self.out.write_all(&header)?;
         self.out.flush()?;
@@ -273,27 +260,12 @@ mod tests {
 
     fn sine_wav(path: &Path, seconds: u32, rate: u32, channels: u16) {
         let frames = seconds * rate;
-        let mut data = Vec::new();
+        let mut samples = Vec::new();
         for i in 0..frames {
             let v = ((i as f32 / rate as f32) * 440.0 * std::f32::consts::TAU).sin() * 0.5;
-            for _ in 0..channels {
-                data.extend_from_slice(&((v * 32767.0) as i16).to_le_bytes());
-            }
+            samples.extend(std::iter::repeat_n((v * 32767.0) as i16, usize::from(channels)));
         }
-        let mut out = Vec::new();
-        out.extend_from_slice(b"RIFF");
-        out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-        out.extend_from_slice(b"WAVEfmt ");
-        out.extend_from_slice(&16u32.to_le_bytes());
-        out.extend_from_slice(&1u16.to_le_bytes());
-        out.extend_from_slice(&channels.to_le_bytes());
-        out.extend_from_slice(&rate.to_le_bytes());
-        out.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
-        out.extend_from_slice(&(channels * 2).to_le_bytes());
-        out.extend_from_slice(&16u16.to_le_bytes());
-        out.extend_from_slice(b"data");
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(&data);
+        let out = resonance_audio::wav::pcm16_file(&samples, channels, rate);
         std::fs::write(path, out).unwrap_or_else(|e| panic!("cannot write the test track: {e}"));
     }
 

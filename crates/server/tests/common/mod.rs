@@ -282,20 +282,5 @@ pub fn error_code(body: &Value) -> &str {
 
 /// A 16-bit PCM WAV file of `samples` (interleaved when `channels` > 1).
 pub fn wav_file(samples: &[i16], channels: u16, rate: u32) -> Vec<u8> {
-    let data: Vec<u8> = samples.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let block = channels * 2;
-    let mut out = b"RIFF".to_vec();
-    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&channels.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
-    out.extend_from_slice(&block.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&data);
-    out
+    resonance_audio::wav::pcm16_file(samples, channels, rate)
 }
