@@ -195,6 +195,26 @@ impl Desktop {
         assert!(status.success(), "dunstctl could not invoke the notification's action");
     }
 
+    /// Moves the keyboard focus off the window titled `title` and back onto it, as switching to
+    /// the browser and back does (no window manager runs: xdotool sets the X input focus).
+    pub fn refocus(&self, title: &str) {
+        let xdotool = |args: &[&str]| -> String {
+            let out = Command::new("xdotool")
+                .args(args)
+                .env("DISPLAY", &self.display)
+                .output()
+                .unwrap_or_else(|e| panic!("xdotool is needed: run the tests with `cargo xtask test` ({e})"));
+            assert!(out.status.success(), "xdotool {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_owned()
+        };
+        let root = xdotool(&["search", "--maxdepth", "0", "--name", ""]);
+        let window = xdotool(&["search", "--onlyvisible", "--name", &format!("^{title}$")]);
+        assert!(!window.is_empty(), "no visible window is titled {title}");
+        xdotool(&["windowfocus", &root]);
+        std::thread::sleep(Duration::from_millis(500));
+        xdotool(&["windowfocus", &window]);
+    }
+
     /// The URLs the app asked the system to open in the browser, oldest first.
     pub fn opened_urls(&self) -> Vec<String> {
         std::fs::read_to_string(&self.opened).unwrap_or_default().lines().map(str::to_owned).collect()

@@ -278,11 +278,11 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
             "items": {"data": [{"price": {"id": "price_creator_e2e"},
                                 "current_period_start": now - 60, "current_period_end": now + 30 * 86_400}]}}}});
     assert_eq!(backend.deliver_stripe_event(WHSEC, &subscription).await, "applied");
-    // Back from the browser the app pulls when its window regains focus; with no window manager
-    // under Xvfb to move focus, the test presses "Sync now" instead.
-    wd.click(&wd.wait_for("[data-sync-state]", SHORT).await).await;
+    // Back from the browser: the window regains focus and the app pulls at once. (The periodic
+    // pull is a minute apart; the plan must show well before.)
+    desktop.refocus("Resonance");
     wd.wait_until(
-        "the new plan arrives from the server",
+        "the new plan arrives when the window regains focus",
         "const p = document.querySelector('[data-plan]'); return p && p.textContent === 'Creator';",
         SHORT,
     )

@@ -110,13 +110,14 @@ fn gst_plugin(file: &str) -> bool {
 }
 
 /// What driving the real window in tests needs: a display server, the WebDriver pieces, a
-/// notification daemon, and ImageMagick for screenshots.
+/// notification daemon, ImageMagick for screenshots, and xdotool to move the focus.
 fn ensure_desktop_test_tools() -> Result<()> {
     ensure_packages(&[
         ("xvfb", &|| have("Xvfb")),
         ("webkit2gtk-driver", &|| have("WebKitWebDriver")),
         ("dunst", &|| have("dunst")),
         ("imagemagick", &|| have("import")),
+        ("xdotool", &|| have("xdotool")),
     ])?;
     if tauri_driver().is_none() {
         eprintln!("xtask: installing tauri-driver");

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Resolution;
+use crate::model::{Organization, Resolution, SubscriptionStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -60,9 +60,22 @@ impl Plan {
         PLANS.iter().find(|p| p.id == id)
     }
 
+    /// The plan an organization is on: its `subscription_plan`, the free plan when that is
+    /// missing or unknown.
+    pub fn of(org: &Organization) -> &'static Plan {
+        org.subscription_plan.as_deref().and_then(Plan::by_id).unwrap_or(FREE)
+    }
+
     pub fn allows(&self, resolution: Resolution) -> bool {
         resolution.rank() <= self.max_resolution.rank()
     }
+}
+
+/// Whether the organization has a Stripe subscription that has not ended (active, trialing, past
+/// due or unpaid). Such an organization changes plans in the Billing Portal: a second checkout
+/// would bill it twice, so the server refuses one and the desktop offers none.
+pub fn has_live_subscription(org: &Organization) -> bool {
+    org.stripe_subscription_id.is_some() && org.subscription_status != Some(SubscriptionStatus::Canceled)
 }
 
 /// `POST /v1/billing/checkout`: the paid plan to subscribe to.
@@ -102,6 +115,26 @@ mod tests {
             assert_eq!(Plan::by_id(p.id), Some(p));
         }
         assert_eq!(Plan::by_id("enterprise"), None);
+    }
+
+    #[test]
+    fn an_organizations_plan_and_live_subscription() {
+        let mut org: Organization = serde_json::from_value(serde_json::json!({
+            "id": "00000000-0000-0000-0000-000000000001", "name": "Org", "slug": null,
+            "stripe_customer_id": null, "stripe_subscription_id": null, "subscription_status": "trialing",
+            "subscription_plan": "enterprise", "trial_ends_at": null, "generations_this_month": 0,
+            "generations_limit": 3, "settings": null, "created_at": null, "updated_at": null
+        }))
+        .unwrap();
+        assert_eq!(Plan::of(&org).id, "free", "an unknown plan id is the free plan");
+        assert!(!has_live_subscription(&org), "a trial without Stripe");
+        org.subscription_plan = Some("studio".into());
+        org.stripe_subscription_id = Some("sub_1".into());
+        org.subscription_status = Some(SubscriptionStatus::PastDue);
+        assert_eq!(Plan::of(&org).id, "studio");
+        assert!(has_live_subscription(&org), "a past-due subscription is still live");
+        org.subscription_status = Some(SubscriptionStatus::Canceled);
+        assert!(!has_live_subscription(&org), "a canceled one is not");
     }
 
     #[test]

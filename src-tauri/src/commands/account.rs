@@ -2,7 +2,7 @@
 //! changes go to the server (admins only).
 
 use resonance_api::model::{Organization, Role, SystemLog, User};
-use resonance_api::plans::{Plan, FREE, PLANS};
+use resonance_api::plans::{has_live_subscription, Plan, FREE, PLANS};
 use resonance_client::Account;
 use serde::Serialize;
 use uuid::Uuid;
@@ -20,6 +20,8 @@ pub struct AccountOverview {
     /// The plan the organization is on, and every plan (cheapest first), from the catalog.
     pub plan: Plan,
     pub plans: Vec<Plan>,
+    /// A Stripe subscription that has not ended: plans change through Manage billing, not Upgrade.
+    pub subscribed: bool,
 }
 
 /// Days left until `ends`, counting a started day as a day.
@@ -42,8 +44,8 @@ pub async fn account(state: State<'_>) -> CmdResult<AccountOverview> {
         .filter(|o| o.subscription_status == Some(resonance_api::model::SubscriptionStatus::Trialing))
         .and_then(|o| o.trial_ends_at)
         .map(|t| days_left(t, chrono::Utc::now()));
-    let plan =
-        *organization.as_ref().and_then(|o| o.subscription_plan.as_deref()).and_then(Plan::by_id).unwrap_or(FREE);
+    let plan = *organization.as_ref().map_or(FREE, Plan::of);
+    let subscribed = organization.as_ref().is_some_and(has_live_subscription);
     Ok(AccountOverview {
         account: client.account()?.clone(),
         organization,
@@ -51,6 +53,7 @@ pub async fn account(state: State<'_>) -> CmdResult<AccountOverview> {
         members: client.members()?,
         plan,
         plans: PLANS.to_vec(),
+        subscribed,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Projects from the mirror (instant, offline too), and changes to them through the outbox.
 
 use resonance_api::model::{Generation, Organization, Project, Resolution, Role};
-use resonance_api::plans::{Plan, FREE};
+use resonance_api::plans::Plan;
 use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_client::LocalProject;
 use serde::Serialize;
@@ -89,7 +89,7 @@ pub fn allowance(
             }
             _ => {}
         }
-        let plan = org.subscription_plan.as_deref().and_then(Plan::by_id).unwrap_or(FREE);
+        let plan = Plan::of(org);
         if let Some(r) = resolution.filter(|r| !plan.allows(*r)) {
             return refuse(&format!(
                 "The {} plan renders up to {}, and this project is set to {}. Choose a lower resolution, or the owner can upgrade under Account & plan.",

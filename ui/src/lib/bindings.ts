@@ -348,7 +348,11 @@ trial_days_left: number | null; members: User[];
 /**
  * The plan the organization is on, and every plan (cheapest first), from the catalog.
  */
-plan: Plan; plans: Plan[] }
+plan: Plan; plans: Plan[]; 
+/**
+ * A Stripe subscription that has not ended: plans change through Manage billing, not Upgrade.
+ */
+subscribed: boolean }
 /**
  * A previewed track and where the player finds its playable copy.
  */

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use resonance_api::model::{Role, SubscriptionStatus};
-use resonance_api::plans::{BillingSession, CheckoutRequest, Plan, PLANS};
+use resonance_api::plans::{has_live_subscription, BillingSession, CheckoutRequest, Plan, PLANS};
 use resonance_api::{ErrorBody, ErrorCode};
 use serde::Serialize;
 
@@ -91,9 +91,8 @@ pub async fn checkout(
     let me = members::me(&mut tx, &caller).await?;
     tx.commit().await?;
     let org = &me.organization;
-    // A subscription that has not ended is changed in the portal; a second one would bill twice.
-    if org.stripe_subscription_id.is_some() && org.subscription_status != Some(SubscriptionStatus::Canceled) {
-        let current = billing::plan_of(org.subscription_plan.as_deref());
+    if has_live_subscription(org) {
+        let current = Plan::of(org);
         return Err(Error::conflict(match org.subscription_status {
             Some(SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid) => {
                 "A payment of the current subscription is overdue; use Manage billing to settle it.".to_owned()

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use resonance_api::model::SubscriptionStatus;
-use resonance_api::plans::{Plan, FREE};
+use resonance_api::plans::FREE;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -371,9 +371,4 @@ pub async fn calendar_periods_due(db: &crate::db::Db, limit: i64) -> Result<Vec<
 /// Starts the new calendar month of one organization, if it is due; true when this call reset it.
 pub async fn roll_calendar_month(tx: &mut Tx, org: Uuid) -> Result<bool> {
     Ok(sqlx::query_scalar("SELECT billing.roll_calendar_month($1, 'calendar')").bind(org).fetch_one(&mut **tx).await?)
-}
-
-/// The plan an organization is on (the free plan when its plan id is unknown).
-pub fn plan_of(id: Option<&str>) -> &'static Plan {
-    id.and_then(Plan::by_id).unwrap_or(FREE)
 }
