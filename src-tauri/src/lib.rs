@@ -27,7 +27,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::session::session,
             commands::session::sign_in,
             commands::session::sign_out,
-            commands::projects::projects,
+            commands::projects::project_page,
             commands::projects::project,
             commands::projects::create_project,
             commands::projects::edit_project,

@@ -292,5 +292,42 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     // Manage billing opens Stripe's Billing Portal.
     wd.click(&wd.wait_for("[data-manage-billing]", SHORT).await).await;
     wait_for_url(&desktop, "https://billing.stripe.com/p/session/").await;
+
+    // A long list, read a page at a time: 1,234 more projects arrive with the next sync; the
+    // list counts them all but holds only the rows in view, and scrolling and search reach any.
+    let user: uuid::Uuid = signed_up["user"]["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query(
+        "INSERT INTO projects (organization_id, user_id, name, prompt, audio_path, audio_duration, status, updated_at)
+         SELECT $1, $2, 'Archive ' || lpad(g::text, 4, '0'), 'an older idea, number ' || g, 'audio/' || g || '.mp3',
+                120 + g % 60, 'completed', now() - (1235 - g) * interval '1 minute'
+         FROM generate_series(1, 1234) g",
+    )
+    .bind(organization.parse::<uuid::Uuid>().unwrap())
+    .bind(user)
+    .execute(&backend.owner)
+    .await
+    .unwrap();
+    wd.click(&wd.wait_for("[data-nav=projects]", SHORT).await).await;
+    wd.click(&wd.wait_for("[data-sync-state]", SHORT).await).await;
+    wd.wait_until(
+        "the list counts every project",
+        r"const c = document.querySelector('[data-project-count]'); return c && /^1\D?235 projects$/.test(c.textContent);",
+        SHORT,
+    )
+    .await;
+    let held = wd.execute("return document.querySelectorAll('[data-project]').length", json!([])).await;
+    assert!(held.as_u64().is_some_and(|n| (1..=40).contains(&n)), "only the rows in view are drawn: {held}");
+    wd.execute("const l = document.querySelector('[role=list]'); l.scrollTop = l.scrollHeight;", json!([])).await;
+    wd.wait_for("[data-project='Archive 0001']", SHORT).await;
+    shot(&desktop, "14-projects-long-list").await;
+    let search = wd.wait_for("input[type=search]", SHORT).await;
+    wd.type_into(&search, "number 777").await;
+    wd.wait_until(
+        "the search counts its matches",
+        "const c = document.querySelector('[data-project-count]'); return c && c.textContent === '1 project found';",
+        SHORT,
+    )
+    .await;
+    wd.wait_for("[data-project='Archive 0777']", SHORT).await;
     wd.close().await;
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::accounts::{Account, DataDir};
 use crate::error::{ClientError, Result};
 use crate::http::Http;
-use crate::mirror::{LocalProject, Mirror};
+use crate::mirror::{LocalProject, Mirror, ProjectPage};
 use crate::outbox::{self, DrainReport, Entry};
 use crate::session::{read_json, Session};
 use crate::sync::{self, PullReport, SyncStatus};
@@ -133,6 +133,11 @@ impl Client {
 
     pub fn projects(&self, search: Option<&str>) -> Result<Vec<LocalProject>> {
         self.signed_in()?.mirror.projects(search)
+    }
+
+    /// One page of [`Client::projects`] and how many match (see [`Mirror::project_page`]).
+    pub fn project_page(&self, search: Option<&str>, offset: u32, limit: u32) -> Result<ProjectPage> {
+        self.signed_in()?.mirror.project_page(search, offset, Some(limit))
     }
 
     pub fn project(&self, id: Uuid) -> Result<Project> {

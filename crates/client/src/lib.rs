@@ -21,5 +21,5 @@ pub mod watcher;
 pub use accounts::{Account, DataDir};
 pub use client::Client;
 pub use error::{ClientError, Result};
-pub use mirror::{LocalProject, Mirror};
+pub use mirror::{LocalProject, Mirror, ProjectPage};
 pub use sync::{SyncState, SyncStatus};

@@ -53,6 +53,29 @@ pub struct LocalProject {
     pub conflict: Option<String>,
 }
 
+/// The query of [`Mirror::project_page`]: `?1` the search pattern, `?2` the limit, `?3` the offset.
+fn project_page_sql(filter: &str) -> String {
+    format!(
+        "SELECT p.data,
+                (SELECT count(*) FROM outbox o WHERE o.project_id = p.id AND o.state = 'pending'),
+                (SELECT o.last_error FROM outbox o WHERE o.project_id = p.id AND o.state = 'conflict' ORDER BY o.seq LIMIT 1)
+         FROM projects p
+         {filter}
+         ORDER BY p.updated_at DESC, p.id
+         LIMIT ?2 OFFSET ?3"
+    )
+}
+
+/// A page of the project list (see [`Mirror::project_page`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectPage {
+    /// How many projects match, on every page.
+    pub total: u32,
+    /// The position of the first project of this page in the whole list.
+    pub offset: u32,
+    pub projects: Vec<LocalProject>,
+}
+
 /// Below this size the full check at open costs nothing worth saving.
 const ALWAYS_CHECK_BELOW_BYTES: u64 = 16 << 20;
 /// A full check at least this often, however the file was closed.
@@ -167,26 +190,42 @@ impl Mirror {
         self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Every project matching `search` (name or prompt, case-insensitive), newest first.
     pub fn projects(&self, search: Option<&str>) -> Result<Vec<LocalProject>> {
+        Ok(self.project_page(search, 0, None)?.projects)
+    }
+
+    /// Projects `offset..offset + limit` of those matching `search`, newest first, and how many
+    /// match. Count and page are read under one lock, so they agree. The list's order has an
+    /// index, so a page near the top reads only its own rows: the desktop's list opens without
+    /// reading all 10,000.
+    pub fn project_page(&self, search: Option<&str>, offset: u32, limit: Option<u32>) -> Result<ProjectPage> {
         let conn = self.lock();
         let pattern = search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let mut stmt = conn.prepare_cached(
-            "SELECT p.data,
-                    (SELECT count(*) FROM outbox o WHERE o.project_id = p.id AND o.state = 'pending'),
-                    (SELECT o.last_error FROM outbox o WHERE o.project_id = p.id AND o.state = 'conflict' ORDER BY o.seq LIMIT 1)
-             FROM projects p
-             WHERE ?1 IS NULL OR p.name LIKE ?1 ESCAPE '\\' OR json_extract(p.data, '$.prompt') LIKE ?1 ESCAPE '\\'
-             ORDER BY p.updated_at DESC, p.id",
-        )?;
-        let rows = stmt.query_map(params![pattern], |r| {
+        // Without a search the count reads only the smallest index, not every project's data.
+        let filter = if pattern.is_some() {
+            "WHERE p.name LIKE ?1 ESCAPE '\\' OR json_extract(p.data, '$.prompt') LIKE ?1 ESCAPE '\\'"
+        } else {
+            "WHERE ?1 IS NULL"
+        };
+        let total: u32 = match &pattern {
+            Some(_) => conn
+                .prepare_cached(&format!("SELECT count(*) FROM projects p {filter}"))?
+                .query_row(params![pattern], |r| r.get(0))?,
+            None => conn.prepare_cached("SELECT count(*) FROM projects")?.query_row([], |r| r.get(0))?,
+        };
+        let mut stmt = conn.prepare_cached(&project_page_sql(filter))?;
+        // A negative LIMIT is SQLite's "no limit".
+        let limit = limit.map_or(-1, i64::from);
+        let rows = stmt.query_map(params![pattern, limit, offset], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, Option<String>>(2)?))
         })?;
-        let mut out = Vec::new();
+        let mut projects = Vec::new();
         for row in rows {
             let (data, pending_changes, conflict) = row?;
-            out.push(LocalProject { project: serde_json::from_str(&data)?, pending_changes, conflict });
+            projects.push(LocalProject { project: serde_json::from_str(&data)?, pending_changes, conflict });
         }
-        Ok(out)
+        Ok(ProjectPage { total, offset, projects })
     }
 
     pub fn project(&self, id: Uuid) -> Result<Option<Project>> {
@@ -284,6 +323,65 @@ mod tests {
         let err = Mirror::open(&path).unwrap_err();
         assert!(matches!(err, ClientError::MirrorTooNew { .. }), "{err}");
         assert!(path.exists());
+    }
+
+    #[test]
+    fn the_project_list_is_read_a_page_at_a_time_newest_first_with_the_count_of_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = Mirror::open(&dir.path().join("mirror.sqlite")).unwrap();
+        for i in 0..250u32 {
+            let id = Uuid::new_v4();
+            let (name, prompt) = (format!("Project {i:03}"), if i % 10 == 0 { "neon_rain 100%" } else { "dust" });
+            let project = serde_json::json!({
+                "id": id, "organization_id": Uuid::nil(), "user_id": Uuid::nil(),
+                "name": name, "prompt": prompt, "audio_path": "a.mp3",
+            });
+            mirror
+                .lock()
+                .execute(
+                    "INSERT INTO projects (id, organization_id, name, updated_at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        id.to_string(),
+                        Uuid::nil().to_string(),
+                        name,
+                        format!("2026-01-01T00:{:02}:{:02}Z", i / 60, i % 60),
+                        project.to_string()
+                    ],
+                )
+                .unwrap();
+        }
+        let names = |page: &ProjectPage| page.projects.iter().map(|p| p.project.name.clone()).collect::<Vec<_>>();
+
+        let first = mirror.project_page(None, 0, Some(100)).unwrap();
+        assert_eq!((first.total, first.offset, first.projects.len()), (250, 0, 100));
+        assert_eq!(names(&first)[..2], ["Project 249", "Project 248"], "newest first");
+        let last = mirror.project_page(None, 200, Some(100)).unwrap();
+        assert_eq!((last.total, last.offset, last.projects.len()), (250, 200, 50));
+        assert_eq!(names(&last).last().unwrap(), "Project 000");
+        let beyond = mirror.project_page(None, 300, Some(100)).unwrap();
+        assert_eq!((beyond.total, beyond.projects.len()), (250, 0));
+        let all = mirror.projects(None).unwrap();
+        assert_eq!(all.len(), 250);
+        assert_eq!(all[200..], last.projects[..], "pages are slices of the whole list");
+
+        // The search matches the prompt, with % and _ taken literally, and counts only matches.
+        let found = mirror.project_page(Some("RAIN 100%"), 0, Some(10)).unwrap();
+        assert_eq!((found.total, found.projects.len()), (25, 10));
+        assert_eq!(names(&found)[0], "Project 240");
+        assert_eq!(mirror.project_page(Some("rain_1"), 0, Some(10)).unwrap().total, 0, "_ is not a wildcard");
+        assert_eq!(mirror.project_page(Some("Project 24"), 0, None).unwrap().total, 10);
+
+        // The first page reads the list's index in order and stops: no sort of every project.
+        let plan: Vec<String> = mirror
+            .lock()
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", project_page_sql("WHERE ?1 IS NULL")))
+            .unwrap()
+            .query_map(params![Option::<String>::None, 100, 0], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert!(plan.iter().any(|step| step.contains("USING INDEX projects_by_update")), "{plan:?}");
+        assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
     }
 
     #[test]

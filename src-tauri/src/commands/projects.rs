@@ -40,6 +40,19 @@ impl From<LocalProject> for ProjectRow {
     }
 }
 
+/// The most rows one page may ask for.
+const MAX_PAGE: u32 = 1000;
+
+/// A page of the project list.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ProjectPage {
+    /// How many projects match the search.
+    pub total: u32,
+    /// The position of `rows[0]` in the list.
+    pub offset: u32,
+    pub rows: Vec<ProjectRow>,
+}
+
 /// A project with its generations and what the Generate button needs to know.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct ProjectDetail {
@@ -107,12 +120,19 @@ pub fn allowance(
     GenerateAllowance { allowed: true, reason: None, used, limit }
 }
 
+/// Rows `offset..offset + limit` of the project list, and how many projects match: the list
+/// asks only for the rows it shows, so 10,000 projects are never all read, sent and held.
 #[tauri::command]
 #[specta::specta]
-pub async fn projects(state: State<'_>, search: Option<String>) -> CmdResult<Vec<ProjectRow>> {
+pub async fn project_page(state: State<'_>, search: Option<String>, offset: u32, limit: u32) -> CmdResult<ProjectPage> {
     let client = state.client.read().await;
     let search = search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    Ok(client.projects(search)?.into_iter().map(ProjectRow::from).collect())
+    let page = client.project_page(search, offset, limit.clamp(1, MAX_PAGE))?;
+    Ok(ProjectPage {
+        total: page.total,
+        offset: page.offset,
+        rows: page.projects.into_iter().map(ProjectRow::from).collect(),
+    })
 }
 
 #[tauri::command]

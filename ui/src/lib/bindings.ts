@@ -33,9 +33,13 @@ async signOut(forget: boolean) : Promise<Result<null, CommandError>> {
     else return { status: "error", error: e  as any };
 }
 },
-async projects(search: string | null) : Promise<Result<ProjectRow[], CommandError>> {
+/**
+ * Rows `offset..offset + limit` of the project list, and how many projects match: the list
+ * asks only for the rows it shows, so 10,000 projects are never all read, sent and held.
+ */
+async projectPage(search: string | null, offset: number, limit: number) : Promise<Result<ProjectPage, CommandError>> {
     try {
-    return { status: "ok", data: await TAURI_INVOKE("projects", { search }) };
+    return { status: "ok", data: await TAURI_INVOKE("project_page", { search, offset, limit }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -562,6 +566,18 @@ export type ProjectDetail = { project: Project; generations: Generation[]; pendi
  * The project's create has reached the server (generations need that).
  */
 on_server: boolean; generate: GenerateAllowance }
+/**
+ * A page of the project list.
+ */
+export type ProjectPage = { 
+/**
+ * How many projects match the search.
+ */
+total: number; 
+/**
+ * The position of `rows[0]` in the list.
+ */
+offset: number; rows: ProjectRow[] }
 /**
  * A partial edit: absent fields are left as they are; `description: ""` clears it.
  */
