@@ -2,7 +2,10 @@
 //! to an interactive project list (the UI reports its first drawn list), and the app's memory
 //! after start, webview processes included. Targets: under 1.5 s and under 250 MB.
 //! The app runs in a real window (Xvfb) with a real Secret Service; the first launch after the
-//! page cache is dropped (as root) is the cold start; the others are warm starts.
+//! page cache is dropped (as root) is the cold start; the others are warm starts. For scale, it
+//! also measures WebKitGTK alone: a bare window with one static page (`webkit_floor`).
+//! `RESONANCE_BENCH_SMAPS=<dir>` copies each measured process's `/proc/<pid>/smaps` there, for
+//! a breakdown of the memory by library.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -62,6 +65,13 @@ fn tree_memory(root: u32) -> (f64, f64, usize) {
         i += 1;
     }
     for p in &tree {
+        if let Some(dir) = std::env::var_os("RESONANCE_BENCH_SMAPS") {
+            let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            let file = std::path::Path::new(&dir).join(format!("{p}-{}.smaps", name.trim()));
+            if let Err(e) = std::fs::copy(format!("/proc/{p}/smaps"), &file) {
+                eprintln!("desktop bench: cannot copy the smaps of {p} to {}: {e}", file.display());
+            }
+        }
         let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
         println!(
             "desktop bench:   {:<22} RSS {:>4} MB, PSS {:>4} MB",
@@ -101,6 +111,8 @@ async fn bench(keyring: &Keyring) {
     client.sign_in(&backend.base, "desktop-bench@example.com", PASSWORD.to_owned().into()).await.unwrap();
     let report = client.sync().await.unwrap();
     assert!(report.upserts >= PROJECTS as u64, "the mirror must hold the projects: {report:?}");
+    let mirror_bytes = std::fs::metadata(client.mirror().unwrap().path()).map(|m| m.len()).unwrap_or(0);
+    println!("desktop bench: the mirror holds {PROJECTS} projects in {:.1} MB", mirror_bytes as f64 / 1e6);
     drop(client);
 
     let display = Display::start();
@@ -163,4 +175,38 @@ async fn bench(keyring: &Keyring) {
         "desktop bench: memory after start, {processes} processes (app + webview): RSS {rss:.0} MB ({:.2}x the 250 MB target), PSS {pss:.0} MB",
         rss / 250.0
     );
+    // What WebKitGTK alone takes here, with nothing of ours: the floor under the figure above.
+    for (setting, compositing_off) in
+        [("compositing off, as the app runs without a GPU", true), ("WebKit's defaults", false)]
+    {
+        let (rss, pss, processes) = floor(keyring, &display, compositing_off).await;
+        println!(
+            "desktop bench: WebKitGTK alone (a bare window, one static page; {setting}), {processes} processes: RSS {rss:.0} MB ({:.2}x the 250 MB target), PSS {pss:.0} MB",
+            rss / 250.0
+        );
+    }
+}
+
+/// The memory of `webkit_floor` (a bare WebKitGTK window) once its page has loaded.
+async fn floor(keyring: &Keyring, display: &Display, compositing_off: bool) -> (f64, f64, usize) {
+    let ready = keyring.dir.path().join(format!("floor-ready-{compositing_off}"));
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_webkit_floor"));
+    command.arg(&ready).envs(keyring.env()).env("DISPLAY", &display.name).env_remove("WEBKIT_DISABLE_COMPOSITING_MODE");
+    if compositing_off {
+        command.env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
+    let mut child = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let launched = Instant::now();
+    while !ready.exists() {
+        assert!(launched.elapsed() < Duration::from_secs(60), "the bare WebKitGTK window did not load its page");
+        assert!(child.try_wait().unwrap().is_none(), "the bare WebKitGTK window exited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // As long as the app is given after its start.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let memory = tree_memory(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    memory
 }

@@ -1,0 +1,35 @@
+//! WebKitGTK's own memory floor, for `cargo xtask bench`: a bare WebKitGTK window (no Tauri,
+//! no app) showing one static page, the least any WebKitGTK app can use. Creates the file named
+//! by its argument once the page has loaded and painted; runs until killed.
+
+use gtk::prelude::*;
+use webkit2gtk::{LoadEvent, WebViewExt};
+
+fn main() {
+    let Some(ready) = std::env::args_os().nth(1) else {
+        eprintln!("usage: webkit_floor READY_FILE");
+        std::process::exit(2);
+    };
+    if let Err(e) = gtk::init() {
+        eprintln!("webkit_floor: no display: {e}");
+        std::process::exit(1);
+    }
+    let window = gtk::Window::new(gtk::WindowType::Toplevel);
+    window.set_default_size(1100, 760);
+    let view = webkit2gtk::WebView::new();
+    window.add(&view);
+    view.connect_load_changed(move |_, event| {
+        if event == LoadEvent::Finished {
+            let ready = ready.clone();
+            // One more second for the first paint, as the app's figure is taken after its start.
+            gtk::glib::timeout_add_seconds_local_once(1, move || {
+                if let Err(e) = std::fs::write(&ready, b"") {
+                    eprintln!("webkit_floor: cannot write the ready file: {e}");
+                }
+            });
+        }
+    });
+    view.load_html("<!doctype html><title>floor</title><h1>Hello</h1>", None);
+    window.show_all();
+    gtk::main();
+}
