@@ -155,6 +155,8 @@ async fn bench(keyring: &Keyring) {
         // The webview's helpers go with their parent; give them a moment.
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let in_order: Vec<String> = starts.iter().map(|s| format!("{s:.2}")).collect();
+    println!("desktop bench: warm starts in launch order: {} s", in_order.join(", "));
     starts.sort_by(f64::total_cmp);
     let median = starts[starts.len() / 2];
     let (rss, pss, processes) = memory;
