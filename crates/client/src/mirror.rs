@@ -205,16 +205,16 @@ impl Mirror {
         let conn = self.lock();
         let pattern = search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
         // Without a search the count reads only the smallest index, not every project's data.
-        let filter = if pattern.is_some() {
-            "WHERE p.name LIKE ?1 ESCAPE '\\' OR json_extract(p.data, '$.prompt') LIKE ?1 ESCAPE '\\'"
-        } else {
-            "WHERE ?1 IS NULL"
-        };
-        let total: u32 = match &pattern {
-            Some(_) => conn
-                .prepare_cached(&format!("SELECT count(*) FROM projects p {filter}"))?
-                .query_row(params![pattern], |r| r.get(0))?,
-            None => conn.prepare_cached("SELECT count(*) FROM projects")?.query_row([], |r| r.get(0))?,
+        let (filter, total): (&str, u32) = match &pattern {
+            Some(_) => {
+                let filter = "WHERE p.name LIKE ?1 ESCAPE '\\' OR json_extract(p.data, '$.prompt') LIKE ?1 ESCAPE '\\'";
+                let count = format!("SELECT count(*) FROM projects p {filter}");
+                (filter, conn.prepare_cached(&count)?.query_row(params![pattern], |r| r.get(0))?)
+            }
+            // Always true; it names ?1, so the page query takes the same parameters either way.
+            None => {
+                ("WHERE ?1 IS NULL", conn.prepare_cached("SELECT count(*) FROM projects")?.query_row([], |r| r.get(0))?)
+            }
         };
         let mut stmt = conn.prepare_cached(&project_page_sql(filter))?;
         // A negative LIMIT is SQLite's "no limit".
