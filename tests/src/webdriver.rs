@@ -16,6 +16,11 @@ pub struct WebDriver {
 #[derive(Debug, Clone)]
 pub struct Element(String);
 
+/// WebDriver's Tab key.
+pub const TAB: &str = "\u{E004}";
+/// WebDriver's Enter key.
+pub const ENTER: &str = "\u{E007}";
+
 impl WebDriver {
     /// Opens a session that launches `application` (the app binary).
     pub async fn launch(driver: &str, application: &std::path::Path) -> Self {
@@ -95,6 +100,16 @@ impl WebDriver {
 
     pub async fn type_into(&self, e: &Element, text: &str) {
         self.post(&format!("/element/{}/value", e.0), json!({"text": text})).await;
+    }
+
+    /// Presses and releases each key in turn, as a keyboard would, wherever the focus is.
+    /// Keys are WebDriver's code points: `TAB`, `ENTER`, or a character.
+    pub async fn press(&self, keys: &[&str]) {
+        let actions: Vec<Value> = keys
+            .iter()
+            .flat_map(|k| [json!({"type": "keyDown", "value": k}), json!({"type": "keyUp", "value": k})])
+            .collect();
+        self.post("/actions", json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})).await;
     }
 
     pub async fn text(&self, e: &Element) -> String {

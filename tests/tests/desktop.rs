@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use resonance_e2e::desktop::{app_binary, Desktop};
-use resonance_e2e::webdriver::WebDriver;
+use resonance_e2e::webdriver::{WebDriver, ENTER, TAB};
 use resonance_e2e::{Backend, Keyring, StripeStandIn, PASSWORD};
 use serde_json::json;
 
@@ -329,5 +329,20 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     )
     .await;
     wd.wait_for("[data-project='Archive 0777']", SHORT).await;
+
+    // Keyboard only: from the search field, Tab reaches New project, then the match; the focus
+    // is drawn; Enter opens the project.
+    let focused = "const a = document.activeElement; return a ? a.outerHTML.slice(0, 120) : null;";
+    wd.press(&[TAB]).await;
+    let on = wd.execute("return document.activeElement.hasAttribute('data-new-project')", json!([])).await;
+    assert_eq!(on, json!(true), "Tab from the search goes to New project: {}", wd.execute(focused, json!([])).await);
+    wd.press(&[TAB]).await;
+    let on = wd.execute("return document.activeElement.dataset.project ?? null", json!([])).await;
+    assert_eq!(on, json!("Archive 0777"), "then to the match: {}", wd.execute(focused, json!([])).await);
+    let ring = wd.execute("return getComputedStyle(document.activeElement).outlineStyle", json!([])).await;
+    assert_eq!(ring, json!("solid"), "the keyboard focus is drawn");
+    wd.press(&[ENTER]).await;
+    let title = wd.wait_for("[data-screen=project] [data-project-title]", SHORT).await;
+    assert_eq!(wd.text(&title).await, "Archive 0777");
     wd.close().await;
 }
