@@ -17,6 +17,24 @@ use tauri_specta::{collect_commands, collect_events, Builder};
 
 use crate::state::AppState;
 
+/// Writes the window's size and position half a second after they stop changing. The
+/// window-state plugin writes them only at a clean exit; this way a crash or a kill keeps them.
+fn save_window_state_soon(app: &tauri::AppHandle) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+    static CHANGES: AtomicU64 = AtomicU64::new(0);
+    let change = CHANGES.fetch_add(1, Ordering::SeqCst) + 1;
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if CHANGES.load(Ordering::SeqCst) == change {
+            if let Err(e) = app.save_window_state(StateFlags::default()) {
+                tracing::warn!(error = %e, "could not save the window's size and position");
+            }
+        }
+    });
+}
+
 /// Where the generated bindings live, relative to this crate.
 pub const BINDINGS: &str = "../ui/src/lib/bindings.ts";
 
@@ -112,12 +130,16 @@ pub fn run() {
         .invoke_handler(builder.invoke_handler())
         // Back from the browser (Stripe Checkout or the Billing Portal): pull at once, so the
         // plan shown is Stripe's latest.
-        .on_window_event(|window, event| {
-            if let tauri::WindowEvent::Focused(true) = event {
+        .on_window_event(|window, event| match event {
+            tauri::WindowEvent::Focused(true) => {
                 if let Some(state) = window.try_state::<Arc<AppState>>() {
                     state.sync_now();
                 }
             }
+            tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Moved(_) => {
+                save_window_state_soon(window.app_handle())
+            }
+            _ => {}
         })
         .setup(move |app| {
             builder.mount_events(app);

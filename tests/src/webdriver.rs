@@ -112,6 +112,16 @@ impl WebDriver {
         self.post("/actions", json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})).await;
     }
 
+    /// The window's (width, height).
+    pub async fn window_size(&self) -> (u64, u64) {
+        let rect = self.call(reqwest::Method::GET, "/window/rect", None).await;
+        (rect["width"].as_u64().unwrap_or(0), rect["height"].as_u64().unwrap_or(0))
+    }
+
+    pub async fn set_window_size(&self, width: u64, height: u64) {
+        self.post("/window/rect", json!({"width": width, "height": height})).await;
+    }
+
     pub async fn text(&self, e: &Element) -> String {
         self.call(reqwest::Method::GET, &format!("/element/{}/text", e.0), None).await.as_str().unwrap_or("").to_owned()
     }

@@ -344,5 +344,15 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.press(&[ENTER]).await;
     let title = wd.wait_for("[data-screen=project] [data-project-title]", SHORT).await;
     assert_eq!(wd.text(&title).await, "Archive 0777");
+
+    // The window's size is remembered, even when the app ends without closing its window.
+    let first = wd.window_size().await;
+    wd.set_window_size(1000, 680).await;
+    assert_eq!(wd.window_size().await, (1000, 680), "the window was resized (it was {first:?})");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    wd.close().await;
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    wd.wait_for("[data-screen]", SHORT).await;
+    assert_eq!(wd.window_size().await, (1000, 680), "the next launch opens at the size the window was left");
     wd.close().await;
 }
