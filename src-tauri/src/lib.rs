@@ -128,9 +128,9 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .invoke_handler(builder.invoke_handler())
-        // Back from the browser (Stripe Checkout or the Billing Portal): pull at once, so the
-        // plan shown is Stripe's latest.
         .on_window_event(|window, event| match event {
+            // Back from the browser (Stripe Checkout or the Billing Portal): pull at once, so
+            // the plan shown is Stripe's latest.
             tauri::WindowEvent::Focused(true) => {
                 if let Some(state) = window.try_state::<Arc<AppState>>() {
                     state.sync_now();
