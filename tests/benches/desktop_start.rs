@@ -95,17 +95,7 @@ async fn bench(keyring: &Keyring) {
     let (_, owner) = backend.signup("desktop-bench@example.com", "Bench").await;
     let org: Uuid = owner["user"]["organization_id"].as_str().unwrap().parse().unwrap();
     let user: Uuid = owner["user"]["id"].as_str().unwrap().parse().unwrap();
-    sqlx::query(
-        "INSERT INTO projects (organization_id, user_id, name, prompt, audio_path, audio_duration, status)
-         SELECT $1, $2, 'Project ' || g, 'a prompt of a realistic length for a music video, ' || g,
-                'audio/' || g || '.mp3', 180 + g % 120, 'completed' FROM generate_series(1, $3) g",
-    )
-    .bind(org)
-    .bind(user)
-    .bind(PROJECTS)
-    .execute(&backend.owner)
-    .await
-    .unwrap();
+    backend.add_projects(org, user, "Project", PROJECTS).await;
     let data: PathBuf = keyring.dir.path().join("desktop-data");
     let mut client = Client::open(DataDir::resolve(Some(data.clone())).unwrap()).unwrap();
     client.sign_in(&backend.base, "desktop-bench@example.com", PASSWORD.to_owned().into()).await.unwrap();

@@ -301,6 +301,28 @@ impl Backend {
         (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
     }
 
+    /// Writes `count` completed projects of `user` in `organization` straight into the
+    /// database, as fixtures for long lists (sync picks them up like any other change). They
+    /// are named "{prefix} 0001" onwards, a minute apart with the last the newest, and project
+    /// n's prompt ends in "music video, number n".
+    pub async fn add_projects(&self, organization: Uuid, user: Uuid, prefix: &str, count: i64) {
+        sqlx::query(
+            "INSERT INTO projects (organization_id, user_id, name, prompt, audio_path, description, audio_duration,
+                                   status, updated_at)
+             SELECT $1, $2, $3 || ' ' || lpad(g::text, greatest(4, length($4::text)), '0'),
+                    'a prompt of a realistic length for a music video, number ' || g, 'audio/' || g || '.mp3',
+                    'notes ' || g, 120 + g % 120, 'completed', now() - ($4 - g) * interval '1 minute'
+             FROM generate_series(1, $4) g",
+        )
+        .bind(organization)
+        .bind(user)
+        .bind(prefix)
+        .bind(count)
+        .execute(&self.owner)
+        .await
+        .unwrap();
+    }
+
     /// Signs up the owner of a new organization; returns (access token, body).
     pub async fn signup(&self, email: &str, organization: &str) -> (String, Value) {
         let (status, body) = self

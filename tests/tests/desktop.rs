@@ -296,17 +296,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     // A long list, read a page at a time: 1,234 more projects arrive with the next sync; the
     // list counts them all but holds only the rows in view, and scrolling and search reach any.
     let user: uuid::Uuid = signed_up["user"]["id"].as_str().unwrap().parse().unwrap();
-    sqlx::query(
-        "INSERT INTO projects (organization_id, user_id, name, prompt, audio_path, audio_duration, status, updated_at)
-         SELECT $1, $2, 'Archive ' || lpad(g::text, 4, '0'), 'an older idea, number ' || g, 'audio/' || g || '.mp3',
-                120 + g % 60, 'completed', now() - (1235 - g) * interval '1 minute'
-         FROM generate_series(1, 1234) g",
-    )
-    .bind(organization.parse::<uuid::Uuid>().unwrap())
-    .bind(user)
-    .execute(&backend.owner)
-    .await
-    .unwrap();
+    backend.add_projects(organization.parse().unwrap(), user, "Archive", 1234).await;
     wd.click(&wd.wait_for("[data-nav=projects]", SHORT).await).await;
     wd.click(&wd.wait_for("[data-sync-state]", SHORT).await).await;
     wd.wait_until(

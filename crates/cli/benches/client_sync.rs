@@ -36,17 +36,7 @@ async fn bench() {
     let m = Machine::new(&keyring, &backend.base);
     let login = m.login("bench@example.com").await;
     assert!(login.status.success(), "{}", stderr(&login));
-    sqlx::query(
-        "INSERT INTO projects (organization_id, user_id, name, prompt, audio_path, description)
-         SELECT $1, $2, 'Project ' || g, 'a prompt of a realistic length for a music video, ' || g, 'audio/' || g || '.mp3',
-                'notes ' || g FROM generate_series(1, $3) g",
-    )
-    .bind(org)
-    .bind(user)
-    .bind(PROJECTS)
-    .execute(&backend.owner)
-    .await
-    .unwrap();
+    backend.add_projects(org, user, "Project", PROJECTS).await;
     sqlx::query(
         "INSERT INTO generations (project_id, organization_id, user_id, seed, generation_number, status, video_url)
          SELECT p.id, $1, $2, p.id::text || '-' || g, g, 'completed', 'https://cdn.example/' || p.id || '/' || g || '.mp4'
