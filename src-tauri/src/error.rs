@@ -51,7 +51,7 @@ impl From<ClientError> for CommandError {
             ClientError::NoKeyring(_) => (ErrorKind::NoKeyring, None, None),
             ClientError::Offline { .. } => (ErrorKind::Offline, None, None),
             ClientError::Refused { code, field, .. } => (ErrorKind::Refused, field.clone(), Some(*code)),
-            ClientError::Server { .. } => (ErrorKind::Server, None, None),
+            ClientError::Server { .. } | ClientError::UntrustedLink { .. } => (ErrorKind::Server, None, None),
             ClientError::Invalid { field, .. } => (ErrorKind::Invalid, Some(field.clone()), None),
             ClientError::NotFound { .. } => (ErrorKind::NotFound, None, None),
             ClientError::MirrorTooNew { .. } | ClientError::Mirror(_) | ClientError::Io(_) | ClientError::Data(_) => {

@@ -311,7 +311,7 @@ impl Client {
         let body = serde_json::to_value(resonance_api::plans::CheckoutRequest { plan: plan.to_owned() })?;
         let resp = s.session.request(Method::POST, "/v1/billing/checkout", Some(&body), None).await?;
         let session: resonance_api::plans::BillingSession = read_json(resp).await?;
-        Ok(session.url)
+        stripe_page(session.url)
     }
 
     /// Opens Stripe's Billing Portal for the organization (owners only); returns its page.
@@ -319,7 +319,7 @@ impl Client {
         let s = self.signed_in()?;
         let resp = s.session.request(Method::POST, "/v1/billing/portal", Some(&serde_json::json!({})), None).await?;
         let session: resonance_api::plans::BillingSession = read_json(resp).await?;
-        Ok(session.url)
+        stripe_page(session.url)
     }
 
     /// Changes a member's role (admins only; needs the server), then brings the mirror up to date.
@@ -336,5 +336,54 @@ impl Client {
         let s = self.signed_in()?;
         s.session.request(Method::DELETE, &format!("/v1/members/{user}"), None, None).await?;
         sync::pull(&s.session, &s.mirror).await.map(|_| ())
+    }
+}
+
+/// Stripe's own pages, where billing links lead.
+const STRIPE_HOSTS: [&str; 2] = ["checkout.stripe.com", "billing.stripe.com"];
+
+/// A billing link from the server, if it is an https page of Stripe's: anything else (another
+/// scheme such as `file:`, another host, credentials or a port in the link) is refused before it
+/// reaches the browser, so a hostile server or a tampered plain-http answer cannot make the app
+/// open it. The refusal names only the scheme and host: the link itself is a secret.
+fn stripe_page(url: String) -> Result<String> {
+    let shown = |u: &reqwest::Url| format!("{}://{}", u.scheme(), u.host_str().unwrap_or(""));
+    let parsed = reqwest::Url::parse(&url).map_err(|_| ClientError::UntrustedLink { shown: "not a link".into() })?;
+    let trusted = parsed.scheme() == "https"
+        && parsed.host_str().is_some_and(|h| STRIPE_HOSTS.contains(&h))
+        && parsed.port().is_none()
+        && parsed.username().is_empty()
+        && parsed.password().is_none();
+    if trusted {
+        Ok(url)
+    } else {
+        Err(ClientError::UntrustedLink { shown: shown(&parsed) })
+    }
+}
+
+#[cfg(test)]
+mod billing_link_tests {
+    use super::*;
+
+    #[test]
+    fn only_https_stripe_pages_are_opened() {
+        for ok in ["https://checkout.stripe.com/c/pay/cs_test_1", "https://billing.stripe.com/p/session/test_2"] {
+            assert_eq!(stripe_page(ok.into()).unwrap(), ok);
+        }
+        for bad in [
+            "file:///etc/passwd",
+            "http://checkout.stripe.com/c/pay/cs_test_1",
+            "https://checkout.stripe.com.evil.example/c/pay",
+            "https://evil.example/?checkout.stripe.com",
+            "https://user:pw@checkout.stripe.com/c/pay",
+            "https://checkout.stripe.com:8443/c/pay",
+            "javascript:alert(1)",
+            "smb://checkout.stripe.com/share",
+            "not a url",
+        ] {
+            let e = stripe_page(bad.into()).expect_err(bad);
+            assert!(matches!(e, ClientError::UntrustedLink { .. }), "{bad}: {e}");
+            assert!(!e.to_string().contains("/c/pay"), "the refusal does not echo the link: {e}");
+        }
     }
 }

@@ -27,6 +27,9 @@ pub enum ClientError {
     Server { status: u16, message: String },
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// A link from the server that this app will not open (billing pages are Stripe's, https).
+    #[error("The server sent a billing link that does not lead to Stripe ({shown}); it was not opened.")]
+    UntrustedLink { shown: String },
     #[error("No {what} {id} here.")]
     NotFound { what: &'static str, id: String },
     #[error(
@@ -62,7 +65,7 @@ impl ClientError {
             Self::NoKeyring(_) => "no_keyring",
             Self::Offline { .. } => "offline",
             Self::Refused { .. } => "refused",
-            Self::Server { .. } => "server",
+            Self::Server { .. } | Self::UntrustedLink { .. } => "server",
             Self::Invalid { .. } => "invalid",
             Self::NotFound { .. } => "not_found",
             Self::MirrorTooNew { .. } | Self::Mirror(_) | Self::Io(_) | Self::Data(_) => "local",
