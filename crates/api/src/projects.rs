@@ -80,6 +80,20 @@ fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<
     Ok(())
 }
 
+/// `audio_path` as a client sends it: the audio file's name. Storage keys are the server's to
+/// name (when an upload finishes), so a client can never point a project at stored audio,
+/// its own organization's or another's.
+fn file_name(value: &str) -> Result<(), FieldError> {
+    text("audio_path", value, AUDIO_PATH_MAX_CHARS, true)?;
+    if value.contains(['/', '\\']) {
+        return Err(FieldError::new(
+            "audio_path",
+            "must be the audio file's name, not a path; the server names the stored audio when its upload finishes",
+        ));
+    }
+    Ok(())
+}
+
 fn unit_interval(field: &'static str, value: Option<f64>) -> Result<(), FieldError> {
     match value {
         Some(v) if !(0.0..=1.0).contains(&v) || v.is_nan() => {
@@ -106,7 +120,7 @@ impl NewProject {
             text("description", d, DESCRIPTION_MAX_CHARS, false)?;
         }
         text("prompt", &self.prompt, PROMPT_MAX_CHARS, true)?;
-        text("audio_path", &self.audio_path, AUDIO_PATH_MAX_CHARS, true)?;
+        file_name(&self.audio_path)?;
         duration(self.audio_duration)?;
         unit_interval("footage_visibility", self.footage_visibility)?;
         unit_interval("effect_intensity", self.effect_intensity)
@@ -125,7 +139,7 @@ impl ProjectPatch {
             text("prompt", v, PROMPT_MAX_CHARS, true)?;
         }
         if let Some(v) = &self.audio_path {
-            text("audio_path", v, AUDIO_PATH_MAX_CHARS, true)?;
+            file_name(v)?;
         }
         duration(self.audio_duration)?;
         unit_interval("footage_visibility", self.footage_visibility)?;
@@ -165,6 +179,9 @@ mod tests {
             ("prompt", Box::new(|p| p.prompt = String::new())),
             ("prompt", Box::new(|p| p.prompt = "y".repeat(PROMPT_MAX_CHARS + 1))),
             ("audio_path", Box::new(|p| p.audio_path = String::new())),
+            ("audio_path", Box::new(|p| p.audio_path = format!("{}/{}/a.wav", Uuid::nil(), Uuid::nil()))),
+            ("audio_path", Box::new(|p| p.audio_path = "/srv/storage/a.wav".into())),
+            ("audio_path", Box::new(|p| p.audio_path = "..\\a.wav".into())),
             ("audio_duration", Box::new(|p| p.audio_duration = Some(-1.0))),
             ("audio_duration", Box::new(|p| p.audio_duration = Some(f64::NAN))),
             ("footage_visibility", Box::new(|p| p.footage_visibility = Some(1.01))),

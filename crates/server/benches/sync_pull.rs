@@ -98,9 +98,11 @@ async fn main() {
         refresh_ttl: settings.refresh_token_ttl,
         grace: settings.refresh_grace,
     };
+    let slots = resonance_server::credentials::PasswordSlots::per_core(settings.hash_wait);
     let owner = resonance_server::storage::accounts::sign_up(
         &db,
         &keys,
+        &slots,
         policy,
         &SignUpRequest {
             email: "bench@example.com".into(),

@@ -89,6 +89,16 @@ pub struct ServeArgs {
     #[arg(long, env = "RESONANCE_MAX_UPLOAD_BYTES", default_value_t = 1 << 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_upload_bytes: u64,
+    /// Sign-in, sign-up and refresh requests one client address may make per minute (with a
+    /// burst of as many at once); more are answered 429 with Retry-After.
+    #[arg(long, env = "RESONANCE_AUTH_PER_MINUTE", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_per_minute: u32,
+    /// Seconds a sign-in or sign-up may wait for a password-hashing slot (one per core) before
+    /// it is answered 503 with Retry-After.
+    #[arg(long, env = "RESONANCE_HASH_WAIT", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub hash_wait: u64,
     #[command(flatten)]
     pub stripe: StripeArgs,
 }
@@ -329,6 +339,10 @@ pub struct Settings {
     /// Object storage for uploads and renders.
     pub storage: std::sync::Arc<dyn object_store::ObjectStore>,
     pub max_upload_bytes: u64,
+    /// Auth requests per client address per minute (and the burst allowed at once).
+    pub auth_per_minute: u32,
+    /// How long a password hash may wait for a free core.
+    pub hash_wait: Duration,
     pub stripe: StripeSettings,
 }
 
@@ -343,6 +357,8 @@ impl Settings {
             // Tests that do not upload need no directory; `serve` is given a real one.
             storage: std::sync::Arc::new(object_store::memory::InMemory::new()),
             max_upload_bytes: 1 << 30,
+            auth_per_minute: 60,
+            hash_wait: Duration::from_secs(5),
             stripe: StripeSettings::default(),
         }
     }
@@ -360,6 +376,8 @@ impl TryFrom<&ServeArgs> for Settings {
             tombstone_retention: Duration::from_secs(a.tombstone_days * 86_400),
             storage: crate::objects::open(&a.storage)?,
             max_upload_bytes: a.max_upload_bytes,
+            auth_per_minute: a.auth_per_minute,
+            hash_wait: Duration::from_secs(a.hash_wait),
             stripe: StripeSettings::try_from(&a.stripe)?,
         })
     }

@@ -130,35 +130,85 @@ fn hasher() -> Argon2<'static> {
     Argon2::default()
 }
 
-/// Hashes on a blocking thread: argon2 takes tens of milliseconds by design.
-pub async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        hasher().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await
-    .map_err(|e| Error::PasswordHash(e.to_string()))?
-    .map_err(|e| Error::PasswordHash(e.to_string()))
+/// Password hashing's share of the machine: one argon2 at a time per core (each takes 19 MiB
+/// and tens of milliseconds by design), the rest waiting in line for at most `wait`, then
+/// answered 503 with Retry-After. So a flood of sign-ins costs bounded memory and leaves the
+/// other requests their share of the cores.
+#[derive(Debug, Clone)]
+pub struct PasswordSlots {
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+    wait: Duration,
 }
 
-/// Verifies on a blocking thread. With no stored hash (unknown e-mail) it verifies against a
-/// fixed hash anyway, so both failures take the same time.
-pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let dummy;
-        let encoded = match &stored {
-            Some(s) => s.as_str(),
-            None => {
-                dummy = dummy_hash();
-                dummy.as_str()
-            }
+impl PasswordSlots {
+    pub fn new(slots: usize, wait: Duration) -> Self {
+        Self { slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots.max(1))), wait }
+    }
+
+    /// One slot per core.
+    pub fn per_core(wait: Duration) -> Self {
+        Self::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get), wait)
+    }
+
+    async fn take(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        let busy = || Error::RetryLater {
+            code: resonance_api::ErrorCode::Unavailable,
+            message: "The server is busy signing others in; try again in a few seconds.".into(),
+            after_seconds: self.wait.as_secs().max(1),
         };
-        let parsed = PasswordHash::new(encoded).map_err(|e| Error::PasswordHash(e.to_string()))?;
-        let ok = hasher().verify_password(password.as_bytes(), &parsed).is_ok();
-        Ok(ok && stored.is_some())
-    })
-    .await
-    .map_err(|e| Error::PasswordHash(e.to_string()))?
+        match tokio::time::timeout(self.wait, std::sync::Arc::clone(&self.slots).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) | Err(_) => Err(busy()),
+        }
+    }
+
+    /// Hashes on a blocking thread that holds the slot until argon2 is done, even when the
+    /// request that asked has gone away meanwhile.
+    pub async fn hash(&self, password: String) -> Result<String> {
+        let permit = self.take().await?;
+        blocking(move || {
+            let _permit = permit;
+            hash_now(&password)
+        })
+        .await
+    }
+
+    /// Verifies like [`Self::hash`]. With no stored hash (unknown e-mail) it verifies against a
+    /// fixed hash anyway, so both failures take the same time.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool> {
+        let permit = self.take().await?;
+        blocking(move || {
+            let _permit = permit;
+            verify_now(&password, stored.as_deref())
+        })
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| Error::PasswordHash(e.to_string()))?
+}
+
+fn hash_now(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::PasswordHash(e.to_string()))
+}
+
+fn verify_now(password: &str, stored: Option<&str>) -> Result<bool> {
+    let dummy;
+    let encoded = match stored {
+        Some(s) => s,
+        None => {
+            dummy = dummy_hash();
+            dummy.as_str()
+        }
+    };
+    let parsed = PasswordHash::new(encoded).map_err(|e| Error::PasswordHash(e.to_string()))?;
+    let ok = hasher().verify_password(password.as_bytes(), &parsed).is_ok();
+    Ok(ok && stored.is_some())
 }
 
 fn dummy_hash() -> String {
@@ -220,10 +270,26 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_only_against_their_hash() {
-        let h = hash_password("correct horse battery".into()).await.unwrap();
+        let slots = PasswordSlots::new(1, Duration::from_secs(5));
+        let h = slots.hash("correct horse battery".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery".into(), Some(h.clone())).await.unwrap());
-        assert!(!verify_password("wrong horse battery".into(), Some(h)).await.unwrap());
-        assert!(!verify_password("anything at all".into(), None).await.unwrap());
+        assert!(slots.verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
+        assert!(!slots.verify("wrong horse battery".into(), Some(h)).await.unwrap());
+        assert!(!slots.verify("anything at all".into(), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_hash_that_waits_too_long_for_a_slot_is_told_when_to_retry() {
+        let slots = PasswordSlots::new(1, Duration::from_millis(50));
+        let held = std::sync::Arc::clone(&slots.slots).acquire_owned().await.unwrap();
+        match slots.verify("pw".into(), None).await {
+            Err(Error::RetryLater { code, after_seconds, .. }) => {
+                assert_eq!(code, resonance_api::ErrorCode::Unavailable);
+                assert!(after_seconds >= 1, "Retry-After is at least a second");
+            }
+            other => panic!("a full pool must answer 503 with Retry-After, got {other:?}"),
+        }
+        drop(held);
+        assert!(!slots.verify("pw".into(), None).await.unwrap(), "a free slot verifies again");
     }
 }

@@ -12,6 +12,10 @@ pub enum Error {
     /// An answer for the user: the request is refused for a reason they can act on.
     #[error("{code:?}: {message}")]
     Refused { code: ErrorCode, message: String, field: Option<String> },
+    /// Refused for now, with when to try again (`Retry-After`): a busy server (503) or a client
+    /// over its rate (429).
+    #[error("{code:?}: {message} (retry after {after_seconds} s)")]
+    RetryLater { code: ErrorCode, message: String, after_seconds: u64 },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("password hashing: {0}")]
@@ -60,6 +64,9 @@ impl Error {
         match self {
             Self::Refused { code, message, field } => {
                 ErrorDetail { code: *code, message: message.clone(), field: field.clone() }
+            }
+            Self::RetryLater { code, message, .. } => {
+                ErrorDetail { code: *code, message: message.clone(), field: None }
             }
             Self::Database(e) => database_detail(e),
             Self::PasswordHash(_) | Self::TokenSigning(_) | Self::Json(_) | Self::Invariant(_) | Self::Io(_) => {
@@ -157,6 +164,13 @@ pub fn error_response(detail: ErrorDetail) -> Response {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let detail = self.detail();
+        if let Self::RetryLater { after_seconds, .. } = &self {
+            let mut response = error_response(detail);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*after_seconds));
+            return response;
+        }
         if detail.code == ErrorCode::Internal || detail.code == ErrorCode::Unavailable {
             tracing::error!(error = %self, "request failed");
         }

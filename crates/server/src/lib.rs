@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod maintenance;
 pub mod objects;
 pub mod storage;
 pub mod worker;
@@ -20,16 +21,10 @@ use tokio::net::TcpListener;
 pub use config::Settings;
 pub use db::Db;
 
-use credentials::Keys;
-use storage::accounts::SessionPolicy;
-
 /// How often each server instance looks for organizations whose calendar month is over. (A
 /// generation started first rolls its own organization's month, so this only keeps the shown
 /// usage current.)
 const ROLL_PERIODS_EVERY: Duration = Duration::from_secs(60);
-
-/// How often each server instance prunes expired tombstones, idempotency keys and uploads.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Serves the API until `shutdown` resolves, then finishes in-flight requests and returns.
 pub async fn serve(
@@ -38,22 +33,12 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let keys = Keys::new(&settings.jwt_secret, settings.access_token_ttl);
-    let policy = SessionPolicy { refresh_ttl: settings.refresh_token_ttl, grace: settings.refresh_grace };
     let (events, _) = tokio::sync::broadcast::channel(http::events::BUFFER);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listener_task = tokio::spawn(http::events::listen(db.clone(), events.clone(), stop_rx.clone()));
-    let state = http::AppState::new(
-        db.clone(),
-        keys,
-        policy,
-        settings.storage.clone(),
-        settings.max_upload_bytes,
-        events.clone(),
-        billing::Billing::new(settings.stripe.clone()),
-    );
+    let state = http::AppState::new(db.clone(), &settings, events.clone());
     let roller = tokio::spawn(roll_usage_periods(db.clone(), stop_rx.clone()));
-    let pruner = tokio::spawn(prune_tombstones(db, settings.tombstone_retention, settings.storage.clone(), stop_rx));
+    let pruner = tokio::spawn(maintenance::run(db, settings.tombstone_retention, settings.storage.clone(), stop_rx));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "resonance-server listening");
     }
@@ -62,7 +47,7 @@ pub async fn serve(
         shutdown.await;
         let _ = events.send(http::events::Broadcast::ShuttingDown);
     };
-    let result = axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, http::service(state)).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);
     let _ = pruner.await;
     let _ = roller.await;
@@ -101,45 +86,6 @@ async fn roll_usage_periods(db: Db, mut stop: tokio::sync::watch::Receiver<bool>
         }
         tokio::select! {
             _ = tokio::time::sleep(ROLL_PERIODS_EVERY) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-async fn prune_tombstones(
-    db: Db,
-    retention: Duration,
-    storage: std::sync::Arc<dyn object_store::ObjectStore>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        match sqlx::query_scalar::<_, i64>("SELECT sync.prune_tombstones(make_interval(secs => $1))")
-            .bind(retention.as_secs_f64())
-            .fetch_one(db.pool())
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(pruned = n, "pruned expired tombstones from the change feed"),
-            Err(e) => tracing::warn!(error = %e, "could not prune tombstones; will retry"),
-        }
-        // Clients retry a write within minutes (the desktop's outbox backs off to an hour at
-        // most); a week keeps every realistic retry answered.
-        if let Err(e) =
-            sqlx::query("DELETE FROM auth_private.idempotency_keys WHERE created_at < now() - interval '7 days'")
-                .execute(db.pool())
-                .await
-        {
-            tracing::warn!(error = %e, "could not prune idempotency keys; will retry");
-        }
-        http::forget_expired_uploads(&db, storage.as_ref()).await;
-        // Events are for clients that were briefly away; a day covers a closed laptop overnight.
-        if let Err(e) =
-            sqlx::query("DELETE FROM events WHERE created_at < now() - interval '1 day'").execute(db.pool()).await
-        {
-            tracing::warn!(error = %e, "could not prune old events; will retry");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(PRUNE_EVERY) => {}
             _ = stop.changed() => return,
         }
     }

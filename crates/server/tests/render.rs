@@ -59,15 +59,14 @@ async fn setup() -> Setup {
 async fn project_with_generation(st: &Setup, audio: Option<&[u8]>) -> (String, String) {
     let (_, p) = st.s.post("/v1/projects", &st.org.developer.access, new_project("Clicks")).await;
     let project = p["id"].as_str().unwrap().to_owned();
-    let key = format!("{}/{project}/clicks.wav", st.org.id);
     if let Some(bytes) = audio {
-        st.store.put(&object_store::path::Path::from(key.as_str()), bytes.to_vec().into()).await.unwrap();
+        st.s.upload_audio(&st.org.developer.access, &project, bytes).await;
     }
     let (status, _) =
         st.s.patch(
             &format!("/v1/projects/{project}"),
             &st.org.developer.access,
-            json!({"audio_path": key, "resolution": "720p", "style_preference": "geometric"}),
+            json!({"resolution": "720p", "style_preference": "geometric"}),
         )
         .await;
     assert_eq!(status, 200);
@@ -239,7 +238,7 @@ async fn a_crashed_workers_job_is_finished_by_another_and_a_hopeless_one_is_give
     let (_, g) = st.s.get(&format!("/v1/generations/{hopeless}"), &st.org.developer.access).await;
     assert_eq!(g["status"], "failed");
     let message = g["error_message"].as_str().unwrap();
-    assert!(message.contains("given up") && message.contains("not in storage"), "{message}");
+    assert!(message.contains("given up") && message.contains("no uploaded audio"), "{message}");
     let (_, p) = st.s.get(&format!("/v1/projects/{project}"), &st.org.developer.access).await;
     assert_eq!(p["status"], "failed");
 

@@ -1,6 +1,8 @@
 //! `/v1/auth/*` and `/v1/me`.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use resonance_api::auth::{Me, SignUpRequest, TokenRequest, TokenResponse};
@@ -8,19 +10,22 @@ use resonance_api::ErrorBody;
 
 use super::extract::{Authenticated, Body};
 use super::AppState;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::storage::{accounts, members};
 
 /// Creates an account and signs it in: a new organization (as its owner) or, with an invitation
 /// token, membership of the inviting organization.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth", request_body = SignUpRequest,
     responses((status = 201, body = TokenResponse), (status = 409, body = ErrorBody, description = "email_taken"),
-              (status = 422, body = ErrorBody)))]
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too_many_attempts (Retry-After)"),
+              (status = 503, body = ErrorBody, description = "busy: try again after Retry-After")))]
 pub async fn signup(
     State(app): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Body(req): Body<SignUpRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>)> {
-    let response = accounts::sign_up(&app.db, &app.keys, app.session_policy, &req).await?;
+    within_rate(&app, client)?;
+    let response = accounts::sign_up(&app.db, &app.keys, &app.password_slots, app.session_policy, &req).await?;
     Ok((StatusCode::CREATED, Json(response)))
 }
 
@@ -28,17 +33,33 @@ pub async fn signup(
 #[utoipa::path(post, path = "/v1/auth/token", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = TokenResponse),
               (status = 401, body = ErrorBody, description = "invalid_credentials or invalid_refresh_token"),
-              (status = 429, body = ErrorBody, description = "too_many_attempts")))]
-pub async fn token(State(app): State<AppState>, Body(req): Body<TokenRequest>) -> Result<Json<TokenResponse>> {
+              (status = 429, body = ErrorBody, description = "too_many_attempts (Retry-After)"),
+              (status = 503, body = ErrorBody, description = "busy: try again after Retry-After")))]
+pub async fn token(
+    State(app): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Body(req): Body<TokenRequest>,
+) -> Result<Json<TokenResponse>> {
+    within_rate(&app, client)?;
     let response = match req {
         TokenRequest::Password { email, password } => {
-            accounts::sign_in(&app.db, &app.keys, app.session_policy, &email, &password).await?
+            let attempt = accounts::SignIn { email: &email, password: &password, client: client.ip() };
+            accounts::sign_in(&app.db, &app.keys, &app.password_slots, app.session_policy, &attempt).await?
         }
         TokenRequest::RefreshToken { refresh_token } => {
             accounts::refresh(&app.db, &app.keys, app.session_policy, &refresh_token).await?
         }
     };
     Ok(Json(response))
+}
+
+/// The client's allowance on the endpoints anyone can call.
+fn within_rate(app: &AppState, client: SocketAddr) -> Result<()> {
+    app.auth_limiter.take(client.ip(), std::time::Instant::now()).map_err(|after_seconds| Error::RetryLater {
+        code: resonance_api::ErrorCode::TooManyAttempts,
+        message: format!("Too many sign-in requests from your address; try again in {after_seconds} s."),
+        after_seconds,
+    })
 }
 
 /// Ends the caller's session: its refresh token stops working and its access tokens are refused.

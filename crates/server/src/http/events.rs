@@ -5,7 +5,8 @@
 //!   (kept a day, read under RLS); when that cannot be complete — the id is older than what is
 //!   kept, the listener reconnected, or the stream fell behind — it sends a `gap` event, and
 //!   the client catches up through `/v1/sync`;
-//! - a stream ends when its access token expires; the client reconnects with a fresh one.
+//! - a stream ends when its access token expires (the client reconnects with a fresh one), and
+//!   within [`RECHECK_EVERY`] of its session ending or its member being removed.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -25,6 +26,8 @@ use crate::error::{Error, Result};
 /// Events the listener has handed out but a slow stream has not read yet.
 pub const BUFFER: usize = 1024;
 const CHANNEL: &str = "resonance_events";
+/// How often a stream checks that its session and membership still stand.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(3);
 
 /// What the listener broadcasts: an event, or word that some may have been missed; and, from
 /// `serve`, that the server is shutting down (every stream ends, so a graceful shutdown is not
@@ -70,6 +73,22 @@ pub async fn listen(db: Db, sender: broadcast::Sender<Broadcast>, mut stop: toki
     }
 }
 
+/// Whether the stream's session and membership still stand. A database that cannot be reached
+/// does not end the stream (the next check decides).
+async fn still_member(db: &Db, claims: &crate::credentials::AccessClaims) -> bool {
+    match db.begin_for(claims).await {
+        Ok((tx, _caller)) => {
+            let _ = tx.commit().await;
+            true
+        }
+        Err(Error::Refused { .. }) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check an event stream's session; will check again");
+            true
+        }
+    }
+}
+
 fn sse(event: &Event) -> SseEvent {
     SseEvent::default()
         .id(event.id.to_string())
@@ -103,7 +122,7 @@ pub async fn stream(
     let mut gap = false;
     if let Some(last) = last {
         let oldest: Option<i64> = sqlx::query_scalar("SELECT min(id) FROM events").fetch_one(&mut *tx).await?;
-        gap = oldest.is_some_and(|o| o > last + 1);
+        gap = oldest.is_some_and(|o| o > last.saturating_add(1));
         let rows: Vec<sqlx::types::Json<Event>> =
             sqlx::query_scalar("SELECT to_jsonb(e) FROM events e WHERE id > $1 ORDER BY id LIMIT 10000")
                 .bind(last)
@@ -113,8 +132,9 @@ pub async fn stream(
     }
     tx.commit().await?;
     let org = caller.organization_id;
-    let expires_in = u64::try_from(claims.exp - chrono::Utc::now().timestamp()).unwrap_or(0);
+    let expires_in = u64::try_from(claims.exp.saturating_sub(chrono::Utc::now().timestamp())).unwrap_or(0);
     let (out, mut rx) = mpsc::channel::<SseEvent>(64);
+    let db = app.db.clone();
     tokio::spawn(async move {
         if gap && out.send(SseEvent::default().event(GAP).data("sync to catch up")).await.is_err() {
             return;
@@ -128,11 +148,19 @@ pub async fn stream(
         }
         let deadline = tokio::time::sleep(Duration::from_secs(expires_in));
         tokio::pin!(deadline);
+        let mut recheck = tokio::time::interval(RECHECK_EVERY);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next = tokio::select! {
                 n = live.recv() => n,
                 () = &mut deadline => return,
                 () = out.closed() => return,
+                _ = recheck.tick() => {
+                    if still_member(&db, &claims).await {
+                        continue;
+                    }
+                    return;
+                }
             };
             let event = match next {
                 Ok(Broadcast::Event(e)) if e.organization_id == org && e.id > sent => {

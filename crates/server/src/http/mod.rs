@@ -9,6 +9,7 @@ mod extract;
 mod members;
 mod projects;
 mod sync;
+pub mod throttle;
 mod uploads;
 
 pub use uploads::forget_expired_uploads;
@@ -44,6 +45,10 @@ pub struct Inner {
     /// Live events from the instance's LISTEN connection (see `events`).
     pub events: tokio::sync::broadcast::Sender<events::Broadcast>,
     pub billing: crate::billing::Billing,
+    /// Argon2's share of the machine (sign-in and sign-up).
+    pub password_slots: crate::credentials::PasswordSlots,
+    /// Requests per client address on the endpoints anyone can call.
+    pub auth_limiter: throttle::ClientLimiter,
 }
 
 impl std::ops::Deref for AppState {
@@ -54,16 +59,19 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(
-        db: Db,
-        keys: Keys,
-        session_policy: SessionPolicy,
-        storage: Arc<dyn object_store::ObjectStore>,
-        max_upload_bytes: u64,
-        events: tokio::sync::broadcast::Sender<events::Broadcast>,
-        billing: crate::billing::Billing,
-    ) -> Self {
-        Self(Arc::new(Inner { db, keys, session_policy, storage, max_upload_bytes, events, billing }))
+    /// The state of one server instance, from its settings.
+    pub fn new(db: Db, settings: &crate::Settings, events: tokio::sync::broadcast::Sender<events::Broadcast>) -> Self {
+        Self(Arc::new(Inner {
+            db,
+            keys: Keys::new(&settings.jwt_secret, settings.access_token_ttl),
+            session_policy: SessionPolicy { refresh_ttl: settings.refresh_token_ttl, grace: settings.refresh_grace },
+            storage: settings.storage.clone(),
+            max_upload_bytes: settings.max_upload_bytes,
+            events,
+            billing: crate::billing::Billing::new(settings.stripe.clone()),
+            password_slots: crate::credentials::PasswordSlots::per_core(settings.hash_wait),
+            auth_limiter: throttle::ClientLimiter::new(settings.auth_per_minute),
+        }))
     }
 }
 
@@ -118,6 +126,14 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The OpenAPI document, as served at /v1/openapi.json.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
+}
+
+/// The router as a service that knows each connection's client address (the auth endpoints'
+/// rate is per address).
+pub fn service(
+    state: AppState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
+    router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()
 }
 
 pub fn router(state: AppState) -> Router {

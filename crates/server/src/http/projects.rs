@@ -266,7 +266,7 @@ fn wanted(header: Option<&str>, size: u64) -> Wanted {
     let Some((start, end)) = spec.split_once('-') else { return Wanted::Whole };
     let (start, end) = (start.trim(), end.trim());
     let range = match (start.parse::<u64>(), end.parse::<u64>()) {
-        (Ok(a), Ok(b)) if a <= b => a..(b + 1).min(size),
+        (Ok(a), Ok(b)) if a <= b => a..b.saturating_add(1).min(size),
         (Ok(a), Err(_)) if end.is_empty() => a..size,
         (Err(_), Ok(n)) if start.is_empty() && n > 0 => size.saturating_sub(n)..size,
         _ => return Wanted::Whole,
@@ -345,5 +345,10 @@ mod tests {
         assert_eq!(wanted(Some("bytes=0-1,5-6"), 1000), Wanted::Whole);
         assert_eq!(wanted(Some("items=0-1"), 1000), Wanted::Whole);
         assert_eq!(wanted(Some("bytes=9-3"), 1000), Wanted::Whole);
+        // Extreme numbers answer, never overflow.
+        assert_eq!(wanted(Some("bytes=0-18446744073709551615"), 1000), Wanted::Part(0..1000));
+        assert_eq!(wanted(Some("bytes=18446744073709551615-18446744073709551615"), 1000), Wanted::Unsatisfiable);
+        assert_eq!(wanted(Some("bytes=-18446744073709551615"), 1000), Wanted::Part(0..1000));
+        assert_eq!(wanted(Some("bytes=0-18446744073709551616"), 1000), Wanted::Whole);
     }
 }

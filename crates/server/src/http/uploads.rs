@@ -1,8 +1,11 @@
 //! `/v1/uploads`: the tus 1.0 resumable upload protocol (core, creation, termination, checksum,
 //! expiration). Invariants:
-//! - every chunk is stored as its own object before the row's offset moves past it, under the
-//!   row's lock, so the offset a client reads back is always backed by stored bytes; a chunk cut
-//!   off mid-way is dropped whole, so a resumed upload re-sends at most that one chunk;
+//! - a PATCH first claims the upload (the caller may upload, the upload is open at that offset,
+//!   no other request is sending to it), so no byte is stored for a request that will be refused;
+//! - every chunk is streamed into its own object (a few MB in memory at most) before the row's
+//!   offset moves past it, under the row's lock, so the offset a client reads back is always
+//!   backed by stored bytes; a chunk cut off mid-way is dropped whole, so a resumed upload
+//!   re-sends at most that one chunk;
 //! - the finished file is joined, hashed and decoded as audio before it is kept: what is not
 //!   audio is refused (and deleted); bytes the organization already stored finish at once.
 
@@ -305,56 +308,43 @@ async fn patch_inner(
     }
     let at = number(headers, "upload-offset")?.ok_or_else(|| Error::bad_request("Upload-Offset is required."))?;
     let at = i64::try_from(at).map_err(|_| Error::bad_request("Upload-Offset is too large."))?;
-    let upload = read(app, claims, id).await?;
-    check_open(&upload)?;
-    if at != upload.offset {
-        return Err(Error::conflict(format!("The upload stands at byte {}; resume from there.", upload.offset)));
-    }
-    // The chunk, whole: a body cut off mid-way stores nothing.
+    let checksum = match headers.get("upload-checksum").and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(value) => Some(Checksum::parse(value)?),
+    };
+    // Who may write, and whether this request may write now, are settled before a byte is read.
+    let holder = Uuid::new_v4();
+    let upload = claim(app, claims, id, at, holder).await?;
+    let claimed = Claimed { app: app.clone(), claims: claims.clone(), id, holder, released: false };
     let room = usize::try_from(upload.length - upload.offset).unwrap_or(usize::MAX).min(MAX_CHUNK_BYTES);
-    let mut chunk = Vec::new();
-    let mut stream = body.into_data_stream();
-    while let Some(piece) = stream.next().await {
-        let piece =
-            piece.map_err(|_| Error::bad_request("The chunk was cut off; send it again from the same offset."))?;
-        if chunk.len() + piece.len() > room {
-            return Err(Error::refused(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "A chunk may hold at most {room} bytes here (the rest of the file, and at most {MAX_CHUNK_BYTES})."
-                ),
-            ));
-        }
-        chunk.extend_from_slice(&piece);
-    }
-    if let Some(checksum) = headers.get("upload-checksum").and_then(|v| v.to_str().ok()) {
-        let (algorithm, expected) = checksum.split_once(' ').unwrap_or((checksum, ""));
-        let actual = match algorithm {
-            "sha1" => sha1::Sha1::digest(&chunk).to_vec(),
-            "sha256" => sha2::Sha256::digest(&chunk).to_vec(),
-            _ => return Err(Error::bad_request("Upload-Checksum: the algorithms are sha1 and sha256.")),
-        };
-        if base64::engine::general_purpose::STANDARD.encode(actual) != expected.trim() {
-            return Err(Error::refused(
-                ErrorCode::ChecksumMismatch,
-                "The chunk does not match its Upload-Checksum; send it again.",
-            ));
-        }
-    }
-    let length = i64::try_from(chunk.len()).map_err(|_| Error::bad_request("The chunk is too large."))?;
     let key = part_key(id, at);
-    if !chunk.is_empty() {
-        app.storage.put(&key, chunk.into()).await?;
-    }
+    let length = match receive(app, &claimed, &key, body, room, checksum).await {
+        Ok(length) => length,
+        Err(e) => {
+            claimed.release().await;
+            return Err(e);
+        }
+    };
     let (mut tx, _caller) = app.db.begin_for(claims).await?;
     let current = uploads::get(&mut tx, id, true).await?;
-    if current.offset != at || current.state != "receiving" {
-        // Another request moved it meanwhile; this chunk's object is an orphan, removed with
-        // the upload's other staging objects.
+    if current.offset != at || current.state != "receiving" || current.patch_holder != Some(holder) {
+        // The claim ran out and another request moved the upload meanwhile: this chunk is not
+        // part of it.
+        drop(tx);
+        if length > 0 {
+            delete_object(app.storage.as_ref(), &key).await;
+        }
+        claimed.release().await;
         return Err(Error::conflict(format!("The upload stands at byte {}; resume from there.", current.offset)));
     }
-    let advanced = if length > 0 { uploads::advance(&mut tx, id, at + length, key.as_ref()).await? } else { current };
+    let advanced = if length > 0 {
+        uploads::advance(&mut tx, id, at + length, key.as_ref()).await?
+    } else {
+        uploads::release_patch(&mut tx, id, holder).await?;
+        current
+    };
     tx.commit().await?;
+    claimed.done();
     if advanced.offset == advanced.length {
         finish(app, claims, id).await?;
     }
@@ -363,6 +353,205 @@ async fn patch_inner(
         [header("upload-offset", advanced.offset), header("upload-expires", expires(&advanced))],
     )
         .into_response())
+}
+
+/// `Upload-Checksum: <algorithm> <base64 digest>`.
+struct Checksum {
+    hasher: ChunkHasher,
+    expected: String,
+}
+
+enum ChunkHasher {
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+}
+
+impl Checksum {
+    fn parse(value: &str) -> Result<Self> {
+        let (algorithm, expected) = value.split_once(' ').unwrap_or((value, ""));
+        let hasher = match algorithm {
+            "sha1" => ChunkHasher::Sha1(sha1::Sha1::new()),
+            "sha256" => ChunkHasher::Sha256(sha2::Sha256::new()),
+            _ => return Err(Error::bad_request("Upload-Checksum: the algorithms are sha1 and sha256.")),
+        };
+        Ok(Self { hasher, expected: expected.trim().to_owned() })
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        match &mut self.hasher {
+            ChunkHasher::Sha1(h) => h.update(bytes),
+            ChunkHasher::Sha256(h) => h.update(bytes),
+        }
+    }
+
+    fn matches(self) -> bool {
+        let digest = match self.hasher {
+            ChunkHasher::Sha1(h) => h.finalize().to_vec(),
+            ChunkHasher::Sha256(h) => h.finalize().to_vec(),
+        };
+        base64::engine::general_purpose::STANDARD.encode(digest) == self.expected
+    }
+}
+
+/// Claims the upload for this request: the caller may upload, the upload is open, stands at
+/// `at`, and no other request is sending to it.
+async fn claim(app: &AppState, claims: &AccessClaims, id: Uuid, at: i64, holder: Uuid) -> Result<Upload> {
+    let (mut tx, caller) = app.db.begin_for(claims).await?;
+    if !caller.role.can_edit_projects() {
+        // Existence is no secret from a member who can read the organization's uploads anyway.
+        uploads::get(&mut tx, id, false).await?;
+        return Err(Error::forbidden("Viewers cannot upload audio; ask an admin for the developer role."));
+    }
+    if let Some(upload) = uploads::claim_patch(&mut tx, id, holder, at).await? {
+        tx.commit().await?;
+        return Ok(upload);
+    }
+    let upload = uploads::get(&mut tx, id, false).await?;
+    check_open(&upload)?;
+    if upload.offset != at {
+        return Err(Error::conflict(format!("The upload stands at byte {}; resume from there.", upload.offset)));
+    }
+    Err(Error::refused(
+        ErrorCode::Conflict,
+        "Another request is sending to this upload now; wait for it to end, then resume from its offset.",
+    ))
+}
+
+/// This request's claim on an upload; released when the request ends without moving it (also
+/// when the client goes away and the request is dropped).
+struct Claimed {
+    app: AppState,
+    claims: AccessClaims,
+    id: Uuid,
+    holder: Uuid,
+    released: bool,
+}
+
+impl Claimed {
+    async fn renew(&self) -> Result<()> {
+        let (mut tx, _caller) = self.app.db.begin_for(&self.claims).await?;
+        uploads::renew_patch(&mut tx, self.id, self.holder).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release(mut self) {
+        self.released = true;
+        release(&self.app, &self.claims, self.id, self.holder).await;
+    }
+
+    /// The offset moved: the claim ended with it.
+    fn done(mut self) {
+        self.released = true;
+    }
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        if !self.released {
+            let (app, claims, id, holder) = (self.app.clone(), self.claims.clone(), self.id, self.holder);
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { release(&app, &claims, id, holder).await });
+            }
+        }
+    }
+}
+
+async fn release(app: &AppState, claims: &AccessClaims, id: Uuid, holder: Uuid) {
+    let released = async {
+        let (mut tx, _caller) = app.db.begin_for(claims).await?;
+        uploads::release_patch(&mut tx, id, holder).await?;
+        tx.commit().await?;
+        Ok::<(), Error>(())
+    };
+    if let Err(e) = released.await {
+        tracing::warn!(upload = %id, error = %e, "could not release an upload's claim; it runs out by itself");
+    }
+}
+
+/// How often a streaming PATCH renews its claim.
+const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Streams the chunk into its own object, at most `room` bytes, checking `checksum`; returns its
+/// length. A body cut off mid-way, too long or not matching its checksum stores nothing.
+async fn receive(
+    app: &AppState,
+    claimed: &Claimed,
+    key: &ObjectPath,
+    body: Body,
+    room: usize,
+    mut checksum: Option<Checksum>,
+) -> Result<i64> {
+    let mut writer: Option<WriteMultipart> = None;
+    let mut received = 0usize;
+    let mut renewed = std::time::Instant::now();
+    let mut stream = body.into_data_stream();
+    let outcome: Result<()> = async {
+        while let Some(piece) = stream.next().await {
+            let piece =
+                piece.map_err(|_| Error::bad_request("The chunk was cut off; send it again from the same offset."))?;
+            if received + piece.len() > room {
+                return Err(Error::refused(
+                    ErrorCode::PayloadTooLarge,
+                    format!(
+                        "A chunk may hold at most {room} bytes here (the rest of the file, and at most {MAX_CHUNK_BYTES})."
+                    ),
+                ));
+            }
+            if piece.is_empty() {
+                continue;
+            }
+            received += piece.len();
+            if let Some(c) = checksum.as_mut() {
+                c.update(&piece);
+            }
+            let w = match writer.as_mut() {
+                Some(w) => w,
+                None => writer.insert(WriteMultipart::new_with_chunk_size(
+                    app.storage.put_multipart(key).await?,
+                    PART_BYTES,
+                )),
+            };
+            // At most two parts in flight: memory stays bounded whatever the chunk's size.
+            w.wait_for_capacity(2).await?;
+            w.write(&piece);
+            if renewed.elapsed() >= RENEW_EVERY {
+                claimed.renew().await?;
+                renewed = std::time::Instant::now();
+            }
+        }
+        if checksum.take().is_some_and(|c| !c.matches()) {
+            return Err(Error::refused(
+                ErrorCode::ChecksumMismatch,
+                "The chunk does not match its Upload-Checksum; send it again.",
+            ));
+        }
+        Ok(())
+    }
+    .await;
+    match (outcome, writer) {
+        (Ok(()), Some(w)) => {
+            w.finish().await?;
+        }
+        (Ok(()), None) => {}
+        (Err(e), Some(w)) => {
+            if let Err(abort) = w.abort().await {
+                tracing::warn!(error = %abort, "could not abort a cut-off chunk's object");
+            }
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    }
+    i64::try_from(received).map_err(|_| Error::bad_request("The chunk is too large."))
+}
+
+/// The size of the parts a chunk is streamed to storage in.
+const PART_BYTES: usize = 5 << 20;
+
+async fn delete_object(storage: &dyn ObjectStore, key: &ObjectPath) {
+    if let Err(e) = storage.delete(key).await {
+        tracing::warn!(error = %e, "could not delete an upload chunk; the upload's cleanup will");
+    }
 }
 
 /// Joins the chunks, hashes and decodes the file, keeps it under its final key and gives it to

@@ -14,13 +14,26 @@ use uuid::Uuid;
 
 use super::logs::{self, Entry};
 use super::members;
-use crate::credentials::{hash_password, new_opaque_token, token_hash, verify_password, Keys};
+use crate::credentials::{new_opaque_token, token_hash, Keys, PasswordSlots};
 use crate::db::{act_as, Caller, Db, Tx};
 use crate::error::{Error, Result};
 
-/// Failed sign-ins per e-mail address within [`FAILURE_WINDOW_MINUTES`] before 429.
+/// Failed sign-ins for one e-mail from one client address within [`FAILURE_WINDOW_MINUTES`]
+/// before that client is answered 429 for that e-mail. Counted per address, so a stranger's
+/// wrong guesses do not lock the account's owner out.
 pub const MAX_FAILURES: i64 = 10;
+/// Failed sign-ins for one e-mail from all addresses together before 429 for everyone: a
+/// ceiling only a distributed guessing attack reaches.
+pub const MAX_FAILURES_PER_EMAIL: i64 = 100;
 pub const FAILURE_WINDOW_MINUTES: i64 = 15;
+
+/// A password sign-in as it arrives.
+pub struct SignIn<'a> {
+    pub email: &'a str,
+    pub password: &'a Sensitive<String>,
+    /// The client's address, which failures are counted under.
+    pub client: std::net::IpAddr,
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
@@ -107,9 +120,15 @@ fn is_unique_violation(e: &Error) -> bool {
     matches!(e, Error::Database(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23505"))
 }
 
-pub async fn sign_up(db: &Db, keys: &Keys, policy: SessionPolicy, req: &SignUpRequest) -> Result<TokenResponse> {
+pub async fn sign_up(
+    db: &Db,
+    keys: &Keys,
+    slots: &PasswordSlots,
+    policy: SessionPolicy,
+    req: &SignUpRequest,
+) -> Result<TokenResponse> {
     req.validate()?;
-    let hash = hash_password(req.password.reveal().clone()).await?;
+    let hash = slots.hash(req.password.reveal().clone()).await?;
     let mut tx = db.begin_auth().await?;
     let user_id: Uuid =
         sqlx::query_scalar("INSERT INTO auth.users (email, encrypted_password) VALUES ($1, $2) RETURNING id")
@@ -161,28 +180,55 @@ pub async fn sign_up(db: &Db, keys: &Keys, policy: SessionPolicy, req: &SignUpRe
     Ok(response)
 }
 
+fn too_many_failures() -> Error {
+    Error::refused(
+        ErrorCode::TooManyAttempts,
+        format!(
+            "Too many failed sign-in attempts for this e-mail; wait {FAILURE_WINDOW_MINUTES} minutes and try again."
+        ),
+    )
+}
+
+/// Counts this attempt as a failure before the password is checked (it is uncounted if the
+/// password is right), under a lock on the e-mail, so a burst of attempts can never check more
+/// passwords than the limits allow. `None` when a limit is reached.
+async fn claim_attempt(tx: &mut Tx, email_key: &str, client: &str) -> Result<Option<()>> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('sign-in:' || $1, 0))")
+        .bind(email_key)
+        .execute(&mut **tx)
+        .await?;
+    let (from_client, in_all): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE client = $2), count(*) FROM auth.sign_in_failures \
+         WHERE email_key = $1 AND attempted_at > now() - make_interval(mins => $3::int)",
+    )
+    .bind(email_key)
+    .bind(client)
+    .bind(FAILURE_WINDOW_MINUTES)
+    .fetch_one(&mut **tx)
+    .await?;
+    if from_client >= MAX_FAILURES || in_all >= MAX_FAILURES_PER_EMAIL {
+        return Ok(None);
+    }
+    sqlx::query("INSERT INTO auth.sign_in_failures (email_key, client) VALUES ($1, $2)")
+        .bind(email_key)
+        .bind(client)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(()))
+}
+
 pub async fn sign_in(
     db: &Db,
     keys: &Keys,
+    slots: &PasswordSlots,
     policy: SessionPolicy,
-    email: &str,
-    password: &Sensitive<String>,
+    attempt: &SignIn<'_>,
 ) -> Result<TokenResponse> {
-    let email_key = email.trim().to_lowercase();
+    let email_key = attempt.email.trim().to_lowercase();
+    let client = attempt.client.to_string();
     let mut tx = db.begin_auth().await?;
-    let failures: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM auth.sign_in_failures \
-         WHERE email_key = $1 AND attempted_at > now() - make_interval(mins => $2::int)",
-    )
-    .bind(&email_key)
-    .bind(FAILURE_WINDOW_MINUTES)
-    .fetch_one(&mut *tx)
-    .await?;
-    if failures >= MAX_FAILURES {
-        return Err(Error::refused(
-            ErrorCode::TooManyAttempts,
-            format!("Too many failed sign-in attempts for this e-mail; wait {FAILURE_WINDOW_MINUTES} minutes and try again."),
-        ));
+    if claim_attempt(&mut tx, &email_key, &client).await?.is_none() {
+        return Err(too_many_failures());
     }
     let account: Option<(Uuid, String)> =
         sqlx::query_as("SELECT id, encrypted_password FROM auth.users WHERE lower(email) = $1")
@@ -195,14 +241,14 @@ pub async fn sign_in(
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    let ok = verify_password(password.reveal().clone(), stored).await?;
+    let ok = slots.verify(attempt.password.reveal().clone(), stored).await?;
     let mut tx = db.begin_auth().await?;
     let Some(user_id) = user_id.filter(|_| ok) else {
-        sqlx::query("INSERT INTO auth.sign_in_failures (email_key) VALUES ($1)")
-            .bind(&email_key)
-            .execute(&mut *tx)
-            .await?;
-        record(&mut tx, user_id, "auth.sign_in", "warning", "Failed sign-in: wrong password", json!({})).await?;
+        // The failure was counted by the claim. Only an account's own failures are logged
+        // (in its organization's activity); unknown e-mails leave no row anyone could pile up.
+        if user_id.is_some() {
+            record(&mut tx, user_id, "auth.sign_in", "warning", "Failed sign-in: wrong password", json!({})).await?;
+        }
         tx.commit().await?;
         return Err(wrong_credentials());
     };
@@ -213,7 +259,11 @@ pub async fn sign_in(
             "This account is no longer a member of an organization; ask an admin to invite you again.",
         ));
     }
-    sqlx::query("DELETE FROM auth.sign_in_failures WHERE email_key = $1").bind(&email_key).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM auth.sign_in_failures WHERE email_key = $1 AND client = $2")
+        .bind(&email_key)
+        .bind(&client)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("UPDATE auth.users SET last_sign_in_at = now() WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
     let (session_id, refresh) = start_session(&mut tx, user_id, policy).await?;
     record(&mut tx, Some(user_id), "auth.sign_in", "success", "Signed in", json!({ "session_id": session_id })).await?;

@@ -11,7 +11,7 @@ use resonance_api::{ErrorCode, Sensitive};
 use super::accounts::{self, SessionPolicy};
 use super::members;
 use crate::config::JwtSecret;
-use crate::credentials::{new_opaque_token, Keys};
+use crate::credentials::{new_opaque_token, Keys, PasswordSlots};
 use crate::db::Db;
 use crate::error::{Error, Result};
 
@@ -20,11 +20,13 @@ pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, Stri
     let secret = JwtSecret::parse(&new_opaque_token()).map_err(Error::Invariant)?;
     let keys = Keys::new(&secret, Duration::from_secs(60));
     let policy = SessionPolicy { refresh_ttl: Duration::from_secs(60), grace: Duration::from_secs(0) };
+    let slots = PasswordSlots::per_core(Duration::from_secs(60));
     let account = |role: Role| (role, format!("{role}@{email_domain}"), format!("resonance-{role}-demo"));
     let owner = account(Role::Owner);
     let signed_up = accounts::sign_up(
         db,
         &keys,
+        &slots,
         policy,
         &SignUpRequest {
             email: owner.1.clone(),
@@ -39,7 +41,13 @@ pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, Stri
     let owner_tokens = match signed_up {
         Ok(t) => t,
         Err(Error::Refused { code: ErrorCode::EmailTaken, .. }) => {
-            accounts::sign_in(db, &keys, policy, &owner.1, &Sensitive::new(owner.2.clone())).await?
+            let password = Sensitive::new(owner.2.clone());
+            let attempt = accounts::SignIn {
+                email: &owner.1,
+                password: &password,
+                client: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            };
+            accounts::sign_in(db, &keys, &slots, policy, &attempt).await?
         }
         Err(e) => return Err(e),
     };
@@ -54,6 +62,7 @@ pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, Stri
             accounts::sign_up(
                 db,
                 &keys,
+                &slots,
                 policy,
                 &SignUpRequest {
                     email: acct.1.clone(),

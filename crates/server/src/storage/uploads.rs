@@ -26,10 +26,17 @@ pub struct Upload {
     pub sha256: Option<String>,
     pub duration: Option<f64>,
     pub expires_at: DateTime<Utc>,
+    /// The PATCH request streaming into this upload now, while its lease lasts.
+    pub patch_holder: Option<Uuid>,
 }
 
 const COLUMNS: &str = "id, organization_id, project_id, length, \"offset\", parts, metadata, filename, \
-                       declared_sha256, state, object_key, sha256, duration, expires_at";
+                       declared_sha256, state, object_key, sha256, duration, expires_at, \
+                       CASE WHEN patch_lease_until > now() THEN patch_holder END AS patch_holder";
+
+/// How long a PATCH holds its upload without a sign of life; renewed while its body streams, so
+/// only a server that died mid-request leaves an upload held, and only this long.
+pub const PATCH_LEASE_SECONDS: f64 = 60.0;
 
 pub struct NewUpload<'a> {
     pub project_id: Uuid,
@@ -71,6 +78,45 @@ pub async fn get(tx: &mut Tx, id: Uuid, lock: bool) -> Result<Upload> {
         .ok_or_else(|| Error::not_found("No such upload."))
 }
 
+/// Claims the upload for one PATCH at `offset`, or `None` when it is not open there or another
+/// request holds it (the caller reads the row to say which).
+pub async fn claim_patch(tx: &mut Tx, id: Uuid, holder: Uuid, offset: i64) -> Result<Option<Upload>> {
+    Ok(sqlx::query_as::<_, Upload>(&format!(
+        "UPDATE uploads SET patch_holder = $2, patch_lease_until = now() + make_interval(secs => $4) \
+         WHERE id = $1 AND state = 'receiving' AND expires_at > now() AND \"offset\" = $3 \
+           AND (patch_lease_until IS NULL OR patch_lease_until <= now()) RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(holder)
+    .bind(offset)
+    .bind(PATCH_LEASE_SECONDS)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Keeps a PATCH's claim alive while its body streams.
+pub async fn renew_patch(tx: &mut Tx, id: Uuid, holder: Uuid) -> Result<()> {
+    sqlx::query(
+        "UPDATE uploads SET patch_lease_until = now() + make_interval(secs => $3) WHERE id = $1 AND patch_holder = $2",
+    )
+    .bind(id)
+    .bind(holder)
+    .bind(PATCH_LEASE_SECONDS)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Lets the next PATCH in (the request ended without moving the offset).
+pub async fn release_patch(tx: &mut Tx, id: Uuid, holder: Uuid) -> Result<()> {
+    sqlx::query("UPDATE uploads SET patch_holder = NULL, patch_lease_until = NULL WHERE id = $1 AND patch_holder = $2")
+        .bind(id)
+        .bind(holder)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// A finished upload of these bytes in the caller's organization, if there is one.
 pub async fn find_stored(tx: &mut Tx, sha256: &str, length: i64) -> Result<Option<Upload>> {
     Ok(sqlx::query_as::<_, Upload>(&format!(
@@ -87,7 +133,7 @@ pub async fn find_stored(tx: &mut Tx, sha256: &str, length: i64) -> Result<Optio
 pub async fn advance(tx: &mut Tx, id: Uuid, new_offset: i64, part: &str) -> Result<Upload> {
     Ok(sqlx::query_as::<_, Upload>(&format!(
         "UPDATE uploads SET \"offset\" = $2, parts = array_append(parts, $4), updated_at = now(), \
-           expires_at = now() + make_interval(hours => $3) WHERE id = $1 RETURNING {COLUMNS}"
+           patch_holder = NULL, patch_lease_until = NULL, expires_at = now() + make_interval(hours => $3) WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
     .bind(new_offset)

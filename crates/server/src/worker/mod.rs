@@ -223,18 +223,37 @@ async fn stage(db: &Db, job: &Job, project_status: &str, message: &str) -> Resul
             .await?;
         log(db, job, &format!("render.{project_status}"), "started", message).await
     };
-    step.await.map_err(|e| format!("the database failed: {e}"))
+    step.await.map_err(|e| public("the database failed; the render will be retried", e))
 }
 
-#[derive(sqlx::FromRow)]
+/// What a render follows: the inputs checked when the generation was started
+/// (`render.jobs.inputs`, written by `auth_private.start_generation`), never the project as it is
+/// now, so an edit after Generate cannot change the render (or lift it above the plan).
+#[derive(Debug, serde::Deserialize)]
 struct Inputs {
-    audio_path: String,
+    /// The project's stored audio: an object under `<organization>/<project>/`, or `None` when
+    /// the project had no finished upload of its own when the generation was started.
+    audio_key: Option<String>,
     prompt: String,
-    resolution: Option<String>,
-    style_preference: Option<String>,
-    footage_visibility: Option<f64>,
-    effect_intensity: Option<f64>,
-    seed: String,
+    resolution: resonance_api::model::Resolution,
+    style_preference: String,
+    footage_visibility: f64,
+    effect_intensity: f64,
+}
+
+/// Whether `key` is an object of this job's own project: the worker reads nothing else.
+fn own_object(job: &Job, key: &str) -> bool {
+    let prefix = format!("{}/{}/", job.organization_id, job.project_id);
+    key.strip_prefix(&prefix).is_some_and(|rest| {
+        !rest.is_empty() && rest.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+    })
+}
+
+/// A reason shown to the member, with the detail (which may name server paths or storage
+/// internals) kept in the server's log only.
+fn public(reason: &str, detail: impl std::fmt::Display) -> String {
+    tracing::warn!(%detail, "{reason}");
+    reason.to_owned()
 }
 
 /// A temporary directory removed when dropped.
@@ -248,34 +267,38 @@ impl Drop for Scratch {
 
 async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Result<(), String> {
     let started = Instant::now();
-    let db_err = |e: sqlx::Error| format!("the database failed: {e}");
-    let inputs: Inputs = sqlx::query_as(
-        "SELECT p.audio_path, p.prompt, p.resolution, p.style_preference, p.footage_visibility::float8 AS footage_visibility, \
-           p.effect_intensity::float8 AS effect_intensity, render.render_seed(g.seed) AS seed \
-         FROM generations g JOIN projects p ON p.id = g.project_id WHERE g.id = $1",
+    let db_err = |e: sqlx::Error| public("the database failed; the render will be retried", e);
+    let (inputs, seed): (Option<Json<Inputs>>, String) = sqlx::query_as(
+        "SELECT j.inputs, render.render_seed(g.seed) FROM render.jobs j JOIN generations g ON g.id = j.generation_id \
+         WHERE j.generation_id = $1",
     )
     .bind(job.generation_id)
     .fetch_one(db.pool())
     .await
     .map_err(db_err)?;
+    let inputs = inputs.ok_or("the generation was started without its inputs; start it again")?.0;
+    let Some(audio_key) = inputs.audio_key.as_deref().filter(|k| own_object(job, k)) else {
+        return Err("the project has no uploaded audio of its own: upload its track, then generate again".into());
+    };
     let scratch = Scratch(std::env::temp_dir().join(format!("resonance-render-{}", job.generation_id)));
-    std::fs::create_dir_all(&scratch.0).map_err(|e| format!("no scratch space: {e}"))?;
+    std::fs::create_dir_all(&scratch.0).map_err(|e| public("the render server has no scratch space left", e))?;
 
     // Analyzing.
     stage(db, job, "analyzing", "Analyzing the audio").await?;
-    let ext = inputs.audio_path.rsplit('.').next().unwrap_or("audio");
+    let ext = audio_key.rsplit('.').next().filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric())).unwrap_or("audio");
     let audio = scratch.0.join(format!("audio.{ext}"));
+    let no_space = |e: std::io::Error| public("the render server has no scratch space left", e);
     let mut stream = storage
-        .get(&ObjectPath::from(inputs.audio_path.as_str()))
+        .get(&ObjectPath::from(audio_key))
         .await
-        .map_err(|e| format!("the project's audio is not in storage (upload it first): {e}"))?
+        .map_err(|e| public("the project's audio is missing from storage: upload its track again", e))?
         .into_stream();
     {
         use std::io::Write as _;
-        let mut file = std::fs::File::create(&audio).map_err(|e| format!("no scratch space: {e}"))?;
+        let mut file = std::fs::File::create(&audio).map_err(no_space)?;
         while let Some(piece) = stream.next().await {
-            let piece = piece.map_err(|e| format!("reading the audio failed: {e}"))?;
-            file.write_all(&piece).map_err(|e| format!("no scratch space: {e}"))?;
+            let piece = piece.map_err(|e| public("reading the project's audio from storage failed", e))?;
+            file.write_all(&piece).map_err(no_space)?;
         }
     }
     let path = audio.clone();
@@ -297,11 +320,11 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
     // Orchestrating.
     stage(db, job, "orchestrating", "Planning the visuals").await?;
     let plan = plan::make(&plan::Inputs {
-        seed: &inputs.seed,
+        seed: &seed,
         prompt: &inputs.prompt,
-        style: inputs.style_preference.as_deref().unwrap_or("organic"),
-        effect_intensity: inputs.effect_intensity.unwrap_or(0.5),
-        footage_visibility: inputs.footage_visibility.unwrap_or(0.6),
+        style: &inputs.style_preference,
+        effect_intensity: inputs.effect_intensity,
+        footage_visibility: inputs.footage_visibility,
         analysis: &analysis,
     });
     sqlx::query("UPDATE generations SET visual_plan = $2 WHERE id = $1")
@@ -313,11 +336,7 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
 
     // Rendering.
     stage(db, job, "rendering", "Rendering the video").await?;
-    let resolution = inputs.resolution.as_deref().unwrap_or("1080p");
-    let size = resonance_api::model::Resolution::ALL
-        .into_iter()
-        .find(|r| r.as_str() == resolution)
-        .map_or((1920, 1080), resonance_api::model::Resolution::dimensions);
+    let size = inputs.resolution.dimensions();
     let (video, thumbnail) = (scratch.0.join("video.mp4"), scratch.0.join("thumbnail.jpg"));
     let (v, t, a, p) = (video.clone(), thumbnail.clone(), audio.clone(), plan.clone());
     let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(0.0f64);
@@ -342,13 +361,18 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
             }
         }
     };
-    rendered.map_err(|e| format!("the renderer crashed: {e}"))?.map_err(|e| e.to_string())?;
+    rendered
+        .map_err(|e| public("the renderer crashed", e))?
+        .map_err(|e| public("the video could not be encoded", e))?;
 
     // Stored, then completed.
     let base = format!("{}/{}/renders/{}", job.organization_id, job.project_id, job.generation_id);
     for (file, key) in [(&video, format!("{base}.mp4")), (&thumbnail, format!("{base}.jpg"))] {
-        let bytes = std::fs::read(file).map_err(|e| format!("the render was lost: {e}"))?;
-        storage.put(&ObjectPath::from(key), bytes.into()).await.map_err(|e| format!("storage failed: {e}"))?;
+        let bytes = std::fs::read(file).map_err(|e| public("the rendered file was lost before it was stored", e))?;
+        storage
+            .put(&ObjectPath::from(key), bytes.into())
+            .await
+            .map_err(|e| public("storing the video failed; it will be retried", e))?;
     }
     let file_size = std::fs::metadata(&video).map(|m| m.len()).unwrap_or(0);
     let mut tx = db.pool().begin().await.map_err(db_err)?;
@@ -390,4 +414,34 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
         .await
         .map_err(db_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_reads_only_objects_of_the_jobs_own_project() {
+        let job = Job {
+            generation_id: Uuid::new_v4(),
+            organization_id: Uuid::new_v4(),
+            project_id: Uuid::new_v4(),
+            attempts: 1,
+            max_attempts: 3,
+        };
+        let (org, project) = (job.organization_id, job.project_id);
+        let other = Uuid::new_v4();
+        assert!(own_object(&job, &format!("{org}/{project}/abc.wav")));
+        for key in [
+            format!("{other}/{project}/abc.wav"),
+            format!("{org}/{other}/abc.wav"),
+            format!("/{org}/{project}/abc.wav"),
+            format!("{org}/{project}/"),
+            format!("{org}/{project}/../../{other}/x/abc.wav"),
+            format!("{org}/{project}//abc.wav"),
+            format!("_uploads/{project}/abc.wav"),
+        ] {
+            assert!(!own_object(&job, &key), "{key} is not the job's own object");
+        }
+    }
 }

@@ -61,6 +61,8 @@ impl TestServer {
 
     pub async fn serve_on(db_url: String, db: Db, tune: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Settings::new(JwtSecret::parse(SECRET).unwrap());
+        // Every test signs its members in from one address; the rate is tested on its own.
+        settings.auth_per_minute = 1_000_000;
         tune(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -210,6 +212,38 @@ impl TestServer {
             .unwrap();
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Uploads `bytes` as `project`'s audio through tus in one chunk; the stored object's key.
+    pub async fn upload_audio(&self, token: &str, project: &str, bytes: &[u8]) -> String {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let created = self
+            .http
+            .post(format!("{}/v1/uploads", self.base))
+            .bearer_auth(token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", bytes.len().to_string())
+            .header("Upload-Metadata", format!("project_id {},filename {}", b64(project), b64("track.wav")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let location = created.headers()["location"].to_str().unwrap().to_owned();
+        let sent = self
+            .http
+            .patch(format!("{}{location}", self.base))
+            .bearer_auth(token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", "0")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::NO_CONTENT, "{}", sent.text().await.unwrap_or_default());
+        let (_, p) = self.get(&format!("/v1/projects/{project}"), token).await;
+        p["audio_path"].as_str().unwrap().to_owned()
     }
 
     /// A transaction as the server's request role with this user's claims (no session check).
