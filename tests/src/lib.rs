@@ -312,7 +312,7 @@ impl Backend {
             "INSERT INTO projects (organization_id, user_id, name, prompt, audio_path, description, audio_duration,
                                    status, updated_at)
              SELECT $1, $2, $3 || ' ' || lpad(g::text, greatest(4, length($4::text)), '0'),
-                    'a prompt of a realistic length for a music video, number ' || g, 'audio/' || g || '.mp3',
+                    'a prompt of a realistic length for a music video, number ' || g, 'track ' || g || '.mp3',
                     'notes ' || g, 120 + g % 120, 'completed', now() - ($4 - g) * interval '1 minute'
              FROM generate_series(1, $4) g",
         )

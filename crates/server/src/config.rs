@@ -374,7 +374,7 @@ impl TryFrom<&ServeArgs> for Settings {
             refresh_token_ttl: Duration::from_secs(a.refresh_token_days * 86_400),
             refresh_grace: Duration::from_secs(a.refresh_grace),
             tombstone_retention: Duration::from_secs(a.tombstone_days * 86_400),
-            storage: crate::objects::open(&a.storage)?,
+            storage: crate::objects::open(&a.storage).map_err(|e| format!("RESONANCE_STORAGE (--storage): {e}"))?,
             max_upload_bytes: a.max_upload_bytes,
             auth_per_minute: a.auth_per_minute,
             hash_wait: Duration::from_secs(a.hash_wait),

@@ -21,7 +21,8 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("database is up to date");
         }
         Command::Serve(args) => {
-            let settings = Settings::try_from(&args).map_err(|e| anyhow::anyhow!("--storage: {e}"))?;
+            // Each message names its own setting.
+            let settings = Settings::try_from(&args).map_err(|e| anyhow::anyhow!(e))?;
             let db =
                 Db::connect(&args.database.database_url, args.db_pool).await.context("cannot connect to Postgres")?;
             let listener = tokio::net::TcpListener::bind(args.listen)
