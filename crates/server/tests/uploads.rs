@@ -77,20 +77,6 @@ fn offset_of(resp: &reqwest::Response) -> usize {
     resp.headers()["upload-offset"].to_str().unwrap().parse().unwrap()
 }
 
-fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                out.extend(files_under(&e.path()));
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn a_file_uploads_in_chunks_and_becomes_the_projects_audio() {
     let Store { dir, server: s } = with_storage().await;

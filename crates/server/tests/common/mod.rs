@@ -314,6 +314,21 @@ pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }
 
+/// Every file below `dir` (object storage on disk), however deep.
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                out.extend(files_under(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
 /// A 16-bit PCM WAV file of `samples` (interleaved when `channels` > 1).
 pub fn wav_file(samples: &[i16], channels: u16, rate: u32) -> Vec<u8> {
     resonance_audio::wav::pcm16_file(samples, channels, rate)
