@@ -24,8 +24,7 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        prune_tombstones(&db, tombstone_retention).await;
-        prune_rows(&db).await;
+        prune(&db, tombstone_retention).await;
         crate::http::forget_expired_uploads(&db, storage.as_ref()).await;
         collect_garbage(&db, storage.as_ref()).await;
         tokio::select! {
@@ -33,6 +32,13 @@ pub async fn run(
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Prunes what is only useful for a while: the change feed's expired tombstones, idempotency
+/// keys, events and sign-in failures.
+pub async fn prune(db: &Db, tombstone_retention: Duration) {
+    prune_tombstones(db, tombstone_retention).await;
+    prune_rows(db).await;
 }
 
 async fn prune_tombstones(db: &Db, retention: Duration) {

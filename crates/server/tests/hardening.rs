@@ -506,3 +506,47 @@ async fn auth_floods_are_answered_with_retry_after() {
         );
     }
 }
+
+/// Finding 14: what anyone can add without an account does not grow without bound — failed
+/// sign-ins for unknown e-mails leave no activity row, and stale failures are pruned.
+#[tokio::test]
+async fn failed_sign_ins_leave_nothing_that_grows_without_bound() {
+    let s = TestServer::start().await;
+    let org = s.organization("prune").await;
+    let logs = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM system_logs WHERE organization_id IS NULL")
+            .fetch_one(&s.owner)
+            .await
+            .unwrap()
+    };
+    let anonymous = logs().await;
+    for n in 0..5 {
+        let (status, _) = s.sign_in(&format!("stranger{n}@nowhere.test"), "guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(logs().await, anonymous, "unknown e-mails write no activity rows");
+    let (status, _) = s.sign_in("viewer@prune.test", "wrong password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let org_warnings: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM system_logs WHERE organization_id = $1 AND action_type = 'auth.sign_in' AND status = 'warning'",
+    )
+    .bind(org.id)
+    .fetch_one(&s.owner)
+    .await
+    .unwrap();
+    assert_eq!(org_warnings, 1, "a member's failed sign-in stays in their organization's activity");
+
+    let failures = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM auth.sign_in_failures").fetch_one(&s.owner).await.unwrap()
+    };
+    assert_eq!(failures().await, 6);
+    sqlx::query(
+        "UPDATE auth.sign_in_failures SET attempted_at = now() - interval '2 hours' WHERE email_key LIKE 'stranger%'",
+    )
+    .execute(&s.owner)
+    .await
+    .unwrap();
+    let db = resonance_server::Db::from_pool(s.owner.clone());
+    resonance_server::maintenance::prune(&db, Duration::from_secs(86_400)).await;
+    assert_eq!(failures().await, 1, "stale failures are pruned; the fresh one still counts");
+}

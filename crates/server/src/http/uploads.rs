@@ -411,8 +411,7 @@ async fn claim(app: &AppState, claims: &AccessClaims, id: Uuid, at: i64, holder:
     if upload.offset != at {
         return Err(Error::conflict(format!("The upload stands at byte {}; resume from there.", upload.offset)));
     }
-    Err(Error::refused(
-        ErrorCode::Conflict,
+    Err(Error::conflict(
         "Another request is sending to this upload now; wait for it to end, then resume from its offset.",
     ))
 }

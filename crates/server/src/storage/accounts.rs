@@ -191,8 +191,8 @@ fn too_many_failures() -> Error {
 
 /// Counts this attempt as a failure before the password is checked (it is uncounted if the
 /// password is right), under a lock on the e-mail, so a burst of attempts can never check more
-/// passwords than the limits allow. `None` when a limit is reached.
-async fn claim_attempt(tx: &mut Tx, email_key: &str, client: &str) -> Result<Option<()>> {
+/// passwords than the limits allow. `false` when a limit is reached.
+async fn claim_attempt(tx: &mut Tx, email_key: &str, client: &str) -> Result<bool> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('sign-in:' || $1, 0))")
         .bind(email_key)
         .execute(&mut **tx)
@@ -207,14 +207,14 @@ async fn claim_attempt(tx: &mut Tx, email_key: &str, client: &str) -> Result<Opt
     .fetch_one(&mut **tx)
     .await?;
     if from_client >= MAX_FAILURES || in_all >= MAX_FAILURES_PER_EMAIL {
-        return Ok(None);
+        return Ok(false);
     }
     sqlx::query("INSERT INTO auth.sign_in_failures (email_key, client) VALUES ($1, $2)")
         .bind(email_key)
         .bind(client)
         .execute(&mut **tx)
         .await?;
-    Ok(Some(()))
+    Ok(true)
 }
 
 pub async fn sign_in(
@@ -227,7 +227,7 @@ pub async fn sign_in(
     let email_key = attempt.email.trim().to_lowercase();
     let client = attempt.client.to_string();
     let mut tx = db.begin_auth().await?;
-    if claim_attempt(&mut tx, &email_key, &client).await?.is_none() {
+    if !claim_attempt(&mut tx, &email_key, &client).await? {
         return Err(too_many_failures());
     }
     let account: Option<(Uuid, String)> =

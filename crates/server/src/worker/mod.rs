@@ -236,7 +236,7 @@ struct Inputs {
     audio_key: Option<String>,
     prompt: String,
     resolution: resonance_api::model::Resolution,
-    style_preference: String,
+    style_preference: resonance_api::model::StylePreference,
     footage_visibility: f64,
     effect_intensity: f64,
 }
@@ -322,7 +322,7 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
     let plan = plan::make(&plan::Inputs {
         seed: &seed,
         prompt: &inputs.prompt,
-        style: &inputs.style_preference,
+        style: inputs.style_preference.as_str(),
         effect_intensity: inputs.effect_intensity,
         footage_visibility: inputs.footage_visibility,
         analysis: &analysis,
