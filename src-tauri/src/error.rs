@@ -46,7 +46,9 @@ impl From<ClientError> for CommandError {
     fn from(e: ClientError) -> Self {
         let message = e.to_string();
         let (code, field, api_code) = match &e {
-            ClientError::NotSignedIn | ClientError::SignedOut => (ErrorKind::SignedOut, None, None),
+            ClientError::NotSignedIn | ClientError::SignedOut | ClientError::Removed { .. } => {
+                (ErrorKind::SignedOut, None, None)
+            }
             ClientError::WrongCredentials => (ErrorKind::WrongCredentials, None, None),
             ClientError::NoKeyring(_) => (ErrorKind::NoKeyring, None, None),
             ClientError::Offline { .. } => (ErrorKind::Offline, None, None),

@@ -23,6 +23,9 @@ pub enum ErrorCode {
     InvalidRefreshToken,
     /// The caller's role does not allow this.
     Forbidden,
+    /// The caller was removed from the organization: a client deletes what it keeps of the
+    /// organization's data for this account, and never sends its queued edits.
+    MembershipEnded,
     NotFound,
     /// The e-mail address already has an account.
     EmailTaken,
@@ -71,7 +74,7 @@ impl ErrorCode {
             | Self::SessionRevoked
             | Self::InvalidCredentials
             | Self::InvalidRefreshToken => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::MembershipEnded => 403,
             Self::NotFound => 404,
             Self::EmailTaken | Self::Conflict => 409,
             Self::PayloadTooLarge => 413,

@@ -213,7 +213,7 @@ fn parse_style(s: &str) -> Result<StylePreference, String> {
 fn exit_code(e: &anyhow::Error) -> u8 {
     if let Some(e) = e.downcast_ref::<ClientError>() {
         return match e {
-            ClientError::NotSignedIn | ClientError::SignedOut => 3,
+            ClientError::NotSignedIn | ClientError::SignedOut | ClientError::Removed { .. } => 3,
             ClientError::Offline { .. } => 4,
             ClientError::Refused { status: 404, .. } | ClientError::NotFound { .. } => 7,
             ClientError::Refused { .. } | ClientError::Invalid { .. } => 5,

@@ -158,3 +158,46 @@ async fn wrong_passwords_and_revoked_sessions_get_clear_answers() {
     // Reads still work from the mirror meanwhile.
     assert!(m.run(&["projects"]).await.status.success());
 }
+
+/// A member removed from the organization: the next call to the server deletes this
+/// computer's copy of the organization for that account (mirror, outbox, media, previews,
+/// tokens), says why once, and never sends the edit that was waiting offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_members_computer_forgets_the_organization_and_never_sends_its_edits() {
+    let keyring = Keyring::start();
+    let mut backend = Backend::start().await;
+    let (owner_token, _) = backend.signup("olga@example.com", "Olga Studio").await;
+    let (_, dev) = backend.add_member(&owner_token, "dev@example.com", "developer").await;
+    let dev_id = dev["user"]["id"].as_str().unwrap().to_owned();
+    let m = Machine::new(&keyring, &backend.base);
+    assert!(m.login("dev@example.com").await.status.success());
+    let wav = tone_wav(keyring.dir.path(), "song.wav", 1.0);
+    let id = m
+        .ok(&["project", "create", "--name", "Shared", "--prompt", "neon rain", "--audio", wav.to_str().unwrap()])
+        .await
+        .trim()
+        .to_owned();
+    m.ok(&["sync"]).await;
+    let account_dir = m.mirror_path().parent().unwrap().to_owned();
+    assert!(account_dir.join("mirror.sqlite").exists());
+
+    backend.stop().await;
+    m.ok(&["project", "edit", &id, "--name", "Edited while away"]).await;
+    backend.restart().await;
+    let (status, _) =
+        backend.call(reqwest::Method::DELETE, &format!("/v1/members/{dev_id}"), Some(&owner_token), None).await;
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
+
+    let removed = m.run(&["sync"]).await;
+    assert_eq!(removed.status.code(), Some(3), "{}", stderr(&removed));
+    assert!(stderr(&removed).contains("You were removed from Olga Studio"), "{}", stderr(&removed));
+    assert!(!account_dir.exists(), "the account's mirror, outbox and media are deleted");
+    assert!(!m.data.join("current-account.json").exists(), "the account is no longer the current one");
+    assert!(keyring.secrets().is_empty(), "its tokens are gone from the keyring");
+    let on_server = backend.projects(&owner_token).await;
+    assert_eq!(on_server[&id]["name"], "Shared", "the queued edit was never sent");
+
+    let after = m.run(&["projects"]).await;
+    assert!(!after.status.success());
+    assert!(stderr(&after).contains("Not signed in"), "{}", stderr(&after));
+}

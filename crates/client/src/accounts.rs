@@ -90,6 +90,21 @@ impl DataDir {
         }
     }
 
+    /// Deletes what this machine keeps of an organization for an account removed from it: the
+    /// account's directory (mirror with its outbox, media cache, session lock), the audio
+    /// previews, and the pointer to it as the current account.
+    pub fn forget_removed(&self, account: &Account) -> Result<()> {
+        if self.current()?.is_some_and(|c| c.user_id == account.user_id) {
+            self.clear_current()?;
+        }
+        self.forget(account.user_id)?;
+        match std::fs::remove_dir_all(crate::preview::directory(&self.root)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Removes everything this machine keeps for the account: its mirror and its cache.
     pub fn forget(&self, user: Uuid) -> Result<()> {
         match std::fs::remove_dir_all(self.account_dir(user)) {

@@ -10,6 +10,12 @@ pub enum ClientError {
     NotSignedIn,
     #[error("You were signed out (the session ended or was revoked). Sign in again.")]
     SignedOut,
+    /// The server says this account was removed from its organization; what this computer kept
+    /// of the organization for it has been deleted.
+    #[error(
+        "You were removed from {organization}, so this computer's copy of its projects, videos and unsent edits was deleted. Ask an admin to invite you again."
+    )]
+    Removed { organization: String },
     #[error("Wrong e-mail or password.")]
     WrongCredentials,
     #[error(
@@ -60,7 +66,7 @@ impl ClientError {
     /// A stable name for the kind of failure, for storing and for the UI to branch on.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::NotSignedIn | Self::SignedOut => "signed_out",
+            Self::NotSignedIn | Self::SignedOut | Self::Removed { .. } => "signed_out",
             Self::WrongCredentials => "wrong_credentials",
             Self::NoKeyring(_) => "no_keyring",
             Self::Offline { .. } => "offline",
@@ -74,7 +80,7 @@ impl ClientError {
 
     /// The user has to sign in (again) before anything else works.
     pub fn needs_sign_in(&self) -> bool {
-        matches!(self, Self::NotSignedIn | Self::SignedOut)
+        matches!(self, Self::NotSignedIn | Self::SignedOut | Self::Removed { .. })
     }
 }
 

@@ -4,7 +4,10 @@
 //! - a refresh is single-flight in the process (the token mutex) and across processes of the app
 //!   (a file lock, then the keyring is read again: another process may have refreshed already);
 //! - a 401 leads to one refresh and one retry; a refused refresh ends the session (`SignedOut`),
-//!   it never loops.
+//!   it never loops;
+//! - an answer that the account was removed from its organization (`membership_ended`) deletes
+//!   the account's tokens and everything this machine keeps of the organization for it, before
+//!   anything else is sent (so queued edits never are), and every later call says why.
 
 use std::path::PathBuf;
 
@@ -27,8 +30,11 @@ const EXPIRY_MARGIN_SECONDS: i64 = 30;
 pub struct Session {
     http: Http,
     account: Account,
+    data: DataDir,
     lock_path: PathBuf,
     tokens: tokio::sync::Mutex<Option<Tokens>>,
+    /// Set once the server said this account was removed from its organization.
+    removed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Session {
@@ -98,7 +104,14 @@ impl Session {
 
     fn with_tokens(http: Http, data: &DataDir, account: Account, tokens: Option<Tokens>) -> Self {
         let lock_path = data.session_lock_path(account.user_id);
-        Self { http, account, lock_path, tokens: tokio::sync::Mutex::new(tokens) }
+        Self {
+            http,
+            account,
+            data: data.clone(),
+            lock_path,
+            tokens: tokio::sync::Mutex::new(tokens),
+            removed: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     pub fn account(&self) -> &Account {
@@ -109,8 +122,47 @@ impl Session {
         &self.http
     }
 
+    fn removed_error(&self) -> ClientError {
+        ClientError::Removed { organization: self.account.organization_name.clone() }
+    }
+
+    /// The server said this account was removed: its tokens and this machine's copy of the
+    /// organization's data for it are deleted (once; a failure to delete is logged and the
+    /// answer stays the same).
+    async fn removed(&self) -> ClientError {
+        use std::sync::atomic::Ordering;
+        if !self.removed.swap(true, Ordering::SeqCst) {
+            let (data, account) = (self.data.clone(), self.account.clone());
+            let wiped = blocking(move || {
+                keyring::delete(account.user_id)?;
+                data.forget_removed(&account)
+            })
+            .await;
+            match wiped {
+                Ok(()) => {
+                    tracing::info!(user = %self.account.user_id, "removed from the organization; its local data was deleted")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "removed from the organization; some local data could not be deleted")
+                }
+            }
+        }
+        self.removed_error()
+    }
+
+    /// A request's answer, with a removal turned into [`Self::removed`].
+    async fn checked(&self, answer: Result<reqwest::Response>) -> Result<reqwest::Response> {
+        match answer {
+            Err(ClientError::Refused { code: ErrorCode::MembershipEnded, .. }) => Err(self.removed().await),
+            other => other,
+        }
+    }
+
     /// The current tokens, from memory or the keyring; `SignedOut` when there are none.
     async fn current(&self) -> Result<Tokens> {
+        if self.removed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(self.removed_error());
+        }
         let mut guard = self.tokens.lock().await;
         if let Some(t) = guard.as_ref() {
             return Ok(t.clone());
@@ -166,7 +218,7 @@ impl Session {
     async fn refresh_with_server(&self, current: &Tokens) -> Result<Tokens> {
         let request = TokenRequest::RefreshToken { refresh_token: current.refresh_token.clone() };
         let body = serde_json::to_value(&request)?;
-        match self.http.send(Method::POST, "/v1/auth/token", None, Some(&body), None).await {
+        match self.checked(self.http.send(Method::POST, "/v1/auth/token", None, Some(&body), None).await).await {
             Ok(resp) => {
                 let fresh = tokens_from(&read_json::<TokenResponse>(resp).await?);
                 let (user, stored) = (self.account.user_id, fresh.clone());
@@ -211,22 +263,35 @@ impl Session {
             tokens = self.refresh(&tokens).await?;
         }
         let first = self
-            .http
-            .send_with(
-                method.clone(),
-                path,
-                Some(tokens.access_token.reveal()),
-                payload.clone(),
-                headers,
-                idempotency_key,
+            .checked(
+                self.http
+                    .send_with(
+                        method.clone(),
+                        path,
+                        Some(tokens.access_token.reveal()),
+                        payload.clone(),
+                        headers,
+                        idempotency_key,
+                    )
+                    .await,
             )
             .await;
         match first {
             Err(ClientError::Refused { status: 401, .. }) => {
                 let fresh = self.refresh(&tokens).await?;
                 let again = self
-                    .http
-                    .send_with(method, path, Some(fresh.access_token.reveal()), payload, headers, idempotency_key)
+                    .checked(
+                        self.http
+                            .send_with(
+                                method,
+                                path,
+                                Some(fresh.access_token.reveal()),
+                                payload,
+                                headers,
+                                idempotency_key,
+                            )
+                            .await,
+                    )
                     .await;
                 match again {
                     Err(ClientError::Refused { status: 401, .. }) => Err(ClientError::SignedOut),

@@ -145,10 +145,16 @@ impl Db {
         let row: Option<(Uuid, Option<String>)> =
             sqlx::query_as("SELECT organization_id, role FROM auth_private.caller()").fetch_optional(&mut *tx).await?;
         let Some((organization_id, role)) = row else {
-            return Err(Error::refused(
-                ErrorCode::SessionRevoked,
-                "This session has ended (signed out, or your membership changed). Sign in again.",
-            ));
+            let removed: bool =
+                sqlx::query_scalar("SELECT auth_private.is_removed($1)").bind(claims.sub).fetch_one(&mut *tx).await?;
+            return Err(if removed {
+                membership_ended()
+            } else {
+                Error::refused(
+                    ErrorCode::SessionRevoked,
+                    "This session has ended (signed out elsewhere). Sign in again.",
+                )
+            });
         };
         let role = role.as_deref().and_then(Role::parse).unwrap_or(Role::Viewer);
         Ok((tx, Caller { user_id: claims.sub, session_id: claims.sid, organization_id, role }))
@@ -164,6 +170,16 @@ impl Db {
     pub async fn begin_auth(&self) -> Result<Tx> {
         self.begin_as(AUTH_ROLE, "").await
     }
+}
+
+/// The answer to a member who was removed: a code of its own, so their devices delete what they
+/// keep of the organization.
+pub fn membership_ended() -> Error {
+    Error::refused(
+        ErrorCode::MembershipEnded,
+        "You were removed from this organization, so this device's copy of its projects was deleted. \
+         Ask an admin to invite you again.",
+    )
 }
 
 pub fn claims_json(user_id: Uuid, session_id: Uuid) -> String {

@@ -176,11 +176,20 @@ async fn a_removed_member_loses_access_at_once() {
     let org = s.organization("kay").await;
     let (status, _) = s.delete(&format!("/v1/members/{}", org.developer.user_id), &org.admin.access).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    // A code of its own on every path, so the member's devices know to delete their copy.
     let (status, body) = s.get("/v1/projects", &org.developer.access).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "session_revoked"));
-    assert_eq!(s.refresh(&org.developer.refresh).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "membership_ended"));
+    let (status, body) = s.refresh(&org.developer.refresh).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "membership_ended"));
+    let (status, body) = s.refresh(&org.developer.refresh).await;
+    assert_eq!(error_code(&body), "membership_ended", "still, once the session is revoked: {status}");
     let (status, body) = s.sign_in("developer@kay.test", PASSWORD).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!((status, error_code(&body)), (StatusCode::FORBIDDEN, "membership_ended"));
+    // A member who only signed out is told to sign in again, nothing more.
+    let (status, _) = s.call(Method::POST, "/v1/auth/logout", Some(&org.viewer.access), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = s.get("/v1/projects", &org.viewer.access).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "session_revoked"));
     // They no longer appear among the members, but their row stays for history.
     let (_, members) = s.get("/v1/members", &org.owner.access).await;
     assert_eq!(members.as_array().unwrap().len(), 3);

@@ -398,7 +398,12 @@ export type ErrorCode =
 /**
  * The caller's role does not allow this.
  */
-"forbidden" | "not_found" | 
+"forbidden" | 
+/**
+ * The caller was removed from the organization: a client deletes what it keeps of the
+ * organization's data for this account, and never sends its queued edits.
+ */
+"membership_ended" | "not_found" | 
 /**
  * The e-mail address already has an account.
  */

@@ -255,9 +255,8 @@ pub async fn sign_in(
     let state: String =
         sqlx::query_scalar("SELECT auth_private.membership_state($1)").bind(user_id).fetch_one(&mut *tx).await?;
     if state != "active" {
-        return Err(Error::forbidden(
-            "This account is no longer a member of an organization; ask an admin to invite you again.",
-        ));
+        tx.commit().await?;
+        return Err(crate::db::membership_ended());
     }
     sqlx::query("DELETE FROM auth.sign_in_failures WHERE email_key = $1 AND client = $2")
         .bind(&email_key)
@@ -299,18 +298,19 @@ pub async fn refresh(db: &Db, keys: &Keys, policy: SessionPolicy, token: &Sensit
     let Some(t) = t else {
         return Err(invalid_refresh("This sign-in is no longer valid; sign in again."));
     };
-    if t.session_revoked {
-        return Err(invalid_refresh("This session was signed out; sign in again."));
-    }
-    if t.expires_at <= t.now {
-        return Err(invalid_refresh("This session has expired; sign in again."));
-    }
+    // Removal first: a removed member's devices are told so whatever became of the session.
     let state: String =
         sqlx::query_scalar("SELECT auth_private.membership_state($1)").bind(t.user_id).fetch_one(&mut *tx).await?;
     if state != "active" {
         revoke_session(&mut tx, t.session_id, "member_removed").await?;
         tx.commit().await?;
-        return Err(invalid_refresh("This account is no longer a member of an organization."));
+        return Err(crate::db::membership_ended());
+    }
+    if t.session_revoked {
+        return Err(invalid_refresh("This session was signed out; sign in again."));
+    }
+    if t.expires_at <= t.now {
+        return Err(invalid_refresh("This session has expired; sign in again."));
     }
     let successor = keys.successor(token);
     match t.rotated_at {
