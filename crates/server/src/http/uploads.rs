@@ -402,7 +402,7 @@ async fn claim(app: &AppState, claims: &AccessClaims, id: Uuid, at: i64, holder:
         uploads::get(&mut tx, id, false).await?;
         return Err(Error::forbidden("Viewers cannot upload audio; ask an admin for the developer role."));
     }
-    if let Some(upload) = uploads::claim_patch(&mut tx, id, holder, at).await? {
+    if let Some(upload) = uploads::claim(&mut tx, id, holder, at, uploads::PATCH_LEASE_SECONDS).await? {
         tx.commit().await?;
         return Ok(upload);
     }
@@ -554,40 +554,51 @@ async fn delete_object(storage: &dyn ObjectStore, key: &ObjectPath) {
 }
 
 /// Joins the chunks, hashes and decodes the file, keeps it under its final key and gives it to
-/// the project. Runs under the row's lock, once: a second caller finds it done.
+/// the project. Once: the upload is claimed for the work (a second caller finds it held or
+/// done), and no database connection or row lock is held while the file is joined and decoded,
+/// so many large uploads finishing at once do not starve the pool.
 async fn finish(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<()> {
-    let (mut tx, caller) = app.db.begin_for(claims).await?;
-    let upload = uploads::get(&mut tx, id, true).await?;
-    if upload.state != "receiving" || upload.offset != upload.length {
-        tx.commit().await?;
+    let holder = Uuid::new_v4();
+    let (mut tx, _caller) = app.db.begin_for(claims).await?;
+    let length = uploads::get(&mut tx, id, false).await?.length;
+    let Some(upload) = uploads::claim(&mut tx, id, holder, length, uploads::FINISH_LEASE_SECONDS).await? else {
+        // Finished, failed, or being finished by another request.
         return Ok(());
-    }
-    let temp = std::env::temp_dir().join(format!("resonance-upload-{id}"));
-    let joined = join_parts(app.storage.as_ref(), &upload, &temp).await;
-    let sha256 = match joined {
-        Ok(sha) => sha,
+    };
+    tx.commit().await?;
+    let claimed = Claimed { app: app.clone(), claims: claims.clone(), id, holder, released: false };
+    let temp = std::env::temp_dir().join(format!("resonance-upload-{id}-{holder}"));
+    let outcome = examine(app, &upload, &temp).await;
+    let _ = std::fs::remove_file(&temp);
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
         Err(e) => {
-            let _ = std::fs::remove_file(&temp);
+            claimed.release().await;
             return Err(e);
         }
     };
-    if let Some(declared) = upload.declared_sha256.as_deref().filter(|d| *d != sha256) {
-        let _ = std::fs::remove_file(&temp);
-        let message = format!("The file's SHA-256 is {sha256}, not the declared {declared}.");
-        uploads::fail(&mut tx, id, &message).await?;
-        tx.commit().await?;
-        delete_parts(app.storage.as_ref(), id).await;
-        return Err(Error::refused(ErrorCode::ChecksumMismatch, message));
+    let (mut tx, caller) = app.db.begin_for(claims).await?;
+    let current = uploads::get(&mut tx, id, true).await?;
+    if current.state != "receiving" || current.patch_holder != Some(holder) {
+        // The claim ran out and another request finished it; its answer stands.
+        return Ok(());
     }
-    let path = temp.clone();
-    let probed = tokio::task::spawn_blocking(move || resonance_audio::probe(&path, &mut []))
-        .await
-        .map_err(|e| Error::Invariant(format!("the audio probe failed: {e}")))?;
-    let facts = match probed {
-        Ok(facts) => facts,
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            let message = format!("This file is not audio we can decode ({}: {}).", e.kind, e.message);
+    claimed.done();
+    let refusal = match outcome {
+        Examined::Audio { key, sha256, duration } => {
+            uploads::complete(&mut tx, id, &key, &sha256, duration).await?;
+            uploads::attach_to_project(&mut tx, upload.project_id, &key, duration).await?;
+            let name = upload.filename.as_deref().unwrap_or("audio");
+            let message = format!("Uploaded \u{201c}{name}\u{201d} ({duration:.1} s)");
+            logs::append(&mut tx, &caller, Entry::success("upload.complete", message).project(upload.project_id))
+                .await?;
+            None
+        }
+        Examined::ChecksumMismatch(message) => {
+            uploads::fail(&mut tx, id, &message).await?;
+            Some(Error::refused(ErrorCode::ChecksumMismatch, message))
+        }
+        Examined::NotAudio(message) => {
             uploads::fail(&mut tx, id, &message).await?;
             logs::append(
                 &mut tx,
@@ -595,28 +606,46 @@ async fn finish(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<()> {
                 Entry::success("upload.refused", message.clone()).project(upload.project_id),
             )
             .await?;
-            tx.commit().await?;
-            delete_parts(app.storage.as_ref(), id).await;
-            return Err(Error::refused(ErrorCode::NotAudio, message));
+            Some(Error::refused(ErrorCode::NotAudio, message))
         }
     };
-    let key = object_key(&upload, &sha256, extension(facts.container));
-    let stored = store_file(app.storage.as_ref(), &temp, &key).await;
-    let _ = std::fs::remove_file(&temp);
-    stored?;
-    uploads::complete(&mut tx, id, &key, &sha256, facts.duration_seconds).await?;
-    uploads::attach_to_project(&mut tx, upload.project_id, &key, facts.duration_seconds).await?;
-    let name = upload.filename.as_deref().unwrap_or("audio");
-    logs::append(
-        &mut tx,
-        &caller,
-        Entry::success("upload.complete", format!("Uploaded \u{201c}{name}\u{201d} ({:.1} s)", facts.duration_seconds))
-            .project(upload.project_id),
-    )
-    .await?;
     tx.commit().await?;
     delete_parts(app.storage.as_ref(), id).await;
-    Ok(())
+    refusal.map_or(Ok(()), Err)
+}
+
+/// What a whole upload turned out to be.
+enum Examined {
+    /// Audio, kept under its final key.
+    Audio {
+        key: String,
+        sha256: String,
+        duration: f64,
+    },
+    ChecksumMismatch(String),
+    NotAudio(String),
+}
+
+/// Joins the chunks into `temp`, checks the declared hash, decodes the file and, when it is
+/// audio, stores it under its final key. Touches no database.
+async fn examine(app: &AppState, upload: &Upload, temp: &std::path::Path) -> Result<Examined> {
+    let sha256 = join_parts(app.storage.as_ref(), upload, temp).await?;
+    if let Some(declared) = upload.declared_sha256.as_deref().filter(|d| *d != sha256) {
+        return Ok(Examined::ChecksumMismatch(format!("The file's SHA-256 is {sha256}, not the declared {declared}.")));
+    }
+    let path = temp.to_owned();
+    let probed = tokio::task::spawn_blocking(move || resonance_audio::probe(&path, &mut []))
+        .await
+        .map_err(|e| Error::Invariant(format!("the audio probe failed: {e}")))?;
+    let facts = match probed {
+        Ok(facts) => facts,
+        Err(e) => {
+            return Ok(Examined::NotAudio(format!("This file is not audio we can decode ({}: {}).", e.kind, e.message)))
+        }
+    };
+    let key = object_key(upload, &sha256, extension(facts.container));
+    store_file(app.storage.as_ref(), temp, &key).await?;
+    Ok(Examined::Audio { key, sha256, duration: facts.duration_seconds })
 }
 
 /// Writes the chunks in order into `temp` and returns the file's SHA-256 (hex).

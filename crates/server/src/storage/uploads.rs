@@ -38,6 +38,10 @@ const COLUMNS: &str = "id, organization_id, project_id, length, \"offset\", part
 /// only a server that died mid-request leaves an upload held, and only this long.
 pub const PATCH_LEASE_SECONDS: f64 = 60.0;
 
+/// How long finishing an upload (joining, hashing, decoding, storing) may hold it before another
+/// request may finish it instead: a server that died meanwhile delays the audio this long at most.
+pub const FINISH_LEASE_SECONDS: f64 = 600.0;
+
 pub struct NewUpload<'a> {
     pub project_id: Uuid,
     pub length: i64,
@@ -78,9 +82,10 @@ pub async fn get(tx: &mut Tx, id: Uuid, lock: bool) -> Result<Upload> {
         .ok_or_else(|| Error::not_found("No such upload."))
 }
 
-/// Claims the upload for one PATCH at `offset`, or `None` when it is not open there or another
-/// request holds it (the caller reads the row to say which).
-pub async fn claim_patch(tx: &mut Tx, id: Uuid, holder: Uuid, offset: i64) -> Result<Option<Upload>> {
+/// Claims the upload for one request at `offset` (a PATCH there, or finishing at its length) for
+/// `lease_seconds`, or `None` when it is not open there or another request holds it (the caller
+/// reads the row to say which).
+pub async fn claim(tx: &mut Tx, id: Uuid, holder: Uuid, offset: i64, lease_seconds: f64) -> Result<Option<Upload>> {
     Ok(sqlx::query_as::<_, Upload>(&format!(
         "UPDATE uploads SET patch_holder = $2, patch_lease_until = now() + make_interval(secs => $4) \
          WHERE id = $1 AND state = 'receiving' AND expires_at > now() AND \"offset\" = $3 \
@@ -89,7 +94,7 @@ pub async fn claim_patch(tx: &mut Tx, id: Uuid, holder: Uuid, offset: i64) -> Re
     .bind(id)
     .bind(holder)
     .bind(offset)
-    .bind(PATCH_LEASE_SECONDS)
+    .bind(lease_seconds)
     .fetch_optional(&mut **tx)
     .await?)
 }
@@ -107,7 +112,7 @@ pub async fn renew_patch(tx: &mut Tx, id: Uuid, holder: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Lets the next PATCH in (the request ended without moving the offset).
+/// Lets the next request in (the one holding the upload ended without moving it on).
 pub async fn release_patch(tx: &mut Tx, id: Uuid, holder: Uuid) -> Result<()> {
     sqlx::query("UPDATE uploads SET patch_holder = NULL, patch_lease_until = NULL WHERE id = $1 AND patch_holder = $2")
         .bind(id)
