@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -130,19 +130,30 @@ fn hasher() -> Argon2<'static> {
     Argon2::default()
 }
 
-/// Password hashing's share of the machine: one argon2 at a time per core (each takes 19 MiB
-/// and tens of milliseconds by design), the rest waiting in line for at most `wait`, then
-/// answered 503 with Retry-After. So a flood of sign-ins costs bounded memory and leaves the
-/// other requests their share of the cores.
+/// argon2's working memory (19 MiB at the default setting), one per slot, reused by every hash
+/// the slot computes: a flood of sign-ins allocates nothing, so memory does not grow with it
+/// (freed blocks of that size would stay with the allocator).
+type Memory = Vec<argon2::Block>;
+
+/// Password hashing's share of the machine: one argon2 at a time per core, each with its own
+/// working memory, the rest waiting in line for at most `wait`, then answered 503 with
+/// Retry-After. So a flood of sign-ins costs bounded memory and leaves the other requests their
+/// share of the cores.
 #[derive(Debug, Clone)]
 pub struct PasswordSlots {
     slots: std::sync::Arc<tokio::sync::Semaphore>,
+    memory: std::sync::Arc<std::sync::Mutex<Vec<Memory>>>,
     wait: Duration,
 }
 
 impl PasswordSlots {
     pub fn new(slots: usize, wait: Duration) -> Self {
-        Self { slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots.max(1))), wait }
+        let slots = slots.max(1);
+        Self {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots)),
+            memory: std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(slots))),
+            wait,
+        }
     }
 
     /// One slot per core.
@@ -150,38 +161,51 @@ impl PasswordSlots {
         Self::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get), wait)
     }
 
-    async fn take(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+    /// A slot, and its memory (made the first time the slot is used).
+    async fn take(&self) -> Result<Slot> {
         let busy = || Error::RetryLater {
             code: resonance_api::ErrorCode::Unavailable,
             message: "The server is busy signing others in; try again in a few seconds.".into(),
             after_seconds: self.wait.as_secs().max(1),
         };
-        match tokio::time::timeout(self.wait, std::sync::Arc::clone(&self.slots).acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) | Err(_) => Err(busy()),
-        }
+        let permit = match tokio::time::timeout(self.wait, std::sync::Arc::clone(&self.slots).acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) | Err(_) => return Err(busy()),
+        };
+        let memory = self.memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop().unwrap_or_default();
+        Ok(Slot { memory, pool: std::sync::Arc::clone(&self.memory), _permit: permit })
     }
 
     /// Hashes on a blocking thread that holds the slot until argon2 is done, even when the
     /// request that asked has gone away meanwhile.
     pub async fn hash(&self, password: String) -> Result<String> {
-        let permit = self.take().await?;
-        blocking(move || {
-            let _permit = permit;
-            hash_now(&password)
-        })
-        .await
+        let mut slot = self.take().await?;
+        blocking(move || hash_with(&mut slot.memory, &password)).await
     }
 
     /// Verifies like [`Self::hash`]. With no stored hash (unknown e-mail) it verifies against a
     /// fixed hash anyway, so both failures take the same time.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool> {
-        let permit = self.take().await?;
+        let mut slot = self.take().await?;
         blocking(move || {
-            let _permit = permit;
-            verify_now(&password, stored.as_deref())
+            let ok = verify_with(&mut slot.memory, &password, stored.as_deref().unwrap_or(dummy_hash()))?;
+            Ok(ok && stored.is_some())
         })
         .await
+    }
+}
+
+/// A taken slot: its memory goes back to the pool, and the permit is returned, when it drops.
+struct Slot {
+    memory: Memory,
+    pool: std::sync::Arc<std::sync::Mutex<Vec<Memory>>>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let memory = std::mem::take(&mut self.memory);
+        self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(memory);
     }
 }
 
@@ -189,36 +213,70 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + '
     tokio::task::spawn_blocking(work).await.map_err(|e| Error::PasswordHash(e.to_string()))?
 }
 
-fn hash_now(password: &str) -> Result<String> {
+fn hash_error(e: impl std::fmt::Display) -> Error {
+    Error::PasswordHash(e.to_string())
+}
+
+/// The argon2 output of `password` with `argon`'s parameters, in `memory` (grown if needed).
+fn compute(
+    argon: &Argon2<'_>,
+    memory: &mut Memory,
+    password: &str,
+    salt: &[u8],
+    len: usize,
+) -> Result<argon2::password_hash::Output> {
+    let blocks = argon.params().block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::default());
+    }
+    let blocks = memory.get_mut(..blocks).ok_or_else(|| hash_error("argon2 memory"))?;
+    argon2::password_hash::Output::init_with(len, |out| {
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut *blocks)
+            .map_err(|_| argon2::password_hash::Error::Crypto)
+    })
+    .map_err(hash_error)
+}
+
+/// A new PHC string (`$argon2id$v=19$m=…`) for `password`, with a fresh salt.
+fn hash_with(memory: &mut Memory, password: &str) -> Result<String> {
+    let argon = hasher();
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    hasher()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::PasswordHash(e.to_string()))
-}
-
-fn verify_now(password: &str, stored: Option<&str>) -> Result<bool> {
-    let dummy;
-    let encoded = match stored {
-        Some(s) => s,
-        None => {
-            dummy = dummy_hash();
-            dummy.as_str()
-        }
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(hash_error)?;
+    let output = compute(&argon, memory, password, raw_salt, argon2::Params::DEFAULT_OUTPUT_LEN)?;
+    let hash = PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params: argon.params().try_into().map_err(hash_error)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
     };
-    let parsed = PasswordHash::new(encoded).map_err(|e| Error::PasswordHash(e.to_string()))?;
-    let ok = hasher().verify_password(password.as_bytes(), &parsed).is_ok();
-    Ok(ok && stored.is_some())
+    Ok(hash.to_string())
 }
 
-fn dummy_hash() -> String {
+/// Whether `password` matches the PHC string `stored` (compared in constant time).
+fn verify_with(memory: &mut Memory, password: &str, stored: &str) -> Result<bool> {
+    let parsed = PasswordHash::new(stored).map_err(hash_error)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return Ok(false) };
+    let algorithm = argon2::Algorithm::try_from(parsed.algorithm).map_err(hash_error)?;
+    let version = match parsed.version {
+        Some(v) => argon2::Version::try_from(v).map_err(hash_error)?,
+        None => argon2::Version::default(),
+    };
+    let params = argon2::Params::try_from(&parsed).map_err(hash_error)?;
+    let argon = Argon2::new(algorithm, version, params);
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(hash_error)?;
+    Ok(compute(&argon, memory, password, raw_salt, expected.len())? == expected)
+}
+
+fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY
-        .get_or_init(|| {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            hasher().hash_password(b"resonance timing equaliser", &salt).map(|h| h.to_string()).unwrap_or_default()
-        })
-        .clone()
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        hasher().hash_password(b"resonance timing equaliser", &salt).map(|h| h.to_string()).unwrap_or_default()
+    })
 }
 
 #[cfg(test)]
@@ -276,6 +334,22 @@ mod tests {
         assert!(slots.verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
         assert!(!slots.verify("wrong horse battery".into(), Some(h)).await.unwrap());
         assert!(!slots.verify("anything at all".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn hashes_made_in_a_slots_memory_are_standard_argon2id() {
+        use argon2::password_hash::PasswordVerifier;
+        let mut memory = Memory::new();
+        let ours = hash_with(&mut memory, "correct horse").unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{ours}");
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(hasher().verify_password(b"correct horse", &parsed).is_ok(), "the standard verifier accepts ours");
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let standard = hasher().hash_password(b"battery staple", &salt).unwrap().to_string();
+        assert!(verify_with(&mut memory, "battery staple", &standard).unwrap(), "ours accepts the standard's");
+        assert!(!verify_with(&mut memory, "battery stapler", &standard).unwrap());
+        assert!(!verify_with(&mut memory, "correct horsf", &ours).unwrap());
+        assert_eq!(memory.len(), 19 * 1024, "the slot's memory is the one 19 MiB block set, reused");
     }
 
     #[tokio::test]
