@@ -416,6 +416,7 @@ fn bench(args: &[String]) -> Result<()> {
     let cluster = Cluster::throwaway()?;
     for (package, bench) in [
         ("resonance-server", "sync_pull"),
+        ("resonance-server", "flood"),
         ("resonance-cli", "client_sync"),
         ("resonance-cli", "pipeline"),
         ("resonance-audio", "analyze"),

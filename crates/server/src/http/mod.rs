@@ -49,6 +49,8 @@ pub struct Inner {
     pub password_slots: crate::credentials::PasswordSlots,
     /// Requests per client address on the endpoints anyone can call.
     pub auth_limiter: throttle::ClientLimiter,
+    /// Uploads being joined and decoded at once: half the cores, so requests keep the rest.
+    pub finishing: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::ops::Deref for AppState {
@@ -71,6 +73,9 @@ impl AppState {
             billing: crate::billing::Billing::new(settings.stripe.clone()),
             password_slots: crate::credentials::PasswordSlots::per_core(settings.hash_wait),
             auth_limiter: throttle::ClientLimiter::new(settings.auth_per_minute),
+            finishing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            )),
         }))
     }
 }

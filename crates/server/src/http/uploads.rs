@@ -9,7 +9,6 @@
 //! - the finished file is joined, hashed and decoded as audio before it is kept: what is not
 //!   audio is refused (and deleted); bytes the organization already stored finish at once.
 
-use std::io::Write as _;
 use std::time::SystemTime;
 
 use axum::body::Body;
@@ -568,7 +567,11 @@ async fn finish(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<()> {
     tx.commit().await?;
     let claimed = Claimed { app: app.clone(), claims: claims.clone(), id, holder, released: false };
     let temp = std::env::temp_dir().join(format!("resonance-upload-{id}-{holder}"));
-    let outcome = examine(app, &upload, &temp).await;
+    // A few at a time: decoding is CPU work, and the other requests need the cores too.
+    let outcome = match app.finishing.acquire().await {
+        Ok(_turn) => examine(app, &upload, &temp).await,
+        Err(_) => Err(Error::Invariant("the finishing queue is closed".into())),
+    };
     let _ = std::fs::remove_file(&temp);
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -650,31 +653,35 @@ async fn examine(app: &AppState, upload: &Upload, temp: &std::path::Path) -> Res
 
 /// Writes the chunks in order into `temp` and returns the file's SHA-256 (hex).
 async fn join_parts(storage: &dyn ObjectStore, upload: &Upload, temp: &std::path::Path) -> Result<String> {
-    let mut file = std::fs::File::create(temp)?;
+    use tokio::io::AsyncWriteExt as _;
+    // Async file writes: many uploads finishing at once must not hold the runtime's threads.
+    let mut file = tokio::fs::File::create(temp).await?;
     let mut hasher = sha2::Sha256::new();
     for part in &upload.parts {
         let mut bytes = storage.get(&ObjectPath::from(part.as_str())).await?.into_stream();
         while let Some(piece) = bytes.next().await {
             let piece = piece?;
             hasher.update(&piece);
-            file.write_all(&piece)?;
+            file.write_all(&piece).await?;
         }
     }
-    file.flush()?;
+    file.flush().await?;
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// Copies the joined file into storage under `key`, a few parts in flight at a time.
 async fn store_file(storage: &dyn ObjectStore, temp: &std::path::Path, key: &str) -> Result<()> {
-    use std::io::Read as _;
+    use tokio::io::AsyncReadExt as _;
     let upload = storage.put_multipart(&ObjectPath::from(key)).await?;
-    let mut writer = WriteMultipart::new(upload);
-    let mut file = std::fs::File::open(temp)?;
-    let mut buf = vec![0u8; 8 << 20];
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+    let mut file = tokio::fs::File::open(temp).await?;
+    let mut buf = vec![0u8; PART_BYTES];
     loop {
-        let n = file.read(&mut buf)?;
+        let n = file.read(&mut buf).await?;
         if n == 0 {
             break;
         }
+        writer.wait_for_capacity(2).await?;
         writer.write(&buf[..n]);
     }
     writer.finish().await?;
