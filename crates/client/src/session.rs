@@ -6,8 +6,8 @@
 //! - a 401 leads to one refresh and one retry; a refused refresh ends the session (`SignedOut`),
 //!   it never loops;
 //! - an answer that the account was removed from its organization (`membership_ended`) deletes
-//!   the account's tokens and everything this machine keeps of the organization for it, before
-//!   anything else is sent (so queued edits never are), and every later call says why.
+//!   the account's tokens and everything this machine keeps of the organization for it (the
+//!   outbox with the mirror, so no queued edit is tried again), and every later call says why.
 
 use std::path::PathBuf;
 
