@@ -302,7 +302,13 @@ async fn send(
             }
             // Out of step (a chunk whose answer was lost) or a damaged chunk: ask where it stands.
             Err(ClientError::Refused { status: 409 | 460, .. }) => {
+                let before = up.offset;
                 up.offset = server_offset(session, &url).await?.unwrap_or(0);
+                if up.offset == before {
+                    // Where we thought: another request (an earlier one of ours, cut off) is
+                    // still sending to it. Give it a moment rather than asking again at once.
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
             }
             Err(e) if e.is_transient() => {
                 failures += 1;

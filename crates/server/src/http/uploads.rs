@@ -313,7 +313,13 @@ async fn patch_inner(
     };
     // Who may write, and whether this request may write now, are settled before a byte is read.
     let holder = Uuid::new_v4();
-    let upload = claim(app, claims, id, at, holder).await?;
+    let upload = match claim(app, claims, id, at, holder).await {
+        Ok(upload) => upload,
+        Err(refusal) => {
+            discard(body).await;
+            return Err(refusal);
+        }
+    };
     let claimed = Claimed { app: app.clone(), claims: claims.clone(), id, holder, released: false };
     let room = usize::try_from(upload.length - upload.offset).unwrap_or(usize::MAX).min(MAX_CHUNK_BYTES);
     let key = part_key(id, at);
@@ -390,6 +396,23 @@ impl Checksum {
         };
         base64::engine::general_purpose::STANDARD.encode(digest) == self.expected
     }
+}
+
+/// Reads and drops a refused request's body (at most a chunk's worth, for a few seconds), storing
+/// nothing: a client that sends its body before reading the answer (most do; few use
+/// `Expect: 100-continue`) then reads the refusal instead of a connection cut mid-send.
+async fn discard(body: Body) {
+    let mut stream = body.into_data_stream();
+    let drained = async {
+        let mut read = 0usize;
+        while let Some(Ok(piece)) = stream.next().await {
+            read += piece.len();
+            if read > MAX_CHUNK_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drained).await;
 }
 
 /// Claims the upload for this request: the caller may upload, the upload is open, stands at
