@@ -31,6 +31,14 @@ pub struct SignUpRequest {
     pub invite_token: Option<Sensitive<String>>,
 }
 
+/// The answer to a sign-up on a server that verifies e-mail addresses: the same whether or not
+/// the address already had an account (what happens next is told by e-mail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignUpAccepted {
+    pub message: String,
+}
+
 /// `grant_type` is `password` (with `email` and `password`) or `refresh_token`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -26,6 +26,8 @@ pub enum ErrorCode {
     /// The caller was removed from the organization: a client deletes what it keeps of the
     /// organization's data for this account, and never sends its queued edits.
     MembershipEnded,
+    /// The account's e-mail address is not verified yet: open the link that was sent to it.
+    EmailUnverified,
     NotFound,
     /// The e-mail address already has an account.
     EmailTaken,
@@ -74,7 +76,7 @@ impl ErrorCode {
             | Self::SessionRevoked
             | Self::InvalidCredentials
             | Self::InvalidRefreshToken => 401,
-            Self::Forbidden | Self::MembershipEnded => 403,
+            Self::Forbidden | Self::MembershipEnded | Self::EmailUnverified => 403,
             Self::NotFound => 404,
             Self::EmailTaken | Self::Conflict => 409,
             Self::PayloadTooLarge => 413,

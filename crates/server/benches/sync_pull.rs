@@ -104,6 +104,10 @@ async fn main() {
         &keys,
         &slots,
         policy,
+        &resonance_server::storage::accounts::Verification {
+            mail: &resonance_server::mail::MailSettings::default(),
+            base_url: "",
+        },
         &SignUpRequest {
             email: "bench@example.com".into(),
             password: Sensitive::new("bench password 1234".into()),
@@ -114,6 +118,9 @@ async fn main() {
     )
     .await
     .unwrap();
+    let resonance_server::storage::accounts::SignedUp::Tokens(owner) = owner else {
+        panic!("a sign-up without e-mail signs in at once")
+    };
     let org = owner.user.organization_id;
     let token = owner.access_token.reveal().clone();
 

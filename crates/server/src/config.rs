@@ -20,7 +20,7 @@ pub enum Command {
     /// Applies the Postgres migrations (as the connecting role, which becomes the owner).
     Migrate(DatabaseArgs),
     /// Serves the /v1 API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Creates a demo organization with one member of each role and prints their credentials.
     DemoSeed(DemoSeedArgs),
     /// Renders queued generations (run any number, on any number of machines).
@@ -99,6 +99,14 @@ pub struct ServeArgs {
     #[arg(long, env = "RESONANCE_HASH_WAIT", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=60))]
     pub hash_wait: u64,
+    /// The SMTP server that sends e-mail (verification links, invitations):
+    /// `smtp://host:port` (STARTTLS when offered), `smtps://user:password@host`. Without it,
+    /// sign-ups count as verified and no e-mail is sent.
+    #[arg(long, env = "RESONANCE_SMTP_URL", value_parser = Secret::parse)]
+    pub smtp_url: Option<Secret>,
+    /// The sender of that e-mail.
+    #[arg(long, env = "RESONANCE_MAIL_FROM", default_value = "Resonance <no-reply@resonance.invalid>")]
+    pub mail_from: String,
     #[command(flatten)]
     pub stripe: StripeArgs,
 }
@@ -343,6 +351,7 @@ pub struct Settings {
     pub auth_per_minute: u32,
     /// How long a password hash may wait for a free core.
     pub hash_wait: Duration,
+    pub mail: crate::mail::MailSettings,
     pub stripe: StripeSettings,
 }
 
@@ -359,6 +368,7 @@ impl Settings {
             max_upload_bytes: 1 << 30,
             auth_per_minute: 60,
             hash_wait: Duration::from_secs(5),
+            mail: crate::mail::MailSettings::default(),
             stripe: StripeSettings::default(),
         }
     }
@@ -378,6 +388,8 @@ impl TryFrom<&ServeArgs> for Settings {
             max_upload_bytes: a.max_upload_bytes,
             auth_per_minute: a.auth_per_minute,
             hash_wait: Duration::from_secs(a.hash_wait),
+            mail: crate::mail::MailSettings::new(a.smtp_url.clone(), &a.mail_from)
+                .map_err(|e| format!("RESONANCE_SMTP_URL / RESONANCE_MAIL_FROM: {e}"))?,
             stripe: StripeSettings::try_from(&a.stripe)?,
         })
     }

@@ -103,7 +103,10 @@ fn database_detail(e: &sqlx::Error) -> ErrorDetail {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             match code.as_str() {
                 // Raised by our own functions, with messages written for users.
-                "RZ403" => refused(ErrorCode::Forbidden, db.message(), None),
+                "RZ403" => match pg.and_then(|p| p.hint()) {
+                    Some("email_unverified") => refused(ErrorCode::EmailUnverified, db.message(), None),
+                    _ => refused(ErrorCode::Forbidden, db.message(), None),
+                },
                 "RZ404" => refused(ErrorCode::NotFound, db.message(), None),
                 "RZ409" => refused(ErrorCode::Conflict, db.message(), None),
                 // Generation refusals name their reason in the hint.

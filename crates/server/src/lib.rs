@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod maintenance;
 pub mod objects;
 pub mod storage;
@@ -37,6 +38,12 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listener_task = tokio::spawn(http::events::listen(db.clone(), events.clone(), stop_rx.clone()));
     let state = http::AppState::new(db.clone(), &settings, events.clone());
+    if settings.mail.is_configured() {
+        tracing::info!("e-mail goes out through SMTP: sign-ups are verified by e-mail");
+    } else {
+        tracing::warn!("no SMTP server (RESONANCE_SMTP_URL): no e-mail is sent, and sign-ups count as verified");
+    }
+    let mailer = tokio::spawn(mail::run(db.clone(), settings.mail.clone(), stop_rx.clone()));
     let roller = tokio::spawn(roll_usage_periods(db.clone(), stop_rx.clone()));
     let pruner = tokio::spawn(maintenance::run(db, settings.tombstone_retention, settings.storage.clone(), stop_rx));
     if let Ok(addr) = listener.local_addr() {
@@ -50,6 +57,7 @@ pub async fn serve(
     let result = axum::serve(listener, http::service(state)).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);
     let _ = pruner.await;
+    let _ = mailer.await;
     let _ = roller.await;
     let _ = listener_task.await;
     result

@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => {
             // Each message names its own setting.
-            let settings = Settings::try_from(&args).map_err(|e| anyhow::anyhow!(e))?;
+            let settings = Settings::try_from(args.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
             let db =
                 Db::connect(&args.database.database_url, args.db_pool).await.context("cannot connect to Postgres")?;
             let listener = tokio::net::TcpListener::bind(args.listen)

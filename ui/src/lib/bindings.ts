@@ -403,7 +403,11 @@ export type ErrorCode =
  * The caller was removed from the organization: a client deletes what it keeps of the
  * organization's data for this account, and never sends its queued edits.
  */
-"membership_ended" | "not_found" | 
+"membership_ended" | 
+/**
+ * The account's e-mail address is not verified yet: open the link that was sent to it.
+ */
+"email_unverified" | "not_found" | 
 /**
  * The e-mail address already has an account.
  */

@@ -2,10 +2,13 @@
 
 use std::net::SocketAddr;
 
+use axum::extract::Query;
 use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use resonance_api::auth::{Me, SignUpRequest, TokenRequest, TokenResponse};
+use resonance_api::auth::{Me, SignUpAccepted, SignUpRequest, TokenRequest, TokenResponse};
 use resonance_api::ErrorBody;
 
 use super::extract::{Authenticated, Body};
@@ -13,20 +16,64 @@ use super::AppState;
 use crate::error::{Error, Result};
 use crate::storage::{accounts, members};
 
-/// Creates an account and signs it in: a new organization (as its owner) or, with an invitation
-/// token, membership of the inviting organization.
+/// Creates an account: a new organization (as its owner) or, with an invitation token,
+/// membership of the inviting organization. Signed in at once (201), except a new organization
+/// on a server that verifies e-mail (202): that answer is the same whether or not the address
+/// already has an account, and the e-mail tells which.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth", request_body = SignUpRequest,
-    responses((status = 201, body = TokenResponse), (status = 409, body = ErrorBody, description = "email_taken"),
+    responses((status = 201, body = TokenResponse), (status = 202, body = SignUpAccepted),
+              (status = 409, body = ErrorBody, description = "email_taken (invitations, or a server without e-mail)"),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too_many_attempts (Retry-After)"),
               (status = 503, body = ErrorBody, description = "busy: try again after Retry-After")))]
 pub async fn signup(
     State(app): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Body(req): Body<SignUpRequest>,
-) -> Result<(StatusCode, Json<TokenResponse>)> {
+) -> Result<Response> {
     within_rate(&app, client)?;
-    let response = accounts::sign_up(&app.db, &app.keys, &app.password_slots, app.session_policy, &req).await?;
-    Ok((StatusCode::CREATED, Json(response)))
+    let base_url = super::public_base(&app, &headers);
+    let verification = accounts::Verification { mail: &app.mail, base_url: &base_url };
+    let signed_up =
+        accounts::sign_up(&app.db, &app.keys, &app.password_slots, app.session_policy, &verification, &req).await?;
+    Ok(match signed_up {
+        accounts::SignedUp::Tokens(tokens) => (StatusCode::CREATED, Json(tokens)).into_response(),
+        accounts::SignedUp::Accepted(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
+    })
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct VerifyQuery {
+    /// The token from the e-mail's link.
+    token: String,
+}
+
+/// The link in a sign-up's e-mail: confirms the address, so the account may generate.
+#[utoipa::path(get, path = "/v1/auth/verify", tag = "auth", params(VerifyQuery),
+    responses((status = 200, content_type = "text/html", description = "confirmed"),
+              (status = 400, content_type = "text/html", description = "unknown, used or expired link")))]
+pub async fn verify_email(State(app): State<AppState>, Query(q): Query<VerifyQuery>) -> Result<Response> {
+    let confirmed = accounts::verify_email(&app.db, &q.token).await?;
+    let (status, title, text) = if confirmed {
+        (
+            StatusCode::OK,
+            "E-mail confirmed",
+            "Your address is confirmed. Go back to Resonance Desktop and make a video.",
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            "This link no longer works",
+            "It was used already, or it is more than 7 days old. If your address is confirmed, just sign in.",
+        )
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Resonance</title>\
+         <style>body{{font:16px system-ui,sans-serif;max-width:32em;margin:20vh auto;padding:0 1em;color:#222}}\
+         @media(prefers-color-scheme:dark){{body{{background:#111;color:#eee}}}}</style></head>\
+         <body><h1>{title}</h1><p>{text}</p></body></html>"
+    );
+    Ok((status, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
 }
 
 /// Signs in with a password, or exchanges a refresh token for a new pair (the old one is spent).

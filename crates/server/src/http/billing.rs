@@ -186,15 +186,7 @@ fn stripe_error(e: StripeError) -> Error {
     Error::refused(ErrorCode::BillingUnavailable, message)
 }
 
-/// The page Stripe returns the browser to: on the configured public URL, else on the address the
-/// request came to.
+/// The page Stripe returns the browser to.
 fn return_base(app: &AppState, headers: &HeaderMap) -> String {
-    let base = match &app.billing.settings.public_url {
-        Some(url) => url.clone(),
-        None => {
-            let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-            format!("http://{host}")
-        }
-    };
-    format!("{base}/v1/billing/return")
+    format!("{}/v1/billing/return", super::public_base(app, headers))
 }

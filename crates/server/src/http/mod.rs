@@ -49,6 +49,8 @@ pub struct Inner {
     pub password_slots: crate::credentials::PasswordSlots,
     /// Requests per client address on the endpoints anyone can call.
     pub auth_limiter: throttle::ClientLimiter,
+    /// Outgoing e-mail (sign-up verification).
+    pub mail: crate::mail::MailSettings,
     /// Uploads being joined and decoded at once: half the cores, so requests keep the rest.
     pub finishing: Arc<tokio::sync::Semaphore>,
 }
@@ -73,6 +75,7 @@ impl AppState {
             billing: crate::billing::Billing::new(settings.stripe.clone()),
             password_slots: crate::credentials::PasswordSlots::per_core(settings.hash_wait),
             auth_limiter: throttle::ClientLimiter::new(settings.auth_per_minute),
+            mail: settings.mail.clone(),
             finishing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             )),
@@ -107,6 +110,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::token))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::verify_email))
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(projects::generations_of, projects::start_generation))
@@ -131,6 +135,18 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The OpenAPI document, as served at /v1/openapi.json.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
+}
+
+/// This server's address as browsers reach it, for links (Stripe's return, e-mail): the
+/// configured public URL, else the address the request came to.
+pub(crate) fn public_base(app: &AppState, headers: &axum::http::HeaderMap) -> String {
+    match &app.billing.settings.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+            format!("http://{host}")
+        }
+    }
 }
 
 /// The router as a service that knows each connection's client address (the auth endpoints'

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use resonance_api::auth::{SignUpRequest, TokenResponse};
+use resonance_api::auth::{SignUpAccepted, SignUpRequest, TokenResponse};
 use resonance_api::{ErrorCode, Sensitive};
 use serde_json::json;
 use uuid::Uuid;
@@ -120,33 +120,99 @@ fn is_unique_violation(e: &Error) -> bool {
     matches!(e, Error::Database(sqlx::Error::Database(d)) if d.code().as_deref() == Some("23505"))
 }
 
+/// How a sign-up was answered.
+pub enum SignedUp {
+    /// Signed in at once: an invitation, or a server that does not verify e-mail.
+    Tokens(TokenResponse),
+    /// A new organization on a server that verifies e-mail: the same answer whether or not the
+    /// address already had an account; the e-mail says which.
+    Accepted(SignUpAccepted),
+}
+
+/// E-mail verification for sign-ups: whether mail goes out, and where its links lead.
+pub struct Verification<'a> {
+    pub mail: &'a crate::mail::MailSettings,
+    /// This server's public address (`https://host`), for links in e-mail.
+    pub base_url: &'a str,
+}
+
+fn accepted(email: &str) -> SignUpAccepted {
+    SignUpAccepted { message: format!("We sent a message to {email}: open it to confirm the address, then sign in.") }
+}
+
 pub async fn sign_up(
     db: &Db,
     keys: &Keys,
     slots: &PasswordSlots,
     policy: SessionPolicy,
+    verification: &Verification<'_>,
     req: &SignUpRequest,
-) -> Result<TokenResponse> {
+) -> Result<SignedUp> {
     req.validate()?;
+    // Hashed whatever follows, so every answer costs the same.
     let hash = slots.hash(req.password.reveal().clone()).await?;
     let mut tx = db.begin_auth().await?;
-    let user_id: Uuid =
-        sqlx::query_scalar("INSERT INTO auth.users (email, encrypted_password) VALUES ($1, $2) RETURNING id")
+    if let (true, Some(org), None) = (verification.mail.is_configured(), &req.organization_name, &req.invite_token) {
+        let inserted: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO auth.users (email, encrypted_password) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(&req.email)
+        .bind(&hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(user_id) = inserted else {
+            crate::mail::queue(
+                &mut tx,
+                &req.email,
+                "Your Resonance account",
+                "Someone, perhaps you, tried to create a Resonance account with this address. You already \
+                 have one: sign in with it in Resonance Desktop.\n\nIf it was not you, you need do nothing.",
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(SignedUp::Accepted(accepted(&req.email)));
+        };
+        sqlx::query("SELECT auth_private.create_organization_with_owner($1, $2, $3, $4)")
+            .bind(user_id)
             .bind(&req.email)
-            .bind(hash)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(Error::from)
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    Error::refused(
-                        ErrorCode::EmailTaken,
-                        "An account with this e-mail already exists; sign in instead.",
-                    )
-                } else {
-                    e
-                }
-            })?;
+            .bind(&req.name)
+            .bind(org)
+            .execute(&mut *tx)
+            .await?;
+        let token = new_opaque_token();
+        sqlx::query("INSERT INTO auth.email_verifications (token_hash, user_id) VALUES ($1, $2)")
+            .bind(token_hash(&token))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let body = format!(
+            "Welcome to Resonance, {}.\n\nConfirm this address to start making videos:\n{}/v1/auth/verify?token={token}\n\n\
+             The link works for 7 days. If you did not sign up, you need do nothing.",
+            req.name, verification.base_url
+        );
+        crate::mail::queue(&mut tx, &req.email, "Confirm your e-mail for Resonance", &body).await?;
+        let message = format!("{} created the organization (e-mail to confirm)", req.name);
+        record(&mut tx, Some(user_id), "auth.sign_up", "success", &message, json!({})).await?;
+        tx.commit().await?;
+        tracing::info!(%user_id, "signed up; the e-mail address is to be confirmed");
+        return Ok(SignedUp::Accepted(accepted(&req.email)));
+    }
+    // An invitation, or no e-mail to verify with: the account counts as verified.
+    let user_id: Uuid = sqlx::query_scalar(
+        "INSERT INTO auth.users (email, encrypted_password, email_verified_at) VALUES ($1, $2, now()) RETURNING id",
+    )
+    .bind(&req.email)
+    .bind(hash)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(Error::from)
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::refused(ErrorCode::EmailTaken, "An account with this e-mail already exists; sign in instead.")
+        } else {
+            e
+        }
+    })?;
     let (action, message) = match (&req.organization_name, &req.invite_token) {
         (Some(org), _) => {
             sqlx::query("SELECT auth_private.create_organization_with_owner($1, $2, $3, $4)")
@@ -177,7 +243,27 @@ pub async fn sign_up(
     let response = answer(&mut tx, keys, user_id, session_id, refresh).await?;
     tx.commit().await?;
     tracing::info!(%user_id, "signed up");
-    Ok(response)
+    Ok(SignedUp::Tokens(response))
+}
+
+/// Confirms an account's e-mail address with the token its message carried; false when the
+/// token is unknown, used or expired.
+pub async fn verify_email(db: &Db, token: &str) -> Result<bool> {
+    let mut tx = db.begin_auth().await?;
+    let user: Option<Uuid> = sqlx::query_scalar(
+        "DELETE FROM auth.email_verifications WHERE token_hash = $1 AND expires_at > now() RETURNING user_id",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(user_id) = user else { return Ok(false) };
+    sqlx::query("UPDATE auth.users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    record(&mut tx, Some(user_id), "auth.verify_email", "success", "Confirmed the e-mail address", json!({})).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 fn too_many_failures() -> Error {

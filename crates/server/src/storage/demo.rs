@@ -21,6 +21,9 @@ pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, Stri
     let keys = Keys::new(&secret, Duration::from_secs(60));
     let policy = SessionPolicy { refresh_ttl: Duration::from_secs(60), grace: Duration::from_secs(0) };
     let slots = PasswordSlots::per_core(Duration::from_secs(60));
+    // The demo's accounts are signed in at once: no e-mail to confirm.
+    let no_mail = crate::mail::MailSettings::default();
+    let verification = accounts::Verification { mail: &no_mail, base_url: "" };
     let account = |role: Role| (role, format!("{role}@{email_domain}"), format!("resonance-{role}-demo"));
     let owner = account(Role::Owner);
     let signed_up = accounts::sign_up(
@@ -28,6 +31,7 @@ pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, Stri
         &keys,
         &slots,
         policy,
+        &verification,
         &SignUpRequest {
             email: owner.1.clone(),
             password: Sensitive::new(owner.2.clone()),
@@ -39,7 +43,10 @@ pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, Stri
     .await;
     let mut created = vec![owner.clone()];
     let owner_tokens = match signed_up {
-        Ok(t) => t,
+        Ok(accounts::SignedUp::Tokens(t)) => t,
+        Ok(accounts::SignedUp::Accepted(_)) => {
+            return Err(Error::Invariant("a sign-up without e-mail was not signed in".into()))
+        }
         Err(Error::Refused { code: ErrorCode::EmailTaken, .. }) => {
             let password = Sensitive::new(owner.2.clone());
             let attempt = accounts::SignIn {
@@ -64,6 +71,7 @@ pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, Stri
                 &keys,
                 &slots,
                 policy,
+                &verification,
                 &SignUpRequest {
                     email: acct.1.clone(),
                     password: Sensitive::new(acct.2.clone()),
