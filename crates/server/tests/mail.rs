@@ -150,6 +150,31 @@ async fn a_sign_up_is_confirmed_by_email_before_it_generates_and_tells_no_one_wh
     assert_eq!(reused.status(), StatusCode::BAD_REQUEST, "a link works once");
     let forged = s.http.get(format!("{}/v1/auth/verify?token=forged", s.base)).send().await.unwrap();
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+
+    // An invitation goes to the invitee by e-mail, not to the inviter: accepting it shows the
+    // invitee owns the address.
+    let (status, invitation) =
+        s.post("/v1/members", &mia.access, json!({"email": "ivy@example.com", "role": "developer"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{invitation}");
+    assert!(invitation.get("invite_token").is_none(), "the inviter does not get the code: {invitation}");
+    let mails = wait_for(smtp.dir.path(), 3).await;
+    let invite = mails.iter().find(|m| m.contains("To: ivy@example.com")).expect("the invitation e-mail");
+    let code = invite
+        .lines()
+        .skip_while(|l| !l.contains("paste this code:"))
+        .nth(1)
+        .expect("the code's line")
+        .trim()
+        .to_owned();
+    let (status, body) = s
+        .call(
+            Method::POST,
+            "/v1/auth/signup",
+            None,
+            Some(json!({"email": "ivy@example.com", "password": PASSWORD, "name": "Ivy", "invite_token": code})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "the invitee joins at once: {body}");
 }
 
 #[tokio::test]

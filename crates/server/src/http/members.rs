@@ -25,17 +25,20 @@ pub async fn list(State(app): State<AppState>, Authenticated(claims): Authentica
     Ok(Json(list))
 }
 
-/// Invites an e-mail with a role (admin or above; only owners invite owners). The answer carries
-/// the one-time `invite_token` the invitee signs up with.
+/// Invites an e-mail with a role (admin or above; only owners invite owners). The one-time
+/// `invite_token` the invitee signs up with goes to them by e-mail on a server that sends
+/// e-mail; otherwise the answer carries it, for the inviter to hand over.
 #[utoipa::path(post, path = "/v1/members", tag = "members", security(("bearer" = [])), request_body = InviteMember,
     responses((status = 201, body = Invitation), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn invite(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
+    headers: axum::http::HeaderMap,
     Body(req): Body<InviteMember>,
 ) -> Result<(StatusCode, Json<Invitation>)> {
+    let base = app.mail.is_configured().then(|| super::public_base(&app, &headers));
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let invitation = members::invite(&mut tx, &caller, &req).await?;
+    let invitation = members::invite(&mut tx, &caller, &req, base.as_deref()).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(invitation)))
 }

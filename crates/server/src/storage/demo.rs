@@ -64,7 +64,8 @@ pub async fn seed(db: &Db, email_domain: &str) -> Result<Vec<(Role, String, Stri
         let (mut tx, caller) = db.begin_for(&claims).await?;
         let existing = members::list(&mut tx, &caller).await?.into_iter().any(|u| u.email == acct.1);
         if !existing {
-            let invitation = members::invite(&mut tx, &caller, &InviteMember { email: acct.1.clone(), role }).await?;
+            let invitation =
+                members::invite(&mut tx, &caller, &InviteMember { email: acct.1.clone(), role }, None).await?;
             tx.commit().await?;
             accounts::sign_up(
                 db,

@@ -115,7 +115,15 @@ pub async fn list(tx: &mut Tx, _caller: &Caller) -> Result<Vec<User>> {
     .await
 }
 
-pub async fn invite(tx: &mut Tx, caller: &Caller, invite: &InviteMember) -> Result<Invitation> {
+/// Invites `invite.email`. With `emailed_from` (this server's public address, when it sends
+/// e-mail) the token goes to the invitee by e-mail and not to the inviter, so accepting it shows
+/// the invitee owns the address; otherwise the inviter hands it over.
+pub async fn invite(
+    tx: &mut Tx,
+    caller: &Caller,
+    invite: &InviteMember,
+    emailed_from: Option<&str>,
+) -> Result<Invitation> {
     if !caller.role.can_manage_members() {
         return Err(Error::forbidden("Only admins and owners can invite members."));
     }
@@ -150,7 +158,19 @@ pub async fn invite(tx: &mut Tx, caller: &Caller, invite: &InviteMember) -> Resu
         invited_by: caller.user_id,
         created_at: row.1,
         expires_at: row.2,
-        invite_token: Some(Sensitive::new(token)),
+        invite_token: match emailed_from {
+            Some(base) => {
+                let body = format!(
+                    "You are invited to join an organization on Resonance as {}.\n\n\
+                     Open Resonance Desktop, choose \u{201c}Join with an invitation\u{201d} and paste this code:\n{token}\n\n\
+                     The server is {base}. The code works once, for 7 days. If you did not expect this, you need do nothing.",
+                    invite.role
+                );
+                crate::mail::queue(tx, &invite.email, "You are invited to Resonance", &body).await?;
+                None
+            }
+            None => Some(Sensitive::new(token)),
+        },
     })
 }
 
