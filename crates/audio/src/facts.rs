@@ -4,13 +4,13 @@
 use std::io::Read;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::decode::{decode, Decoded, Sink};
 use crate::error::Result;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Tags {
     pub title: Option<String>,
@@ -18,7 +18,7 @@ pub struct Tags {
     pub album: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Facts {
     pub duration_seconds: f64,
@@ -28,7 +28,7 @@ pub struct Facts {
     pub channels: usize,
     pub bit_depth: Option<u32>,
     pub codec: String,
-    pub container: &'static str,
+    pub container: String,
     pub sha256: String,
     pub tags: Tags,
     pub has_cover_art: bool,
@@ -59,7 +59,7 @@ impl Facts {
             channels: d.format.channels,
             bit_depth: d.format.bit_depth,
             codec: d.format.codec,
-            container: d.format.container,
+            container: d.format.container.to_owned(),
             sha256,
             tags: d.tags,
             has_cover_art: d.has_cover_art,

@@ -19,25 +19,30 @@ pub use error::{AudioError, ErrorKind};
 pub use facts::{probe, Facts, Tags};
 pub use peaks::{PeakLevel, PeakPyramid};
 
-/// Everything known about a file, as one JSON object: its facts (duration, format, tags, hash,
-/// warnings), its rhythm (tempo, beats, downbeats, sections, energy) and its loudness. What
-/// `resonance-audio analyze` prints and what the render worker stores as `audio_analysis`.
-pub fn analyze(file: &std::path::Path) -> Result<serde_json::Value, AudioError> {
+/// Everything known about a file: its facts (duration, format, tags, hash, warnings), its rhythm
+/// (tempo, beats, downbeats, sections, energy, band envelopes) and its loudness. As one flat JSON
+/// object, what `resonance-audio analyze` prints and what the render worker stores as
+/// `audio_analysis`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Analysis {
+    #[serde(flatten)]
+    pub facts: Facts,
+    #[serde(flatten)]
+    pub rhythm: rhythm::Rhythm,
+    /// Integrated loudness (EBU R 128); `None` for a track too short or too quiet to measure.
+    pub loudness_lufs: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+}
+
+/// Decodes `file` once and measures everything in [`Analysis`].
+pub fn analyze(file: &std::path::Path) -> Result<Analysis, AudioError> {
     // Loudness and rhythm each run beside the decoder.
     let mut loudness = threaded::Threaded::new(loudness::Loudness::default());
     let mut rhythm = threaded::Threaded::new(rhythm::RhythmSink::default());
     let facts = probe(file, &mut [&mut loudness, &mut rhythm])?;
     let figures = loudness.finish()?.figures();
     let rhythm = rhythm.finish()?.envelopes.analyse();
-    let to_json =
-        |v: serde_json::Result<serde_json::Value>| v.map_err(|e| AudioError::new(ErrorKind::Io, e.to_string()));
-    let mut out = to_json(serde_json::to_value(&facts))?;
-    if let (Some(map), serde_json::Value::Object(r)) = (out.as_object_mut(), to_json(serde_json::to_value(&rhythm))?) {
-        map.extend(r);
-        map.insert("loudness_lufs".into(), serde_json::json!(figures.integrated_lufs));
-        map.insert("true_peak_dbtp".into(), serde_json::json!(figures.true_peak_dbtp));
-    }
-    Ok(out)
+    Ok(Analysis { facts, rhythm, loudness_lufs: figures.integrated_lufs, true_peak_dbtp: figures.true_peak_dbtp })
 }
 
 /// White noise in [-1, 1) from a seed (xorshift), for tests that need material without a file.

@@ -57,7 +57,11 @@ fn main() -> ExitCode {
     resonance_audio::quiet_decoder_panics();
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Analyze { file } => resonance_audio::analyze(file).map(|v| println!("{v}")),
+        Command::Analyze { file } => resonance_audio::analyze(file).and_then(|analysis| {
+            let json = serde_json::to_string(&analysis).map_err(|e| AudioError::new(ErrorKind::Io, e.to_string()))?;
+            println!("{json}");
+            Ok(())
+        }),
         Command::Peaks { file, pixels_per_second, format, output } => peaks(file, *pixels_per_second, *format, output),
     };
     match result {

@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::decode::{Format, Sink};
 
@@ -211,7 +211,48 @@ impl Sink for RhythmSink {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// How loud the low (below 150 Hz: kicks, bass), mid (400 Hz to 2.5 kHz: snares, voices) and
+/// high (above 6 kHz: hats, cymbals) bands are, each 0 to 1 relative to its own range in this
+/// track, one value per `hop_seconds` (50 a second): what lets kicks, snares and hats move
+/// different things in a video.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct BandEnvelopes {
+    pub hop_seconds: f64,
+    pub low: Vec<f32>,
+    pub mid: Vec<f32>,
+    pub high: Vec<f32>,
+}
+
+/// Band frames per second in [`BandEnvelopes`].
+pub const BAND_RATE: f64 = 50.0;
+
+impl BandEnvelopes {
+    /// From log band energies at `FRAME_RATE`: pairs of frames summed, each band mapped from its
+    /// 10th to its 99th percentile onto 0..1 and kept to three decimals (the JSON stays small).
+    fn from_frames(bands: &[[f32; BANDS.len()]]) -> Self {
+        let per = (FRAME_RATE / BAND_RATE).round() as usize;
+        let band = |members: &[usize]| -> Vec<f32> {
+            let levels: Vec<f32> = bands
+                .chunks(per)
+                .map(|c| {
+                    let linear: f32 = c.iter().flat_map(|b| members.iter().map(|&m| b[m].exp())).sum();
+                    (1e-9 + linear / c.len() as f32).ln()
+                })
+                .collect();
+            let mut sorted = levels.clone();
+            sorted.sort_by(f32::total_cmp);
+            let at = |q: f64| sorted.get(((sorted.len().saturating_sub(1)) as f64 * q) as usize).copied();
+            let (Some(lo), Some(hi)) = (at(0.10), at(0.99)) else { return Vec::new() };
+            let range = (hi - lo).max(1e-3);
+            levels.iter().map(|v| (((v - lo) / range).clamp(0.0, 1.0) * 1000.0).round() / 1000.0).collect()
+        };
+        Self { hop_seconds: per as f64 / FRAME_RATE, low: band(&[0]), mid: band(&[2, 3]), high: band(&[5]) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Rhythm {
     pub tempo_bpm: Option<f64>,
     /// 0 to 1: how much the chosen period stands out in the onset envelope's periodicity.
@@ -222,6 +263,9 @@ pub struct Rhythm {
     /// RMS energy, one value per `energy_hop_seconds` (a tenth of a second).
     pub energy: Vec<f32>,
     pub energy_hop_seconds: f64,
+    /// Per-band envelopes (absent from analyses stored before they existed).
+    #[serde(default)]
+    pub bands: BandEnvelopes,
 }
 
 /// A light symmetric smoothing: peaks of a periodic envelope then keep their height when the
@@ -490,6 +534,7 @@ impl Envelopes {
             sections: sections(&self.bands, &self.energy).into_iter().map(|f| to_time(f as f64)).collect(),
             energy: self.energy.chunks(10).map(|c| c.iter().sum::<f32>() / c.len() as f32).collect(),
             energy_hop_seconds: 10.0 / FRAME_RATE,
+            bands: BandEnvelopes::from_frames(&self.bands),
         };
         let bass = smooth(&normalise(&self.bass_onset));
         let Some((period, confidence)) = estimate_period(&onset, &bass) else { return rhythm };

@@ -669,7 +669,7 @@ async fn examine(app: &AppState, upload: &Upload, temp: &std::path::Path) -> Res
             return Ok(Examined::NotAudio(format!("This file is not audio we can decode ({}: {}).", e.kind, e.message)))
         }
     };
-    let key = object_key(upload, &sha256, extension(facts.container));
+    let key = object_key(upload, &sha256, extension(&facts.container));
     store_file(app.storage.as_ref(), temp, &key).await?;
     Ok(Examined::Audio { key, sha256, duration: facts.duration_seconds })
 }

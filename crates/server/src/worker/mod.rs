@@ -10,7 +10,7 @@
 //! claims; it runs as `resonance_worker` instead (`Db::connect_worker`), which may touch only the
 //! queue, the render columns of generations, projects' status and the activity log.
 
-pub mod plan;
+pub mod queue;
 pub mod render;
 
 use std::path::PathBuf;
@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
-use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::db::Db;
+pub use queue::{Job, Stage};
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -44,30 +44,59 @@ impl Default for WorkerSettings {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Job {
-    pub generation_id: Uuid,
-    pub organization_id: Uuid,
-    pub project_id: Uuid,
-    pub attempts: i32,
-    pub max_attempts: i32,
+/// Why a render attempt failed. Its message is what the member reads on the generation; the
+/// detail (server paths, storage internals) goes to the server's log only.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("the database failed; the render will be retried")]
+    Database(#[from] sqlx::Error),
+    #[error("the generation was started without its inputs; start it again")]
+    NoInputs,
+    #[error("the project has no uploaded audio of its own: upload its track, then generate again")]
+    NoAudio,
+    #[error("the render server has no scratch space left")]
+    Scratch(std::io::Error),
+    #[error("the project's audio is missing from storage: upload its track again")]
+    AudioMissing(object_store::Error),
+    #[error("reading the project's audio from storage failed")]
+    AudioUnreadable(object_store::Error),
+    #[error("the audio cannot be analysed ({}: {})", .0.kind, .0.message)]
+    Unanalysable(resonance_audio::AudioError),
+    #[error("the renderer crashed")]
+    Crashed(String),
+    #[error("the video could not be encoded")]
+    Encode(render::EncodeError),
+    #[error("the rendered file was lost before it was stored")]
+    Lost(std::io::Error),
+    #[error("storing the video failed; it will be retried")]
+    Store(object_store::Error),
+    #[error("the job was taken over by another worker after this one's lease ran out")]
+    TakenOver,
+}
+
+impl RenderError {
+    /// Whether another attempt can succeed: a project without audio or with audio that cannot
+    /// be decoded fails at once instead of three times.
+    pub fn retryable(&self) -> bool {
+        !matches!(self, RenderError::NoInputs | RenderError::NoAudio | RenderError::Unanalysable(_))
+    }
+
+    fn log_detail(&self) {
+        let detail = match self {
+            RenderError::Database(e) => e.to_string(),
+            RenderError::Scratch(e) | RenderError::Lost(e) => e.to_string(),
+            RenderError::AudioMissing(e) | RenderError::AudioUnreadable(e) | RenderError::Store(e) => e.to_string(),
+            RenderError::Crashed(e) => e.clone(),
+            RenderError::Encode(e) => e.to_string(),
+            _ => return,
+        };
+        tracing::warn!(%detail, "{self}");
+    }
 }
 
 /// Claims the oldest job that is queued or whose lease ran out.
 pub async fn claim(db: &Db, settings: &WorkerSettings) -> Result<Option<Job>, sqlx::Error> {
-    sqlx::query_as::<_, Job>(
-        "UPDATE render.jobs j SET state = 'running', attempts = j.attempts + 1, leased_by = $1, \
-           lease_expires_at = now() + make_interval(secs => $2) \
-         WHERE j.generation_id = ( \
-           SELECT generation_id FROM render.jobs \
-           WHERE state = 'queued' OR (state = 'running' AND lease_expires_at < now()) \
-           ORDER BY enqueued_at FOR UPDATE SKIP LOCKED LIMIT 1) \
-         RETURNING j.generation_id, j.organization_id, j.project_id, j.attempts, j.max_attempts",
-    )
-    .bind(&settings.name)
-    .bind(settings.lease.as_secs_f64())
-    .fetch_optional(db.pool())
-    .await
+    queue::claim(db, &settings.name, settings.lease).await
 }
 
 /// Works jobs until `shutdown` resolves.
@@ -106,124 +135,45 @@ pub async fn run(
 pub async fn run_once(db: &Db, storage: &Arc<dyn ObjectStore>, settings: &WorkerSettings) -> Result<bool, sqlx::Error> {
     let Some(job) = claim(db, settings).await? else { return Ok(false) };
     if job.attempts > job.max_attempts {
-        let last: Option<String> = sqlx::query_scalar("SELECT last_error FROM render.jobs WHERE generation_id = $1")
-            .bind(job.generation_id)
-            .fetch_one(db.pool())
-            .await?;
+        let last = queue::last_error(db, &job).await?;
         let reason = format!(
             "The render failed {} times and was given up{}",
             job.max_attempts,
             last.map(|l| format!(": {l}")).unwrap_or_default()
         );
-        fail(db, &job, &reason).await?;
+        queue::fail(db, &job, &reason).await?;
         return Ok(true);
     }
     tracing::info!(generation = %job.generation_id, attempt = job.attempts, "rendering");
     // Keep the lease while working.
     let keeper = {
-        let (db, name, lease, id) = (db.clone(), settings.name.clone(), settings.lease, job.generation_id);
+        let (db, name, lease, job) = (db.clone(), settings.name.clone(), settings.lease, job.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
-                let _ = sqlx::query(
-                    "UPDATE render.jobs SET lease_expires_at = now() + make_interval(secs => $3) \
-                     WHERE generation_id = $1 AND leased_by = $2 AND state = 'running'",
-                )
-                .bind(id)
-                .bind(&name)
-                .bind(lease.as_secs_f64())
-                .execute(db.pool())
-                .await;
+                let _ = queue::renew_lease(&db, &job, &name, lease).await;
             }
         })
     };
     let outcome = work(db, storage.as_ref(), &job, &settings.name).await;
     keeper.abort();
-    if outcome.is_err() {
-        let holder: Option<String> = sqlx::query_scalar("SELECT leased_by FROM render.jobs WHERE generation_id = $1")
-            .bind(job.generation_id)
-            .fetch_one(db.pool())
-            .await?;
-        if holder.as_deref() != Some(settings.name.as_str()) {
-            tracing::warn!(generation = %job.generation_id, "another worker took this job over; leaving it to them");
-            return Ok(true);
-        }
+    let Err(error) = outcome else { return Ok(true) };
+    error.log_detail();
+    if queue::holder(db, &job).await?.as_deref() != Some(settings.name.as_str()) {
+        tracing::warn!(generation = %job.generation_id, "another worker took this job over; leaving it to them");
+        return Ok(true);
     }
-    match outcome {
-        Ok(()) => {}
-        Err(reason) if job.attempts < job.max_attempts => {
-            tracing::warn!(generation = %job.generation_id, %reason, "render attempt failed; it will be retried");
-            sqlx::query(
-                "UPDATE render.jobs SET state = 'queued', leased_by = NULL, lease_expires_at = NULL, last_error = $2 \
-                 WHERE generation_id = $1",
-            )
-            .bind(job.generation_id)
-            .bind(&reason)
-            .execute(db.pool())
-            .await?;
-            log(db, &job, "render.retry", "warning", &format!("Attempt {} failed: {reason}", job.attempts)).await?;
-        }
-        Err(reason) => {
-            let reason = format!("The render failed {} times and was given up: {reason}", job.attempts);
-            fail(db, &job, &reason).await?;
-        }
+    let reason = error.to_string();
+    if !error.retryable() {
+        queue::fail(db, &job, &reason).await?;
+    } else if job.attempts < job.max_attempts {
+        tracing::warn!(generation = %job.generation_id, %reason, "render attempt failed; it will be retried");
+        queue::requeue(db, &job, &reason).await?;
+    } else {
+        let reason = format!("The render failed {} times and was given up: {reason}", job.attempts);
+        queue::fail(db, &job, &reason).await?;
     }
     Ok(true)
-}
-
-async fn fail(db: &Db, job: &Job, reason: &str) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
-    sqlx::query("UPDATE render.jobs SET state = 'failed', last_error = $2, leased_by = NULL WHERE generation_id = $1")
-        .bind(job.generation_id)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE generations SET status = 'failed', error_message = $2 WHERE id = $1")
-        .bind(job.generation_id)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE projects SET status = 'failed' WHERE id = $1").bind(job.project_id).execute(&mut *tx).await?;
-    tx.commit().await?;
-    log(db, job, "render.failed", "error", reason).await
-}
-
-async fn log(db: &Db, job: &Job, action: &str, status: &str, message: &str) -> Result<(), sqlx::Error> {
-    let severity = match status {
-        "error" => "error",
-        "warning" => "warning",
-        _ => "info",
-    };
-    sqlx::query(
-        "INSERT INTO system_logs (organization_id, project_id, generation_id, action_type, status, severity, message) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(job.organization_id)
-    .bind(job.project_id)
-    .bind(job.generation_id)
-    .bind(action)
-    .bind(status)
-    .bind(severity)
-    .bind(message)
-    .execute(db.pool())
-    .await?;
-    Ok(())
-}
-
-async fn stage(db: &Db, job: &Job, project_status: &str, message: &str) -> Result<(), String> {
-    let step = async {
-        sqlx::query("UPDATE projects SET status = $2 WHERE id = $1")
-            .bind(job.project_id)
-            .bind(project_status)
-            .execute(db.pool())
-            .await?;
-        sqlx::query("UPDATE generations SET status = 'processing' WHERE id = $1 AND status <> 'processing'")
-            .bind(job.generation_id)
-            .execute(db.pool())
-            .await?;
-        log(db, job, &format!("render.{project_status}"), "started", message).await
-    };
-    step.await.map_err(|e| public("the database failed; the render will be retried", e))
 }
 
 /// What a render follows: the inputs checked when the generation was started
@@ -249,13 +199,6 @@ fn own_object(job: &Job, key: &str) -> bool {
     })
 }
 
-/// A reason shown to the member, with the detail (which may name server paths or storage
-/// internals) kept in the server's log only.
-fn public(reason: &str, detail: impl std::fmt::Display) -> String {
-    tracing::warn!(%detail, "{reason}");
-    reason.to_owned()
-}
-
 /// A temporary directory removed when dropped.
 struct Scratch(PathBuf);
 
@@ -265,77 +208,51 @@ impl Drop for Scratch {
     }
 }
 
-async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Result<(), String> {
+async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Result<(), RenderError> {
     let started = Instant::now();
-    let db_err = |e: sqlx::Error| public("the database failed; the render will be retried", e);
-    let (inputs, seed): (Option<Json<Inputs>>, String) = sqlx::query_as(
-        "SELECT j.inputs, render.render_seed(g.seed) FROM render.jobs j JOIN generations g ON g.id = j.generation_id \
-         WHERE j.generation_id = $1",
-    )
-    .bind(job.generation_id)
-    .fetch_one(db.pool())
-    .await
-    .map_err(db_err)?;
-    let inputs = inputs.ok_or("the generation was started without its inputs; start it again")?.0;
+    let (inputs, seed) = queue::inputs::<Inputs>(db, job).await?;
+    let inputs = inputs.ok_or(RenderError::NoInputs)?;
     let Some(audio_key) = inputs.audio_key.as_deref().filter(|k| own_object(job, k)) else {
-        return Err("the project has no uploaded audio of its own: upload its track, then generate again".into());
+        return Err(RenderError::NoAudio);
     };
     let scratch = Scratch(std::env::temp_dir().join(format!("resonance-render-{}", job.generation_id)));
-    std::fs::create_dir_all(&scratch.0).map_err(|e| public("the render server has no scratch space left", e))?;
+    std::fs::create_dir_all(&scratch.0).map_err(RenderError::Scratch)?;
 
     // Analyzing.
-    stage(db, job, "analyzing", "Analyzing the audio").await?;
+    queue::enter(db, job, Stage::Analyzing).await?;
     let ext = audio_key.rsplit('.').next().filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric())).unwrap_or("audio");
     let audio = scratch.0.join(format!("audio.{ext}"));
-    let no_space = |e: std::io::Error| public("the render server has no scratch space left", e);
-    let mut stream = storage
-        .get(&ObjectPath::from(audio_key))
-        .await
-        .map_err(|e| public("the project's audio is missing from storage: upload its track again", e))?
-        .into_stream();
+    let mut stream = storage.get(&ObjectPath::from(audio_key)).await.map_err(RenderError::AudioMissing)?.into_stream();
     {
         use std::io::Write as _;
-        let mut file = std::fs::File::create(&audio).map_err(no_space)?;
+        let mut file = std::fs::File::create(&audio).map_err(RenderError::Scratch)?;
         while let Some(piece) = stream.next().await {
-            let piece = piece.map_err(|e| public("reading the project's audio from storage failed", e))?;
-            file.write_all(&piece).map_err(no_space)?;
+            file.write_all(&piece.map_err(RenderError::AudioUnreadable)?).map_err(RenderError::Scratch)?;
         }
     }
     let path = audio.clone();
-    let analysis = tokio::task::spawn_blocking(move || resonance_audio::analyze(&path))
+    let mut analysis = tokio::task::spawn_blocking(move || resonance_audio::analyze(&path))
         .await
-        .map_err(|e| format!("the analysis crashed: {e}"))?
-        .map_err(|e| format!("the audio cannot be analysed ({}: {})", e.kind, e.message))?;
-    let mut stored_analysis = analysis.clone();
-    if let Some(map) = stored_analysis.as_object_mut() {
-        map.remove("warnings");
-    }
-    sqlx::query("UPDATE generations SET audio_analysis = $2 WHERE id = $1")
-        .bind(job.generation_id)
-        .bind(Json(&stored_analysis))
-        .execute(db.pool())
-        .await
-        .map_err(db_err)?;
+        .map_err(|e| RenderError::Crashed(e.to_string()))?
+        .map_err(RenderError::Unanalysable)?;
+    // Decoder warnings may name this server's scratch paths: they are for the desktop's own probe.
+    analysis.facts.warnings.clear();
+    let stored = serde_json::to_value(&analysis).map_err(|e| RenderError::Crashed(e.to_string()))?;
+    queue::store_analysis(db, job, &stored).await?;
 
     // Orchestrating.
-    stage(db, job, "orchestrating", "Planning the visuals").await?;
-    let plan = plan::make(&plan::Inputs {
-        seed: &seed,
-        prompt: &inputs.prompt,
-        style: inputs.style_preference.as_str(),
+    queue::enter(db, job, Stage::Orchestrating).await?;
+    let look = resonance_visuals::ProjectLook {
+        prompt: inputs.prompt.clone(),
+        style: inputs.style_preference,
         effect_intensity: inputs.effect_intensity,
         footage_visibility: inputs.footage_visibility,
-        analysis: &analysis,
-    });
-    sqlx::query("UPDATE generations SET visual_plan = $2 WHERE id = $1")
-        .bind(job.generation_id)
-        .bind(Json(&plan))
-        .execute(db.pool())
-        .await
-        .map_err(db_err)?;
+    };
+    let plan = resonance_visuals::plan(&analysis, &look, &seed);
+    queue::store_plan(db, job, &plan).await?;
 
     // Rendering.
-    stage(db, job, "rendering", "Rendering the video").await?;
+    queue::enter(db, job, Stage::Rendering).await?;
     let size = inputs.resolution.dimensions();
     let (video, thumbnail) = (scratch.0.join("video.mp4"), scratch.0.join("thumbnail.jpg"));
     let (v, t, a, p) = (video.clone(), thumbnail.clone(), audio.clone(), plan.clone());
@@ -352,67 +269,28 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
             changed = progress_rx.changed() => {
                 if changed.is_ok() {
                     let done = *progress_rx.borrow();
-                    let _ = sqlx::query("UPDATE render.jobs SET progress = $2 WHERE generation_id = $1")
-                        .bind(job.generation_id)
-                        .bind(done)
-                        .execute(db.pool())
-                        .await;
+                    let _ = queue::progress(db, job, done).await;
                 }
             }
         }
     };
-    rendered
-        .map_err(|e| public("the renderer crashed", e))?
-        .map_err(|e| public("the video could not be encoded", e))?;
+    rendered.map_err(|e| RenderError::Crashed(e.to_string()))?.map_err(RenderError::Encode)?;
 
     // Stored, then completed.
     let base = format!("{}/{}/renders/{}", job.organization_id, job.project_id, job.generation_id);
     for (file, key) in [(&video, format!("{base}.mp4")), (&thumbnail, format!("{base}.jpg"))] {
-        let bytes = std::fs::read(file).map_err(|e| public("the rendered file was lost before it was stored", e))?;
-        storage
-            .put(&ObjectPath::from(key), bytes.into())
-            .await
-            .map_err(|e| public("storing the video failed; it will be retried", e))?;
+        let bytes = std::fs::read(file).map_err(RenderError::Lost)?;
+        storage.put(&ObjectPath::from(key), bytes.into()).await.map_err(RenderError::Store)?;
     }
-    let file_size = std::fs::metadata(&video).map(|m| m.len()).unwrap_or(0);
-    let mut tx = db.pool().begin().await.map_err(db_err)?;
-    let still_mine: Option<String> =
-        sqlx::query_scalar("SELECT leased_by FROM render.jobs WHERE generation_id = $1 FOR UPDATE")
-            .bind(job.generation_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-    if still_mine.as_deref() != Some(worker) {
+    let finished = queue::Finished {
+        duration: plan.duration,
+        file_size: std::fs::metadata(&video).map(|m| m.len()).unwrap_or(0),
+        render_seconds: started.elapsed().as_secs(),
+    };
+    if !queue::complete(db, job, worker, &finished).await? {
         // The lease ran out and another worker has the job now: its result will stand.
-        return Err("the job was taken over by another worker after this one's lease ran out".into());
+        return Err(RenderError::TakenOver);
     }
-    sqlx::query(
-        "UPDATE generations SET status = 'completed', video_url = $2, thumbnail_url = $3, duration = $4::float8::numeric, \
-           file_size = $5, render_time_seconds = $6, completed_at = now(), error_message = NULL WHERE id = $1",
-    )
-    .bind(job.generation_id)
-    .bind(format!("/v1/generations/{}/video", job.generation_id))
-    .bind(format!("/v1/generations/{}/thumbnail", job.generation_id))
-    .bind(plan.duration)
-    .bind(i64::try_from(file_size).unwrap_or(i64::MAX))
-    .bind(i32::try_from(started.elapsed().as_secs()).unwrap_or(i32::MAX))
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    sqlx::query("UPDATE projects SET status = 'completed' WHERE id = $1")
-        .bind(job.project_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    sqlx::query("UPDATE render.jobs SET state = 'done', progress = 1, leased_by = NULL WHERE generation_id = $1")
-        .bind(job.generation_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)?;
-    log(db, job, "render.completed", "success", &format!("Rendered in {:.0} s", started.elapsed().as_secs_f64()))
-        .await
-        .map_err(db_err)?;
     Ok(())
 }
 

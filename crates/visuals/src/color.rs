@@ -1,0 +1,127 @@
+//! Colours as the engine uses them: sRGB components in 0..1 (frames are composed in sRGB, as
+//! the encoder receives them), written as `#rrggbb` in plans so a plan reads like a recipe.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Rgb(pub [f32; 3]);
+
+impl Rgb {
+    pub const BLACK: Rgb = Rgb([0.0; 3]);
+    pub const WHITE: Rgb = Rgb([1.0; 3]);
+
+    pub fn hex(v: u32) -> Self {
+        let c = |s: u32| ((v >> s) & 0xff) as f32 / 255.0;
+        Rgb([c(16), c(8), c(0)])
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let digits = text.strip_prefix('#')?;
+        (digits.len() == 6).then(|| u32::from_str_radix(digits, 16).ok().map(Self::hex)).flatten()
+    }
+
+    pub fn to_hex(self) -> String {
+        let [r, g, b] = self.0.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8);
+        format!("#{r:02x}{g:02x}{b:02x}")
+    }
+
+    /// Quantised to 8 bits, as it is stored: a plan read back draws the same frames.
+    pub fn stored(self) -> Self {
+        Self(self.0.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() / 255.0))
+    }
+
+    pub fn mix(self, other: Rgb, t: f32) -> Rgb {
+        Rgb([0, 1, 2].map(|i| self.0[i] + (other.0[i] - self.0[i]) * t))
+    }
+
+    pub fn scale(self, k: f32) -> Rgb {
+        Rgb(self.0.map(|c| c * k))
+    }
+
+    /// Rec. 709 luma of the sRGB values (a perceptual brightness, 0..1).
+    pub fn luma(self) -> f32 {
+        0.2126 * self.0[0] + 0.7152 * self.0[1] + 0.0722 * self.0[2]
+    }
+
+    /// Hue in degrees, saturation and value (HSV).
+    pub fn hsv(self) -> (f32, f32, f32) {
+        let [r, g, b] = self.0;
+        let max = r.max(g).max(b);
+        let min = r.min(g).min(b);
+        let d = max - min;
+        let h = if d <= 1e-6 {
+            0.0
+        } else if max == r {
+            60.0 * (((g - b) / d).rem_euclid(6.0))
+        } else if max == g {
+            60.0 * ((b - r) / d + 2.0)
+        } else {
+            60.0 * ((r - g) / d + 4.0)
+        };
+        (h, if max <= 1e-6 { 0.0 } else { d / max }, max)
+    }
+
+    pub fn from_hsv(h: f32, s: f32, v: f32) -> Rgb {
+        let h = h.rem_euclid(360.0) / 60.0;
+        let c = v * s;
+        let x = c * (1.0 - (h % 2.0 - 1.0).abs());
+        let (r, g, b) = match h as u32 {
+            0 => (c, x, 0.0),
+            1 => (x, c, 0.0),
+            2 => (0.0, c, x),
+            3 => (0.0, x, c),
+            4 => (x, 0.0, c),
+            _ => (c, 0.0, x),
+        };
+        let m = v - c;
+        Rgb([r + m, g + m, b + m])
+    }
+
+    /// The same colour with its saturation times `s` and its value times `v`.
+    pub fn graded(self, s: f32, v: f32) -> Rgb {
+        let (h, sat, val) = self.hsv();
+        Rgb::from_hsv(h, (sat * s).clamp(0.0, 1.0), (val * v).clamp(0.0, 1.0))
+    }
+
+    pub fn rotate_hue(self, degrees: f32) -> Rgb {
+        let (h, s, v) = self.hsv();
+        Rgb::from_hsv(h + degrees, s, v)
+    }
+}
+
+impl Serialize for Rgb {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rgb {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Rgb::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a #rrggbb colour")))
+    }
+}
+
+#[cfg(feature = "specta")]
+impl specta::Type for Rgb {
+    fn inline(types: &mut specta::TypeCollection, generics: specta::Generics) -> specta::datatype::DataType {
+        <String as specta::Type>::inline(types, generics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_round_trip_through_hex_and_hsv() {
+        for hex in ["#ff00aa", "#000000", "#ffffff", "#17b3c2", "#dbb40c"] {
+            let c = Rgb::parse(hex).unwrap();
+            assert_eq!(c.to_hex(), hex);
+            let (h, s, v) = c.hsv();
+            assert_eq!(Rgb::from_hsv(h, s, v).to_hex(), hex);
+        }
+        assert_eq!(Rgb::parse("ff00aa"), None);
+        assert_eq!(Rgb::parse("#ff00a"), None);
+    }
+}

@@ -1,0 +1,364 @@
+//! The visual plan: the whole recipe of a video, decided once from the analysis, the project's
+//! look and the seed, stored as `generations.visual_plan`, and drawn frame by frame by
+//! [`crate::draw`]. Invariant: a pure function of its inputs (no clock, no global randomness,
+//! no platform maths), so one seed gives one video on every machine.
+
+use resonance_api::model::StylePreference;
+use resonance_audio::Analysis;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::color::Rgb;
+use crate::prompt::{self, Light, Motif, PromptReading};
+
+/// Bumped whenever the same plan would draw different frames.
+pub const ENGINE_VERSION: u32 = 1;
+
+/// Large flashes are never closer than this (WCAG 2.3.1: at most three flashes in any second).
+pub const MIN_FLASH_GAP_SECONDS: f64 = 0.34;
+
+/// What the creator chose for the look of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ProjectLook {
+    pub prompt: String,
+    pub style: StylePreference,
+    /// 0 (calm) to 1 (strobing, within the flash limit).
+    pub effect_intensity: f64,
+    /// 0 (graphics alone) to 1 (the footage layer leads).
+    pub footage_visibility: f64,
+}
+
+/// The colours of a scene.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Palette {
+    pub sky_top: Rgb,
+    pub sky_bottom: Rgb,
+    pub primary: Rgb,
+    pub secondary: Rgb,
+    pub accent: Rgb,
+    /// Silhouettes: skylines, trees, mountains.
+    pub ink: Rgb,
+}
+
+impl Palette {
+    pub fn mix(&self, other: &Palette, t: f32) -> Palette {
+        Palette {
+            sky_top: self.sky_top.mix(other.sky_top, t),
+            sky_bottom: self.sky_bottom.mix(other.sky_bottom, t),
+            primary: self.primary.mix(other.primary, t),
+            secondary: self.secondary.mix(other.secondary, t),
+            accent: self.accent.mix(other.accent, t),
+            ink: self.ink.mix(other.ink, t),
+        }
+    }
+}
+
+/// One section of the song: a scene of its own, entered with a transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Scene {
+    pub start: f64,
+    pub end: f64,
+    /// Chooses the layout of the style's layers in this scene.
+    pub variant: u32,
+    pub palette: Palette,
+}
+
+/// A curve sampled every `hop_seconds`, 0..1.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Envelope {
+    pub hop_seconds: f64,
+    pub values: Vec<f32>,
+}
+
+impl Envelope {
+    /// Linearly interpolated at `t`; 0 outside.
+    pub fn at(&self, t: f64) -> f32 {
+        if self.values.is_empty() || self.hop_seconds <= 0.0 || t < 0.0 {
+            return 0.0;
+        }
+        let x = t / self.hop_seconds;
+        let i = x.floor() as usize;
+        let f = (x - i as f64) as f32;
+        match (self.values.get(i), self.values.get(i + 1)) {
+            (Some(a), Some(b)) => a + (b - a) * f,
+            (Some(a), None) => *a,
+            _ => 0.0,
+        }
+    }
+
+    /// ∫₀ᵗ (base + gain · value) dt, exactly for the piecewise-linear curve.
+    pub fn integral(&self, t: f64, base: f64, gain: f64) -> f64 {
+        if t <= 0.0 {
+            return 0.0;
+        }
+        if self.values.is_empty() || self.hop_seconds <= 0.0 {
+            return base * t;
+        }
+        let h = self.hop_seconds;
+        let whole = ((t / h).floor() as usize).min(self.values.len().saturating_sub(1));
+        let mut sum = 0.0;
+        for w in self.values.windows(2).take(whole) {
+            sum += f64::from(w[0] + w[1]) * 0.5 * h;
+        }
+        let rest = t - whole as f64 * h;
+        let a = f64::from(self.values[whole]);
+        let b = f64::from(self.at(t));
+        sum += (a + b) * 0.5 * rest;
+        base * t + gain * sum
+    }
+
+    fn normalised(values: &[f32], hop_seconds: f64) -> Self {
+        let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        sorted.sort_by(f32::total_cmp);
+        let top = sorted.get((sorted.len().saturating_sub(1)) * 95 / 100).copied().unwrap_or(1.0).max(1e-6);
+        let values = values.iter().map(|v| (((v / top).clamp(0.0, 1.0)) * 1000.0).round() / 1000.0).collect();
+        Self { hop_seconds, values }
+    }
+}
+
+/// Everything a video is: drawn by [`crate::draw`] at any size and any time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct VisualPlan {
+    pub engine: u32,
+    pub seed: String,
+    pub style: StylePreference,
+    pub prompt: String,
+    /// What the prompt's words chose, and which were not understood.
+    pub reading: PromptReading,
+    pub light: Light,
+    /// What the footage layer shows (the prompt's motifs, or the style's own when it names none).
+    pub motifs: Vec<Motif>,
+    /// How fast things drift, 1 = the music's own pace.
+    pub pace: f32,
+    pub effect_intensity: f32,
+    pub footage_visibility: f32,
+    pub duration: f64,
+    pub tempo_bpm: f64,
+    pub beats: Vec<f64>,
+    pub downbeats: Vec<f64>,
+    /// Times of large flashes: never closer than [`MIN_FLASH_GAP_SECONDS`].
+    pub flashes: Vec<f64>,
+    pub scenes: Vec<Scene>,
+    pub energy: Envelope,
+    /// Kicks and bass.
+    pub low: Envelope,
+    /// Snares and voices.
+    pub mid: Envelope,
+    /// Hats and cymbals.
+    pub high: Envelope,
+    /// The frame the thumbnail shows: just after the loudest downbeat.
+    pub thumbnail_time: f64,
+    /// Seeds every pseudo-random choice of the drawing.
+    pub noise_seed: u32,
+}
+
+fn seed_bits(seed: &str) -> u64 {
+    let digest = sha2::Sha256::digest(seed.as_bytes());
+    digest.iter().take(8).fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}
+
+/// The style's own colours, used when the prompt names none.
+fn style_colors(style: StylePreference) -> [u32; 3] {
+    match style {
+        StylePreference::Organic => [0x2ec4a6, 0x7b5cff, 0xffd166],
+        StylePreference::Geometric => [0x00b4ff, 0xff3d7f, 0xf5f5f5],
+        StylePreference::Cinematic => [0xffb347, 0x2a7f9e, 0xf2e3c6],
+        StylePreference::Abstract => [0xb620e0, 0xff6b35, 0x00f5d4],
+        StylePreference::Glitch => [0x00ff9c, 0xff00c8, 0x00a8ff],
+        StylePreference::Retro => [0xff3ea5, 0x7b2cff, 0xffb238],
+        StylePreference::Minimal => [0xe8e4dc, 0xd94f30, 0x2b2b2e],
+    }
+}
+
+/// The style's own scene, used when the prompt names no motif.
+fn style_motifs(style: StylePreference) -> Vec<Motif> {
+    match style {
+        StylePreference::Organic => vec![Motif::Smoke],
+        StylePreference::Geometric => vec![Motif::Stars],
+        StylePreference::Cinematic => vec![Motif::Mountains, Motif::Clouds],
+        StylePreference::Abstract => vec![Motif::Space],
+        StylePreference::Glitch => vec![Motif::City],
+        StylePreference::Retro => vec![Motif::Mountains, Motif::Stars],
+        StylePreference::Minimal => vec![],
+    }
+}
+
+fn style_light(style: StylePreference) -> Light {
+    match style {
+        StylePreference::Cinematic => Light::Golden,
+        StylePreference::Retro => Light::Dusk,
+        StylePreference::Minimal => Light::Day,
+        _ => Light::Night,
+    }
+}
+
+/// The sky of a light: (top, bottom).
+fn sky(light: Light) -> (Rgb, Rgb) {
+    match light {
+        Light::Night => (Rgb::hex(0x03040c), Rgb::hex(0x121a38)),
+        Light::Dawn => (Rgb::hex(0x37508f), Rgb::hex(0xffb68a)),
+        Light::Day => (Rgb::hex(0x3d8fe0), Rgb::hex(0xd6ecff)),
+        Light::Golden => (Rgb::hex(0x4a3a78), Rgb::hex(0xffa149)),
+        Light::Dusk => (Rgb::hex(0x120d33), Rgb::hex(0xb8507a)),
+    }
+}
+
+fn palette(reading: &PromptReading, style: StylePreference, light: Light, hue_turn: f32) -> Palette {
+    // Named colours, keeping those whose hue is not already taken (gold and sunrise gold are
+    // one colour to a viewer), unless they are all there is.
+    let all: Vec<Rgb> = reading.colors.iter().map(|c| c.color).collect();
+    let mut named: Vec<Rgb> = Vec::new();
+    for c in &all {
+        let (h, s, _) = c.hsv();
+        let distinct = named.iter().all(|n| {
+            let (nh, ns, _) = n.hsv();
+            let dh = (h - nh).abs().min(360.0 - (h - nh).abs());
+            dh > 25.0 || (s < 0.2) != (ns < 0.2)
+        });
+        if distinct {
+            named.push(*c);
+        }
+    }
+    if named.len() < 3 {
+        named.extend(all.iter().filter(|c| !named.contains(c)).take(3 - named.len()).collect::<Vec<_>>());
+    }
+    let own = style_colors(style).map(Rgb::hex);
+    let turn = |c: Rgb| if named.is_empty() { c.rotate_hue(hue_turn) } else { c };
+    let primary = turn(named.first().copied().unwrap_or(own[0]));
+    let secondary = turn(named.get(1).copied().unwrap_or(if named.is_empty() { own[1] } else { primary.rotate_hue(40.0) }));
+    let accent = turn(named.get(2).copied().unwrap_or(if named.is_empty() { own[2] } else { secondary.rotate_hue(140.0) }));
+    let (mut sat, mut bright, mut pastel) = (1.0f32, 1.0f32, 0.0f32);
+    for mood in &reading.moods {
+        let (s, b, _, p) = mood.grade();
+        sat *= s;
+        bright *= b;
+        pastel = pastel.max(p);
+    }
+    let temperature = reading.temperature;
+    let warm = Rgb::hex(0xff9a3c);
+    let cold = Rgb::hex(0x4a8cff);
+    let grade = |c: Rgb| {
+        let c = if temperature > 0.0 { c.mix(warm, 0.25 * temperature) } else { c.mix(cold, -0.25 * temperature) };
+        c.graded(sat, bright.min(1.15)).mix(Rgb::WHITE, pastel).stored()
+    };
+    let (top, bottom) = sky(light);
+    // The sky takes a quarter of the named colour, so "red" at night is a red night.
+    let sky_tint = if named.is_empty() { 0.12 } else { 0.4 };
+    let sky_top = top.mix(primary.scale(top.luma().max(0.08) * 2.0), sky_tint);
+    let sky_bottom = bottom.mix(secondary.scale(bottom.luma().max(0.1) * 1.5), sky_tint);
+    let ink = sky_top.scale(0.35).mix(primary.scale(0.08), 0.4);
+    Palette {
+        sky_top: grade(sky_top).graded(1.0, bright.min(1.0)).stored(),
+        sky_bottom: grade(sky_bottom).graded(1.0, bright.min(1.0)).stored(),
+        primary: grade(primary),
+        secondary: grade(secondary),
+        accent: grade(accent),
+        ink: grade(ink),
+    }
+}
+
+/// Plans a video. Pure: the same analysis, look and seed give the same plan.
+pub fn plan(analysis: &Analysis, look: &ProjectLook, seed: &str) -> VisualPlan {
+    let bits = seed_bits(seed);
+    let noise_seed = (bits >> 32) as u32 ^ bits as u32;
+    let reading = prompt::read(&look.prompt);
+    let style = look.style;
+    // Without a named light, a dark mood is a night and a bright one a day; else the style's own.
+    let light = reading.light.unwrap_or_else(|| {
+        use prompt::Mood;
+        if reading.moods.iter().any(|m| matches!(m, Mood::Dark | Mood::Melancholy | Mood::Mysterious)) {
+            Light::Night
+        } else if reading.moods.iter().any(|m| matches!(m, Mood::Bright | Mood::Joyful)) {
+            Light::Day
+        } else {
+            style_light(style)
+        }
+    });
+    let motifs = if reading.motifs.is_empty() { style_motifs(style) } else { reading.motifs.clone() };
+    let intensity = look.effect_intensity.clamp(0.0, 1.0) as f32;
+    let rhythm = &analysis.rhythm;
+    let duration = analysis.facts.duration_seconds.max(0.0);
+    let energy = Envelope::normalised(&rhythm.energy, rhythm.energy_hop_seconds);
+    let band = |v: &[f32]| Envelope { hop_seconds: rhythm.bands.hop_seconds, values: v.to_vec() };
+
+    // Scenes: one per section, each with its own layout and a turn of the palette.
+    let mut bounds = vec![0.0];
+    bounds.extend(rhythm.sections.iter().copied().filter(|t| *t > 1.0 && *t < duration - 1.0));
+    bounds.push(duration.max(0.0));
+    let hue_turn = ((bits % 41) as f32) - 20.0;
+    let base = palette(&reading, style, light, hue_turn);
+    let scenes = bounds
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            let variant = crate::math::hash(noise_seed ^ (i as u32).wrapping_mul(0x9e37_79b9));
+            // Every other scene leads with the secondary colour; each turns its hue a little.
+            let turn = (variant % 31) as f32 - 15.0;
+            let mut p = base;
+            if i % 2 == 1 {
+                std::mem::swap(&mut p.primary, &mut p.secondary);
+            }
+            p.primary = p.primary.rotate_hue(turn).stored();
+            p.secondary = p.secondary.rotate_hue(turn * 0.5).stored();
+            Scene { start: w[0], end: w[1], variant, palette: p }
+        })
+        .collect();
+
+    // Large flashes: on the loudest downbeats (and beats, when the creator asks for a lot), never
+    // closer than the WCAG limit allows, whatever the song.
+    let mut flashes: Vec<f64> = Vec::new();
+    if intensity >= 0.35 {
+        let mut candidates: Vec<(f64, f32)> = rhythm.downbeats.iter().map(|t| (*t, energy.at(*t))).collect();
+        if intensity >= 0.75 {
+            candidates.extend(rhythm.beats.iter().map(|t| (*t, energy.at(*t) * 0.9)));
+        }
+        let threshold = 1.0 - 0.55 * intensity;
+        candidates.retain(|(_, e)| *e >= threshold);
+        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.total_cmp(&b.0)));
+        for (t, _) in candidates {
+            if flashes.iter().all(|f| (f - t).abs() >= MIN_FLASH_GAP_SECONDS) {
+                flashes.push(t);
+            }
+        }
+        flashes.sort_by(f64::total_cmp);
+    }
+
+    let loudest = rhythm
+        .downbeats
+        .iter()
+        .chain(if rhythm.downbeats.is_empty() { rhythm.beats.iter() } else { [].iter() })
+        .copied()
+        .filter(|t| *t < duration - 0.2)
+        .max_by(|a, b| energy.at(*a).total_cmp(&energy.at(*b)).then(b.total_cmp(a)));
+    let thumbnail_time = loudest.map_or(duration * 0.4, |t| (t + 0.12).min(duration));
+
+    VisualPlan {
+        engine: ENGINE_VERSION,
+        seed: seed.to_owned(),
+        style,
+        prompt: look.prompt.clone(),
+        pace: reading.pace,
+        reading,
+        light,
+        motifs,
+        effect_intensity: intensity,
+        footage_visibility: look.footage_visibility.clamp(0.0, 1.0) as f32,
+        duration,
+        tempo_bpm: rhythm.tempo_bpm.unwrap_or(120.0),
+        beats: rhythm.beats.clone(),
+        downbeats: rhythm.downbeats.clone(),
+        flashes,
+        scenes,
+        energy,
+        low: band(&rhythm.bands.low),
+        mid: band(&rhythm.bands.mid),
+        high: band(&rhythm.bands.high),
+        thumbnail_time,
+        noise_seed,
+    }
+}

@@ -1,0 +1,470 @@
+//! The engine as a viewer judges it, on a drum track made here and analysed by
+//! `resonance-audio`: the seven styles tell apart, the prompt is followed, frames have real detail
+//! at 1080p, the picture moves on the beats and never flashes more than three times a second, the
+//! same seed draws the same bytes, and the preview's small frame is the render's frame scaled down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use resonance_api::model::StylePreference;
+use resonance_audio::Analysis;
+use resonance_visuals::{draw, draw_with_threads, plan, Frame, ProjectLook, VisualPlan};
+
+const RATE: u32 = 44_100;
+
+/// A drum track: kick on every beat, snare on 2 and 4, hats on the eighths, and a bass line that
+/// comes in half-way (a new section, louder).
+fn drum_track(seconds: f64, bpm: f64) -> Vec<f32> {
+    let n = (seconds * f64::from(RATE)) as usize;
+    let mut out = vec![0.0f32; n];
+    let beat = 60.0 / bpm;
+    let mut noise_state = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = move || {
+        noise_state ^= noise_state << 13;
+        noise_state ^= noise_state >> 7;
+        noise_state ^= noise_state << 17;
+        (noise_state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    };
+    let eighths = (seconds / beat * 2.0) as usize;
+    for e in 0..eighths {
+        let start = (e as f64 * beat / 2.0 * f64::from(RATE)) as usize;
+        let on_beat = e % 2 == 0;
+        let beat_no = e / 2;
+        for i in 0..(0.25 * f64::from(RATE)) as usize {
+            let Some(s) = out.get_mut(start + i) else { break };
+            let t = i as f32 / RATE as f32;
+            if on_beat {
+                let f = 50.0 + 90.0 * (-t / 0.03).exp();
+                *s += 0.8 * (std::f32::consts::TAU * f * t).sin() * (-t / 0.12).exp();
+                if beat_no % 2 == 1 {
+                    *s += 0.35 * noise() * (-t / 0.07).exp();
+                }
+            }
+            *s += 0.08 * noise() * (-t / 0.012).exp();
+        }
+    }
+    for (i, s) in out.iter_mut().enumerate() {
+        let t = i as f64 / f64::from(RATE);
+        if t > seconds / 2.0 {
+            *s += 0.25 * (std::f64::consts::TAU * 55.0 * t).sin() as f32;
+        } else {
+            *s *= 0.6;
+        }
+    }
+    out
+}
+
+fn wav(samples: &[f32]) -> Vec<u8> {
+    let data = (samples.len() * 2) as u32;
+    let mut b = Vec::with_capacity(44 + data as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&RATE.to_le_bytes());
+    b.extend_from_slice(&(RATE * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
+    }
+    b
+}
+
+fn analysed(seconds: f64, bpm: f64) -> Analysis {
+    let path = std::env::temp_dir().join(format!("resonance-visuals-{}-{bpm}.wav", std::process::id()));
+    std::fs::write(&path, wav(&drum_track(seconds, bpm))).unwrap();
+    let analysis = resonance_audio::analyze(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    analysis
+}
+
+fn track() -> &'static Analysis {
+    static TRACK: OnceLock<Analysis> = OnceLock::new();
+    TRACK.get_or_init(|| analysed(16.0, 120.0))
+}
+
+fn look(prompt: &str, style: StylePreference, intensity: f64) -> ProjectLook {
+    ProjectLook { prompt: prompt.into(), style, effect_intensity: intensity, footage_visibility: 0.6 }
+}
+
+fn frame(plan: &VisualPlan, t: f64, w: u32, h: u32) -> Frame {
+    let mut f = Frame::new(w, h);
+    draw(plan, t, &mut f);
+    f
+}
+
+/// Relative luminance (linear light), per pixel.
+fn luminance(f: &Frame) -> Vec<f32> {
+    let lin = |c: u8| {
+        let c = f32::from(c) / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    f.rgb.chunks_exact(3).map(|p| 0.2126 * lin(p[0]) + 0.7152 * lin(p[1]) + 0.0722 * lin(p[2])).collect()
+}
+
+fn luma(f: &Frame) -> Vec<f32> {
+    f.rgb.chunks_exact(3).map(|p| (0.2126 * f32::from(p[0]) + 0.7152 * f32::from(p[1]) + 0.0722 * f32::from(p[2])) / 255.0).collect()
+}
+
+/// Simple statistics a viewer sees at a glance.
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    brightness: f32,
+    saturation: f32,
+    /// Mean |difference| between neighbouring pixels: how much edge and texture.
+    edges: f32,
+    /// Share of rows that are black from edge to edge (letterbox).
+    black_rows: f32,
+    /// Share of pixels within 3% of the frame's most common luma: flat fields.
+    flat: f32,
+    /// Warm (orange) minus cool (blue), weighted by saturation.
+    warmth: f32,
+    /// Change from row to row over change from column to column: horizontal stripes.
+    stripes: f32,
+}
+
+fn stats(f: &Frame) -> Stats {
+    let (w, h) = (f.width as usize, f.height as usize);
+    let l = luma(f);
+    let n = l.len() as f32;
+    let mut saturation = 0.0;
+    let mut warmth = 0.0;
+    for p in f.rgb.chunks_exact(3) {
+        let c = resonance_visuals::Rgb([p[0], p[1], p[2]].map(|v| f32::from(v) / 255.0));
+        let (hue, s, v) = c.hsv();
+        saturation += s;
+        warmth += s * v * ((hue - 35.0).to_radians().cos());
+    }
+    let (mut across, mut down) = (0.0, 0.0);
+    for y in 0..h - 1 {
+        for x in 0..w - 1 {
+            let i = y * w + x;
+            across += (l[i] - l[i + 1]).abs();
+            down += (l[i] - l[i + w]).abs();
+        }
+    }
+    let edges = across + down;
+    let black_rows = (0..h).filter(|y| l[y * w..(y + 1) * w].iter().all(|v| *v < 0.02)).count() as f32 / h as f32;
+    let mut hist = [0usize; 34];
+    for v in &l {
+        hist[((v * 33.0) as usize).min(33)] += 1;
+    }
+    let flat = *hist.iter().max().unwrap_or(&0) as f32 / n;
+    Stats {
+        brightness: l.iter().sum::<f32>() / n,
+        saturation: saturation / n,
+        edges: edges / (n * 2.0),
+        black_rows,
+        flat,
+        warmth: warmth / n,
+        stripes: down / across.max(1e-6),
+    }
+}
+
+fn save_png(f: &Frame, path: &PathBuf) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), f.width, f.height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header().unwrap().write_image_data(&f.rgb).unwrap();
+}
+
+/// Where the tests keep the stills they draw (one per style), to be looked at.
+fn stills_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("styles");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_seven_styles_differ_by_a_named_statistic() {
+    let a = track();
+    let prompt = "neon rain over a night city";
+    let t = 10.3;
+    let all: Vec<(StylePreference, Stats)> = StylePreference::ALL
+        .iter()
+        .map(|&style| {
+            let plan = plan(a, &look(prompt, style, 0.6), "styles");
+            let f = frame(&plan, t, 1280, 720);
+            save_png(&f, &stills_dir().join(format!("{}.png", style.as_str())));
+            (style, stats(&f))
+        })
+        .collect();
+    for (style, s) in &all {
+        eprintln!("{:>10}: {s:?}", style.as_str());
+    }
+    // Each pair differs by at least one of these, by at least this much.
+    type Statistic = (&'static str, fn(&Stats) -> f32, f32);
+    let tests: [Statistic; 7] = [
+        ("stripes", |s| s.stripes, 0.3),
+        ("brightness", |s| s.brightness, 0.05),
+        ("saturation", |s| s.saturation, 0.08),
+        ("edges", |s| s.edges, 0.012),
+        ("black rows", |s| s.black_rows, 0.1),
+        ("flat share", |s| s.flat, 0.15),
+        ("warmth", |s| s.warmth, 0.05),
+    ];
+    for (i, (a, sa)) in all.iter().enumerate() {
+        for (b, sb) in &all[i + 1..] {
+            let differs: Vec<&str> =
+                tests.iter().filter(|(_, f, min)| (f(sa) - f(sb)).abs() >= *min).map(|(name, _, _)| *name).collect();
+            assert!(!differs.is_empty(), "{} and {} look alike: {sa:?} vs {sb:?}", a.as_str(), b.as_str());
+        }
+    }
+}
+
+#[test]
+fn the_prompt_is_followed_in_hue_and_brightness() {
+    let a = track();
+    // (warmer/brighter prompt, cooler/darker prompt, compare brightness, compare warmth)
+    let pairs = [
+        ("golden sunrise over a calm ocean", "neon rain in a dark city at night", true, true),
+        ("warm amber candlelight", "icy blue winter night", false, true),
+        ("bright sunny summer day", "dark stormy midnight", true, false),
+        ("fiery red volcano", "cool teal underwater lagoon", false, true),
+        ("pink cherry blossoms at noon", "black void in deep space", true, false),
+        ("orange desert sunset", "green misty forest", false, true),
+        ("happy yellow sunshine", "melancholy grey rain", true, true),
+        ("glowing embers and fire", "frozen snow and ice", false, true),
+        ("golden wheat field", "purple galaxy nebula", false, true),
+        ("white snow in daylight", "dark moody night in the city", true, false),
+    ];
+    for style in [StylePreference::Organic, StylePreference::Cinematic] {
+        for (warm, cool, brighter, warmer) in pairs {
+            let measure = |prompt: &str| {
+                let plan = plan(a, &look(prompt, style, 0.5), "prompt");
+                assert!(plan.reading.not_understood.len() <= 1, "{prompt}: {:?}", plan.reading.not_understood);
+                let frames: Vec<Stats> = [3.1, 7.7, 12.4].iter().map(|t| stats(&frame(&plan, *t, 320, 180))).collect();
+                let mean = |f: fn(&Stats) -> f32| frames.iter().map(f).sum::<f32>() / frames.len() as f32;
+                (mean(|s| s.brightness), mean(|s| s.warmth), plan.reading.explain())
+            };
+            let (wb, ww, wr) = measure(warm);
+            let (cb, cw, cr) = measure(cool);
+            let name = style.as_str();
+            if brighter {
+                assert!(wb > cb + 0.03, "{name}: '{warm}' ({wb:.3}) must be brighter than '{cool}' ({cb:.3})\n{wr:?}\n{cr:?}");
+            }
+            if warmer {
+                assert!(ww > cw + 0.03, "{name}: '{warm}' ({ww:.3}) must be warmer than '{cool}' ({cw:.3})\n{wr:?}\n{cr:?}");
+            }
+            assert!(!wr.is_empty() && !cr.is_empty(), "the plan names the words it used");
+        }
+    }
+}
+
+/// Mean squared difference between each pixel's luma and its 3×3 neighbourhood's mean.
+fn high_frequency(l: &[f32], w: usize, h: usize) -> f64 {
+    let mut sum = 0.0;
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let mut m = 0.0;
+            for dy in 0..3 {
+                for dx in 0..3 {
+                    m += l[(y + dy - 1) * w + x + dx - 1];
+                }
+            }
+            let d = l[y * w + x] - m / 9.0;
+            sum += f64::from(d * d);
+        }
+    }
+    sum / ((w - 2) * (h - 2)) as f64
+}
+
+/// Scaled to `tw`×`th` and back, as a frame drawn at `tw`×`th` and upscaled would be: box
+/// averages down, bilinear up.
+fn through(l: &[f32], w: usize, h: usize, tw: usize, th: usize) -> Vec<f32> {
+    let mut small = vec![0.0f32; tw * th];
+    for (j, row) in small.chunks_mut(tw).enumerate() {
+        let (y0, y1) = (j * h / th, ((j + 1) * h / th).max(j * h / th + 1));
+        for (i, v) in row.iter_mut().enumerate() {
+            let (x0, x1) = (i * w / tw, ((i + 1) * w / tw).max(i * w / tw + 1));
+            let mut s = 0.0;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    s += l[y * w + x];
+                }
+            }
+            *v = s / ((y1 - y0) * (x1 - x0)) as f32;
+        }
+    }
+    let mut out = vec![0.0f32; w * h];
+    for y in 0..h {
+        let fy = ((y as f32 + 0.5) * th as f32 / h as f32 - 0.5).clamp(0.0, (th - 1) as f32);
+        let (j0, ty) = (fy.floor() as usize, fy.fract());
+        let j1 = (j0 + 1).min(th - 1);
+        for x in 0..w {
+            let fx = ((x as f32 + 0.5) * tw as f32 / w as f32 - 0.5).clamp(0.0, (tw - 1) as f32);
+            let (i0, tx) = (fx.floor() as usize, fx.fract());
+            let i1 = (i0 + 1).min(tw - 1);
+            let top = small[j0 * tw + i0] * (1.0 - tx) + small[j0 * tw + i1] * tx;
+            let bottom = small[j1 * tw + i0] * (1.0 - tx) + small[j1 * tw + i1] * tx;
+            out[y * w + x] = top * (1.0 - ty) + bottom * ty;
+        }
+    }
+    out
+}
+
+/// How many times the high-frequency energy of a 1080p frame drawn at its size must exceed the
+/// same frame drawn at the old placeholder's 256×144 and scaled up.
+const DETAIL_FACTOR: f64 = 20.0;
+
+#[test]
+fn frames_at_1080p_have_real_detail() {
+    let a = track();
+    for style in StylePreference::ALL {
+        if style == StylePreference::Minimal {
+            continue; // one line on a flat field, by design
+        }
+        let plan = plan(a, &look("neon rain over a night city", style, 0.6), "detail");
+        let f = frame(&plan, 10.3, 1920, 1080);
+        let l = luma(&f);
+        let full = high_frequency(&l, 1920, 1080);
+        let placeholder = high_frequency(&through(&l, 1920, 1080, 256, 144), 1920, 1080);
+        let ratio = full / placeholder.max(1e-12);
+        eprintln!("{:>10}: high-frequency energy {ratio:.1}× the 256×144 upscale", style.as_str());
+        assert!(ratio >= DETAIL_FACTOR, "{}: {ratio:.2}× the upscale's detail, want ≥ {DETAIL_FACTOR}", style.as_str());
+        // The measure tells an upscale apart: the upscale itself, measured the same way, fails.
+        let up = through(&l, 1920, 1080, 256, 144);
+        let again = high_frequency(&up, 1920, 1080) / high_frequency(&through(&up, 1920, 1080, 256, 144), 1920, 1080);
+        assert!(again < DETAIL_FACTOR, "an upscale measures {again:.2}×");
+    }
+}
+
+/// Frame-to-frame change peaks, matched to beats within two frames: F-measure.
+fn beat_f_measure(plan: &VisualPlan, seconds: f64) -> f64 {
+    let fps = 30.0;
+    let frames: Vec<Vec<f32>> = (0..(seconds * fps) as usize).map(|n| luma(&frame(plan, n as f64 / fps, 160, 90))).collect();
+    let change: Vec<f32> = frames
+        .windows(2)
+        .map(|w| w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f32>() / w[0].len() as f32)
+        .collect();
+    let mut sorted = change.clone();
+    sorted.sort_by(f32::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let peaks: Vec<f64> = (1..change.len() - 1)
+        .filter(|&i| {
+            let around = &change[i.saturating_sub(3)..(i + 4).min(change.len())];
+            change[i] > 1.5 * median + 1e-4 && around.iter().all(|c| *c <= change[i])
+        })
+        .map(|i| (i + 1) as f64 / fps)
+        .collect();
+    let beats: Vec<f64> = plan.beats.iter().copied().filter(|b| *b < seconds - 0.1).collect();
+    let tolerance = 2.0 / fps + 1e-6;
+    let hit = |t: &f64, set: &[f64]| set.iter().any(|b| (t - b).abs() <= tolerance);
+    let precision = peaks.iter().filter(|p| hit(p, &beats)).count() as f64 / peaks.len().max(1) as f64;
+    let recall = beats.iter().filter(|b| hit(b, &peaks)).count() as f64 / beats.len().max(1) as f64;
+    eprintln!("    peaks {} beats {} precision {precision:.2} recall {recall:.2}", peaks.len(), beats.len());
+    if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    }
+}
+
+#[test]
+fn the_picture_moves_on_the_beats() {
+    let a = track();
+    assert!(a.rhythm.beats.len() > 20, "the drum track has beats: {:?}", a.rhythm.tempo_bpm);
+    for style in StylePreference::ALL {
+        for intensity in [0.5, 1.0] {
+            let plan = plan(a, &look("neon rain over a night city", style, intensity), "beats");
+            let f = beat_f_measure(&plan, 12.0);
+            eprintln!("{:>10} at {intensity}: beat F = {f:.2}", style.as_str());
+            assert!(f >= 0.8, "{} at intensity {intensity}: beat F {f:.2}", style.as_str());
+        }
+    }
+}
+
+/// Large flashes (WCAG 2.3.1's general flash: the frame's mean relative luminance rising by at
+/// least 0.1 within a tenth of a second) in the worst second.
+fn worst_second_flashes(plan: &VisualPlan, seconds: f64) -> usize {
+    let fps = 30usize;
+    let level: Vec<f32> = (0..(seconds * fps as f64) as usize)
+        .map(|n| {
+            let l = luminance(&frame(plan, n as f64 / fps as f64, 96, 54));
+            l.iter().sum::<f32>() / l.len() as f32
+        })
+        .collect();
+    let mut starts = Vec::new();
+    for i in 3..level.len() {
+        let before = level[i - 3..i].iter().copied().fold(f32::MAX, f32::min);
+        if level[i] - before >= 0.1 && starts.last().is_none_or(|s| i - s > 3) {
+            starts.push(i);
+        }
+    }
+    (0..level.len()).map(|i| starts.iter().filter(|s| **s >= i && **s < i + fps).count()).max().unwrap_or(0)
+}
+
+#[test]
+fn no_second_has_more_than_three_large_flashes() {
+    // The worst case: a loud track with a beat every quarter second (four a second, more than
+    // any tempo tracker reports), at full intensity: every beat is a candidate for a flash.
+    let mut fast = track().clone();
+    fast.rhythm.beats = (0..60).map(|i| 0.25 + 0.25 * f64::from(i)).collect();
+    fast.rhythm.downbeats = fast.rhythm.beats.iter().step_by(2).copied().collect();
+    fast.rhythm.energy = vec![1.0; fast.rhythm.energy.len()];
+    for style in StylePreference::ALL {
+        let plan = plan(&fast, &look("storm lightning", style, 1.0), "flashes");
+        assert!(plan.flashes.len() > 10, "full intensity flashes");
+        let worst = worst_second_flashes(&plan, 8.0);
+        eprintln!("{:>10}: at most {worst} large flashes a second", style.as_str());
+        assert!(worst <= 3, "{}: {worst} large flashes in one second", style.as_str());
+    }
+}
+
+#[test]
+fn one_seed_draws_the_same_bytes_on_any_number_of_threads_and_another_seed_differs() {
+    let a = track();
+    let l = look("neon rain over a night city", StylePreference::Glitch, 0.8);
+    let one = plan(a, &l, "seed-a");
+    assert_eq!(one, plan(a, &l, "seed-a"), "the plan is a function of its inputs");
+    let json = serde_json::to_string(&one).unwrap();
+    let back: VisualPlan = serde_json::from_str(&json).unwrap();
+    for t in [0.0, 4.02, 9.5] {
+        let mut a1 = Frame::new(1280, 720);
+        let mut a3 = Frame::new(1280, 720);
+        let mut stored = Frame::new(1280, 720);
+        draw_with_threads(&one, t, &mut a1, 1);
+        draw_with_threads(&one, t, &mut a3, 3);
+        draw_with_threads(&back, t, &mut stored, 2);
+        assert!(a1 == a3, "threads change nothing at {t}");
+        assert!(a1 == stored, "the stored plan draws the same frame at {t}");
+    }
+    let other = plan(a, &l, "seed-b");
+    assert_ne!(frame(&one, 4.02, 320, 180), frame(&other, 4.02, 320, 180), "another seed, another video");
+}
+
+fn psnr(a: &Frame, b: &Frame) -> f64 {
+    let mse = a.rgb.iter().zip(&b.rgb).map(|(x, y)| f64::from(x.abs_diff(*y)).powi(2)).sum::<f64>() / a.rgb.len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
+}
+
+#[test]
+fn the_preview_frame_is_the_render_frame_scaled_down() {
+    let a = track();
+    for style in StylePreference::ALL {
+        let plan = plan(a, &look("neon rain over a night city", style, 0.7), "preview");
+        for t in [2.0, 8.51] {
+            let render = frame(&plan, t, 1920, 1080).downscaled(480, 270);
+            let preview = frame(&plan, t, 480, 270);
+            let db = psnr(&render, &preview);
+            eprintln!("{:>10} at {t}: {db:.1} dB", style.as_str());
+            if db < 35.0 {
+                save_png(&render, &stills_dir().join(format!("psnr-{}-render.png", style.as_str())));
+                save_png(&preview, &stills_dir().join(format!("psnr-{}-preview.png", style.as_str())));
+            }
+            assert!(db >= 35.0, "{} at {t}: preview vs render {db:.1} dB", style.as_str());
+        }
+    }
+}
