@@ -53,6 +53,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::projects::sync_status,
             commands::projects::sync_now,
             commands::audio::preview_audio,
+            commands::look::read_prompt,
+            commands::look::look_preview_url,
             commands::uploads::start_upload,
             commands::uploads::pause_upload,
             commands::uploads::resume_upload,

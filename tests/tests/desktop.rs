@@ -125,11 +125,38 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         SHORT,
     )
     .await;
+    // The live look preview plays with the track: drawn by the render engine, frame after frame.
+    let canvas_sum = "const c = document.querySelector('[data-look-canvas]'); \
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+        let s = 0; for (let i = 0; i < d.length; i += 4) s += (d[i] * 3 + d[i + 1] * 5 + d[i + 2] * 7) * (1 + (i % 97)); return s;";
+    // A black canvas sums to 0: a drawn frame of the dark night city is well above 1e7.
+    wd.wait_until("the look preview draws", &format!("return ({canvas_sum}) > 1e7"), SHORT).await;
+    assert!(wd.find("[data-look-preview] [role=alert]").await.is_none(), "the preview draws without an error");
+    let first = wd.execute(canvas_sum, json!([])).await;
+    wd.wait_until("the look preview moves while the track plays", &format!("return ({canvas_sum}) !== {first}"), SHORT)
+        .await;
     shot(&desktop, "03-new-project").await;
     wd.click(&wd.wait_for("[data-play]", SHORT).await).await; // pause
     wd.clear(&name).await;
     wd.type_into(&name, "Night Drive").await;
+    let still = wd.execute(canvas_sum, json!([])).await;
     wd.type_into(&wd.wait_for("#prompt", SHORT).await, "Neon rain over a night city, pulsing with the kick").await;
+    // The prompt is read as it is typed: what each word chose, and what was not understood.
+    wd.wait_until(
+        "the prompt's reading names its motifs",
+        "const m = document.querySelector('[data-prompt-reading] [data-choice=motif]'); \
+         return m && document.querySelector('[data-prompt-reading]').textContent.includes('rain');",
+        SHORT,
+    )
+    .await;
+    let reading = wd.text(&wd.wait_for("[data-prompt-reading]", SHORT).await).await;
+    assert!(reading.contains("city lights") && reading.contains("night"), "the reading: {reading}");
+    assert!(
+        wd.text(&wd.wait_for("[data-not-understood]", SHORT).await).await.contains("kick"),
+        "unknown words are listed"
+    );
+    wd.wait_until("the paused preview follows the prompt", &format!("return ({canvas_sum}) !== {still}"), SHORT).await;
+    let look_seed = wd.text(&wd.wait_for("[data-look-seed]", SHORT).await).await;
     wd.execute(
         "const s = document.querySelector('#resolution'); s.value = '720p'; s.dispatchEvent(new Event('change'));",
         json!([]),
@@ -151,6 +178,8 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.wait_for("[data-generation='1']", SHORT).await;
     shot(&desktop, "04-rendering").await;
     wd.wait_for("[data-generation='1'][data-generation-status=completed]", LONG).await;
+    let card = wd.text(&wd.wait_for("[data-generation='1']", SHORT).await).await;
+    assert!(card.contains(&look_seed), "Generate renders the look previewed (seed {look_seed}): {card}");
 
     // The OS notification went out over D-Bus.
     let mut told = String::new();

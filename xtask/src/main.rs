@@ -417,6 +417,7 @@ fn bench(args: &[String]) -> Result<()> {
     for (package, bench) in [
         ("resonance-server", "sync_pull"),
         ("resonance-server", "flood"),
+        ("resonance-server", "render"),
         ("resonance-cli", "client_sync"),
         ("resonance-cli", "pipeline"),
         ("resonance-audio", "analyze"),

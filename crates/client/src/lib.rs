@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod keyring;
+pub mod look;
 pub mod media;
 pub mod mirror;
 pub mod outbox;

@@ -45,6 +45,12 @@ pub struct Preview {
     pub sections: Vec<f64>,
     /// The playable copy (16-bit PCM WAV, at most two channels).
     pub playback: PathBuf,
+    /// Names this preview for the live look preview (`crate::look`).
+    pub track: String,
+    /// The whole analysis the look preview plans from (band envelopes included): kept here,
+    /// not handed to the web UI.
+    #[serde(skip)]
+    pub analysis: resonance_audio::Analysis,
 }
 
 /// Where previews are written: `<data dir>/previews`.
@@ -80,14 +86,16 @@ pub fn preview(source: &Path, data_root: &Path, mut progress: impl FnMut(&Wavefo
     std::fs::rename(&partial, &playback)?;
     prune(&dir, &playback);
     Ok(Preview {
-        facts,
+        facts: facts.clone(),
         waveform,
         tempo_bpm: rhythm.tempo_bpm,
         tempo_confidence: rhythm.tempo_confidence,
-        beats: rhythm.beats,
-        downbeats: rhythm.downbeats,
-        sections: rhythm.sections,
+        beats: rhythm.beats.clone(),
+        downbeats: rhythm.downbeats.clone(),
+        sections: rhythm.sections.clone(),
         playback,
+        track: stem.to_string(),
+        analysis: resonance_audio::Analysis { facts, rhythm, loudness_lufs: None, true_peak_dbtp: None },
     })
 }
 

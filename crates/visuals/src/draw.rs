@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use resonance_api::model::StylePreference as Style;
 
 use crate::color::Rgb;
-use crate::math::{atan2, cos, exp, fbm, fract, hash, mix, noise, rnd, sin, smoothstep};
+use crate::math::{atan2, cos, exp, fbm, fract, hash, mix, noise, rnd, sin, smoothstep, Whole};
 use crate::plan::{Palette, VisualPlan};
 use crate::prompt::{Light, Motif};
 
@@ -85,27 +85,28 @@ pub fn draw_with_threads(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: 
     let xmap: Vec<(usize, f32)> = (0..w)
         .map(|x| {
             let fx = ((x as f32 + 0.5) / w as f32 * lw as f32 - 0.5).clamp(0.0, (lw - 1) as f32);
-            let i = (fx.floor() as usize).min(lw.saturating_sub(2));
+            let i = (fx.ffloor() as usize).min(lw.saturating_sub(2));
             (i, (fx - i as f32).min(1.0))
         })
         .collect();
     rows_in_parallel(&mut frame.rgb, w * 3 * BIN_ROWS, threads, |first, chunk| {
         let mut row = vec![[0.0f32; 3]; w];
         let mut scratch = vec![[0.0f32; 3]; w];
+        let mut mid = vec![[0.0f32; 3]; lw];
         for (j, out) in chunk.chunks_mut(w * 3).enumerate() {
             let y = first * BIN_ROWS + j;
             // Soft layers, interpolated.
             let fy = ((y as f32 + 0.5) / h as f32 * lh as f32 - 0.5).clamp(0.0, (lh - 1) as f32);
-            let j0 = (fy.floor() as usize).min(lh.saturating_sub(2));
+            let j0 = (fy.ffloor() as usize).min(lh.saturating_sub(2));
             let ty = (fy - j0 as f32).min(1.0);
-            let (r0, r1) = (&soft[j0 * lw..(j0 + 1) * lw], &soft[(j0 + 1).min(lh - 1) * lw..((j0 + 1).min(lh - 1) + 1) * lw]);
+            let j1 = (j0 + 1).min(lh - 1);
+            // Vertically first, on the soft grid's width; then across, per pixel.
+            for ((m, a), b) in mid.iter_mut().zip(&soft[j0 * lw..(j0 + 1) * lw]).zip(&soft[j1 * lw..(j1 + 1) * lw]) {
+                *m = [a[0] + (b[0] - a[0]) * ty, a[1] + (b[1] - a[1]) * ty, a[2] + (b[2] - a[2]) * ty];
+            }
             for (px, &(i, tx)) in row.iter_mut().zip(&xmap) {
-                let i1 = (i + 1).min(lw - 1);
-                for c in 0..3 {
-                    let a = r0[i][c] + (r0[i1][c] - r0[i][c]) * tx;
-                    let b = r1[i][c] + (r1[i1][c] - r1[i][c]) * tx;
-                    px[c] = a + (b - a) * ty;
-                }
+                let (a, b) = (mid[i], mid[(i + 1).min(lw - 1)]);
+                *px = [a[0] + (b[0] - a[0]) * tx, a[1] + (b[1] - a[1]) * tx, a[2] + (b[2] - a[2]) * tx];
             }
             ctx.sharp_row(y, &mut row);
             for s in &silhouettes {
@@ -127,9 +128,13 @@ pub fn draw_with_threads(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: 
 /// Rows of the output per work item and per primitive bin.
 const BIN_ROWS: usize = 16;
 
+/// Soft layers are evaluated on at least this many rows (and at most an eighth of the output's
+/// height above 1080p): the preview at 270 rows evaluates them on the same grid as a 1080p render.
+const SOFT_ROWS: usize = 135;
+
 /// The grid soft layers are evaluated on.
 fn soft_size(w: usize, h: usize) -> (usize, usize) {
-    let lh = (h / 4).max(h.min(270)).max(2);
+    let lh = (h / 8).max(h.min(SOFT_ROWS)).max(2);
     let lw = ((lh * w + h / 2) / h).max(2);
     (lw, lh)
 }
@@ -197,10 +202,23 @@ struct Ctx<'a> {
     zoom: f32,
     horizon: Option<f32>,
     frame_no: u32,
+    city_lights: Vec<Light2>,
+    bokeh: Vec<Light2>,
 }
 
 fn has(plan: &VisualPlan, m: Motif) -> bool {
     plan.motifs.contains(&m)
+}
+
+/// Soft lights whose places depend on the frame only: computed once per frame, not per sample.
+#[derive(Debug, Clone, Copy)]
+struct Light2 {
+    u: f32,
+    v: f32,
+    /// 1 / radius², or the disc's radius for bokeh.
+    size: f32,
+    color: [f32; 3],
+    gain: f32,
 }
 
 impl<'a> Ctx<'a> {
@@ -233,12 +251,11 @@ impl<'a> Ctx<'a> {
                 Style::Geometric => 0.85,
                 _ => 1.0,
             };
-        let ground = [Motif::City, Motif::Forest, Motif::Desert, Motif::Ocean, Motif::Mountains]
-            .iter()
-            .any(|m| has(plan, *m))
-            || plan.style == Style::Retro;
+        let ground =
+            [Motif::City, Motif::Forest, Motif::Desert, Motif::Ocean, Motif::Mountains].iter().any(|m| has(plan, *m))
+                || plan.style == Style::Retro;
         let (low, mid, high) = (plan.low.at(t), plan.mid.at(t), plan.high.at(t));
-        Ctx {
+        let mut ctx = Ctx {
             plan,
             style: plan.style,
             w: w as f32,
@@ -265,6 +282,40 @@ impl<'a> Ctx<'a> {
             zoom: 1.0 + 0.035 * beat * k + 0.02 * low * k,
             horizon: ground.then_some(if plan.style == Style::Retro { 0.6 } else { 0.66 }),
             frame_no: (t * 30.0).round().max(0.0) as u32,
+            city_lights: Vec::new(),
+            bokeh: Vec::new(),
+        };
+        ctx.lights();
+        ctx
+    }
+
+    /// The soft lights of this frame: the city's out-of-focus lights and the cinematic bokeh.
+    fn lights(&mut self) {
+        let (s, p, aspect) = (self.seed, self.pal, w_of(self));
+        if has(self.plan, Motif::City) {
+            let horizon = self.horizon.unwrap_or(1.0);
+            let gain = self.scene_weight * 0.3 * (0.7 + 0.5 * self.high);
+            self.city_lights = (0..16u32)
+                .map(|i| Light2 {
+                    u: fract(rnd(s, 70, i) - self.cam_x * 0.3 + self.travel * 0.002) * (aspect + 0.2) - 0.1,
+                    v: horizon - 0.02 - 0.2 * rnd(s, 71, i),
+                    size: 900.0,
+                    color: [p.primary, p.secondary, p.accent][(i % 3) as usize].0,
+                    gain,
+                })
+                .collect();
+        }
+        if self.style == Style::Cinematic {
+            let gain = self.graphics * 0.16 * (0.7 + 0.5 * self.mid);
+            self.bokeh = (0..14u32)
+                .map(|i| Light2 {
+                    u: fract(rnd(s, 40, i) + self.travel * 0.004 * (1.0 + rnd(s, 41, i))) * (aspect + 0.2) - 0.1,
+                    v: 0.15 + 0.7 * rnd(s, 42, i),
+                    size: 0.03 + 0.05 * rnd(s, 43, i),
+                    color: if i % 2 == 0 { p.primary.0 } else { p.accent.0 },
+                    gain,
+                })
+                .collect();
         }
     }
 
@@ -333,25 +384,34 @@ impl<'a> Ctx<'a> {
                 // Light leaks drifting across, and out-of-focus lights.
                 let lx = self.aspect * (0.15 + 0.7 * fract(self.travel * 0.013 + 0.3));
                 let d2 = (u - lx).powi(2) + (v - 0.25).powi(2);
-                add(&mut c, Rgb::hex(0xff8a3d).mix(p.accent, 0.3).0, g * 0.35 * exp(-d2 * 3.0) * (0.7 + 0.4 * self.energy));
-                for i in 0..14u32 {
-                    let bx = fract(rnd(self.seed, 40, i) + self.travel * 0.004 * (1.0 + rnd(self.seed, 41, i))) * (self.aspect + 0.2) - 0.1;
-                    let by = 0.15 + 0.7 * rnd(self.seed, 42, i);
-                    let br = 0.03 + 0.05 * rnd(self.seed, 43, i);
-                    let d = ((u - bx).powi(2) + (v - by).powi(2)).sqrt();
-                    let col = if i % 2 == 0 { p.primary } else { p.accent };
-                    add(&mut c, col.0, g * 0.16 * (1.0 - smoothstep(br * 0.8, br, d)) * (0.7 + 0.5 * self.mid));
+                add(
+                    &mut c,
+                    Rgb::hex(0xff8a3d).mix(p.accent, 0.3).0,
+                    g * 0.35 * exp(-d2 * 3.0) * (0.7 + 0.4 * self.energy),
+                );
+                for b in &self.bokeh {
+                    let d2 = (u - b.u).powi(2) + (v - b.v).powi(2);
+                    if d2 < b.size * b.size {
+                        add(&mut c, b.color, b.gain * (1.0 - smoothstep(b.size * 0.8, b.size, d2.sqrt())));
+                    }
                 }
             }
             Style::Abstract => {
                 let (f, hue) = self.kaleidoscope(zu, zv);
-                let col = p.primary.mix(p.secondary, smoothstep(0.2, 0.8, fract(hue))).mix(p.accent, smoothstep(0.55, 0.9, f));
+                let col = p
+                    .primary
+                    .mix(p.secondary, smoothstep(0.2, 0.8, fract(hue)))
+                    .mix(p.accent, smoothstep(0.55, 0.9, f));
                 let level = 0.35 + 0.75 * f * (0.7 + 0.3 * self.energy) + 0.15 * self.beat * self.k;
-                blend(&mut c, scale(col.graded(1.25, 1.0).0, level), 0.92 * (1.0 - 0.35 * self.plan.footage_visibility));
+                blend(
+                    &mut c,
+                    scale(col.graded(1.25, 1.0).0, level),
+                    0.92 * (1.0 - 0.35 * self.plan.footage_visibility),
+                );
             }
             Style::Glitch => {
                 // Bands of flat digital colour that jump on the beat.
-                let band = (v * 18.0).floor() as u32;
+                let band = (v * 18.0).ffloor() as u32;
                 let roll = rnd(self.seed, 60 + self.beat_index as u32, band);
                 if roll < 0.1 + 0.2 * self.k * self.beat {
                     let col = if roll < 0.05 { p.accent } else { p.secondary };
@@ -377,13 +437,19 @@ impl<'a> Ctx<'a> {
             add(c, neb, sw * 0.7 * smoothstep(0.45, 0.8, n) * (0.8 + 0.4 * self.mid));
         }
         if has(plan, Motif::Aurora) && v < horizon {
-            let centre = 0.25 + 0.08 * sin(u * 2.0 + self.travel * 0.2) + 0.05 * (noise(s ^ 5, u * 3.0, self.travel * 0.1) - 0.5);
+            let centre = 0.25
+                + 0.08 * sin(u * 2.0 + self.travel * 0.2)
+                + 0.05 * (noise(s ^ 5, u * 3.0, self.travel * 0.1) - 0.5);
             let a = exp(-((v - centre) / 0.09).powi(2)) * (0.4 + 0.6 * noise(s ^ 6, u * 6.0 + self.travel * 0.3, 0.0));
             add(c, p.primary.mix(p.secondary, smoothstep(0.1, 0.4, v)).0, sw * 0.8 * a * (0.7 + 0.5 * self.mid));
         }
         if let Some((sx, sy, r)) = self.sun() {
             let d2 = (u - sx).powi(2) + (v - sy).powi(2);
-            add(c, p.accent.mix(Rgb::hex(0xffd27a), 0.6).0, sw * 0.55 * exp(-d2 / (r * r * 6.0)) * (0.85 + 0.3 * self.low));
+            add(
+                c,
+                p.accent.mix(Rgb::hex(0xffd27a), 0.6).0,
+                sw * 0.55 * exp(-d2 / (r * r * 6.0)) * (0.85 + 0.3 * self.low),
+            );
         }
         if let Some((mx, my, r)) = self.moon() {
             let d2 = (u - mx).powi(2) + (v - my).powi(2);
@@ -391,7 +457,11 @@ impl<'a> Ctx<'a> {
         }
         if has(plan, Motif::Clouds) && v < horizon {
             let n = fbm(s ^ 111, u * 1.3 - self.travel * 0.015, v * 3.5, 4);
-            let cloud = if matches!(plan.light, Light::Night) { p.sky_bottom.scale(0.7) } else { p.sky_bottom.mix(Rgb::WHITE, 0.6) };
+            let cloud = if matches!(plan.light, Light::Night) {
+                p.sky_bottom.scale(0.7)
+            } else {
+                p.sky_bottom.mix(Rgb::WHITE, 0.6)
+            };
             let lit = if self.flash > 0.0 && has(plan, Motif::Lightning) { 0.5 * self.flash } else { 0.0 };
             blend(c, cloud.mix(Rgb::WHITE, lit).0, sw * 0.75 * smoothstep(0.5, 0.75, n) * (1.0 - v / horizon * 0.5));
         }
@@ -408,7 +478,11 @@ impl<'a> Ctx<'a> {
             let water = p.primary.scale(0.45).mix(p.sky_bottom, 0.35 * (1.0 - smoothstep(0.0, 0.3, depth)));
             let mut wc = water.scale(0.65 + 0.35 * ripple).0;
             if let Some((sx, _, _)) = self.sun() {
-                add(&mut wc, p.accent.mix(Rgb::hex(0xffd27a), 0.6).0, 0.5 * exp(-((u - sx) / (0.06 + depth * 0.5)).powi(2)) * ripple);
+                add(
+                    &mut wc,
+                    p.accent.mix(Rgb::hex(0xffd27a), 0.6).0,
+                    0.5 * exp(-((u - sx) / (0.06 + depth * 0.5)).powi(2)) * ripple,
+                );
             }
             blend(c, wc, sw.min(1.0) * 0.95);
         }
@@ -418,12 +492,11 @@ impl<'a> Ctx<'a> {
         }
         if has(plan, Motif::City) {
             // Out-of-focus city lights along the horizon.
-            for i in 0..16u32 {
-                let bx = fract(rnd(s, 70, i) - self.cam_x * 0.3 + self.travel * 0.002) * (self.aspect + 0.2) - 0.1;
-                let by = horizon - 0.02 - 0.2 * rnd(s, 71, i);
-                let d2 = (u - bx).powi(2) + (v - by).powi(2);
-                let col = [p.primary, p.secondary, p.accent][(i % 3) as usize];
-                add(c, col.0, sw * 0.3 * exp(-d2 * 900.0) * (0.7 + 0.5 * self.high));
+            for l in &self.city_lights {
+                let d2 = (u - l.u).powi(2) + (v - l.v).powi(2);
+                if d2 < 0.012 {
+                    add(c, l.color, l.gain * exp(-d2 * l.size));
+                }
             }
         }
         if has(plan, Motif::Smoke) {
@@ -440,7 +513,11 @@ impl<'a> Ctx<'a> {
         }
         let horizon = self.horizon.unwrap_or(0.75);
         let low = matches!(self.plan.light, Light::Dawn | Light::Golden | Light::Dusk);
-        Some((self.aspect * 0.62 - self.cam_x * 0.2, if low { horizon - 0.1 } else { 0.22 }, if low { 0.1 } else { 0.07 }))
+        Some((
+            self.aspect * 0.62 - self.cam_x * 0.2,
+            if low { horizon - 0.1 } else { 0.22 },
+            if low { 0.1 } else { 0.07 },
+        ))
     }
 
     fn moon(&self) -> Option<(f32, f32, f32)> {
@@ -462,7 +539,7 @@ impl<'a> Ctx<'a> {
         let seg = std::f32::consts::TAU / folds;
         let spin = self.travel * 0.08 + self.down * 0.2 * self.k;
         let a = atan2(y, x) + spin;
-        let a = (a - seg * (a / seg).floor() - seg * 0.5).abs();
+        let a = (a - seg * (a / seg).ffloor() - seg * 0.5).abs();
         let (qx, qy) = (r * cos(a), r * sin(a));
         let mut total = 0.0;
         let mut weight = 1.0;
@@ -491,12 +568,13 @@ impl<'a> Ctx<'a> {
                 let (_, zv) = self.zoomed(0.0, v);
                 let off = self.travel * 0.02;
                 let hw = 0.0006 * self.h;
-                let dv = ((zv + off) / spacing - ((zv + off) / spacing).round()).abs() * spacing / (px / self.zoom);
+                let dv = ((zv + off) / spacing - ((zv + off) / spacing).fround()).abs() * spacing / (px / self.zoom);
                 let row_line = line_coverage(dv, hw);
                 for (x, c) in row.iter_mut().enumerate() {
                     let u = (x as f32 + 0.5) * px;
                     let (zu, _) = self.zoomed(u, v);
-                    let du = ((zu - off) / spacing - ((zu - off) / spacing).round()).abs() * spacing / (px / self.zoom);
+                    let du =
+                        ((zu - off) / spacing - ((zu - off) / spacing).fround()).abs() * spacing / (px / self.zoom);
                     let cov = row_line.max(line_coverage(du, hw));
                     if cov > 0.0 {
                         blend(c, p.secondary.0, g * cov);
@@ -547,7 +625,7 @@ impl<'a> Ctx<'a> {
             let line_px = 0.8 * self.h / 1080.0;
             let spacing_z = 1.0 / (dz_dv * px);
             let fade_z = smoothstep(1.0, 2.0, spacing_z);
-            let dz = (zw - zw.round()).abs() / (dz_dv * px);
+            let dz = (zw - zw.fround()).abs() / (dz_dv * px);
             // Lines closer than a few pixels fade to their mean cover, as a smaller frame shows them.
             let zline = line_coverage(dz, line_px) * fade_z + (1.0 - fade_z) * (2.0 * line_px / spacing_z).min(1.0);
             let glow = p.secondary.mix(p.primary, 0.5).graded(1.2, 1.0);
@@ -559,7 +637,7 @@ impl<'a> Ctx<'a> {
             for (x, c) in row.iter_mut().enumerate() {
                 let u = (x as f32 + 0.5) * px;
                 let xw = (u - self.aspect * 0.5) * dx_du;
-                let dx = (xw - xw.round()).abs() / (dx_du * px);
+                let dx = (xw - xw.fround()).abs() / (dx_du * px);
                 let xline = line_coverage(dx, line_px) * fade_x + (1.0 - fade_x) * (2.0 * line_px / spacing_x).min(1.0);
                 // Either line: their union, whose mean is the same whether lines are drawn or faded.
                 let cov = (zline + xline - zline * xline).min(1.0);
@@ -597,7 +675,16 @@ impl<'a> Ctx<'a> {
                 let base = if layer == 0 { p.ink.mix(p.sky_bottom, 0.45) } else { p.ink };
                 let edge = (self.style == Style::Retro).then_some(p.primary.mix(p.accent, 0.3));
                 let alpha = if self.style == Style::Retro { 1.0 } else { sw };
-                out.push(Silhouette { tops, color: base, alpha, windows: None, edge, shade: 0.0, until: hz + 0.002 });
+                out.push(Silhouette {
+                    tops,
+                    color: base,
+                    alpha,
+                    windows: None,
+                    edge,
+                    shade: 0.0,
+                    until: hz + 0.002,
+                    highest: 0.0,
+                });
             }
         }
         if has(plan, Motif::Desert) {
@@ -610,7 +697,16 @@ impl<'a> Ctx<'a> {
                     })
                     .collect();
                 let col = p.primary.mix(Rgb::hex(0xe2b86b), 0.5).mix(p.ink, 0.55 - 0.25 * lf);
-                out.push(Silhouette { tops, color: col, alpha: sw, windows: None, edge: None, shade: 0.5, until: 1.01 });
+                out.push(Silhouette {
+                    tops,
+                    color: col,
+                    alpha: sw,
+                    windows: None,
+                    edge: None,
+                    shade: 0.5,
+                    until: 1.01,
+                    highest: 0.0,
+                });
             }
         }
         if has(plan, Motif::Forest) {
@@ -620,7 +716,7 @@ impl<'a> Ctx<'a> {
                 let tops = (0..2 * w)
                     .map(|x| {
                         let u = column(x) - self.cam_x * (0.4 + 0.4 * lf) + self.travel * 0.006 * (1.0 + lf);
-                        let cell = (u / spacing).floor() as i32;
+                        let cell = (u / spacing).ffloor() as i32;
                         let mut top = hz + 0.06 + 0.06 * lf;
                         for i in cell - 3..=cell + 3 {
                             let j = i as u32;
@@ -634,7 +730,16 @@ impl<'a> Ctx<'a> {
                     })
                     .collect();
                 let col = p.ink.mix(p.primary.scale(0.3), 0.3 - 0.2 * lf).mix(p.sky_bottom, 0.25 - 0.2 * lf);
-                out.push(Silhouette { tops, color: col, alpha: sw, windows: None, edge: None, shade: 0.0, until: 1.01 });
+                out.push(Silhouette {
+                    tops,
+                    color: col,
+                    alpha: sw,
+                    windows: None,
+                    edge: None,
+                    shade: 0.0,
+                    until: 1.01,
+                    highest: 0.0,
+                });
             }
         }
         if has(plan, Motif::City) {
@@ -644,15 +749,27 @@ impl<'a> Ctx<'a> {
                 let tops = (0..2 * w)
                     .map(|x| {
                         let u = column(x) - self.cam_x * (0.3 + 0.4 * lf) + self.travel * 0.004 * (1.0 + lf);
-                        let b = (u / bw).floor() as i32 as u32;
+                        let b = (u / bw).ffloor() as i32 as u32;
                         let height = (0.06 + 0.22 * rnd(self.seed, 400 + layer, b).powi(2)) * (1.0 + 0.3 * lf);
                         hz + 0.015 * lf - height
                     })
                     .collect();
                 let col = if layer == 0 { p.ink.mix(p.sky_bottom, 0.35) } else { p.ink };
                 let windows = (layer == 1).then_some(p.accent.mix(Rgb::hex(0xffd98a), 0.4));
-                out.push(Silhouette { tops, color: col, alpha: sw, windows, edge: None, shade: 0.0, until: hz + 0.012 });
+                out.push(Silhouette {
+                    tops,
+                    color: col,
+                    alpha: sw,
+                    windows,
+                    edge: None,
+                    shade: 0.0,
+                    until: hz + 0.012,
+                    highest: 0.0,
+                });
             }
+        }
+        for s in &mut out {
+            s.highest = s.tops.iter().copied().fold(f32::MAX, f32::min);
         }
         out
     }
@@ -694,7 +811,14 @@ impl<'a> Ctx<'a> {
                     let v = fract(rnd(s, 12, i) + fall) * 1.3 - 0.15;
                     let u = rnd(s, 13, i) * (aspect + 0.3) - 0.15 - self.cam_x * 0.5;
                     let a = sw * (0.25 + 0.3 * rnd(s, 14, i)) * (0.7 + 0.6 * self.high);
-                    out.push(Prim::segment(at(u, v), at(u - len * 0.18, v + len), 0.0008 * h, Rgb::hex(0xdfe8ff).mix(p.primary, 0.25), a, true));
+                    out.push(Prim::segment(
+                        at(u, v),
+                        at(u - len * 0.18, v + len),
+                        0.0008 * h,
+                        Rgb::hex(0xdfe8ff).mix(p.primary, 0.25),
+                        a,
+                        true,
+                    ));
                 }
             }
             for (motif, stream, colour, count, size) in [
@@ -707,7 +831,8 @@ impl<'a> Ctx<'a> {
                 for i in 0..count {
                     let fall = self.t * 0.05 * (0.6 + rnd(s, stream, i)) * plan.pace;
                     let v = fract(rnd(s, stream + 1, i) + fall) * 1.1 - 0.05;
-                    let u = rnd(s, stream + 2, i) * aspect + 0.02 * sin(self.t * 0.8 + 6.0 * rnd(s, stream + 3, i)) - self.cam_x * 0.4;
+                    let u = rnd(s, stream + 2, i) * aspect + 0.02 * sin(self.t * 0.8 + 6.0 * rnd(s, stream + 3, i))
+                        - self.cam_x * 0.4;
                     let r = size * (0.5 + rnd(s, stream + 4, i));
                     out.push(Prim::disc(at(u, v), r * h, r * h * 0.5, colour, sw * 0.85, false));
                 }
@@ -732,7 +857,14 @@ impl<'a> Ctx<'a> {
                     let u = fract(rnd(s, 51, i) + self.t * 0.01 * (1.0 + depth * 4.0)) * aspect;
                     let len = 0.01 + 0.05 * depth;
                     let a = sw * 0.5 * (0.5 + 0.5 * sin(self.t * 3.0 + 9.0 * rnd(s, 52, i))) * (0.6 + 0.6 * self.high);
-                    out.push(Prim::segment(at(u - len, v), at(u + len, v), 0.0006 * h * (1.0 + depth * 6.0), p.sky_bottom.mix(Rgb::WHITE, 0.6), a, true));
+                    out.push(Prim::segment(
+                        at(u - len, v),
+                        at(u + len, v),
+                        0.0006 * h * (1.0 + depth * 6.0),
+                        p.sky_bottom.mix(Rgb::WHITE, 0.6),
+                        a,
+                        true,
+                    ));
                 }
             }
             if has(plan, Motif::Neon) {
@@ -745,7 +877,18 @@ impl<'a> Ctx<'a> {
                     let col = if i % 2 == 0 { p.primary } else { p.secondary };
                     let buzz = if rnd(s, 83 + self.beat_index as u32, i) < 0.15 { 0.4 } else { 1.0 };
                     let a = sw * buzz * (0.65 + 0.35 * self.beat * self.k);
-                    polygon(&mut out, at(cx, cy), rr * h, sides, rnd(s, 84, i) * 3.0, 0.0022 * h, col.mix(Rgb::WHITE, 0.35), a, 0.022 * h, col);
+                    polygon(
+                        &mut out,
+                        at(cx, cy),
+                        rr * h,
+                        sides,
+                        rnd(s, 84, i) * 3.0,
+                        0.0022 * h,
+                        col.mix(Rgb::WHITE, 0.35),
+                        a,
+                        0.022 * h,
+                        col,
+                    );
                 }
             }
             if has(plan, Motif::Chrome) {
@@ -760,7 +903,14 @@ impl<'a> Ctx<'a> {
                 for j in 0..10u32 {
                     let nx = x + 0.05 * (rnd(s, 96 + self.flash_index as u32, j) - 0.5);
                     let ny = y + hz * 0.1;
-                    out.push(Prim::segment(at(x, y), at(nx, ny), 0.0025 * h, Rgb::hex(0xeef0ff), self.flash * sw, true));
+                    out.push(Prim::segment(
+                        at(x, y),
+                        at(nx, ny),
+                        0.0025 * h,
+                        Rgb::hex(0xeef0ff),
+                        self.flash * sw,
+                        true,
+                    ));
                     x = nx;
                     y = ny;
                 }
@@ -776,7 +926,14 @@ impl<'a> Ctx<'a> {
                     let v = rnd(s, 102, i) + 0.06 * sin(self.travel * 0.3 + 6.0 * rnd(s, 103, i));
                     let r = (0.004 + 0.012 * rnd(s, 104, i)) * (1.0 + 0.6 * self.mid);
                     let a = g * 0.35 * (0.6 + 0.6 * self.beat * k);
-                    out.push(Prim::disc(self.zoom_px(u, v), r * h * self.zoom, r * h * 0.8, p.accent.mix(Rgb::WHITE, 0.3), a, true));
+                    out.push(Prim::disc(
+                        self.zoom_px(u, v),
+                        r * h * self.zoom,
+                        r * h * 0.8,
+                        p.accent.mix(Rgb::WHITE, 0.3),
+                        a,
+                        true,
+                    ));
                 }
             }
             Style::Geometric => {
@@ -789,7 +946,18 @@ impl<'a> Ctx<'a> {
                     let rot = self.travel * 0.25 * dir + i as f32 + self.down * 0.3 * k;
                     let col = [p.primary, p.secondary, p.accent, p.primary.mix(p.accent, 0.5)][i as usize % 4];
                     let (ccx, ccy) = self.zoom_px(cx, 0.5);
-                    polygon(&mut out, (ccx, ccy), r * h * self.zoom, sides, rot, 0.0024 * h, col, g.max(0.4), 0.012 * h, col);
+                    polygon(
+                        &mut out,
+                        (ccx, ccy),
+                        r * h * self.zoom,
+                        sides,
+                        rot,
+                        0.0024 * h,
+                        col,
+                        g.max(0.4),
+                        0.012 * h,
+                        col,
+                    );
                 }
                 for i in 0..16u32 {
                     let a = self.travel * 0.1 + i as f32 * std::f32::consts::TAU / 16.0;
@@ -803,7 +971,14 @@ impl<'a> Ctx<'a> {
                 for i in 0..50u32 {
                     let u = fract(rnd(s, 110, i) + self.t * 0.004 * (1.0 + rnd(s, 111, i))) * aspect;
                     let v = fract(rnd(s, 112, i) + 0.01 * sin(self.t * 0.3 + 5.0 * rnd(s, 113, i)));
-                    out.push(Prim::disc(at(u, v), 0.0012 * h, 0.0006 * h, Rgb::hex(0xfff1d6), g * 0.35 * (0.6 + 0.6 * self.mid), true));
+                    out.push(Prim::disc(
+                        at(u, v),
+                        0.0012 * h,
+                        0.0006 * h,
+                        Rgb::hex(0xfff1d6),
+                        g * 0.35 * (0.6 + 0.6 * self.mid),
+                        true,
+                    ));
                 }
             }
             Style::Abstract => {
@@ -847,7 +1022,11 @@ impl<'a> Ctx<'a> {
             Style::Minimal => {
                 // One precise ring breathing with the kick, and one point going round it once a bar.
                 let r = 0.2 * (1.0 + 0.12 * self.low * k + 0.1 * self.beat * k);
-                let ink = if matches!(plan.light, Light::Night | Light::Dusk) { Rgb::hex(0xf2efe9) } else { Rgb::hex(0x1d1d1f) };
+                let ink = if matches!(plan.light, Light::Night | Light::Dusk) {
+                    Rgb::hex(0xf2efe9)
+                } else {
+                    Rgb::hex(0x1d1d1f)
+                };
                 let col = ink.mix(p.secondary, 0.25);
                 out.push(Prim::ring(at(cx, 0.5), r * h, 0.0016 * h * (1.0 + 0.8 * self.beat * k), col, 1.0));
                 let spb = 60.0 / plan.tempo_bpm.max(30.0) as f32;
@@ -901,7 +1080,7 @@ impl<'a> Ctx<'a> {
             Style::Glitch => {
                 // Block displacement on the beat, then the channels split apart. Blocks are
                 // twelve 270p rows high, so they fall on whole rows at 270p and every multiple.
-                let block = ((y as f32 + 0.5) / self.h * 270.0 / 12.0).floor() as u32;
+                let block = ((y as f32 + 0.5) / self.h * 270.0 / 12.0).ffloor() as u32;
                 let chosen = rnd(self.seed, 500 + self.beat_index as u32, block) < 0.15 + 0.4 * k;
                 let hit = self.beat * k;
                 let shift = if chosen && self.beat_index > 0 {
@@ -928,7 +1107,8 @@ impl<'a> Ctx<'a> {
                 // VHS: a tracking band drifting down, a little chroma bleed, scan lines.
                 let band_v = fract(self.t * 0.07) * 1.3 - 0.15;
                 let in_band = (v - band_v).abs() < 0.018;
-                let shift = if in_band { 0.006 * self.h * (0.5 + rnd(self.seed, 700, (v * 270.0) as u32)) } else { 0.0 };
+                let shift =
+                    if in_band { 0.006 * self.h * (0.5 + rnd(self.seed, 700, (v * 270.0) as u32)) } else { 0.0 };
                 let bleed = 0.0018 * self.h;
                 scratch.copy_from_slice(row);
                 let lines = scan(0.16);
@@ -959,16 +1139,31 @@ impl<'a> Ctx<'a> {
         let flash = self.flash * (0.35 + 0.45 * self.plan.effect_intensity);
         let flash_col = p.accent.mix(Rgb::WHITE, 0.6).0;
         let dv = (v - 0.5) * 2.0;
-        for (x, c) in row.iter_mut().enumerate() {
-            let du = ((x as f32 + 0.5) / self.w - 0.5) * 2.0;
-            let fade = 1.0 - vignette * (du * du * 0.6 + dv * dv * 0.4);
-            for ch in 0..3 {
-                let mut value = c[ch] * fade * lift;
-                value += (flash_col[ch] - value) * flash;
-                c[ch] = value;
+        let row_fade = (1.0 - vignette * dv * dv * 0.4) * lift;
+        let across = vignette * 0.6 * lift;
+        let step = 2.0 / self.w;
+        let mut du = step * 0.5 - 1.0;
+        if flash > 0.0 {
+            for c in row.iter_mut() {
+                let fade = row_fade - across * du * du;
+                du += step;
+                for ch in 0..3 {
+                    let value = c[ch] * fade;
+                    c[ch] = value + (flash_col[ch] - value) * flash;
+                }
+            }
+        } else {
+            for c in row.iter_mut() {
+                let fade = row_fade - across * du * du;
+                du += step;
+                *c = [c[0] * fade, c[1] * fade, c[2] * fade];
             }
         }
     }
+}
+
+fn w_of(ctx: &Ctx<'_>) -> f32 {
+    ctx.aspect
 }
 
 impl Palette {
@@ -989,7 +1184,7 @@ impl Palette {
 fn sample(row: &[[f32; 3]], x: f32, c: usize) -> f32 {
     let last = row.len().saturating_sub(1);
     let x = x.clamp(0.0, last as f32);
-    let i = (x.floor() as usize).min(last);
+    let i = (x.ffloor() as usize).min(last);
     let j = (i + 1).min(last);
     let f = x - i as f32;
     row[i][c] + (row[j][c] - row[i][c]) * f
@@ -998,7 +1193,7 @@ fn sample(row: &[[f32; 3]], x: f32, c: usize) -> f32 {
 /// The share of [`centre` − `width`/2, `centre` + `width`/2] whose fractional part is at least
 /// `lo`: a box-filtered (anti-aliased) periodic pattern such as rows of windows.
 fn periodic_cover(centre: f32, width: f32, lo: f32) -> f32 {
-    let integral = |x: f32| x.floor() * (1.0 - lo) + (fract(x) - lo).max(0.0);
+    let integral = |x: f32| x.ffloor() * (1.0 - lo) + (fract(x) - lo).max(0.0);
     let w = width.max(1e-6);
     ((integral(centre + w * 0.5) - integral(centre - w * 0.5)) / w).clamp(0.0, 1.0)
 }
@@ -1028,7 +1223,18 @@ fn scale(c: [f32; 3], k: f32) -> [f32; 3] {
 
 /// A closed regular polygon outline with a soft glow around it.
 #[allow(clippy::too_many_arguments)]
-fn polygon(out: &mut Vec<Prim>, c: (f32, f32), r: f32, sides: u32, rot: f32, hw: f32, col: Rgb, a: f32, glow: f32, glow_col: Rgb) {
+fn polygon(
+    out: &mut Vec<Prim>,
+    c: (f32, f32),
+    r: f32,
+    sides: u32,
+    rot: f32,
+    hw: f32,
+    col: Rgb,
+    a: f32,
+    glow: f32,
+    glow_col: Rgb,
+) {
     let pts: Vec<(f32, f32)> = (0..=sides)
         .map(|i| {
             let ang = rot + i as f32 * std::f32::consts::TAU / sides as f32;
@@ -1044,9 +1250,21 @@ fn polygon(out: &mut Vec<Prim>, c: (f32, f32), r: f32, sides: u32, rot: f32, hw:
 #[derive(Debug, Clone, Copy)]
 enum Shape {
     /// From a to b, `hw` pixels either side.
-    Segment { a: (f32, f32), b: (f32, f32), hw: f32 },
-    Disc { c: (f32, f32), r: f32, soft: f32 },
-    Ring { c: (f32, f32), r: f32, hw: f32 },
+    Segment {
+        a: (f32, f32),
+        b: (f32, f32),
+        hw: f32,
+    },
+    Disc {
+        c: (f32, f32),
+        r: f32,
+        soft: f32,
+    },
+    Ring {
+        c: (f32, f32),
+        r: f32,
+        hw: f32,
+    },
 }
 
 /// A sharp element, in output pixels.
@@ -1089,7 +1307,14 @@ impl Prim {
 
     fn ring(c: (f32, f32), r: f32, hw: f32, col: Rgb, alpha: f32) -> Prim {
         let m = r + hw + 1.0;
-        Prim { shape: Shape::Ring { c, r, hw }, color: col.0, alpha, additive: false, soft: false, bbox: (c.0 - m, c.1 - m, c.0 + m, c.1 + m) }
+        Prim {
+            shape: Shape::Ring { c, r, hw },
+            color: col.0,
+            alpha,
+            additive: false,
+            soft: false,
+            bbox: (c.0 - m, c.1 - m, c.0 + m, c.1 + m),
+        }
     }
 
     fn soft(mut self) -> Prim {
@@ -1104,21 +1329,57 @@ impl Prim {
         }
         let w = row.len();
         let (mut x0, mut x1) = (self.bbox.0.max(0.0) as usize, (self.bbox.2.max(0.0) as usize + 1).min(w));
-        // Narrow the span of a disc or ring to the chord this row crosses.
-        if let Shape::Disc { c, .. } | Shape::Ring { c, .. } = self.shape {
-            let reach = (self.bbox.2 - c.0).max(0.0);
-            let dy = py - c.1;
-            let half = (reach * reach - dy * dy).max(0.0).sqrt();
-            x0 = x0.max((c.0 - half).max(0.0) as usize);
-            x1 = x1.min(((c.0 + half).max(0.0) as usize + 2).min(w));
+        let clip = |from: f32, to: f32| ((from.max(0.0) as usize).min(w), ((to.max(0.0) as usize) + 2).min(w));
+        match self.shape {
+            // The chord this row crosses.
+            Shape::Disc { c, .. } => {
+                let reach = (self.bbox.2 - c.0).max(0.0);
+                let dy = py - c.1;
+                let half = (reach * reach - dy * dy).max(0.0).sqrt();
+                let (a, b) = clip(c.0 - half, c.0 + half);
+                (x0, x1) = (x0.max(a), x1.min(b));
+            }
+            // The two short spans where the row crosses the ring's band.
+            Shape::Ring { c, r, hw } => {
+                let dy = py - c.1;
+                let outer = ((r + hw + 1.0).powi(2) - dy * dy).max(0.0).sqrt();
+                let inner = ((r - hw - 1.0).max(0.0).powi(2) - dy * dy).max(0.0).sqrt();
+                if inner > 0.0 {
+                    let (a, b) = clip(c.0 - outer, c.0 - inner);
+                    self.cover(py, row, a, b);
+                    let (a, b) = clip(c.0 + inner, c.0 + outer);
+                    self.cover(py, row, a, b);
+                    return;
+                }
+                let (a, b) = clip(c.0 - outer, c.0 + outer);
+                (x0, x1) = (x0.max(a), x1.min(b));
+            }
+            // Where the segment passes within reach of this row.
+            Shape::Segment { a, b, hw } => {
+                let m = hw + 1.0;
+                let dy = b.1 - a.1;
+                if dy.abs() > 1e-3 {
+                    let t0 = ((py - m - a.1) / dy).clamp(0.0, 1.0);
+                    let t1 = ((py + m - a.1) / dy).clamp(0.0, 1.0);
+                    let (xa, xb) = (a.0 + (b.0 - a.0) * t0, a.0 + (b.0 - a.0) * t1);
+                    let (lo, hi) = clip(xa.min(xb) - m, xa.max(xb) + m);
+                    (x0, x1) = (x0.max(lo), x1.min(hi));
+                }
+            }
         }
+        self.cover(py, row, x0, x1);
+    }
+
+    /// Draws the pixels `x0..x1` of the row at `py`.
+    fn cover(&self, py: f32, row: &mut [[f32; 3]], x0: usize, x1: usize) {
         for (x, px) in row.iter_mut().enumerate().take(x1).skip(x0) {
             let pxf = x as f32 + 0.5;
             let cov = match self.shape {
                 Shape::Segment { a, b, hw } => {
                     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
                     let len2 = dx * dx + dy * dy;
-                    let t = if len2 > 0.0 { (((pxf - a.0) * dx + (py - a.1) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+                    let t =
+                        if len2 > 0.0 { (((pxf - a.0) * dx + (py - a.1) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
                     let (ex, ey) = (pxf - a.0 - t * dx, py - a.1 - t * dy);
                     let d = (ex * ex + ey * ey).sqrt();
                     if self.soft {
@@ -1185,13 +1446,16 @@ struct Silhouette {
     shade: f32,
     /// Filled down to here.
     until: f32,
+    /// The smallest of `tops`.
+    highest: f32,
 }
 
 impl Silhouette {
     fn draw_row(&self, ctx: &Ctx<'_>, y: usize, row: &mut [[f32; 3]]) {
         let px = ctx.px();
         let v = (y as f32 + 0.5) * px;
-        if v > self.until + px {
+        // Nothing above the highest top (and its glow) or below the bottom.
+        if v > self.until + px || v < self.highest - 4.0 * px - 0.003 {
             return;
         }
         let lit_rate = 0.16 + 0.12 * ctx.high;
@@ -1222,7 +1486,7 @@ impl Silhouette {
                 let (gx, gy) = ((u - ctx.cam_x * 0.7 + ctx.travel * 0.008) / cw, (v - top) / ch);
                 let window = periodic_cover(gx, px / cw, 0.35) * periodic_cover(gy, px / ch, 0.4);
                 if gy > 0.6 && window > 0.0 {
-                    let cell = hash((gx.floor() as i32 as u32).wrapping_mul(0x9e37) ^ hash(gy.floor() as u32));
+                    let cell = hash((gx.ffloor() as i32 as u32).wrapping_mul(0x9e37) ^ hash(gy.ffloor() as u32));
                     let lit = ((cell ^ ctx.seed) >> 8) as f32 / 16_777_216.0;
                     let flick = if lit < lit_rate * 0.1 { 0.5 + 0.5 * sin(ctx.t * 7.0 + cell as f32) } else { 1.0 };
                     if lit < lit_rate {

@@ -13,4 +13,4 @@ pub mod prompt;
 pub use color::Rgb;
 pub use draw::{draw, draw_with_threads, Frame};
 pub use plan::{plan, Envelope, Palette, ProjectLook, Scene, VisualPlan, ENGINE_VERSION, MIN_FLASH_GAP_SECONDS};
-pub use prompt::{read as read_prompt, Light, Motif, Mood, PromptReading};
+pub use prompt::{read as read_prompt, Light, Mood, Motif, PromptReading};

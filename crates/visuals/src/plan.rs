@@ -230,8 +230,10 @@ fn palette(reading: &PromptReading, style: StylePreference, light: Light, hue_tu
     let own = style_colors(style).map(Rgb::hex);
     let turn = |c: Rgb| if named.is_empty() { c.rotate_hue(hue_turn) } else { c };
     let primary = turn(named.first().copied().unwrap_or(own[0]));
-    let secondary = turn(named.get(1).copied().unwrap_or(if named.is_empty() { own[1] } else { primary.rotate_hue(40.0) }));
-    let accent = turn(named.get(2).copied().unwrap_or(if named.is_empty() { own[2] } else { secondary.rotate_hue(140.0) }));
+    let secondary =
+        turn(named.get(1).copied().unwrap_or(if named.is_empty() { own[1] } else { primary.rotate_hue(40.0) }));
+    let accent =
+        turn(named.get(2).copied().unwrap_or(if named.is_empty() { own[2] } else { secondary.rotate_hue(140.0) }));
     let (mut sat, mut bright, mut pastel) = (1.0f32, 1.0f32, 0.0f32);
     for mood in &reading.moods {
         let (s, b, _, p) = mood.grade();

@@ -236,14 +236,18 @@ const FIRE: [Effect; 3] = [Tint("flame orange", 0xff6a00), Tint("ember red", 0xd
 const OCEAN: [Effect; 3] = [Tint("deep sea blue", 0x0a4f8a), Tint("sea teal", 0x14a3a3), Show(M::Ocean)];
 const FOREST: [Effect; 3] = [Tint("pine green", 0x1f6b3a), Tint("moss green", 0x7da34a), Show(M::Forest)];
 const DESERT: [Effect; 3] = [Tint("sand", 0xe2b86b), Tint("terracotta", 0xc8643b), Show(M::Desert)];
-const SPACE: [Effect; 4] = [Tint("nebula violet", 0x6a2bd9), Tint("cosmic blue", 0x1b3fa8), Show(M::Space), Show(M::Stars)];
+const SPACE: [Effect; 4] =
+    [Tint("nebula violet", 0x6a2bd9), Tint("cosmic blue", 0x1b3fa8), Show(M::Space), Show(M::Stars)];
 const SUNRISE: [Effect; 4] = [Tint("sunrise gold", 0xffb238), Tint("dawn pink", 0xff7a8a), Lit(Dawn), Show(M::Sun)];
-const SUNSET: [Effect; 4] = [Tint("sunset orange", 0xff7b29), Tint("dusk magenta", 0xd83a7c), Lit(Golden), Show(M::Sun)];
+const SUNSET: [Effect; 4] =
+    [Tint("sunset orange", 0xff7b29), Tint("dusk magenta", 0xd83a7c), Lit(Golden), Show(M::Sun)];
 const ICE: [Effect; 3] = [Tint("ice blue", 0xbfeeff), Tint("frost white", 0xf2fbff), Temp(-1.0)];
 const STORM: [Effect; 4] = [Show(M::Rain), Show(M::Lightning), Show(M::Clouds), Feel(Mood::Dark)];
 const CHROME: [Effect; 3] = [Tint("chrome silver", 0xc9d1d9), Tint("steel blue", 0x5a7190), Show(M::Chrome)];
-const AURORA: [Effect; 4] = [Tint("aurora green", 0x38f59b), Tint("aurora violet", 0x8a4dff), Show(M::Aurora), Lit(Night)];
-const CYBER: [Effect; 4] = [Tint("neon magenta", 0xff1fd1), Tint("electric cyan", 0x00e5ff), Show(M::City), Show(M::Neon)];
+const AURORA: [Effect; 4] =
+    [Tint("aurora green", 0x38f59b), Tint("aurora violet", 0x8a4dff), Show(M::Aurora), Lit(Night)];
+const CYBER: [Effect; 4] =
+    [Tint("neon magenta", 0xff1fd1), Tint("electric cyan", 0x00e5ff), Show(M::City), Show(M::Neon)];
 const SLOW: Effect = Pace(0.55, "slow");
 const FAST: Effect = Pace(1.6, "fast");
 
@@ -492,11 +496,11 @@ const LEXICON: &[(&str, &[Effect])] = &[
 const SMALL_WORDS: &[&str] = &[
     "a", "an", "the", "of", "in", "on", "at", "over", "under", "above", "below", "with", "and", "or", "to", "into",
     "onto", "through", "across", "by", "for", "from", "my", "our", "your", "their", "his", "her", "its", "as", "like",
-    "is", "are", "was", "be", "this", "that", "these", "those", "some", "very", "so", "than", "then", "while",
-    "where", "when", "who", "which", "it", "we", "you", "they", "i", "me", "us", "all", "every", "just", "only",
-    "also", "but", "not", "no", "out", "up", "down", "off", "around", "between", "behind", "beyond", "near", "far",
-    "among", "along", "within", "without", "upon", "toward", "towards", "full", "made", "lots", "lot", "much",
-    "many", "few", "more", "most", "beneath", "inside", "outside", "against", "amid", "amidst", "feat", "ft",
+    "is", "are", "was", "be", "this", "that", "these", "those", "some", "very", "so", "than", "then", "while", "where",
+    "when", "who", "which", "it", "we", "you", "they", "i", "me", "us", "all", "every", "just", "only", "also", "but",
+    "not", "no", "out", "up", "down", "off", "around", "between", "behind", "beyond", "near", "far", "among", "along",
+    "within", "without", "upon", "toward", "towards", "full", "made", "lots", "lot", "much", "many", "few", "more",
+    "most", "beneath", "inside", "outside", "against", "amid", "amidst", "feat", "ft",
 ];
 
 /// The xkcd colour survey's names, by name.
@@ -594,7 +598,8 @@ pub fn read(prompt: &str) -> PromptReading {
         note(&mut reading, Aspect::Motion, name, word);
     }
     if !temperature.is_empty() {
-        reading.temperature = (temperature.iter().map(|(k, _)| k).sum::<f32>() / temperature.len() as f32).clamp(-1.0, 1.0);
+        reading.temperature =
+            (temperature.iter().map(|(k, _)| k).sum::<f32>() / temperature.len() as f32).clamp(-1.0, 1.0);
         let value = if reading.temperature >= 0.0 { "warmer" } else { "colder" };
         for (_, word) in &temperature {
             note(&mut reading, Aspect::Temperature, value, word);

@@ -114,7 +114,10 @@ fn luminance(f: &Frame) -> Vec<f32> {
 }
 
 fn luma(f: &Frame) -> Vec<f32> {
-    f.rgb.chunks_exact(3).map(|p| (0.2126 * f32::from(p[0]) + 0.7152 * f32::from(p[1]) + 0.0722 * f32::from(p[2])) / 255.0).collect()
+    f.rgb
+        .chunks_exact(3)
+        .map(|p| (0.2126 * f32::from(p[0]) + 0.7152 * f32::from(p[1]) + 0.0722 * f32::from(p[2])) / 255.0)
+        .collect()
 }
 
 /// Simple statistics a viewer sees at a glance.
@@ -253,10 +256,16 @@ fn the_prompt_is_followed_in_hue_and_brightness() {
             let (cb, cw, cr) = measure(cool);
             let name = style.as_str();
             if brighter {
-                assert!(wb > cb + 0.03, "{name}: '{warm}' ({wb:.3}) must be brighter than '{cool}' ({cb:.3})\n{wr:?}\n{cr:?}");
+                assert!(
+                    wb > cb + 0.03,
+                    "{name}: '{warm}' ({wb:.3}) must be brighter than '{cool}' ({cb:.3})\n{wr:?}\n{cr:?}"
+                );
             }
             if warmer {
-                assert!(ww > cw + 0.03, "{name}: '{warm}' ({ww:.3}) must be warmer than '{cool}' ({cw:.3})\n{wr:?}\n{cr:?}");
+                assert!(
+                    ww > cw + 0.03,
+                    "{name}: '{warm}' ({ww:.3}) must be warmer than '{cool}' ({cw:.3})\n{wr:?}\n{cr:?}"
+                );
             }
             assert!(!wr.is_empty() && !cr.is_empty(), "the plan names the words it used");
         }
@@ -344,7 +353,8 @@ fn frames_at_1080p_have_real_detail() {
 /// Frame-to-frame change peaks, matched to beats within two frames: F-measure.
 fn beat_f_measure(plan: &VisualPlan, seconds: f64) -> f64 {
     let fps = 30.0;
-    let frames: Vec<Vec<f32>> = (0..(seconds * fps) as usize).map(|n| luma(&frame(plan, n as f64 / fps, 160, 90))).collect();
+    let frames: Vec<Vec<f32>> =
+        (0..(seconds * fps) as usize).map(|n| luma(&frame(plan, n as f64 / fps, 160, 90))).collect();
     let change: Vec<f32> = frames
         .windows(2)
         .map(|w| w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f32>() / w[0].len() as f32)
@@ -446,7 +456,8 @@ fn one_seed_draws_the_same_bytes_on_any_number_of_threads_and_another_seed_diffe
 }
 
 fn psnr(a: &Frame, b: &Frame) -> f64 {
-    let mse = a.rgb.iter().zip(&b.rgb).map(|(x, y)| f64::from(x.abs_diff(*y)).powi(2)).sum::<f64>() / a.rgb.len() as f64;
+    let mse =
+        a.rgb.iter().zip(&b.rgb).map(|(x, y)| f64::from(x.abs_diff(*y)).powi(2)).sum::<f64>() / a.rgb.len() as f64;
     10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
 }
 

@@ -35,6 +35,7 @@ pub async fn preview_audio(app: AppHandle, state: State<'_>, path: String, reque
     })
     .await
     .map_err(|e| CommandError::local(format!("the preview stopped: {e}")))??;
+    state.media.looks.remember(&preview.track, preview.analysis.clone());
     let playback_url = state.media.url_for(&preview.playback);
     Ok(AudioPreview { preview, playback_url })
 }

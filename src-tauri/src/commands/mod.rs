@@ -4,6 +4,7 @@
 pub mod account;
 pub mod audio;
 pub mod generations;
+pub mod look;
 pub mod projects;
 pub mod session;
 pub mod settings;

@@ -106,6 +106,20 @@ async previewAudio(path: string, request: string) : Promise<Result<AudioPreview,
 }
 },
 /**
+ * What the engine takes from `prompt` (colours, motifs, light, moods, pace) and which words it
+ * did not understand, as the creator types. Free and offline.
+ */
+async readPrompt(prompt: string) : Promise<PromptReading> {
+    return await TAURI_INVOKE("read_prompt", { prompt });
+},
+/**
+ * Where the webview fetches look preview frames: raw RGBA, drawn by the render engine from the
+ * local analysis of a previewed track.
+ */
+async lookPreviewUrl() : Promise<string> {
+    return await TAURI_INVOKE("look_preview_url");
+},
+/**
  * Records `path` (probed again here: what is not audio is refused) as `project`'s audio and
  * starts sending it.
  */
@@ -358,13 +372,33 @@ plan: Plan; plans: Plan[];
  */
 subscribed: boolean }
 /**
+ * What a word (or a run of words) decided.
+ */
+export type Aspect = "palette" | "motif" | "light" | "mood" | "motion" | "temperature"
+/**
  * A previewed track and where the player finds its playable copy.
  */
 export type AudioPreview = ({ facts: Facts; waveform: Waveform; tempo_bpm: number | null; tempo_confidence: number; beats: number[]; downbeats: number[]; sections: number[]; 
 /**
  * The playable copy (16-bit PCM WAV, at most two channels).
  */
-playback: string }) & { playback_url: string }
+playback: string; 
+/**
+ * Names this preview for the live look preview (`crate::look`).
+ */
+track: string }) & { playback_url: string }
+/**
+ * One decision of the reading: "palette neon magenta + cyan ← 'neon'".
+ */
+export type Choice = { aspect: Aspect; 
+/**
+ * What was chosen, in words ("neon magenta + cyan", "rain", "night").
+ */
+value: string; 
+/**
+ * The prompt's words that chose it, as written (lower-cased).
+ */
+words: string[] }
 export type CommandError = { code: ErrorKind; message: string; field: string | null; 
 /**
  * The server's own code when it refused.
@@ -529,12 +563,25 @@ export type GenerationStatus = "pending" | "processing" | "completed" | "failed"
 export type InvitationView = { email: string; role: Role; expires_at: string; invite_code: string | null }
 export type JsonValue = null | boolean | number | string | JsonValue[] | Partial<{ [key in string]: JsonValue }>
 export type Kind = "video" | "thumbnail"
+/**
+ * The light of the scene.
+ */
+export type Light = "night" | "dawn" | "day" | "golden" | "dusk"
 export type LogStatus = "started" | "success" | "warning" | "error"
 /**
  * A pull wrote to the mirror under the UI (a sync round, an event from the server): reload what
  * is shown. Not sent for rounds that changed nothing.
  */
 export type MirrorChanged = Record<string, never>
+/**
+ * A mood: how the picture is graded and how fast it moves.
+ */
+export type Mood = "calm" | "dreamy" | "dark" | "bright" | "energetic" | "melancholy" | "joyful" | "romantic" | "epic" | "mysterious" | "aggressive"
+/**
+ * Something the scene shows.
+ */
+export type Motif = "rain" | "snow" | "petals" | "stars" | "embers" | "smoke" | "clouds" | "ocean" | "city" | "forest" | "desert" | "mountains" | "space" | "neon" | "chrome" | "aurora" | "lightning" | "sun" | "moon"
+export type NamedColor = { name: string; color: string }
 /**
  * Show this generation (a notification was clicked).
  */
@@ -596,6 +643,26 @@ export type ProjectPatch = { name?: string | null; description?: string | null; 
  */
 export type ProjectRow = { id: string; name: string; status: ProjectStatus | null; updated_at: string | null; audio_duration: number | null; resolution: Resolution | null; pending_changes: number; conflict: string | null }
 export type ProjectStatus = "draft" | "queued" | "analyzing" | "orchestrating" | "rendering" | "completed" | "failed"
+/**
+ * Everything the engine took from a prompt, and why.
+ */
+export type PromptReading = { choices: Choice[]; 
+/**
+ * Words the lexicon does not know: they change nothing.
+ */
+not_understood: string[]; 
+/**
+ * The colours named or called up, in the prompt's order.
+ */
+colors: NamedColor[]; motifs: Motif[]; light: Light | null; moods: Mood[]; 
+/**
+ * How fast things move: 1 is the music's own pace.
+ */
+pace: number; 
+/**
+ * −1 (cold) to 1 (warm): a shift of the whole grade.
+ */
+temperature: number }
 /**
  * A render's live stage and progress.
  */

@@ -16,3 +16,13 @@ describe("render parameters", () => {
     expect(nameFromFile(".wav")).toBe("Untitled");
   });
 });
+
+describe("look seeds", () => {
+  it("are fresh, and made only of what the API accepts in a seed", async () => {
+    const { newLookSeed } = await import("./params");
+    const a = newLookSeed();
+    expect(a).toMatch(/^look-[a-z0-9]{8}$/);
+    expect(a.length).toBeLessThanOrEqual(64);
+    expect(newLookSeed()).not.toEqual(a);
+  });
+});

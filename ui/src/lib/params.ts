@@ -9,13 +9,13 @@ export const RESOLUTIONS: { value: Resolution; text: string }[] = [
 ];
 
 export const STYLES: { value: StylePreference; text: string; meaning: string }[] = [
-  { value: "organic", text: "Organic", meaning: "Flowing, soft shapes and gradients that breathe with the energy." },
-  { value: "geometric", text: "Geometric", meaning: "Hard-edged shapes, grids and symmetry cut on the beat." },
-  { value: "cinematic", text: "Cinematic", meaning: "Slow camera moves, film grain and letterboxing; cuts on sections." },
-  { value: "abstract", text: "Abstract", meaning: "Colour fields and particles driven by the spectrum." },
-  { value: "glitch", text: "Glitch", meaning: "Datamosh, RGB splits and stutters on transients." },
-  { value: "retro", text: "Retro", meaning: "VHS and synthwave palettes, scanlines." },
-  { value: "minimal", text: "Minimal", meaning: "Sparse, monochrome, restrained motion." },
+  { value: "organic", text: "Organic", meaning: "Flowing colour fields and soft particles that breathe with the energy." },
+  { value: "geometric", text: "Geometric", meaning: "Rotating polygons, rings and a grid that jump on the beat." },
+  { value: "cinematic", text: "Cinematic", meaning: "Letterbox, slow camera, film grain, light leaks and bokeh; a new scene each section." },
+  { value: "abstract", text: "Abstract", meaning: "A MilkDrop-like kaleidoscope with echoes and a wave ring that follows the bands." },
+  { value: "glitch", text: "Glitch", meaning: "RGB split, block displacement and scan lines on every beat." },
+  { value: "retro", text: "Retro", meaning: "A synthwave sun and perspective grid with VHS texture." },
+  { value: "minimal", text: "Minimal", meaning: "One precise ring on a flat field, breathing with the kick." },
 ];
 
 /** What a footage-visibility value means on screen. */
@@ -41,3 +41,41 @@ export function nameFromFile(path: string): string {
 }
 
 export const AUDIO_EXTENSIONS = ["mp3", "wav", "flac", "ogg", "oga", "m4a", "mp4", "aac", "aif", "aiff", "aifc"];
+
+/** A fresh seed for the live look preview: letters and digits, as the API accepts. */
+export function newLookSeed(): string {
+  const alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return "look-" + Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+}
+
+const LOOK_SEED_KEY = "resonance.look-seed.";
+
+/** Remembers the seed previewed for a project, so its next "Generate" renders that look. */
+export function rememberLookSeed(projectId: string, seed: string) {
+  try {
+    localStorage.setItem(LOOK_SEED_KEY + projectId, seed);
+  } catch {
+    // No storage: Generate picks a fresh seed, as it always could.
+  }
+}
+
+/** The seed previewed for a project, once: taken, it is forgotten. */
+export function takeLookSeed(projectId: string): string | null {
+  try {
+    const seed = localStorage.getItem(LOOK_SEED_KEY + projectId);
+    localStorage.removeItem(LOOK_SEED_KEY + projectId);
+    return seed;
+  } catch {
+    return null;
+  }
+}
+
+/** The previewed seed of a project, without taking it. */
+export function lookSeedOf(projectId: string): string | null {
+  try {
+    return localStorage.getItem(LOOK_SEED_KEY + projectId);
+  } catch {
+    return null;
+  }
+}

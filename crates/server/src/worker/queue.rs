@@ -251,7 +251,10 @@ pub async fn complete(db: &Db, job: &Job, worker: &str, done: &Finished) -> Resu
     .bind(i32::try_from(done.render_seconds).unwrap_or(i32::MAX))
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE projects SET status = 'completed' WHERE id = $1").bind(job.project_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE projects SET status = 'completed' WHERE id = $1")
+        .bind(job.project_id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("UPDATE render.jobs SET state = 'done', progress = 1, leased_by = NULL WHERE generation_id = $1")
         .bind(job.generation_id)
         .execute(&mut *tx)

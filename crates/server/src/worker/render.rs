@@ -39,8 +39,14 @@ pub fn x264_settings(height: u32) -> (&'static str, u8) {
 /// ffmpeg reading raw RGB frames of `width`×`height` from its standard input.
 pub fn ffmpeg_for_frames(width: u32, height: u32) -> Command {
     let mut c = Command::new("ffmpeg");
-    c.args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"])
-        .args(["-s", &format!("{width}x{height}"), "-r", &FPS.to_string(), "-i", "pipe:0"]);
+    c.args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"]).args([
+        "-s",
+        &format!("{width}x{height}"),
+        "-r",
+        &FPS.to_string(),
+        "-i",
+        "pipe:0",
+    ]);
     c
 }
 

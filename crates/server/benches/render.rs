@@ -1,0 +1,192 @@
+//! `cargo xtask bench` (render): the video engine on real music, side by side with ffmpeg's
+//! own limit. A 12 s clip of a real song (`RESONANCE_BENCH_MUSIC`) is analysed, planned and
+//! rendered by the worker's `render::render` (draw on every core + x264 + AAC mux + thumbnail),
+//! then the same frames, drawn beforehand and held in memory, are given to the same ffmpeg
+//! command alone (encode-only). Printed per resolution: the render ÷ encode-only ratio (target
+//! ≤ 1.3×), the render as a share of the clip's length (target at 720p ≤ 1.0×), drawing alone,
+//! and the peak RSS of the 2160p render (measured first, before anything else is allocated).
+//! Also: beat F of frame-to-frame change (frames drawn at 160×90) against the analysis' beats,
+//! at effect intensity 0.5 and 1.0 (target ≥ 0.8), per style.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use resonance_api::model::StylePreference;
+use resonance_server::worker::render::{self, ffmpeg_for_frames, x264_settings, FPS};
+use resonance_visuals::{draw, plan, Frame, ProjectLook, VisualPlan};
+
+const CLIP_SECONDS: f64 = 12.0;
+/// Distinct frames held in memory for the encode-only run (cycled).
+const RING: usize = 60;
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn clip(music: &Path, dir: &Path) -> (PathBuf, String) {
+    let song = ["usr/share/games/etr/music/race1-jt.ogg", "usr/share/games/etr/music/start1-jt.ogg"]
+        .iter()
+        .map(|p| music.join(p))
+        .find(|p| p.exists())
+        .expect("a song from extremetuxracer-data");
+    let out = dir.join("clip.wav");
+    let ok = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-ss", "10", "-t", &CLIP_SECONDS.to_string(), "-i"])
+        .arg(&song)
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    (out, song.file_name().unwrap().to_string_lossy().into_owned())
+}
+
+fn encode_only(plan: &VisualPlan, (w, h): (u32, u32), dir: &Path) -> f64 {
+    let frames = (plan.duration * f64::from(FPS)).ceil() as usize;
+    let ring: Vec<Frame> = (0..RING.min(frames))
+        .map(|n| {
+            let mut f = Frame::new(w, h);
+            draw(plan, n as f64 / f64::from(FPS), &mut f);
+            f
+        })
+        .collect();
+    let (preset, crf) = x264_settings(h);
+    let started = Instant::now();
+    let mut child = ffmpeg_for_frames(w, h)
+        .args(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", preset, "-crf", &crf.to_string()])
+        .arg(dir.join("encode-only.mp4"))
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for n in 0..frames {
+        stdin.write_all(&ring[n % ring.len()].rgb).unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    started.elapsed().as_secs_f64()
+}
+
+fn draw_only(plan: &VisualPlan, (w, h): (u32, u32)) -> f64 {
+    let frames = (plan.duration * f64::from(FPS)).ceil() as usize;
+    let mut f = Frame::new(w, h);
+    let started = Instant::now();
+    for n in 0..frames {
+        draw(plan, n as f64 / f64::from(FPS), &mut f);
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn full_render(plan: &VisualPlan, audio: &Path, size: (u32, u32), dir: &Path) -> f64 {
+    let started = Instant::now();
+    render::render(plan, audio, &dir.join("video.mp4"), &dir.join("thumb.jpg"), size, |_| {}).unwrap();
+    started.elapsed().as_secs_f64()
+}
+
+/// Mean absolute luma change between consecutive frames, drawn at 160×90.
+fn frame_changes(plan: &VisualPlan) -> Vec<f64> {
+    let frames = (plan.duration * f64::from(FPS)) as usize;
+    let luma = |n: usize| {
+        let mut f = Frame::new(160, 90);
+        draw(plan, n as f64 / f64::from(FPS), &mut f);
+        f.rgb
+            .chunks_exact(3)
+            .map(|p| 0.2126 * f64::from(p[0]) + 0.7152 * f64::from(p[1]) + 0.0722 * f64::from(p[2]))
+            .collect::<Vec<f64>>()
+    };
+    let all: Vec<Vec<f64>> = (0..frames).map(luma).collect();
+    all.windows(2).map(|w| w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f64>() / 14_400.0).collect()
+}
+
+fn beat_f(changes: &[f64], beats: &[f64]) -> f64 {
+    let fps = f64::from(FPS);
+    let mut sorted = changes.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let peaks: Vec<f64> = (1..changes.len() - 1)
+        .filter(|&i| {
+            let around = &changes[i.saturating_sub(3)..(i + 4).min(changes.len())];
+            changes[i] > 1.5 * median + 1e-3 && around.iter().all(|c| *c <= changes[i])
+        })
+        .map(|i| (i + 1) as f64 / fps)
+        .collect();
+    let end = changes.len() as f64 / fps;
+    let beats: Vec<f64> = beats.iter().copied().filter(|b| *b < end - 0.1).collect();
+    let hit = |t: &f64, set: &[f64]| set.iter().any(|b| (t - b).abs() <= 2.0 / fps + 1e-6);
+    let p = peaks.iter().filter(|t| hit(t, &beats)).count() as f64 / peaks.len().max(1) as f64;
+    let r = beats.iter().filter(|b| hit(b, &peaks)).count() as f64 / beats.len().max(1) as f64;
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
+}
+
+fn main() {
+    let Some(music) = std::env::var_os("RESONANCE_BENCH_MUSIC").map(PathBuf::from) else {
+        println!("render: skipped (RESONANCE_BENCH_MUSIC is not set; `cargo xtask bench` sets it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (audio, song) = clip(&music, dir.path());
+    let analysis = resonance_audio::analyze(&audio).unwrap();
+    let look = |style, intensity| ProjectLook {
+        prompt: "neon rain over a night city".into(),
+        style,
+        effect_intensity: intensity,
+        footage_visibility: 0.6,
+    };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("render: {CLIP_SECONDS} s of {song} ({:.0} BPM), {cores} cores", analysis.rhythm.tempo_bpm.unwrap_or(0.0));
+
+    // The 2160p render first, so the process' peak RSS is the render's own.
+    let heavy = plan(&analysis, &look(StylePreference::Cinematic, 0.6), "bench");
+    let uhd = full_render(&heavy, &audio, (3840, 2160), dir.path());
+    let uhd_rss = peak_rss_mb();
+    println!("  peak RSS of the 2160p render: {uhd_rss:.0} MB");
+
+    println!(
+        "  {:<10} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "style", "size", "render s", "encode s", "draw s", "÷encode", "÷clip"
+    );
+    let row = |style: StylePreference, size: (u32, u32), render_s: Option<f64>| {
+        let p = plan(&analysis, &look(style, 0.6), "bench");
+        let render_s = render_s.unwrap_or_else(|| full_render(&p, &audio, size, dir.path()));
+        let encode_s = encode_only(&p, size, dir.path());
+        let draw_s = draw_only(&p, size);
+        println!(
+            "  {:<10} {:>5}p {render_s:>9.1} {encode_s:>9.1} {draw_s:>9.1} {:>7.2}× {:>7.2}×",
+            style.as_str(),
+            size.1,
+            render_s / encode_s,
+            render_s / CLIP_SECONDS
+        );
+    };
+    for (size, first) in [((1280, 720), None), ((1920, 1080), None), ((2560, 1440), None), ((3840, 2160), Some(uhd))] {
+        row(StylePreference::Cinematic, size, first);
+    }
+    for style in StylePreference::ALL.into_iter().filter(|s| *s != StylePreference::Cinematic) {
+        row(style, (1920, 1080), None);
+    }
+
+    println!("  beat F of frame-to-frame change against the analysis' beats (target ≥ 0.8):");
+    for style in StylePreference::ALL {
+        let fs: Vec<String> = [0.5, 1.0]
+            .iter()
+            .map(|i| {
+                let p = plan(&analysis, &look(style, *i), "bench");
+                format!("{:.2} at {i}", beat_f(&frame_changes(&p), &p.beats))
+            })
+            .collect();
+        println!("    {:<10} {}", style.as_str(), fs.join(", "));
+    }
+}

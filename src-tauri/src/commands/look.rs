@@ -1,0 +1,21 @@
+//! The live look preview: how the prompt reads, and where the preview's frames are drawn.
+
+use resonance_visuals::PromptReading;
+
+use super::State;
+
+/// What the engine takes from `prompt` (colours, motifs, light, moods, pace) and which words it
+/// did not understand, as the creator types. Free and offline.
+#[tauri::command]
+#[specta::specta]
+pub fn read_prompt(prompt: String) -> PromptReading {
+    resonance_visuals::read_prompt(&prompt)
+}
+
+/// Where the webview fetches look preview frames: raw RGBA, drawn by the render engine from the
+/// local analysis of a previewed track.
+#[tauri::command]
+#[specta::specta]
+pub fn look_preview_url(state: State<'_>) -> String {
+    state.media.look_url()
+}
