@@ -402,7 +402,7 @@ impl<'a> Ctx<'a> {
                     .primary
                     .mix(p.secondary, smoothstep(0.2, 0.8, fract(hue)))
                     .mix(p.accent, smoothstep(0.55, 0.9, f));
-                let level = 0.35 + 0.75 * f * (0.7 + 0.3 * self.energy) + 0.15 * self.beat * self.k;
+                let level = 0.35 + 0.75 * f * (0.7 + 0.3 * self.energy) + 0.3 * self.beat * self.k;
                 blend(
                     &mut c,
                     scale(col.graded(1.25, 1.0).0, level),
