@@ -675,16 +675,7 @@ impl<'a> Ctx<'a> {
                 let base = if layer == 0 { p.ink.mix(p.sky_bottom, 0.45) } else { p.ink };
                 let edge = (self.style == Style::Retro).then_some(p.primary.mix(p.accent, 0.3));
                 let alpha = if self.style == Style::Retro { 1.0 } else { sw };
-                out.push(Silhouette {
-                    tops,
-                    color: base,
-                    alpha,
-                    windows: None,
-                    edge,
-                    shade: 0.0,
-                    until: hz + 0.002,
-                    highest: 0.0,
-                });
+                out.push(Silhouette::new(tops, base, alpha).with_edge(edge).down_to(hz + 0.002));
             }
         }
         if has(plan, Motif::Desert) {
@@ -697,16 +688,7 @@ impl<'a> Ctx<'a> {
                     })
                     .collect();
                 let col = p.primary.mix(Rgb::hex(0xe2b86b), 0.5).mix(p.ink, 0.55 - 0.25 * lf);
-                out.push(Silhouette {
-                    tops,
-                    color: col,
-                    alpha: sw,
-                    windows: None,
-                    edge: None,
-                    shade: 0.5,
-                    until: 1.01,
-                    highest: 0.0,
-                });
+                out.push(Silhouette::new(tops, col, sw).shaded(0.5));
             }
         }
         if has(plan, Motif::Forest) {
@@ -730,16 +712,7 @@ impl<'a> Ctx<'a> {
                     })
                     .collect();
                 let col = p.ink.mix(p.primary.scale(0.3), 0.3 - 0.2 * lf).mix(p.sky_bottom, 0.25 - 0.2 * lf);
-                out.push(Silhouette {
-                    tops,
-                    color: col,
-                    alpha: sw,
-                    windows: None,
-                    edge: None,
-                    shade: 0.0,
-                    until: 1.01,
-                    highest: 0.0,
-                });
+                out.push(Silhouette::new(tops, col, sw));
             }
         }
         if has(plan, Motif::City) {
@@ -756,20 +729,8 @@ impl<'a> Ctx<'a> {
                     .collect();
                 let col = if layer == 0 { p.ink.mix(p.sky_bottom, 0.35) } else { p.ink };
                 let windows = (layer == 1).then_some(p.accent.mix(Rgb::hex(0xffd98a), 0.4));
-                out.push(Silhouette {
-                    tops,
-                    color: col,
-                    alpha: sw,
-                    windows,
-                    edge: None,
-                    shade: 0.0,
-                    until: hz + 0.012,
-                    highest: 0.0,
-                });
+                out.push(Silhouette::new(tops, col, sw).with_windows(windows).down_to(hz + 0.012));
             }
-        }
-        for s in &mut out {
-            s.highest = s.tops.iter().copied().fold(f32::MAX, f32::min);
         }
         out
     }
@@ -1451,6 +1412,32 @@ struct Silhouette {
 }
 
 impl Silhouette {
+    /// A silhouette filled from `tops` to the bottom of the frame, flat, without windows.
+    fn new(tops: Vec<f32>, color: Rgb, alpha: f32) -> Self {
+        let highest = tops.iter().copied().fold(f32::MAX, f32::min);
+        Silhouette { tops, color, alpha, windows: None, edge: None, shade: 0.0, until: 1.01, highest }
+    }
+
+    fn with_windows(mut self, light: Option<Rgb>) -> Self {
+        self.windows = light;
+        self
+    }
+
+    fn with_edge(mut self, glow: Option<Rgb>) -> Self {
+        self.edge = glow;
+        self
+    }
+
+    fn shaded(mut self, shade: f32) -> Self {
+        self.shade = shade;
+        self
+    }
+
+    fn down_to(mut self, until: f32) -> Self {
+        self.until = until;
+        self
+    }
+
     fn draw_row(&self, ctx: &Ctx<'_>, y: usize, row: &mut [[f32; 3]]) {
         let px = ctx.px();
         let v = (y as f32 + 0.5) * px;
