@@ -4,6 +4,7 @@
 //! then the same frames, drawn beforehand and held in memory, are given to the same ffmpeg
 //! command alone (encode-only). Printed per resolution: the render ÷ encode-only ratio (target
 //! ≤ 1.3×), the render as a share of the clip's length (target at 720p ≤ 1.0×), drawing alone,
+//! each the best of two runs (this machine's speed drifts by tens of percent between minutes),
 //! and the peak RSS of the 2160p render (measured first, before anything else is allocated).
 //! Also: beat F of frame-to-frame change (frames drawn at 160×90) against the analysis' beats,
 //! at effect intensity 0.5 and 1.0 (target ≥ 0.8), per style.
@@ -21,6 +22,8 @@ use resonance_visuals::{draw, plan, Frame, ProjectLook, VisualPlan};
 const CLIP_SECONDS: f64 = 12.0;
 /// Distinct frames held in memory for the encode-only run (cycled).
 const RING: usize = 60;
+/// Runs of each measurement; the best is printed.
+const ROUNDS: usize = 2;
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -158,11 +161,18 @@ fn main() {
         "  {:<10} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8}",
         "style", "size", "render s", "encode s", "draw s", "÷encode", "÷clip"
     );
-    let row = |style: StylePreference, size: (u32, u32), render_s: Option<f64>| {
+    // This machine's speed drifts from one minute to the next: each figure is the best of
+    // `ROUNDS` runs, render and encode-only taken in turn so that both see the same drift.
+    let row = |style: StylePreference, size: (u32, u32), first: Option<f64>| {
         let p = plan(&analysis, &look(style, 0.6), "bench");
-        let render_s = render_s.unwrap_or_else(|| full_render(&p, &audio, size, dir.path()));
-        let encode_s = encode_only(&p, size, dir.path());
-        let draw_s = draw_only(&p, size);
+        let (mut render_s, mut encode_s) = (first.unwrap_or(f64::MAX), f64::MAX);
+        for round in 0..ROUNDS {
+            if round > 0 || first.is_none() {
+                render_s = render_s.min(full_render(&p, &audio, size, dir.path()));
+            }
+            encode_s = encode_s.min(encode_only(&p, size, dir.path()));
+        }
+        let draw_s = (0..ROUNDS).map(|_| draw_only(&p, size)).fold(f64::MAX, f64::min);
         println!(
             "  {:<10} {:>5}p {render_s:>9.1} {encode_s:>9.1} {draw_s:>9.1} {:>7.2}× {:>7.2}×",
             style.as_str(),

@@ -25,6 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for line in plan.reading.explain() {
         println!("{line}");
     }
+    for scene in &plan.scenes {
+        println!("scene at {:.1} s: {}", scene.start, serde_json::to_string(&scene.palette)?);
+    }
     std::fs::create_dir_all(out)?;
     for t in times {
         let mut frame = Frame::new(w, h);

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::math::Whole;
+
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Rgb(pub [f32; 3]);
 
@@ -52,7 +54,8 @@ impl Rgb {
         let h = if d <= 1e-6 {
             0.0
         } else if max == r {
-            60.0 * (((g - b) / d).rem_euclid(6.0))
+            let x = (g - b) / d;
+            60.0 * (x - 6.0 * (x / 6.0).ffloor())
         } else if max == g {
             60.0 * ((b - r) / d + 2.0)
         } else {
@@ -62,9 +65,11 @@ impl Rgb {
     }
 
     pub fn from_hsv(h: f32, s: f32, v: f32) -> Rgb {
-        let h = h.rem_euclid(360.0) / 60.0;
+        // Whole-number arithmetic instead of `%`, which is a slow library call per sample.
+        let h = h / 60.0;
+        let h = h - 6.0 * (h / 6.0).ffloor();
         let c = v * s;
-        let x = c * (1.0 - (h % 2.0 - 1.0).abs());
+        let x = c * (1.0 - (h - 2.0 * (h * 0.5).ffloor() - 1.0).abs());
         let (r, g, b) = match h as u32 {
             0 => (c, x, 0.0),
             1 => (x, c, 0.0),
@@ -81,6 +86,35 @@ impl Rgb {
     pub fn graded(self, s: f32, v: f32) -> Rgb {
         let (h, sat, val) = self.hsv();
         Rgb::from_hsv(h, (sat * s).clamp(0.0, 1.0), (val * v).clamp(0.0, 1.0))
+    }
+
+    /// Darker by `k` (0..1) as a painter darkens: yellows turn towards ochre and amber instead
+    /// of the olive that plain scaling makes of them. Above 1, plain scaling. Linear in this
+    /// colour and its [`amber`](Rgb::amber), so a frame can mix the two per pixel.
+    pub fn deepened(self, k: f32) -> Rgb {
+        if k >= 1.0 {
+            return self.scale(k);
+        }
+        let k = k.max(0.0);
+        self.amber().mix(self, k).scale(k)
+    }
+
+    /// The hue a yellow takes in the dark: turned towards orange (other hues are kept).
+    pub fn amber(self) -> Rgb {
+        let (h, s, v) = self.hsv();
+        // 1 at pure yellow, 0 from orange and from green.
+        let yellow = 1.0 - ((h - 55.0).abs() / 25.0).min(1.0);
+        if yellow <= 0.0 || s < 0.2 {
+            return self;
+        }
+        Rgb::from_hsv(h - 24.0 * yellow, s, v)
+    }
+
+    /// How much this colour reads as warm (red, orange, gold): 0 to 1.
+    pub fn warmth(self) -> f32 {
+        let (h, s, v) = self.hsv();
+        let from_orange = (h - 35.0).abs().min(360.0 - (h - 35.0).abs());
+        (1.0 - from_orange / 60.0).max(0.0) * s * v.sqrt()
     }
 
     pub fn rotate_hue(self, degrees: f32) -> Rgb {

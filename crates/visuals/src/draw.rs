@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use resonance_api::model::StylePreference as Style;
 
 use crate::color::Rgb;
-use crate::math::{atan2, cos, exp, fbm, fract, hash, mix, noise, rnd, sin, smoothstep, Whole};
+use crate::math::{atan2, cos, exp, fbm, fract, hash, mix, noise, rnd, round_small, sin, smoothstep, Whole};
 use crate::plan::{Palette, VisualPlan};
 use crate::prompt::{Light, Motif};
 
@@ -63,50 +63,80 @@ pub fn draw(plan: &VisualPlan, t: f64, frame: &mut Frame) {
 
 /// [`draw`] on `threads` threads: the same bytes for any number.
 pub fn draw_with_threads(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: usize) {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => draw_using(plan, t, frame, threads, &mut scratch),
+        Err(_) => draw_using(plan, t, frame, threads, &mut Scratch::default()),
+    });
+}
+
+/// Buffers a frame needs besides itself, kept from one frame to the next on the thread that
+/// draws (a render draws thousands of frames of one size): every value is written before it is
+/// read, so what they held before does not matter.
+#[derive(Default)]
+struct Scratch {
+    /// The soft layers, widened: per soft-grid row, three planes of the output's width.
+    wide: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+fn draw_using(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: usize, scratch: &mut Scratch) {
     let (w, h) = (frame.width as usize, frame.height as usize);
     if w == 0 || h == 0 {
         return;
     }
     let ctx = Ctx::new(plan, t, w, h);
     let (lw, lh) = soft_size(w, h);
-    let mut soft = vec![[0.0f32; 3]; lw * lh];
-    rows_in_parallel(&mut soft, lw * 8, threads, |first, chunk| {
-        for (j, row) in chunk.chunks_mut(lw).enumerate() {
+    // The soft layers, sampled on the soft grid and widened to the output's width at once (each
+    // row three planes), so that each output row is a blend of two of these rows.
+    let runs = upsample_runs(w, lw);
+    scratch.wide.resize(lh * 3 * w, 0.0);
+    let wide = scratch.wide.as_mut_slice();
+    rows_in_parallel(wide, 3 * w * 8, threads, |first, chunk| {
+        let mut samples = vec![[0.0f32; 3]; lw];
+        for (j, out) in chunk.chunks_mut(3 * w).enumerate() {
             let v = ((first * 8 + j) as f32 + 0.5) / lh as f32;
-            for (i, px) in row.iter_mut().enumerate() {
+            for (i, px) in samples.iter_mut().enumerate() {
                 let u = (i as f32 + 0.5) / lw as f32 * ctx.aspect;
                 *px = ctx.soft(u, v);
+            }
+            for (c, plane) in out.chunks_exact_mut(w).enumerate() {
+                for run in &runs {
+                    let a = samples[run.left][c];
+                    let d = samples[run.right][c] - a;
+                    for (px, &t) in plane[run.from..run.to].iter_mut().zip(&run.tx) {
+                        *px = a + d * t;
+                    }
+                }
             }
         }
     });
     let prims = ctx.primitives();
     let bins = bin(&prims, h);
     let silhouettes = ctx.silhouettes();
-    let xmap: Vec<(usize, f32)> = (0..w)
-        .map(|x| {
-            let fx = ((x as f32 + 0.5) / w as f32 * lw as f32 - 0.5).clamp(0.0, (lw - 1) as f32);
-            let i = (fx.ffloor() as usize).min(lw.saturating_sub(2));
-            (i, (fx - i as f32).min(1.0))
-        })
-        .collect();
+    let bar = ctx.letterbox();
     rows_in_parallel(&mut frame.rgb, w * 3 * BIN_ROWS, threads, |first, chunk| {
-        let mut row = vec![[0.0f32; 3]; w];
-        let mut scratch = vec![[0.0f32; 3]; w];
-        let mut mid = vec![[0.0f32; 3]; lw];
+        let mut row = Row::new(w);
+        let mut scratch = Row::new(w);
         for (j, out) in chunk.chunks_mut(w * 3).enumerate() {
             let y = first * BIN_ROWS + j;
-            // Soft layers, interpolated.
+            if (y as f32) < bar || (y as f32) >= ctx.h - bar {
+                // The cinematic letterbox: black, nothing under it drawn.
+                out.fill(0);
+                continue;
+            }
+            // Soft layers, interpolated: between two rows of the widened grid.
             let fy = ((y as f32 + 0.5) / h as f32 * lh as f32 - 0.5).clamp(0.0, (lh - 1) as f32);
             let j0 = (fy.ffloor() as usize).min(lh.saturating_sub(2));
             let ty = (fy - j0 as f32).min(1.0);
             let j1 = (j0 + 1).min(lh - 1);
-            // Vertically first, on the soft grid's width; then across, per pixel.
-            for ((m, a), b) in mid.iter_mut().zip(&soft[j0 * lw..(j0 + 1) * lw]).zip(&soft[j1 * lw..(j1 + 1) * lw]) {
-                *m = [a[0] + (b[0] - a[0]) * ty, a[1] + (b[1] - a[1]) * ty, a[2] + (b[2] - a[2]) * ty];
-            }
-            for (px, &(i, tx)) in row.iter_mut().zip(&xmap) {
-                let (a, b) = (mid[i], mid[(i + 1).min(lw - 1)]);
-                *px = [a[0] + (b[0] - a[0]) * tx, a[1] + (b[1] - a[1]) * tx, a[2] + (b[2] - a[2]) * tx];
+            let (above, below) = (&wide[j0 * 3 * w..(j0 + 1) * 3 * w], &wide[j1 * 3 * w..(j1 + 1) * 3 * w]);
+            for ((plane, a), b) in row.planes.iter_mut().zip(above.chunks_exact(w)).zip(below.chunks_exact(w)) {
+                for ((px, a), b) in plane.iter_mut().zip(a).zip(b) {
+                    *px = a + (b - a) * ty;
+                }
             }
             ctx.sharp_row(y, &mut row);
             for s in &silhouettes {
@@ -116,25 +146,144 @@ pub fn draw_with_threads(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: 
                 prims[p].draw_row(y, &mut row);
             }
             ctx.finish_row(y, &mut row, &mut scratch);
-            for (o, px) in out.chunks_exact_mut(3).zip(&row) {
-                for c in 0..3 {
-                    o[c] = (px[c].clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+            row.write_bytes(out);
+        }
+    });
+}
+
+/// One row of the frame being composed: linear values, one plane per channel so that per-channel
+/// loops vectorise, and the cover (0..1 per column) of the layer being drawn (once finished, the
+/// vignette's fade).
+struct Row {
+    planes: [Vec<f32>; 3],
+    cover: Vec<f32>,
+    bytes: [Vec<u8>; 3],
+    /// The flash over the finished row: its strength and colour.
+    flash: (f32, [f32; 3]),
+}
+
+impl Row {
+    fn new(w: usize) -> Row {
+        Row {
+            planes: [vec![0.0; w], vec![0.0; w], vec![0.0; w]],
+            cover: vec![0.0; w],
+            bytes: [vec![0; w], vec![0; w], vec![0; w]],
+            flash: (0.0, [0.0; 3]),
+        }
+    }
+
+    /// `col` over column `x` with weight `a`.
+    fn blend(&mut self, x: usize, col: [f32; 3], a: f32) {
+        for (plane, c) in self.planes.iter_mut().zip(col) {
+            if let Some(v) = plane.get_mut(x) {
+                *v += (c - *v) * a;
+            }
+        }
+    }
+
+    /// `col` times `a` added to column `x`.
+    fn add(&mut self, x: usize, col: [f32; 3], a: f32) {
+        for (plane, c) in self.planes.iter_mut().zip(col) {
+            if let Some(v) = plane.get_mut(x) {
+                *v += c * a;
+            }
+        }
+    }
+
+    /// `col` over every column with weight `a` times its cover (none where the cover is 0).
+    fn blend_covered(&mut self, col: [f32; 3], a: f32) {
+        for (plane, c) in self.planes.iter_mut().zip(col) {
+            for (v, &k) in plane.iter_mut().zip(&self.cover) {
+                *v += (c - *v) * (k * a);
+            }
+        }
+    }
+
+    /// The row as interleaved RGB bytes, faded by `cover` (the vignette and lift) and
+    /// flashed: each plane converted on its own (which vectorises), then interleaved.
+    fn write_bytes(&mut self, out: &mut [u8]) {
+        let (flash, flash_col) = self.flash;
+        for ((plane, bytes), flash_c) in self.planes.iter().zip(&mut self.bytes).zip(flash_col) {
+            if flash > 0.0 {
+                for ((b, v), fade) in bytes.iter_mut().zip(plane).zip(&self.cover) {
+                    let value = v * fade;
+                    *b = to_byte(value + (flash_c - value) * flash);
+                }
+            } else {
+                for ((b, v), fade) in bytes.iter_mut().zip(plane).zip(&self.cover) {
+                    *b = to_byte(v * fade);
                 }
             }
         }
-    });
+        // Four bytes written per pixel, the fourth overwritten by the next pixel: one store
+        // instead of three.
+        let [r, g, b] = &self.bytes;
+        let n = r.len().min(out.len() / 3);
+        for x in 0..n.saturating_sub(1) {
+            let word = u32::from(r[x]) | u32::from(g[x]) << 8 | u32::from(b[x]) << 16;
+            out[3 * x..3 * x + 4].copy_from_slice(&word.to_le_bytes());
+        }
+        if let Some(x) = n.checked_sub(1) {
+            out[3 * x..3 * x + 3].copy_from_slice(&[r[x], g[x], b[x]]);
+        }
+    }
+
+    /// `col` times `a` times each column's cover, added.
+    fn add_covered(&mut self, col: [f32; 3], a: f32) {
+        for (plane, c) in self.planes.iter_mut().zip(col) {
+            for (v, &k) in plane.iter_mut().zip(&self.cover) {
+                *v += c * (k * a);
+            }
+        }
+    }
+}
+
+/// 0..=1 to 0..=255, rounded to nearest: adding 2²³ leaves the rounded value in the low
+/// mantissa bits, which (unlike a saturating float-to-int cast) vectorises.
+#[allow(clippy::manual_clamp, reason = "max then min maps NaN to 0; clamp would keep it NaN")]
+fn to_byte(v: f32) -> u8 {
+    ((v.max(0.0).min(1.0) * 255.0 + 8_388_608.0).to_bits() & 0xff) as u8
+}
+
+/// Output columns `from..to` lie between soft columns `left` and `right`, at fractions `tx`.
+struct Run {
+    from: usize,
+    to: usize,
+    left: usize,
+    right: usize,
+    tx: Vec<f32>,
+}
+
+/// The runs of output columns that share two soft-grid samples, left to right.
+fn upsample_runs(w: usize, lw: usize) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for x in 0..w {
+        let fx = ((x as f32 + 0.5) / w as f32 * lw as f32 - 0.5).clamp(0.0, (lw - 1) as f32);
+        let i = (fx.ffloor() as usize).min(lw.saturating_sub(2));
+        let tx = (fx - i as f32).min(1.0);
+        match runs.last_mut() {
+            Some(run) if run.left == i => {
+                run.to = x + 1;
+                run.tx.push(tx);
+            }
+            _ => runs.push(Run { from: x, to: x + 1, left: i, right: (i + 1).min(lw - 1), tx: vec![tx] }),
+        }
+    }
+    runs
 }
 
 /// Rows of the output per work item and per primitive bin.
 const BIN_ROWS: usize = 16;
 
-/// Soft layers are evaluated on at least this many rows (and at most an eighth of the output's
-/// height above 1080p): the preview at 270 rows evaluates them on the same grid as a 1080p render.
+/// The soft grid's rows for a preview-sized frame (at most `PREVIEW_ROWS` rows): those of a
+/// 1080p render, so that a preview samples the soft layers where the render does.
 const SOFT_ROWS: usize = 135;
+const PREVIEW_ROWS: usize = 540;
 
-/// The grid soft layers are evaluated on.
+/// The grid soft layers are evaluated on: one row for eight output rows (an eighth of the
+/// height, as blur and glow need no more), or `SOFT_ROWS` for a preview.
 fn soft_size(w: usize, h: usize) -> (usize, usize) {
-    let lh = (h / 8).max(h.min(SOFT_ROWS)).max(2);
+    let lh = if h <= PREVIEW_ROWS { h.min(SOFT_ROWS) } else { h / 8 }.max(2);
     let lw = ((lh * w + h / 2) / h).max(2);
     (lw, lh)
 }
@@ -204,7 +353,24 @@ struct Ctx<'a> {
     frame_no: u32,
     city_lights: Vec<Light2>,
     bokeh: Vec<Light2>,
+    /// The geometric grid's vertical lines' cover of each column (the same on every row).
+    grid_columns: Vec<f32>,
+    /// Per column, the square of its distance from the middle (−1 at the left edge, 1 at the right).
+    across_squared: Vec<f32>,
+    /// This frame's grain: `GRAIN_LEN` + width values in -0.5..0.5 (for the styles that have
+    /// grain).
+    grain: Vec<f32>,
+    /// The organic field's two colours and its accent at this frame's level.
+    field: [[f32; 3]; 3],
+    /// How brightly the ground mirrors the sky.
+    reflection: f32,
+    /// Abstract's palette (primary, secondary, accent) graded vivid, and in its dark hues.
+    vivid: [[Rgb; 3]; 2],
 }
+
+/// Where a row's grain may start in the frame's table: more than the widest frame, so no row
+/// repeats itself.
+const GRAIN_LEN: usize = 4096;
 
 fn has(plan: &VisualPlan, m: Motif) -> bool {
     plan.motifs.contains(&m)
@@ -284,8 +450,40 @@ impl<'a> Ctx<'a> {
             frame_no: (t * 30.0).round().max(0.0) as u32,
             city_lights: Vec::new(),
             bokeh: Vec::new(),
+            grid_columns: Vec::new(),
+            across_squared: (0..w)
+                .map(|x| {
+                    let du = (x as f32 + 0.5) / w as f32 * 2.0 - 1.0;
+                    du * du
+                })
+                .collect(),
+            grain: Vec::new(),
+            field: [[0.0; 3]; 3],
+            reflection: if matches!(plan.light, Light::Night | Light::Dusk) { 0.3 } else { 0.5 },
+            vivid: [[Rgb::BLACK; 3]; 2],
         };
+        if ctx.style == Style::Abstract {
+            let p = ctx.pal;
+            let vivid = [p.primary, p.secondary, p.accent].map(|c| c.graded(1.25, 1.0));
+            ctx.vivid = [vivid, vivid.map(Rgb::amber)];
+        }
+        if ctx.style == Style::Organic {
+            // Brighter under a bright sky; darker yellows turn amber, not olive.
+            let base = if matches!(plan.light, Light::Day | Light::Golden | Light::Dawn) { 0.6 } else { 0.45 };
+            let level = base + 0.35 * ctx.energy + 0.2 * ctx.beat * ctx.k;
+            let p = ctx.pal;
+            ctx.field = [p.primary.deepened(level).0, p.secondary.deepened(level).0, p.accent.scale(level).0];
+        }
+        if matches!(ctx.style, Style::Cinematic | Style::Retro) {
+            let frame = hash(ctx.frame_no ^ 0x5bd1_e995);
+            // Long enough that a row starting anywhere in the first `GRAIN_LEN` reads a whole row.
+            ctx.grain =
+                (0..(GRAIN_LEN + w) as u32).map(|i| (hash(i ^ frame) >> 8) as f32 / 16_777_216.0 - 0.5).collect();
+        }
         ctx.lights();
+        if ctx.style == Style::Geometric {
+            ctx.grid_columns = (0..w).map(|x| ctx.grid_line((x as f32 + 0.5) * ctx.px(), true)).collect();
+        }
         ctx
     }
 
@@ -333,14 +531,16 @@ impl<'a> Ctx<'a> {
         } else {
             // The ground mirrors the sky dimly, as wet streets and still water do.
             let mirrored = (2.0 * horizon - v).max(0.0);
-            p.sky_top.mix(p.sky_bottom, smoothstep(0.0, horizon, mirrored)).scale(0.3).mix(p.ink, 0.4).0
+            p.sky_top.mix(p.sky_bottom, smoothstep(0.0, horizon, mirrored)).scale(self.reflection).mix(p.ink, 0.4).0
         };
         let sw = self.scene_weight;
         let plan = self.plan;
         if self.style == Style::Retro {
             // A synthwave sky: deep at the top, burning at the horizon, with the sun's glow.
             let top = p.secondary.scale(0.18);
-            let bottom = p.primary.mix(p.accent, 0.35);
+            // Burning at the horizon: the primary with the warmer of the other two.
+            let partner = if p.secondary.warmth() >= p.accent.warmth() { p.secondary } else { p.accent };
+            let bottom = p.primary.mix(partner, 0.35);
             c = if v <= horizon { top.mix(bottom, smoothstep(0.05, horizon, v)).0 } else { p.ink.scale(0.6).0 };
             let (sx, sy) = (self.aspect * 0.5, horizon - 0.17);
             let d2 = (u - sx) * (u - sx) + (v - sy) * (v - sy);
@@ -367,13 +567,15 @@ impl<'a> Ctx<'a> {
             Style::Organic => {
                 let s = self.seed;
                 let drift = self.travel * 0.06;
-                let qx = fbm(s, zu * 1.6 + drift, zv * 1.6, 3);
-                let qy = fbm(s ^ 7, zu * 1.6 - drift * 0.7, zv * 1.6 + 3.1, 3);
+                // The warp needs less detail than the field it bends.
+                let qx = fbm(s, zu * 1.6 + drift, zv * 1.6, 2);
+                let qy = fbm(s ^ 7, zu * 1.6 - drift * 0.7, zv * 1.6 + 3.1, 2);
                 let r = fbm(s ^ 13, zu * 1.3 + 2.2 * qx + drift * 0.5, zv * 1.3 + 2.2 * qy + self.mid * 0.3, 3);
-                let mut f = p.primary.mix(p.secondary, smoothstep(0.35, 0.65, r)).0;
-                add(&mut f, p.accent.0, smoothstep(0.62, 0.8, r) * (0.5 + 0.6 * self.mid));
-                let level = 0.45 + 0.35 * self.energy + 0.2 * self.beat * self.k;
-                blend(&mut c, scale(f, level), 0.85 * g);
+                let [a, b, accent] = self.field;
+                let t = smoothstep(0.35, 0.65, r);
+                let mut f = [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+                add(&mut f, accent, smoothstep(0.62, 0.8, r) * (0.5 + 0.6 * self.mid));
+                blend(&mut c, f, 0.85 * g);
             }
             Style::Geometric => {
                 let d2 = (zu - self.aspect * 0.5).powi(2) + (zv - 0.5).powi(2);
@@ -398,16 +600,13 @@ impl<'a> Ctx<'a> {
             }
             Style::Abstract => {
                 let (f, hue) = self.kaleidoscope(zu, zv);
-                let col = p
-                    .primary
-                    .mix(p.secondary, smoothstep(0.2, 0.8, fract(hue)))
-                    .mix(p.accent, smoothstep(0.55, 0.9, f));
-                let level = 0.35 + 0.75 * f * (0.7 + 0.3 * self.energy) + 0.3 * self.beat * self.k;
-                blend(
-                    &mut c,
-                    scale(col.graded(1.25, 1.0).0, level),
-                    0.92 * (1.0 - 0.35 * self.plan.footage_visibility),
-                );
+                let (t1, t2) = (smoothstep(0.2, 0.8, fract(hue)), smoothstep(0.55, 0.9, f));
+                // The palette, graded once a frame, bright and in its dark hue (see `deepened`).
+                let pick = |set: &[Rgb; 3]| set[0].mix(set[1], t1).mix(set[2], t2);
+                let (bright, dark) = (pick(&self.vivid[0]), pick(&self.vivid[1]));
+                let level = 0.35 + 0.75 * f * (0.7 + 0.3 * self.energy) + 0.45 * self.beat * self.k;
+                let col = if level >= 1.0 { bright.scale(level) } else { dark.mix(bright, level).scale(level) };
+                blend(&mut c, col.0, 0.92 * (1.0 - 0.35 * self.plan.footage_visibility));
             }
             Style::Glitch => {
                 // Bands of flat digital colour that jump on the beat.
@@ -447,7 +646,7 @@ impl<'a> Ctx<'a> {
             let d2 = (u - sx).powi(2) + (v - sy).powi(2);
             add(
                 c,
-                p.accent.mix(Rgb::hex(0xffd27a), 0.6).0,
+                p.sun().mix(Rgb::hex(0xffe2a0), 0.3).0,
                 sw * 0.55 * exp(-d2 / (r * r * 6.0)) * (0.85 + 0.3 * self.low),
             );
         }
@@ -480,7 +679,7 @@ impl<'a> Ctx<'a> {
             if let Some((sx, _, _)) = self.sun() {
                 add(
                     &mut wc,
-                    p.accent.mix(Rgb::hex(0xffd27a), 0.6).0,
+                    p.sun().mix(Rgb::hex(0xffe2a0), 0.3).0,
                     0.5 * exp(-((u - sx) / (0.06 + depth * 0.5)).powi(2)) * ripple,
                 );
             }
@@ -547,7 +746,9 @@ impl<'a> Ctx<'a> {
         for echo in 0..3 {
             let zoom = 1.0 + echo as f32 * 0.6;
             let tt = self.travel * 0.12 - echo as f32 * 0.15;
-            let n = fbm(self.seed ^ 77, qx * 3.0 * zoom + tt, qy * 3.0 * zoom - tt * 0.5, 3);
+            // The fainter echoes need less detail.
+            let octaves = 3 - echo;
+            let n = fbm(self.seed ^ 77, qx * 3.0 * zoom + tt, qy * 3.0 * zoom - tt * 0.5, octaves);
             let ring = 0.5 + 0.5 * sin(r * 22.0 * zoom - self.travel * 1.5 + n * 6.0 + self.mid * 2.0);
             total += weight * ring * smoothstep(0.3, 0.7, n + 0.2 * self.low);
             norm += weight;
@@ -557,36 +758,34 @@ impl<'a> Ctx<'a> {
     }
 
     /// Sharp layers evaluated at every pixel of the row: the geometric grid, the retro sun and floor.
-    fn sharp_row(&self, y: usize, row: &mut [[f32; 3]]) {
+    fn sharp_row(&self, y: usize, row: &mut Row) {
         let v = (y as f32 + 0.5) / self.h;
-        let px = self.px();
         let p = &self.pal;
         match self.style {
             Style::Geometric => {
                 let g = self.graphics * (0.16 + 0.25 * self.mid);
-                let spacing = 0.08;
-                let (_, zv) = self.zoomed(0.0, v);
-                let off = self.travel * 0.02;
-                let hw = 0.0006 * self.h;
-                let dv = ((zv + off) / spacing - ((zv + off) / spacing).fround()).abs() * spacing / (px / self.zoom);
-                let row_line = line_coverage(dv, hw);
-                for (x, c) in row.iter_mut().enumerate() {
-                    let u = (x as f32 + 0.5) * px;
-                    let (zu, _) = self.zoomed(u, v);
-                    let du =
-                        ((zu - off) / spacing - ((zu - off) / spacing).fround()).abs() * spacing / (px / self.zoom);
-                    let cov = row_line.max(line_coverage(du, hw));
-                    if cov > 0.0 {
-                        blend(c, p.secondary.0, g * cov);
-                    }
+                let row_line = self.grid_line(v, false);
+                for (k, &column) in row.cover.iter_mut().zip(&self.grid_columns) {
+                    *k = row_line.max(column);
                 }
+                row.blend_covered(p.secondary.0, g);
             }
             Style::Retro => self.retro_row(v, row),
             _ => {}
         }
     }
 
-    fn retro_row(&self, v: f32, row: &mut [[f32; 3]]) {
+    /// The geometric grid's cover of the column at `at` = u (`across`) or of the row at `at` = v.
+    fn grid_line(&self, at: f32, across: bool) -> f32 {
+        let spacing = 0.08;
+        let off = self.travel * 0.02;
+        let hw = 0.0006 * self.h;
+        let z = if across { self.zoomed(at, 0.5).0 - off } else { self.zoomed(0.0, at).1 + off };
+        let d = (z / spacing - (z / spacing).fround()).abs() * spacing / (self.px() / self.zoom);
+        line_coverage(d, hw)
+    }
+
+    fn retro_row(&self, v: f32, row: &mut Row) {
         let px = self.px();
         let p = &self.pal;
         let hz = self.horizon.unwrap_or(0.6);
@@ -594,7 +793,7 @@ impl<'a> Ctx<'a> {
         let sr = 0.2 * (1.0 + 0.04 * self.low * self.k + 0.03 * self.beat * self.k);
         if (v - sy).abs() < sr + px {
             // The sun: a gradient disc cut by bands that widen towards its foot and scroll down.
-            let top = Rgb::hex(0xffe45e).mix(p.accent, 0.3);
+            let top = Rgb::hex(0xffe45e).mix(p.sun(), 0.3);
             let bottom = p.primary;
             let col = top.mix(bottom, smoothstep(sy - sr, sy + sr, v)).0;
             let rel = (v - sy) / sr;
@@ -607,14 +806,12 @@ impl<'a> Ctx<'a> {
             } else {
                 0.0
             };
-            for (x, c) in row.iter_mut().enumerate() {
+            for (x, k) in row.cover.iter_mut().enumerate() {
                 let u = (x as f32 + 0.5) * px;
                 let d = ((u - sx).powi(2) + (v - sy).powi(2)).sqrt();
-                let cov = ((sr - d) / px + 0.5).clamp(0.0, 1.0) * (1.0 - gap);
-                if cov > 0.0 {
-                    blend(c, col, cov * (0.5 + 0.5 * self.graphics));
-                }
+                *k = ((sr - d) / px + 0.5).clamp(0.0, 1.0) * (1.0 - gap);
             }
+            row.blend_covered(col, 0.5 + 0.5 * self.graphics);
         }
         if v > hz {
             // The floor: a perspective grid rushing towards the viewer, faster on the beat.
@@ -634,15 +831,21 @@ impl<'a> Ctx<'a> {
             let spacing_x = 1.0 / (dx_du * px);
             let fade_x = smoothstep(1.0, 2.0, spacing_x);
             let bright = 0.75 + 0.5 * self.beat * self.k;
-            for (x, c) in row.iter_mut().enumerate() {
+            let inv_x = 1.0 / (dx_du * px);
+            for (x, k) in row.cover.iter_mut().enumerate() {
                 let u = (x as f32 + 0.5) * px;
                 let xw = (u - self.aspect * 0.5) * dx_du;
-                let dx = (xw - xw.fround()).abs() / (dx_du * px);
+                let dx = (xw - round_small(xw)).abs() * inv_x;
                 let xline = line_coverage(dx, line_px) * fade_x + (1.0 - fade_x) * (2.0 * line_px / spacing_x).min(1.0);
                 // Either line: their union, whose mean is the same whether lines are drawn or faded.
-                let cov = (zline + xline - zline * xline).min(1.0);
-                *c = floor;
-                blend(c, glow.0, cov * bright * (0.4 + 0.6 * self.graphics));
+                *k = (zline + xline - zline * xline).min(1.0);
+            }
+            // The floor, and the lines' glow over it.
+            let a = bright * (0.4 + 0.6 * self.graphics);
+            for ((plane, f), g) in row.planes.iter_mut().zip(floor).zip(glow.0) {
+                for (value, k) in plane.iter_mut().zip(&row.cover) {
+                    *value = f + (g - f) * (k * a);
+                }
             }
         }
     }
@@ -729,7 +932,7 @@ impl<'a> Ctx<'a> {
                     .collect();
                 let col = if layer == 0 { p.ink.mix(p.sky_bottom, 0.35) } else { p.ink };
                 let windows = (layer == 1).then_some(p.accent.mix(Rgb::hex(0xffd98a), 0.4));
-                out.push(Silhouette::new(tops, col, sw).with_windows(windows).down_to(hz + 0.012));
+                out.push(Silhouette::new(tops, col, sw).with_windows(windows, self).down_to(hz + 0.012));
             }
         }
         out
@@ -748,8 +951,9 @@ impl<'a> Ctx<'a> {
         let at = |u: f32, v: f32| (u * h, v * h);
         if sw > 0.0 {
             if let Some((sx, sy, r)) = self.sun() {
-                let col = p.accent.mix(Rgb::hex(0xffe7a8), 0.6);
-                out.push(Prim::disc(at(sx, sy), r * h, 0.0, col, sw, false));
+                // A sun is bright and nearly opaque, whatever the footage's weight.
+                let col = p.sun().mix(Rgb::hex(0xfff3d6), 0.2);
+                out.push(Prim::disc(at(sx, sy), r * h, 0.0, col, sw.sqrt().min(1.0), false));
             }
             if let Some((mx, my, r)) = self.moon() {
                 out.push(Prim::disc(at(mx, my), r * h, 0.0, Rgb::hex(0xe8ecf5), sw * 0.95, false));
@@ -998,6 +1202,14 @@ impl<'a> Ctx<'a> {
         out
     }
 
+    /// Rows of black above and below the picture (cinematic's 2.39:1); 0 for other styles.
+    fn letterbox(&self) -> f32 {
+        match self.style {
+            Style::Cinematic => ((self.h - self.w / 2.39) * 0.5).max(0.0),
+            _ => 0.0,
+        }
+    }
+
     fn zoom_px(&self, u: f32, v: f32) -> (f32, f32) {
         let cx = self.aspect * 0.5;
         (((u - self.cam_x - cx) * self.zoom + cx) * self.h, ((v - 0.5) * self.zoom + 0.5) * self.h)
@@ -1005,7 +1217,7 @@ impl<'a> Ctx<'a> {
 
     /// Per-pixel finishing: grading, letterbox, grain, scan lines, RGB split, block displacement,
     /// vignette, the beat's lift and the flash.
-    fn finish_row(&self, y: usize, row: &mut [[f32; 3]], scratch: &mut [[f32; 3]]) {
+    fn finish_row(&self, y: usize, row: &mut Row, scratch: &mut Row) {
         let v = (y as f32 + 0.5) / self.h;
         let k = self.k;
         let p = &self.pal;
@@ -1017,25 +1229,23 @@ impl<'a> Ctx<'a> {
             let wave = if phase < 0.5 { 1.0 } else { -1.0 };
             1.0 - amount * 0.5 + amount * 0.5 * wave * line_detail
         };
+        // Film grain or tape noise in -0.5..0.5, the same on every channel: this frame's table of
+        // noise, read from a different place on each row.
+        let start = (hash(y as u32 ^ hash(self.frame_no)) as usize) & (GRAIN_LEN - 1);
+        let grain = self.grain.get(start..).unwrap_or_default();
+        // What multiplies the whole row (scan lines), applied with the vignette.
+        let mut gain = 1.0;
         match self.style {
             Style::Cinematic => {
-                let bar = ((self.h - self.w / 2.39) * 0.5).max(0.0);
-                if (y as f32) < bar || (y as f32) >= self.h - bar {
-                    row.fill([0.0; 3]);
-                    return;
-                }
-                let grain = 0.045 * (self.h / 1080.0).min(1.0);
-                for (x, c) in row.iter_mut().enumerate() {
-                    let l = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
-                    for ch in c.iter_mut() {
-                        *ch = mix(*ch, l, 0.3);
-                    }
-                    c[0] *= 1.06;
-                    c[2] *= 0.92;
-                    let n = (hash(x as u32 ^ hash(y as u32 ^ hash(self.frame_no))) >> 8) as f32 / 16_777_216.0 - 0.5;
-                    for ch in c.iter_mut() {
-                        *ch += n * grain;
-                    }
+                // (The letterbox's rows never get here: see `letterbox`.)
+                let amount = 0.045 * (self.h / 1080.0).min(1.0);
+                let [r, g, b] = &mut row.planes;
+                for (((r, g), b), n) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).zip(grain) {
+                    let l = 0.2126 * *r + 0.7152 * *g + 0.0722 * *b;
+                    let n = n * amount;
+                    *r = mix(*r, l, 0.3) * 1.06 + n;
+                    *g = mix(*g, l, 0.3) + n;
+                    *b = mix(*b, l, 0.3) * 0.92 + n;
                 }
             }
             Style::Glitch => {
@@ -1049,20 +1259,27 @@ impl<'a> Ctx<'a> {
                 } else {
                     0.0
                 };
-                let tint = if chosen { hit * 0.5 } else { 0.0 };
+                let tint = if chosen { hit * 0.5 * 0.6 } else { 0.0 };
                 let split = (0.002 + 0.012 * hit + 0.004 * self.high) * self.h;
-                scratch.copy_from_slice(row);
                 let lines = scan(0.22);
-                for (x, c) in row.iter_mut().enumerate() {
-                    let xs = x as f32 - shift;
-                    *c = [sample(scratch, xs + split, 0), sample(scratch, xs, 1), sample(scratch, xs - split, 2)];
-                    if tint > 0.0 {
-                        blend(c, p.accent.0, tint * 0.6);
+                for (((plane, spare), off), accent) in row
+                    .planes
+                    .iter_mut()
+                    .zip(&mut scratch.planes)
+                    .zip([split - shift, -shift, -split - shift])
+                    .zip(p.accent.0)
+                {
+                    if off != 0.0 {
+                        spare.copy_from_slice(plane);
+                        shifted(spare, plane, off);
                     }
-                    for ch in c.iter_mut() {
-                        *ch *= lines;
+                    if tint > 0.0 {
+                        for v in plane.iter_mut() {
+                            *v += (accent - *v) * tint;
+                        }
                     }
                 }
+                gain = lines;
             }
             Style::Retro => {
                 // VHS: a tracking band drifting down, a little chroma bleed, scan lines.
@@ -1071,21 +1288,24 @@ impl<'a> Ctx<'a> {
                 let shift =
                     if in_band { 0.006 * self.h * (0.5 + rnd(self.seed, 700, (v * 270.0) as u32)) } else { 0.0 };
                 let bleed = 0.0018 * self.h;
-                scratch.copy_from_slice(row);
                 let lines = scan(0.16);
-                for (x, c) in row.iter_mut().enumerate() {
-                    let xs = x as f32 - shift;
-                    *c = [sample(scratch, xs + bleed, 0), sample(scratch, xs, 1), sample(scratch, xs, 2)];
-                    for ch in c.iter_mut() {
-                        *ch *= lines;
+                // Its mean is the same at every size; its grain is finer on a larger frame.
+                let amount = 0.25 * (self.h / 1080.0).min(1.0);
+                for ((plane, spare), off) in
+                    row.planes.iter_mut().zip(&mut scratch.planes).zip([bleed - shift, -shift, -shift])
+                {
+                    if off != 0.0 {
+                        spare.copy_from_slice(plane);
+                        shifted(spare, plane, off);
                     }
                     if in_band {
-                        let n = (hash(x as u32 ^ hash(y as u32 ^ hash(self.frame_no))) >> 8) as f32 / 16_777_216.0;
-                        // Its mean is the same at every size; its grain is finer on a larger frame.
-                        for ch in c.iter_mut() {
-                            *ch = mix(*ch, 0.5, 0.25) + (n - 0.5) * 0.25 * (self.h / 1080.0).min(1.0);
+                        for (v, n) in plane.iter_mut().zip(grain) {
+                            *v = mix(*v * lines, 0.5, 0.25) + n * amount;
                         }
                     }
+                }
+                if !in_band {
+                    gain = lines;
                 }
             }
             _ => {}
@@ -1100,26 +1320,13 @@ impl<'a> Ctx<'a> {
         let flash = self.flash * (0.35 + 0.45 * self.plan.effect_intensity);
         let flash_col = p.accent.mix(Rgb::WHITE, 0.6).0;
         let dv = (v - 0.5) * 2.0;
-        let row_fade = (1.0 - vignette * dv * dv * 0.4) * lift;
-        let across = vignette * 0.6 * lift;
-        let step = 2.0 / self.w;
-        let mut du = step * 0.5 - 1.0;
-        if flash > 0.0 {
-            for c in row.iter_mut() {
-                let fade = row_fade - across * du * du;
-                du += step;
-                for ch in 0..3 {
-                    let value = c[ch] * fade;
-                    c[ch] = value + (flash_col[ch] - value) * flash;
-                }
-            }
-        } else {
-            for c in row.iter_mut() {
-                let fade = row_fade - across * du * du;
-                du += step;
-                *c = [c[0] * fade, c[1] * fade, c[2] * fade];
-            }
+        let row_fade = (1.0 - vignette * dv * dv * 0.4) * lift * gain;
+        let across = vignette * 0.6 * lift * gain;
+        // Applied as the row is written out (`Row::write_bytes`): one pass less.
+        for (fade, &du2) in row.cover.iter_mut().zip(&self.across_squared) {
+            *fade = row_fade - across * du2;
         }
+        row.flash = (flash, flash_col);
     }
 }
 
@@ -1140,15 +1347,30 @@ impl Palette {
     }
 }
 
-/// Channel `c` of `row` at fractional column `x` (linear between pixels, clamped at the ends), so
-/// shifts look the same at every size.
-fn sample(row: &[[f32; 3]], x: f32, c: usize) -> f32 {
-    let last = row.len().saturating_sub(1);
-    let x = x.clamp(0.0, last as f32);
-    let i = (x.ffloor() as usize).min(last);
-    let j = (i + 1).min(last);
-    let f = x - i as f32;
-    row[i][c] + (row[j][c] - row[i][c]) * f
+/// `dst[x]` = `src` at fractional column `x + off` (linear between pixels, clamped at the ends),
+/// so shifts look the same at every size. A shift is the same for the whole row, so the fraction
+/// is too: no per-pixel rounding. `dst` starts as a copy of `src`.
+fn shifted(src: &[f32], dst: &mut [f32], off: f32) {
+    if off == 0.0 {
+        // `dst` holds `src` already (the caller copied it).
+        return;
+    }
+    let n = src.len().min(dst.len());
+    let Some(last) = n.checked_sub(1) else { return };
+    let whole = off.ffloor();
+    let f = off - whole;
+    let o = whole as isize;
+    // Interior columns read `x + o` and `x + o + 1`, both inside the row.
+    let lo = (-o).clamp(0, n as isize) as usize;
+    let hi = (last as isize - o).clamp(lo as isize, n as isize) as usize;
+    dst[..lo].fill(src[0]);
+    let first = lo as isize + o;
+    if hi > lo && first >= 0 {
+        for (d, pair) in dst[lo..hi].iter_mut().zip(src[first as usize..].windows(2)) {
+            *d = pair[0] + (pair[1] - pair[0]) * f;
+        }
+    }
+    dst[hi..n].fill(src[last]);
 }
 
 /// The share of [`centre` − `width`/2, `centre` + `width`/2] whose fractional part is at least
@@ -1283,12 +1505,12 @@ impl Prim {
         self
     }
 
-    fn draw_row(&self, y: usize, row: &mut [[f32; 3]]) {
+    fn draw_row(&self, y: usize, row: &mut Row) {
         let py = y as f32 + 0.5;
         if py < self.bbox.1 || py > self.bbox.3 || self.alpha <= 0.0 {
             return;
         }
-        let w = row.len();
+        let w = row.cover.len();
         let (mut x0, mut x1) = (self.bbox.0.max(0.0) as usize, (self.bbox.2.max(0.0) as usize + 1).min(w));
         let clip = |from: f32, to: f32| ((from.max(0.0) as usize).min(w), ((to.max(0.0) as usize) + 2).min(w));
         match self.shape {
@@ -1332,46 +1554,57 @@ impl Prim {
     }
 
     /// Draws the pixels `x0..x1` of the row at `py`.
-    fn cover(&self, py: f32, row: &mut [[f32; 3]], x0: usize, x1: usize) {
-        for (x, px) in row.iter_mut().enumerate().take(x1).skip(x0) {
-            let pxf = x as f32 + 0.5;
-            let cov = match self.shape {
-                Shape::Segment { a, b, hw } => {
-                    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-                    let len2 = dx * dx + dy * dy;
-                    let t =
-                        if len2 > 0.0 { (((pxf - a.0) * dx + (py - a.1) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
-                    let (ex, ey) = (pxf - a.0 - t * dx, py - a.1 - t * dy);
+    fn cover(&self, py: f32, row: &mut Row, x0: usize, x1: usize) {
+        match self.shape {
+            Shape::Segment { a, b, hw } => {
+                let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+                let len2 = dx * dx + dy * dy;
+                let inv_len2 = if len2 > 0.0 { 1.0 / len2 } else { 0.0 };
+                let ay = py - a.1;
+                for x in x0..x1 {
+                    let ax = x as f32 + 0.5 - a.0;
+                    let t = ((ax * dx + ay * dy) * inv_len2).clamp(0.0, 1.0);
+                    let (ex, ey) = (ax - t * dx, ay - t * dy);
                     let d = (ex * ex + ey * ey).sqrt();
-                    if self.soft {
+                    let cov = if self.soft {
                         let f = (1.0 - d / hw).max(0.0);
                         f * f
                     } else {
                         line_coverage(d, hw)
-                    }
+                    };
+                    self.put(row, x, cov);
                 }
-                Shape::Disc { c, r, soft } => {
-                    let d = ((pxf - c.0).powi(2) + (py - c.1).powi(2)).sqrt();
-                    if soft > 0.0 {
-                        1.0 - smoothstep(r - soft, r + 0.5, d)
-                    } else {
-                        (r + 0.5 - d).clamp(0.0, 1.0)
-                    }
-                }
-                Shape::Ring { c, r, hw } => {
-                    let d = ((pxf - c.0).powi(2) + (py - c.1).powi(2)).sqrt();
-                    line_coverage((d - r).abs(), hw)
-                }
-            };
-            if cov <= 0.0 {
-                continue;
             }
-            let a = cov * self.alpha;
-            if self.additive {
-                add(px, self.color, a);
-            } else {
-                blend(px, self.color, a.min(1.0));
+            Shape::Disc { c, r, soft } => {
+                let dy2 = (py - c.1).powi(2);
+                for x in x0..x1 {
+                    let d = ((x as f32 + 0.5 - c.0).powi(2) + dy2).sqrt();
+                    let cov =
+                        if soft > 0.0 { 1.0 - smoothstep(r - soft, r + 0.5, d) } else { (r + 0.5 - d).clamp(0.0, 1.0) };
+                    self.put(row, x, cov);
+                }
             }
+            Shape::Ring { c, r, hw } => {
+                let dy2 = (py - c.1).powi(2);
+                for x in x0..x1 {
+                    let d = ((x as f32 + 0.5 - c.0).powi(2) + dy2).sqrt();
+                    self.put(row, x, line_coverage((d - r).abs(), hw));
+                }
+            }
+        }
+    }
+
+    /// Column `x` covered `cov` by this primitive.
+    #[inline]
+    fn put(&self, row: &mut Row, x: usize, cov: f32) {
+        if cov <= 0.0 {
+            return;
+        }
+        let a = cov * self.alpha;
+        if self.additive {
+            row.add(x, self.color, a);
+        } else {
+            row.blend(x, self.color, a.min(1.0));
         }
     }
 }
@@ -1395,7 +1628,10 @@ fn bin(prims: &[Prim], h: usize) -> Vec<Vec<usize>> {
 
 /// A filled skyline, tree line, dune or ridge: for each column, the row its top is at.
 struct Silhouette {
-    /// In units (the frame's height is 1), two per output column (at its quarters).
+    /// In units (the frame's height is 1), per output column: the top at its first quarter, at
+    /// its third quarter, and the higher of the two.
+    tops_a: Vec<f32>,
+    tops_b: Vec<f32>,
     tops: Vec<f32>,
     color: Rgb,
     alpha: f32,
@@ -1407,19 +1643,54 @@ struct Silhouette {
     shade: f32,
     /// Filled down to here.
     until: f32,
-    /// The smallest of `tops`.
+    /// The smallest and the largest of the tops.
     highest: f32,
+    lowest: f32,
+    /// With windows: each column's horizontal window cover and its column of cells.
+    window_columns: Vec<(f32, i32)>,
 }
+
+/// A window cell's width and height, in units.
+const WINDOW_W: f32 = 0.014;
+const WINDOW_H: f32 = 0.02;
 
 impl Silhouette {
     /// A silhouette filled from `tops` to the bottom of the frame, flat, without windows.
-    fn new(tops: Vec<f32>, color: Rgb, alpha: f32) -> Self {
-        let highest = tops.iter().copied().fold(f32::MAX, f32::min);
-        Silhouette { tops, color, alpha, windows: None, edge: None, shade: 0.0, until: 1.01, highest }
+    /// `quarters` holds two tops per output column.
+    fn new(quarters: Vec<f32>, color: Rgb, alpha: f32) -> Self {
+        let highest = quarters.iter().copied().fold(f32::MAX, f32::min);
+        let lowest = quarters.iter().copied().fold(f32::MIN, f32::max);
+        let (tops_a, tops_b): (Vec<f32>, Vec<f32>) = quarters.chunks_exact(2).map(|q| (q[0], q[1])).unzip();
+        let tops = tops_a.iter().zip(&tops_b).map(|(a, b)| a.min(*b)).collect();
+        Silhouette {
+            tops_a,
+            tops_b,
+            tops,
+            color,
+            alpha,
+            windows: None,
+            edge: None,
+            shade: 0.0,
+            until: 1.01,
+            highest,
+            lowest,
+            window_columns: Vec::new(),
+        }
     }
 
-    fn with_windows(mut self, light: Option<Rgb>) -> Self {
+    /// Lit windows in `light`, in cells that scroll with the camera.
+    fn with_windows(mut self, light: Option<Rgb>, ctx: &Ctx<'_>) -> Self {
         self.windows = light;
+        if light.is_some() {
+            let px = ctx.px();
+            self.window_columns = (0..self.tops.len())
+                .map(|x| {
+                    let u = (x as f32 + 0.5) * px;
+                    let gx = (u - ctx.cam_x * 0.7 + ctx.travel * 0.008) / WINDOW_W;
+                    (periodic_cover(gx, px / WINDOW_W, 0.35), gx.ffloor() as i32)
+                })
+                .collect();
+        }
         self
     }
 
@@ -1438,49 +1709,138 @@ impl Silhouette {
         self
     }
 
-    fn draw_row(&self, ctx: &Ctx<'_>, y: usize, row: &mut [[f32; 3]]) {
+    fn draw_row(&self, ctx: &Ctx<'_>, y: usize, row: &mut Row) {
         let px = ctx.px();
+        let inv = ctx.h;
         let v = (y as f32 + 0.5) * px;
         // Nothing above the highest top (and its glow) or below the bottom.
         if v > self.until + px || v < self.highest - 4.0 * px - 0.003 {
             return;
         }
-        let lit_rate = 0.16 + 0.12 * ctx.high;
-        for (x, c) in row.iter_mut().enumerate() {
-            let (ta, tb) = (self.tops[2 * x], self.tops[2 * x + 1]);
-            let top = ta.min(tb);
-            let bottom = ((self.until - v) / px + 0.5).clamp(0.0, 1.0);
-            let cov = 0.5 * (((v - ta) / px + 0.5).clamp(0.0, 1.0) + ((v - tb) / px + 0.5).clamp(0.0, 1.0)) * bottom;
-            if let Some(edge) = self.edge {
-                let d = (v - top).abs() / px;
-                let reach = 0.0025 * ctx.h;
-                let glow = if reach >= 1.0 { (1.0 - d / reach).max(0.0) } else { (1.0 - d).max(0.0) * reach };
-                if glow > 0.0 {
-                    add(c, edge.0, glow * self.alpha);
+        let reach = 0.0025 * ctx.h;
+        if let Some(edge) = self.edge.filter(|_| v - self.lowest < (reach.max(1.0) + 1.0) * px) {
+            for (glow, top) in row.cover.iter_mut().zip(&self.tops) {
+                let d = (v - top).abs() * inv;
+                *glow = if reach >= 1.0 { (1.0 - d / reach).max(0.0) } else { (1.0 - d).max(0.0) * reach };
+            }
+            row.add_covered(edge.0, self.alpha);
+        }
+        let bottom = ((self.until - v) * inv + 0.5).clamp(0.0, 1.0);
+        if v - self.lowest >= 0.5 * px && self.shade <= 0.0 && self.windows.is_none() {
+            // Below every top: the whole row is covered alike.
+            let a = bottom * self.alpha;
+            for (plane, c) in row.planes.iter_mut().zip(self.color.0) {
+                for value in plane.iter_mut() {
+                    *value += (c - *value) * a;
                 }
             }
-            if cov <= 0.0 {
+            return;
+        }
+        // The cover of each column: the share of its two quarters below their tops.
+        for ((k, a), b) in row.cover.iter_mut().zip(&self.tops_a).zip(&self.tops_b) {
+            *k = 0.5 * (((v - a) * inv + 0.5).clamp(0.0, 1.0) + ((v - b) * inv + 0.5).clamp(0.0, 1.0)) * bottom;
+        }
+        if self.shade > 0.0 {
+            for (plane, c) in row.planes.iter_mut().zip(self.color.0) {
+                for ((value, &k), top) in plane.iter_mut().zip(&row.cover).zip(&self.tops) {
+                    let col = c * (1.0 - self.shade * ((v - top) * 3.0).min(1.0));
+                    *value += (col - *value) * (k * self.alpha);
+                }
+            }
+        } else {
+            row.blend_covered(self.color.0, self.alpha);
+        }
+        if let Some(light) = self.windows {
+            self.windows_row(ctx, v, light, row);
+        }
+    }
+
+    /// Lit windows in rows of cells, where `row.cover` holds the silhouette's cover; each cell's
+    /// light is decided once per run of columns that share it (a building's top is flat).
+    fn windows_row(&self, ctx: &Ctx<'_>, v: f32, light: Rgb, row: &mut Row) {
+        let px = ctx.px();
+        let lit_rate = 0.16 + 0.12 * ctx.high;
+        // (top's bits, column cell) → the cell's light times its vertical cover.
+        let mut cached: Option<(u32, i32, f32)> = None;
+        for (x, (&top, &(across, cell_x))) in self.tops.iter().zip(&self.window_columns).enumerate() {
+            let cov = row.cover.get(x).copied().unwrap_or(0.0);
+            let gy = (v - top) / WINDOW_H;
+            if across <= 0.0 || cov <= 0.0 || gy <= 0.6 {
                 continue;
             }
-            let mut col = self.color;
-            if self.shade > 0.0 {
-                col = col.scale(1.0 - self.shade * ((v - top) * 3.0).min(1.0));
-            }
-            blend(c, col.0, cov * self.alpha);
-            if let Some(light) = self.windows {
-                let u = (x as f32 + 0.5) * px;
-                let (cw, ch) = (0.014, 0.02);
-                let (gx, gy) = ((u - ctx.cam_x * 0.7 + ctx.travel * 0.008) / cw, (v - top) / ch);
-                let window = periodic_cover(gx, px / cw, 0.35) * periodic_cover(gy, px / ch, 0.4);
-                if gy > 0.6 && window > 0.0 {
-                    let cell = hash((gx.ffloor() as i32 as u32).wrapping_mul(0x9e37) ^ hash(gy.ffloor() as u32));
+            let weight = match cached {
+                Some((bits, cx, weight)) if bits == top.to_bits() && cx == cell_x => weight,
+                _ => {
+                    let cell = hash((cell_x as u32).wrapping_mul(0x9e37) ^ hash(gy.ffloor() as u32));
                     let lit = ((cell ^ ctx.seed) >> 8) as f32 / 16_777_216.0;
-                    let flick = if lit < lit_rate * 0.1 { 0.5 + 0.5 * sin(ctx.t * 7.0 + cell as f32) } else { 1.0 };
-                    if lit < lit_rate {
-                        blend(c, light.0, window * cov * self.alpha * 0.85 * flick);
-                    }
+                    // The phase from the cell's low bits: `sin` is exact only for arguments up to a few thousand.
+                    let phase = (cell & 0xffff) as f32 / 65_536.0 * std::f32::consts::TAU;
+                    let flick = if lit < lit_rate * 0.1 { 0.5 + 0.5 * sin(ctx.t * 7.0 + phase) } else { 1.0 };
+                    let weight = if lit < lit_rate { periodic_cover(gy, px / WINDOW_H, 0.4) * flick } else { 0.0 };
+                    cached = Some((top.to_bits(), cell_x, weight));
+                    weight
                 }
+            };
+            if weight > 0.0 {
+                row.blend(x, light.0, across * weight * cov * self.alpha * 0.85);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `src` at fractional column `x` the slow way: clamped, then linear between pixels.
+    fn sample(src: &[f32], x: f32) -> f32 {
+        let last = src.len() - 1;
+        let x = x.clamp(0.0, last as f32);
+        let i = (x.floor() as usize).min(last);
+        let j = (i + 1).min(last);
+        src[i] + (src[j] - src[i]) * (x - i as f32)
+    }
+
+    #[test]
+    fn a_shifted_row_matches_sampling_it_pixel_by_pixel() {
+        let src: Vec<f32> = (0..37).map(|i| ((i * 7919) % 101) as f32 / 100.0).collect();
+        for off in [0.0f32, 0.25, -0.25, 1.0, -1.0, 3.6, -3.6, 36.5, -36.5, 80.0, -80.0] {
+            let mut dst = src.clone();
+            shifted(&src, &mut dst, off);
+            for (x, d) in dst.iter().enumerate() {
+                let want = sample(&src, x as f32 + off);
+                assert!((d - want).abs() < 1e-5, "offset {off}, column {x}: {d} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_round_to_nearest_and_clamp() {
+        assert_eq!(to_byte(0.0), 0);
+        assert_eq!(to_byte(1.0), 255);
+        assert_eq!(to_byte(-3.0), 0);
+        assert_eq!(to_byte(7.0), 255);
+        assert_eq!(to_byte(f32::NAN), 0);
+        for i in 0..=255u8 {
+            assert_eq!(to_byte(f32::from(i) / 255.0), i);
+            assert_eq!(to_byte((f32::from(i) + 0.4) / 255.0), i, "{i} + 0.4 rounds down");
+        }
+        assert_eq!(to_byte(100.6 / 255.0), 101, "100.6 rounds up");
+    }
+
+    #[test]
+    fn upsampling_runs_cover_every_column_once_in_order() {
+        for (w, lw) in [(1920, 240), (480, 240), (7, 2), (3840, 480), (1000, 333)] {
+            let runs = upsample_runs(w, lw);
+            let mut next = 0;
+            for run in &runs {
+                assert_eq!(run.from, next, "{w}/{lw}: runs are contiguous");
+                assert_eq!(run.tx.len(), run.to - run.from);
+                assert!(run.right < lw && run.left <= run.right);
+                assert!(run.tx.iter().all(|t| (0.0..=1.0).contains(t)));
+                next = run.to;
+            }
+            assert_eq!(next, w, "{w}/{lw}: every column is in a run");
         }
     }
 }

@@ -43,6 +43,20 @@ pub struct Palette {
 }
 
 impl Palette {
+    /// The sun's colour: the warmest of the scene's colours if one is warm, else a clear gold.
+    pub fn sun(&self) -> Rgb {
+        let warmest = [self.primary, self.secondary, self.accent]
+            .into_iter()
+            .max_by(|a, b| a.warmth().total_cmp(&b.warmth()))
+            .unwrap_or(self.primary);
+        let gold = Rgb::hex(0xffc46b);
+        if warmest.warmth() > 0.25 {
+            warmest.mix(gold, 0.35)
+        } else {
+            gold
+        }
+    }
+
     pub fn mix(&self, other: &Palette, t: f32) -> Palette {
         Palette {
             sky_top: self.sky_top.mix(other.sky_top, t),
@@ -208,6 +222,13 @@ fn sky(light: Light) -> (Rgb, Rgb) {
     }
 }
 
+/// `c` with its hue turned by `by` degrees, except that a warm colour stays short of green.
+fn turned(c: Rgb, by: f32) -> Rgb {
+    let (h, s, v) = c.hsv();
+    let to = if (15.0..=60.0).contains(&h) { (h + by).min(56.0) } else { h + by };
+    Rgb::from_hsv(to, s, v)
+}
+
 fn palette(reading: &PromptReading, style: StylePreference, light: Light, hue_turn: f32) -> Palette {
     // Named colours, keeping those whose hue is not already taken (gold and sunrise gold are
     // one colour to a viewer), unless they are all there is.
@@ -299,14 +320,15 @@ pub fn plan(analysis: &Analysis, look: &ProjectLook, seed: &str) -> VisualPlan {
         .enumerate()
         .map(|(i, w)| {
             let variant = crate::math::hash(noise_seed ^ (i as u32).wrapping_mul(0x9e37_79b9));
-            // Every other scene leads with the secondary colour; each turns its hue a little.
-            let turn = (variant % 31) as f32 - 15.0;
+            // Every other scene leads with the secondary colour; each turns its hue a little (less
+            // when the prompt named its colours, and never a gold into a green).
+            let turn = ((variant % 31) as f32 - 15.0) * if reading.colors.is_empty() { 1.0 } else { 0.3 };
             let mut p = base;
             if i % 2 == 1 {
                 std::mem::swap(&mut p.primary, &mut p.secondary);
             }
-            p.primary = p.primary.rotate_hue(turn).stored();
-            p.secondary = p.secondary.rotate_hue(turn * 0.5).stored();
+            p.primary = turned(p.primary, turn).stored();
+            p.secondary = turned(p.secondary, turn * 0.5).stored();
             Scene { start: w[0], end: w[1], variant, palette: p }
         })
         .collect();
