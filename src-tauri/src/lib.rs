@@ -55,6 +55,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::audio::preview_audio,
             commands::look::read_prompt,
             commands::look::look_preview_url,
+            commands::look::project_track,
             commands::uploads::start_upload,
             commands::uploads::pause_upload,
             commands::uploads::resume_upload,

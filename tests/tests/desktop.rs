@@ -164,8 +164,17 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     .await;
     wd.click(&wd.wait_for("[data-save]", SHORT).await).await;
 
-    // The project: the upload finishes, then Generate renders a real video.
+    // The project: no render yet, so its screen previews the look, from the track on this
+    // computer, with the seed previewed in the editor.
     wd.wait_for("[data-screen=project]", SHORT).await;
+    wd.wait_for("[data-project-look=ready]", SHORT).await;
+    wd.wait_until("the project screen's preview draws", &format!("return ({canvas_sum}) > 1e7"), SHORT).await;
+    assert_eq!(
+        wd.text(&wd.wait_for("[data-project-look] [data-look-seed]", SHORT).await).await,
+        look_seed,
+        "the project screen previews the seed chosen in the editor"
+    );
+    // The upload finishes, then Generate renders a real video.
     wd.wait_until(
         "Generate becomes possible once the audio is uploaded",
         "const b = document.querySelector('[data-generate]'); return b && !b.disabled;",

@@ -226,6 +226,12 @@ impl Client {
         uploads::cancel(&s.session, &s.mirror, id).await
     }
 
+    /// The file on this computer holding the project's audio, to preview it; see
+    /// [`uploads::local_track`].
+    pub fn project_track(&self, project: Uuid) -> Result<Option<std::path::PathBuf>> {
+        uploads::local_track(&self.signed_in()?.mirror, project)
+    }
+
     /// Uploads not finished yet.
     pub fn unfinished_uploads(&self) -> Result<Vec<uploads::Upload>> {
         uploads::unfinished(&self.signed_in()?.mirror)

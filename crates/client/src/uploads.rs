@@ -127,6 +127,25 @@ pub fn unfinished(mirror: &Mirror) -> Result<Vec<Upload>> {
     Ok(out)
 }
 
+/// The file on this computer that holds the project's audio, to preview it: that of the newest
+/// upload not cancelled, if the file is still there. `None` when the project's audio was never
+/// sent from this computer or its file has gone.
+pub fn local_track(mirror: &Mirror, project: Uuid) -> Result<Option<PathBuf>> {
+    let conn = mirror.lock();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM uploads WHERE project_id = ?1 AND last_error IS NOT 'cancelled'
+         ORDER BY created_at DESC LIMIT 1"
+    ))?;
+    let newest = stmt.query_map(params![project.to_string()], read)?.next().transpose()?;
+    match newest {
+        Some(raw) => {
+            let up = to_upload(raw)?;
+            Ok(up.path.is_file().then_some(up.path))
+        }
+        None => Ok(None),
+    }
+}
+
 /// Decodes and hashes `path`: what is not audio is refused here, before anything is sent.
 pub fn probe(path: &Path) -> Result<resonance_audio::Facts> {
     resonance_audio::probe(path, &mut []).map_err(|e| not_audio(path, e))
@@ -325,4 +344,43 @@ async fn send(
         }
     }
     Ok(Outcome::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn add(mirror: &Mirror, project: Uuid, path: &Path, at: &str, state: &str, error: Option<&str>) {
+        mirror
+            .lock()
+            .execute(
+                "INSERT INTO uploads (id, project_id, path, sha256, size, offset, state, last_error, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'x', 1, 0, ?4, ?5, ?6, ?6)",
+                params![Uuid::new_v4().to_string(), project.to_string(), path.display().to_string(), state, error, at],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_projects_local_track_is_its_newest_upload_not_cancelled_while_the_file_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = Mirror::open(&dir.path().join("m.sqlite")).unwrap();
+        let (project, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let [old, new, dropped, theirs] =
+            ["old.wav", "new.wav", "dropped.wav", "theirs.wav"].map(|n| dir.path().join(n));
+        for f in [&old, &new, &dropped, &theirs] {
+            std::fs::write(f, b"audio").unwrap();
+        }
+        assert_eq!(local_track(&mirror, project).unwrap(), None, "nothing was sent from here");
+        add(&mirror, project, &old, "2026-01-01T00:00:00Z", "done", None);
+        assert_eq!(local_track(&mirror, project).unwrap().as_deref(), Some(old.as_path()));
+        // A newer track replaces it, even before its upload is done; a cancelled one does not.
+        add(&mirror, project, &new, "2026-01-02T00:00:00Z", "pending", None);
+        add(&mirror, project, &dropped, "2026-01-03T00:00:00Z", "failed", Some("cancelled"));
+        add(&mirror, other, &theirs, "2026-01-04T00:00:00Z", "done", None);
+        assert_eq!(local_track(&mirror, project).unwrap().as_deref(), Some(new.as_path()));
+        std::fs::remove_file(&new).unwrap();
+        assert_eq!(local_track(&mirror, project).unwrap(), None, "the file has gone: no preview, no guess");
+    }
 }

@@ -120,6 +120,18 @@ async lookPreviewUrl() : Promise<string> {
     return await TAURI_INVOKE("look_preview_url");
 },
 /**
+ * The file on this computer holding the project's audio, to preview its look on the project
+ * screen: `None` when it was never sent from here or its file has gone.
+ */
+async projectTrack(project: string) : Promise<Result<string | null, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("project_track", { project }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Records `path` (probed again here: what is not audio is refused) as `project`'s audio and
  * starts sending it.
  */
