@@ -422,6 +422,7 @@ fn bench(args: &[String]) -> Result<()> {
         ("resonance-cli", "pipeline"),
         ("resonance-audio", "analyze"),
         ("resonance-e2e", "desktop_start"),
+        ("resonance-e2e", "desktop_preview"),
     ] {
         let mut c = cargo();
         c.args(["bench", "--locked", "-p", package, "--bench", bench]);
