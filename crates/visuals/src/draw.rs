@@ -1,7 +1,7 @@
 //! Drawing a frame of a plan at any size. A frame is composed row by row in three kinds of layer:
-//! - soft layers (skies, fog, nebulae, fields, glows, bokeh) evaluated on a grid of at most
-//!   a quarter of the output's height (never fewer than 270 rows) and interpolated: blur and glow
-//!   carry no detail worth the cost;
+//! - soft layers (skies, fog, nebulae, fields, glows, bokeh) evaluated on a grid of a row for
+//!   eight output rows (see `soft_size`) and interpolated: blur and glow carry no detail worth
+//!   the cost;
 //! - sharp layers (lines, rings, particles, skylines, the retro sun and grid) evaluated at every
 //!   output pixel with analytic anti-aliasing, so 2160p has four times the edges of 1080p;
 //! - per-pixel finishing (letterbox, grain, scan lines, RGB split, block displacement, flashes).
@@ -276,7 +276,11 @@ fn upsample_runs(w: usize, lw: usize) -> Vec<Run> {
 const BIN_ROWS: usize = 16;
 
 /// The soft grid's rows for a preview-sized frame (at most `PREVIEW_ROWS` rows): those of a
-/// 1080p render, so that a preview samples the soft layers where the render does.
+/// 1080p render, so that a preview samples the soft layers where a 1080p render does. Other
+/// sizes sample them elsewhere (720p on 90 rows); the soft layers are smooth enough that this
+/// moves a preview's pixels by little (the engine tests hold the preview to the 1080p frame).
+/// The grid's size jumps at `PREVIEW_ROWS` (135 rows, then 67 at 541): harmless, since no
+/// output size is near it and the layers are the same functions sampled more or less densely.
 const SOFT_ROWS: usize = 135;
 const PREVIEW_ROWS: usize = 540;
 
