@@ -50,11 +50,7 @@ async fn bench() {
     wd.click(&wd.wait_for("button[type=submit]", WAIT).await).await;
     wd.click(&wd.wait_for("[data-new-project]", WAIT).await).await;
     wd.wait_for("[data-screen=new-project] [data-drop-ready]", WAIT).await;
-    wd.execute(
-        "window.__TAURI_INTERNALS__.invoke('plugin:event|emit', {event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 400, y: 300}}});",
-        json!([song.display().to_string()]),
-    )
-    .await;
+    wd.drop_file(&song).await;
     wd.wait_for("[data-tempo]", WAIT).await;
     wd.execute(HOOK, json!([])).await;
     let prompt = wd.wait_for("#prompt", WAIT).await;

@@ -131,6 +131,16 @@ impl WebDriver {
         self.post("/execute/sync", json!({"script": script, "args": args})).await
     }
 
+    /// Drops `file` on the window, as the OS delivers a drop to a Tauri app (WebDriver cannot
+    /// drag files from outside the page).
+    pub async fn drop_file(&self, file: &std::path::Path) {
+        self.execute(
+            "window.__TAURI_INTERNALS__.invoke('plugin:event|emit', {event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 400, y: 300}}});",
+            json!([file.display().to_string()]),
+        )
+        .await;
+    }
+
     /// Runs an async `script`: it calls `arguments[arguments.length - 1](result)` when done.
     pub async fn execute_async(&self, script: &str, args: Value) -> Value {
         self.post("/execute/async", json!({"script": script, "args": args})).await

@@ -102,11 +102,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     // New project from a real audio file: the drop is what the OS would deliver to the window.
     wd.click(&wd.wait_for("[data-new-project]", SHORT).await).await;
     wd.wait_for("[data-screen=new-project] [data-drop-ready]", SHORT).await;
-    wd.execute(
-        "window.__TAURI_INTERNALS__.invoke('plugin:event|emit', {event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 400, y: 300}}});",
-        json!([track.display().to_string()]),
-    )
-    .await;
+    wd.drop_file(&track).await;
     let tempo = wd.wait_for("[data-tempo]", SHORT).await;
     let tempo_text = wd.text(&tempo).await;
     let bpm: f64 = tempo_text.trim_end_matches(" BPM").parse().unwrap_or(0.0);
@@ -256,6 +252,8 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.click(&wd.wait_for("[data-edit]", SHORT).await).await;
     let name = wd.wait_for("#name", SHORT).await;
     wd.wait_until("the form is filled", "return document.querySelector('#name').value === 'Night Drive'", SHORT).await;
+    // Offline too, the edit screen previews the look over the project's current track.
+    wd.wait_until("the edit screen's preview draws", &format!("return ({canvas_sum}) > 1e7"), SHORT).await;
     shot(&desktop, "10-edit-project").await;
     wd.clear(&name).await;
     wd.type_into(&name, "Night Drive (offline cut)").await;

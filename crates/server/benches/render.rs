@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use resonance_api::model::StylePreference;
 use resonance_server::worker::render::{self, ffmpeg_for_frames, x264_settings, FPS};
+use resonance_visuals::measure::{beat_match, frame_changes};
 use resonance_visuals::{draw, plan, Frame, ProjectLook, VisualPlan};
 
 const CLIP_SECONDS: f64 = 12.0;
@@ -95,45 +96,6 @@ fn full_render(plan: &VisualPlan, audio: &Path, size: (u32, u32), dir: &Path) ->
     started.elapsed().as_secs_f64()
 }
 
-/// Mean absolute luma change between consecutive frames, drawn at 160×90.
-fn frame_changes(plan: &VisualPlan) -> Vec<f64> {
-    let frames = (plan.duration * f64::from(FPS)) as usize;
-    let luma = |n: usize| {
-        let mut f = Frame::new(160, 90);
-        draw(plan, n as f64 / f64::from(FPS), &mut f);
-        f.rgb
-            .chunks_exact(3)
-            .map(|p| 0.2126 * f64::from(p[0]) + 0.7152 * f64::from(p[1]) + 0.0722 * f64::from(p[2]))
-            .collect::<Vec<f64>>()
-    };
-    let all: Vec<Vec<f64>> = (0..frames).map(luma).collect();
-    all.windows(2).map(|w| w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f64>() / 14_400.0).collect()
-}
-
-fn beat_f(changes: &[f64], beats: &[f64]) -> f64 {
-    let fps = f64::from(FPS);
-    let mut sorted = changes.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let peaks: Vec<f64> = (1..changes.len() - 1)
-        .filter(|&i| {
-            let around = &changes[i.saturating_sub(3)..(i + 4).min(changes.len())];
-            changes[i] > 1.5 * median + 1e-3 && around.iter().all(|c| *c <= changes[i])
-        })
-        .map(|i| (i + 1) as f64 / fps)
-        .collect();
-    let end = changes.len() as f64 / fps;
-    let beats: Vec<f64> = beats.iter().copied().filter(|b| *b < end - 0.1).collect();
-    let hit = |t: &f64, set: &[f64]| set.iter().any(|b| (t - b).abs() <= 2.0 / fps + 1e-6);
-    let p = peaks.iter().filter(|t| hit(t, &beats)).count() as f64 / peaks.len().max(1) as f64;
-    let r = beats.iter().filter(|b| hit(b, &peaks)).count() as f64 / beats.len().max(1) as f64;
-    if p + r == 0.0 {
-        0.0
-    } else {
-        2.0 * p * r / (p + r)
-    }
-}
-
 fn main() {
     // Real music or nothing: the figures mean something only on a real song.
     let music = std::env::var_os("RESONANCE_BENCH_MUSIC").map(PathBuf::from).expect(
@@ -194,7 +156,7 @@ fn main() {
             .iter()
             .map(|i| {
                 let p = plan(&analysis, &look(style, *i), "bench");
-                format!("{:.2} at {i}", beat_f(&frame_changes(&p), &p.beats))
+                format!("{:.2} at {i}", beat_match(&frame_changes(&p, p.duration), &p.beats).f)
             })
             .collect();
         println!("    {:<10} {}", style.as_str(), fs.join(", "));

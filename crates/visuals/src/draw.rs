@@ -370,6 +370,9 @@ struct Ctx<'a> {
     reflection: f32,
     /// Abstract's palette (primary, secondary, accent) graded vivid, and in its dark hues.
     vivid: [[Rgb; 3]; 2],
+    /// The sun's colour ([`Palette::sun`]) and its glow's, once a frame rather than per sample.
+    sun_color: Rgb,
+    sun_glow: [f32; 3],
 }
 
 /// Where a row's grain may start in the frame's table: more than the widest frame, so no row
@@ -465,6 +468,8 @@ impl<'a> Ctx<'a> {
             field: [[0.0; 3]; 3],
             reflection: if matches!(plan.light, Light::Night | Light::Dusk) { 0.3 } else { 0.5 },
             vivid: [[Rgb::BLACK; 3]; 2],
+            sun_color: pal.sun(),
+            sun_glow: pal.sun().mix(Rgb::hex(0xffe2a0), 0.3).0,
         };
         if ctx.style == Style::Abstract {
             let p = ctx.pal;
@@ -648,11 +653,7 @@ impl<'a> Ctx<'a> {
         }
         if let Some((sx, sy, r)) = self.sun() {
             let d2 = (u - sx).powi(2) + (v - sy).powi(2);
-            add(
-                c,
-                p.sun().mix(Rgb::hex(0xffe2a0), 0.3).0,
-                sw * 0.55 * exp(-d2 / (r * r * 6.0)) * (0.85 + 0.3 * self.low),
-            );
+            add(c, self.sun_glow, sw * 0.55 * exp(-d2 / (r * r * 6.0)) * (0.85 + 0.3 * self.low));
         }
         if let Some((mx, my, r)) = self.moon() {
             let d2 = (u - mx).powi(2) + (v - my).powi(2);
@@ -681,11 +682,7 @@ impl<'a> Ctx<'a> {
             let water = p.primary.scale(0.45).mix(p.sky_bottom, 0.35 * (1.0 - smoothstep(0.0, 0.3, depth)));
             let mut wc = water.scale(0.65 + 0.35 * ripple).0;
             if let Some((sx, _, _)) = self.sun() {
-                add(
-                    &mut wc,
-                    p.sun().mix(Rgb::hex(0xffe2a0), 0.3).0,
-                    0.5 * exp(-((u - sx) / (0.06 + depth * 0.5)).powi(2)) * ripple,
-                );
+                add(&mut wc, self.sun_glow, 0.5 * exp(-((u - sx) / (0.06 + depth * 0.5)).powi(2)) * ripple);
             }
             blend(c, wc, sw.min(1.0) * 0.95);
         }
@@ -797,7 +794,7 @@ impl<'a> Ctx<'a> {
         let sr = 0.2 * (1.0 + 0.04 * self.low * self.k + 0.03 * self.beat * self.k);
         if (v - sy).abs() < sr + px {
             // The sun: a gradient disc cut by bands that widen towards its foot and scroll down.
-            let top = Rgb::hex(0xffe45e).mix(p.sun(), 0.3);
+            let top = Rgb::hex(0xffe45e).mix(self.sun_color, 0.3);
             let bottom = p.primary;
             let col = top.mix(bottom, smoothstep(sy - sr, sy + sr, v)).0;
             let rel = (v - sy) / sr;
@@ -956,7 +953,7 @@ impl<'a> Ctx<'a> {
         if sw > 0.0 {
             if let Some((sx, sy, r)) = self.sun() {
                 // A sun is bright and nearly opaque, whatever the footage's weight.
-                let col = p.sun().mix(Rgb::hex(0xfff3d6), 0.2);
+                let col = self.sun_color.mix(Rgb::hex(0xfff3d6), 0.2);
                 out.push(Prim::disc(at(sx, sy), r * h, 0.0, col, sw.sqrt().min(1.0), false));
             }
             if let Some((mx, my, r)) = self.moon() {

@@ -7,6 +7,7 @@
 pub mod color;
 pub mod draw;
 mod math;
+pub mod measure;
 pub mod plan;
 pub mod prompt;
 

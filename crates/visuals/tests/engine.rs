@@ -352,34 +352,10 @@ fn frames_at_1080p_have_real_detail() {
 
 /// Frame-to-frame change peaks, matched to beats within two frames: F-measure.
 fn beat_f_measure(plan: &VisualPlan, seconds: f64) -> f64 {
-    let fps = 30.0;
-    let frames: Vec<Vec<f32>> =
-        (0..(seconds * fps) as usize).map(|n| luma(&frame(plan, n as f64 / fps, 160, 90))).collect();
-    let change: Vec<f32> = frames
-        .windows(2)
-        .map(|w| w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f32>() / w[0].len() as f32)
-        .collect();
-    let mut sorted = change.clone();
-    sorted.sort_by(f32::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let peaks: Vec<f64> = (1..change.len() - 1)
-        .filter(|&i| {
-            let around = &change[i.saturating_sub(3)..(i + 4).min(change.len())];
-            change[i] > 1.5 * median + 1e-4 && around.iter().all(|c| *c <= change[i])
-        })
-        .map(|i| (i + 1) as f64 / fps)
-        .collect();
-    let beats: Vec<f64> = plan.beats.iter().copied().filter(|b| *b < seconds - 0.1).collect();
-    let tolerance = 2.0 / fps + 1e-6;
-    let hit = |t: &f64, set: &[f64]| set.iter().any(|b| (t - b).abs() <= tolerance);
-    let precision = peaks.iter().filter(|p| hit(p, &beats)).count() as f64 / peaks.len().max(1) as f64;
-    let recall = beats.iter().filter(|b| hit(b, &peaks)).count() as f64 / beats.len().max(1) as f64;
-    eprintln!("    peaks {} beats {} precision {precision:.2} recall {recall:.2}", peaks.len(), beats.len());
-    if precision + recall == 0.0 {
-        0.0
-    } else {
-        2.0 * precision * recall / (precision + recall)
-    }
+    let m =
+        resonance_visuals::measure::beat_match(&resonance_visuals::measure::frame_changes(plan, seconds), &plan.beats);
+    eprintln!("    peaks {} beats {} precision {:.2} recall {:.2}", m.peaks, m.beats, m.precision, m.recall);
+    m.f
 }
 
 #[test]
