@@ -16,15 +16,15 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use resonance_api::model::StylePreference;
-use resonance_server::worker::render::{self, ffmpeg_for_frames, x264_settings, FPS};
+use resonance_server::worker::render::{self, enlarge_pipe, ffmpeg_for_frames, x264_settings, FPS};
 use resonance_visuals::measure::{beat_match, frame_changes};
-use resonance_visuals::{draw, plan, Frame, ProjectLook, VisualPlan};
+use resonance_visuals::{draw, draw_frames, plan, Frame, ProjectLook, VisualPlan};
 
 const CLIP_SECONDS: f64 = 12.0;
 /// Distinct frames held in memory for the encode-only run (cycled).
 const RING: usize = 60;
-/// Runs of each measurement; the best is printed.
-const ROUNDS: usize = 2;
+/// Rounds of each measurement (see the top of this file).
+const ROUNDS: usize = 3;
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -72,6 +72,7 @@ fn encode_only(plan: &VisualPlan, (w, h): (u32, u32), dir: &Path) -> f64 {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
+    enlarge_pipe(&stdin);
     for n in 0..frames {
         stdin.write_all(&ring[n % ring.len()].rgb).unwrap();
     }
@@ -80,13 +81,11 @@ fn encode_only(plan: &VisualPlan, (w, h): (u32, u32), dir: &Path) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-fn draw_only(plan: &VisualPlan, (w, h): (u32, u32)) -> f64 {
-    let frames = (plan.duration * f64::from(FPS)).ceil() as usize;
-    let mut f = Frame::new(w, h);
+fn draw_only(plan: &VisualPlan, size: (u32, u32)) -> f64 {
+    let frames = (plan.duration * f64::from(FPS)).ceil() as u64;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let started = Instant::now();
-    for n in 0..frames {
-        draw(plan, n as f64 / f64::from(FPS), &mut f);
-    }
+    draw_frames(plan, size, 0.0, frames, FPS, cores, |_, _| true);
     started.elapsed().as_secs_f64()
 }
 
@@ -123,23 +122,27 @@ fn main() {
         "  {:<10} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8}",
         "style", "size", "render s", "encode s", "draw s", "÷encode", "÷clip"
     );
-    // This machine's speed drifts from one minute to the next: each figure is the best of
-    // `ROUNDS` runs, render and encode-only taken in turn so that both see the same drift.
+    // This machine's speed drifts from one minute to the next: see the top of this file.
     let row = |style: StylePreference, size: (u32, u32), first: Option<f64>| {
         let p = plan(&analysis, &look(style, 0.6), "bench");
-        let (mut render_s, mut encode_s) = (first.unwrap_or(f64::MAX), f64::MAX);
+        let mut ratios = Vec::with_capacity(ROUNDS);
+        let (mut render_s, mut encode_s) = (f64::MAX, f64::MAX);
         for round in 0..ROUNDS {
-            if round > 0 || first.is_none() {
-                render_s = render_s.min(full_render(&p, &audio, size, dir.path()));
-            }
-            encode_s = encode_s.min(encode_only(&p, size, dir.path()));
+            let r = match (round, first) {
+                (0, Some(first)) => first,
+                _ => full_render(&p, &audio, size, dir.path()),
+            };
+            let e = encode_only(&p, size, dir.path());
+            ratios.push(r / e);
+            (render_s, encode_s) = (render_s.min(r), encode_s.min(e));
         }
+        ratios.sort_by(f64::total_cmp);
         let draw_s = (0..ROUNDS).map(|_| draw_only(&p, size)).fold(f64::MAX, f64::min);
         println!(
             "  {:<10} {:>5}p {render_s:>9.1} {encode_s:>9.1} {draw_s:>9.1} {:>7.2}× {:>7.2}×",
             style.as_str(),
             size.1,
-            render_s / encode_s,
+            ratios[ROUNDS / 2],
             render_s / CLIP_SECONDS
         );
     };

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use resonance_api::model::StylePreference;
-use resonance_visuals::{draw, plan, Frame, ProjectLook};
+use resonance_visuals::{draw_frames, plan, ProjectLook};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,23 +18,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let plan = plan(&analysis, &look, "frames");
     let (from, seconds): (f64, f64) = (from.parse()?, seconds.parse()?);
     let (w, h) = (w.parse()?, h.parse()?);
-    // As the worker does: the next frame is drawn while the last one is written.
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Frame>(1);
-    let writer = std::thread::spawn(move || -> std::io::Result<()> {
-        let mut out = std::io::stdout().lock();
-        for frame in full_rx {
-            out.write_all(&frame.rgb)?;
+    let threads = std::env::var("THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    // As the worker does: whole frames drawn on `threads` workers while the last is written.
+    let mut out = std::io::stdout().lock();
+    let mut failed = None;
+    draw_frames(&plan, (w, h), from, (seconds * 30.0).round() as u64, 30, threads, |_, frame| {
+        match out.write_all(&frame.rgb) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
         }
-        Ok(())
     });
-    for n in 0..(seconds * 30.0).round() as u32 {
-        let mut frame = Frame::new(w, h);
-        draw(&plan, from + f64::from(n) / 30.0, &mut frame);
-        if full_tx.send(frame).is_err() {
-            break;
-        }
+    if let Some(e) = failed {
+        return Err(e.into());
     }
-    drop(full_tx);
-    writer.join().map_err(|_| "the writer panicked")??;
     Ok(())
 }

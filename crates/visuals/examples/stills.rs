@@ -25,6 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for line in plan.reading.explain() {
         println!("{line}");
     }
+    let flashes: Vec<String> = plan.flashes.iter().map(|t| format!("{t:.2}")).collect();
+    println!("flashes at: {}", flashes.join(" "));
     for scene in &plan.scenes {
         println!("scene at {:.1} s: {}", scene.start, serde_json::to_string(&scene.palette)?);
     }

@@ -32,10 +32,12 @@ impl Rgb {
         Self(self.0.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() / 255.0))
     }
 
+    #[inline(always)]
     pub fn mix(self, other: Rgb, t: f32) -> Rgb {
         Rgb([0, 1, 2].map(|i| self.0[i] + (other.0[i] - self.0[i]) * t))
     }
 
+    #[inline(always)]
     pub fn scale(self, k: f32) -> Rgb {
         Rgb(self.0.map(|c| c * k))
     }

@@ -6,6 +6,7 @@
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
 
 /// Sine, to within 4e-6 for |x| up to a few thousand.
+#[inline(always)]
 pub fn sin(x: f32) -> f32 {
     let k = (x * (1.0 / TAU)).fround();
     let mut r = x - k * TAU;
@@ -18,11 +19,13 @@ pub fn sin(x: f32) -> f32 {
     r * (1.0 + r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362_880.0)))))
 }
 
+#[inline(always)]
 pub fn cos(x: f32) -> f32 {
     sin(x + FRAC_PI_2)
 }
 
 /// e^x, to within 2e-7 relative; 0 below −87.
+#[inline(always)]
 pub fn exp(x: f32) -> f32 {
     if x < -87.0 {
         return 0.0;
@@ -38,6 +41,7 @@ pub fn exp(x: f32) -> f32 {
 }
 
 /// atan2(y, x) in (−π, π], to within 1e-5.
+#[inline(always)]
 pub fn atan2(y: f32, x: f32) -> f32 {
     let (ax, ay) = (x.abs(), y.abs());
     if ax == 0.0 && ay == 0.0 {
@@ -88,26 +92,30 @@ impl Whole for f32 {
 /// `x` rounded to the nearest whole number (ties to even) for |x| < 2²², by adding and taking
 /// away 1.5·2²³: exact IEEE arithmetic that, unlike a float-to-int conversion, vectorises. For
 /// inner loops over pixels, where values are small.
-#[inline]
+#[inline(always)]
 pub fn round_small(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
     (x + MAGIC) - MAGIC
 }
 
+#[inline(always)]
 pub fn fract(x: f32) -> f32 {
     x - x.ffloor()
 }
 
+#[inline(always)]
 pub fn mix(a: f32, b: f32, t: f32) -> f32 {
     a + (b - a) * t
 }
 
+#[inline(always)]
 pub fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
     let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
     t * t * (3.0 - 2.0 * t)
 }
 
 /// A well-mixed 32-bit hash (lowbias32).
+#[inline(always)]
 pub fn hash(mut x: u32) -> u32 {
     x ^= x >> 16;
     x = x.wrapping_mul(0x7feb_352d);
@@ -117,17 +125,20 @@ pub fn hash(mut x: u32) -> u32 {
 }
 
 /// A number in [0, 1) for item `i` of stream `k` under `seed`.
+#[inline(always)]
 pub fn rnd(seed: u32, k: u32, i: u32) -> f32 {
     (hash(seed ^ hash(k.wrapping_mul(0x9e37_79b9) ^ hash(i))) >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
 /// One hash per lattice point: the multipliers spread neighbouring points apart before it mixes.
+#[inline(always)]
 fn lattice(seed: u32, x: i32, y: i32) -> f32 {
     (hash(seed ^ (x as u32).wrapping_mul(0x8da6_b343) ^ (y as u32).wrapping_mul(0xd816_3841)) >> 8) as f32
         * (1.0 / 16_777_216.0)
 }
 
 /// Smooth value noise in [0, 1].
+#[inline(always)]
 pub fn noise(seed: u32, x: f32, y: f32) -> f32 {
     let (fx, fy) = (x.ffloor(), y.ffloor());
     let (ix, iy) = (fx as i32, fy as i32);
@@ -141,6 +152,7 @@ pub fn noise(seed: u32, x: f32, y: f32) -> f32 {
 }
 
 /// Fractal noise of `octaves` octaves in [0, 1].
+#[inline(always)]
 pub fn fbm(seed: u32, x: f32, y: f32, octaves: u32) -> f32 {
     let (mut sum, mut amp, mut norm, mut f) = (0.0, 0.5, 0.0, 1.0);
     for o in 0..octaves {

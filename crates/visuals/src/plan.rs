@@ -176,6 +176,9 @@ fn seed_bits(seed: &str) -> u64 {
     digest.iter().take(8).fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
 }
 
+/// The least HSV value of the palette's primary, secondary and accent.
+const LIGHT_FLOOR: f32 = 0.45;
+
 /// The style's own colours, used when the prompt names none.
 fn style_colors(style: StylePreference) -> [u32; 3] {
     match style {
@@ -255,19 +258,34 @@ fn palette(reading: &PromptReading, style: StylePreference, light: Light, hue_tu
         turn(named.get(1).copied().unwrap_or(if named.is_empty() { own[1] } else { primary.rotate_hue(40.0) }));
     let accent =
         turn(named.get(2).copied().unwrap_or(if named.is_empty() { own[2] } else { secondary.rotate_hue(140.0) }));
-    let (mut sat, mut bright, mut pastel) = (1.0f32, 1.0f32, 0.0f32);
+    // Moods grade the palette: saturations multiply, but brightness takes the darkest of the
+    // darkening moods and the brightest of the brightening ones ("stormy" and "foggy" together
+    // are as dark as a storm, not darker than either: multiplied, they made the picture black).
+    let (mut sat, mut darker, mut brighter, mut pastel) = (1.0f32, 1.0f32, 1.0f32, 0.0f32);
     for mood in &reading.moods {
         let (s, b, _, p) = mood.grade();
         sat *= s;
-        bright *= b;
+        darker = darker.min(b);
+        brighter = brighter.max(b);
         pastel = pastel.max(p);
     }
+    let bright = darker * brighter;
     let temperature = reading.temperature;
     let warm = Rgb::hex(0xff9a3c);
     let cold = Rgb::hex(0x4a8cff);
     let grade = |c: Rgb| {
         let c = if temperature > 0.0 { c.mix(warm, 0.25 * temperature) } else { c.mix(cold, -0.25 * temperature) };
         c.graded(sat, bright.min(1.15)).mix(Rgb::WHITE, pastel).stored()
+    };
+    // The colours that draw lights, lines and water keep some light however dark the mood: the
+    // darkness is the sky's and the ink's, or a dark prompt would draw black on black.
+    let lit = |c: Rgb| {
+        let (h, s, v) = c.hsv();
+        if v < LIGHT_FLOOR {
+            Rgb::from_hsv(h, s, LIGHT_FLOOR).stored()
+        } else {
+            c
+        }
     };
     let (top, bottom) = sky(light);
     // The sky takes a quarter of the named colour, so "red" at night is a red night.
@@ -278,9 +296,9 @@ fn palette(reading: &PromptReading, style: StylePreference, light: Light, hue_tu
     Palette {
         sky_top: grade(sky_top).graded(1.0, bright.min(1.0)).stored(),
         sky_bottom: grade(sky_bottom).graded(1.0, bright.min(1.0)).stored(),
-        primary: grade(primary),
-        secondary: grade(secondary),
-        accent: grade(accent),
+        primary: lit(grade(primary)),
+        secondary: lit(grade(secondary)),
+        accent: lit(grade(accent)),
         ink: grade(ink),
     }
 }
@@ -348,6 +366,25 @@ pub fn plan(analysis: &Analysis, look: &ProjectLook, seed: &str) -> VisualPlan {
             if flashes.iter().all(|f| (f - t).abs() >= MIN_FLASH_GAP_SECONDS) {
                 flashes.push(t);
             }
+        }
+        flashes.sort_by(f64::total_cmp);
+    }
+    // A storm strikes now and then however quiet the song: the loudest downbeat of every few
+    // seconds (fewer at a low intensity) lights the sky, within the same limit.
+    if motifs.contains(&Motif::Lightning) && intensity > 0.0 {
+        let every = 7.0 - 4.0 * f64::from(intensity);
+        let times = if rhythm.downbeats.is_empty() { &rhythm.beats } else { &rhythm.downbeats };
+        let mut from = 0.0;
+        while from < duration {
+            let loudest = times
+                .iter()
+                .copied()
+                .filter(|t| (from..from + every).contains(t))
+                .max_by(|a, b| energy.at(*a).total_cmp(&energy.at(*b)));
+            if let Some(t) = loudest.filter(|t| flashes.iter().all(|f| (f - t).abs() >= MIN_FLASH_GAP_SECONDS)) {
+                flashes.push(t);
+            }
+            from += every;
         }
         flashes.sort_by(f64::total_cmp);
     }

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use resonance_api::model::StylePreference;
 use resonance_audio::Analysis;
-use resonance_visuals::{draw, draw_with_threads, plan, Frame, ProjectLook, VisualPlan};
+use resonance_visuals::{draw, draw_baseline, draw_frames, draw_with_threads, plan, Frame, ProjectLook, VisualPlan};
 
 const RATE: u32 = 44_100;
 
@@ -272,6 +272,36 @@ fn the_prompt_is_followed_in_hue_and_brightness() {
     }
 }
 
+#[test]
+fn a_storm_strikes_on_quiet_songs_too_and_its_colours_stay_visible() {
+    let a = track();
+    let storm = "stormy ocean at dusk, lightning, fog";
+    for style in [StylePreference::Cinematic, StylePreference::Organic, StylePreference::Retro] {
+        // At an intensity that gives a plain prompt no large flash on this track.
+        let calm = plan(a, &look("an ocean at dusk", style, 0.4), "storm");
+        let p = plan(a, &look(storm, style, 0.4), "storm");
+        assert!(calm.flashes.is_empty(), "{}: {:?}", style.as_str(), calm.flashes);
+        assert!(p.flashes.len() >= 2, "{}: lightning strikes every few seconds: {:?}", style.as_str(), p.flashes);
+        let mean = |f: &Frame| luma(f).iter().sum::<f32>() / (f.rgb.len() / 3) as f32;
+        for &t in &p.flashes {
+            let (lit, before) = (mean(&frame(&p, t + 0.02, 320, 180)), mean(&frame(&p, t - 0.4, 320, 180)));
+            assert!(
+                lit > before * 1.3 + 0.02,
+                "{}: a strike at {t} lights the frame ({before:.3} → {lit:.3})",
+                style.as_str()
+            );
+            assert!(before > 0.06, "{}: between strikes the storm is dark, not black ({before:.3})", style.as_str());
+        }
+        // Two darkening moods ("stormy", "fog") are as dark as the darker, and lines and water
+        // keep their light.
+        for pal in p.scenes.iter().map(|s| s.palette) {
+            for c in [pal.primary, pal.secondary, pal.accent] {
+                assert!(c.hsv().2 >= 0.44, "{}: {} is too dark to draw with", style.as_str(), c.to_hex());
+            }
+        }
+    }
+}
+
 /// Mean squared difference between each pixel's luma and its 3×3 neighbourhood's mean.
 fn high_frequency(l: &[f32], w: usize, h: usize) -> f64 {
     let mut sum = 0.0;
@@ -429,6 +459,52 @@ fn one_seed_draws_the_same_bytes_on_any_number_of_threads_and_another_seed_diffe
     }
     let other = plan(a, &l, "seed-b");
     assert_ne!(frame(&one, 4.02, 320, 180), frame(&other, 4.02, 320, 180), "another seed, another video");
+}
+
+/// Where the CPU has AVX2 the passes run compiled for it: they must give the baseline's bytes
+/// (on a CPU without it both are the baseline, and this holds trivially).
+#[test]
+fn the_wider_instructions_draw_the_same_bytes_as_the_baseline() {
+    let prompts = [
+        "neon rain over a night city",
+        "golden sunrise over a calm ocean, forest",
+        "stormy ocean at dusk, lightning, fog",
+        "snow on the mountains under stars and an aurora",
+        "embers and smoke over a desert at noon",
+    ];
+    for (i, prompt) in prompts.iter().enumerate() {
+        for style in StylePreference::ALL {
+            let p = plan(track(), &look(prompt, style, 0.9), "isa");
+            let (w, h) = if i == 0 { (1280, 720) } else { (320, 180) };
+            for t in [1.0, 4.02, 8.5] {
+                let (mut fast, mut reference) = (Frame::new(w, h), Frame::new(w, h));
+                draw_with_threads(&p, t, &mut fast, 2);
+                draw_baseline(&p, t, &mut reference);
+                assert!(fast == reference, "{} {prompt:?} at {t}", style.as_str());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_run_of_frames_on_several_workers_arrives_in_order_with_each_frame_s_own_bytes() {
+    let p = plan(track(), &look("neon rain over a night city", StylePreference::Glitch, 0.8), "run");
+    for workers in [1, 2, 3] {
+        let mut seen = Vec::new();
+        draw_frames(&p, (96, 54), 2.0, 7, 30, workers, |n, f| {
+            assert!(*f == frame(&p, 2.0 + n as f64 / 30.0, 96, 54), "frame {n} on {workers} workers");
+            seen.push(n);
+            true
+        });
+        assert_eq!(seen, (0..7).collect::<Vec<_>>(), "{workers} workers");
+    }
+    // A sink that refuses (an encoder gone away) stops the run.
+    let mut handed = 0;
+    draw_frames(&p, (32, 18), 0.0, 10_000, 30, 2, |n, _| {
+        handed += 1;
+        n < 2
+    });
+    assert_eq!(handed, 3);
 }
 
 fn psnr(a: &Frame, b: &Frame) -> f64 {
