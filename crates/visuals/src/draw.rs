@@ -530,6 +530,7 @@ struct Ctx<'a> {
 /// repeats itself.
 const GRAIN_LEN: usize = 4096;
 
+#[inline(always)]
 fn has(plan: &VisualPlan, m: Motif) -> bool {
     plan.motifs.contains(&m)
 }

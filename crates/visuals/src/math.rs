@@ -73,7 +73,7 @@ pub trait Whole {
 }
 
 impl Whole for f32 {
-    #[inline]
+    #[inline(always)]
     fn ffloor(self) -> f32 {
         let i = self as i32 as f32;
         if i > self {
@@ -83,7 +83,7 @@ impl Whole for f32 {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn fround(self) -> f32 {
         (self + 0.5).ffloor()
     }

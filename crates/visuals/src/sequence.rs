@@ -4,10 +4,11 @@
 //! worker thread draws whole frames on its own (frame `k`, `k + workers`, …), so no thread waits
 //! for another at the end of every frame, and none is started per frame; the calling thread
 //! receives the frames in order and hands them on (to the encoder's pipe) while the workers draw
-//! the next ones. Invariant: at most `workers + 1` frames exist at once (one drawing per worker,
-//! one being handed on), whatever the number of frames; the bytes are those of [`draw`].
+//! the next ones. Invariant: at most `workers + 1` frames exist at once (a shared pool: one
+//! drawing or drawn per worker, one being handed on), whatever the number of frames; the bytes
+//! are those of [`draw`].
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Condvar, Mutex};
 
 use crate::draw::{draw_with_threads, Frame};
 use crate::plan::VisualPlan;
@@ -26,20 +27,47 @@ pub fn draw_frames(
 ) {
     let workers = workers.clamp(1, count.clamp(1, 64) as usize);
     let fps = f64::from(fps.max(1));
+    // The frames: (spare ones, how many exist, stopped), shared by the workers and this thread.
+    let pool = Mutex::new((Vec::<Frame>::new(), 0usize, false));
+    let returned = Condvar::new();
+    // A frame to draw into: a spare one, a new one while fewer than `workers + 1` exist, or
+    // the next one handed back; `None` once the run has stopped.
+    let take = || {
+        let mut guard = pool.lock().ok()?;
+        loop {
+            let (spare, made, stopped) = &mut *guard;
+            if *stopped {
+                return None;
+            }
+            if let Some(frame) = spare.pop() {
+                return Some(frame);
+            }
+            if *made <= workers {
+                *made += 1;
+                return Some(Frame::new(width, height));
+            }
+            guard = returned.wait(guard).ok()?;
+        }
+    };
+    let give_back = |frame: Option<Frame>, stop: bool| {
+        if let Ok(mut guard) = pool.lock() {
+            guard.0.extend(frame);
+            guard.2 |= stop;
+        }
+        returned.notify_all();
+    };
     std::thread::scope(|s| {
-        // Per worker: drawn frames to this thread (rendezvous: a worker waits with its frame
-        // until it is this frame's turn) and frames back to be drawn over.
+        // Per worker, its drawn frames to this thread (rendezvous: a worker waits with its frame
+        // until it is this frame's turn).
         let mut drawn = Vec::with_capacity(workers);
-        let mut spare = Vec::with_capacity(workers);
         for k in 0..workers {
             let (full_tx, full_rx) = mpsc::sync_channel::<Frame>(0);
-            let (empty_tx, empty_rx) = mpsc::channel::<Frame>();
             drawn.push(full_rx);
-            spare.push(empty_tx);
+            let take = &take;
             s.spawn(move || {
                 let mut n = k as u64;
                 while n < count {
-                    let mut frame = empty_rx.try_recv().unwrap_or_else(|_| Frame::new(width, height));
+                    let Some(mut frame) = take() else { return };
                     draw_with_threads(plan, from + n as f64 / fps, &mut frame, 1);
                     if full_tx.send(frame).is_err() {
                         return;
@@ -54,10 +82,11 @@ pub fn draw_frames(
             if !sink(n, &frame) {
                 break;
             }
-            // A worker that has finished its share no longer listens; the frame is dropped.
-            let _ = spare[k].send(frame);
+            give_back(Some(frame), false);
         }
-        // Dropping the receivers ends the workers still drawing (their next send fails).
+        // Stopping ends the workers: those waiting for a frame get none, and those waiting to
+        // hand one over find no receiver.
+        give_back(None, true);
         drop(drawn);
     });
 }

@@ -471,6 +471,7 @@ fn the_wider_instructions_draw_the_same_bytes_as_the_baseline() {
         "stormy ocean at dusk, lightning, fog",
         "snow on the mountains under stars and an aurora",
         "embers and smoke over a desert at noon",
+        "petals falling under the moon, chrome, a nebula in space",
     ];
     for (i, prompt) in prompts.iter().enumerate() {
         for style in StylePreference::ALL {

@@ -13,7 +13,8 @@ use resonance_visuals::{draw, draw_frames, Frame, VisualPlan};
 
 pub const FPS: u32 = 30;
 
-/// Threads drawing frames at most, whatever the machine (each holds one frame: 25 MB at 2160p).
+/// Threads drawing frames at most, whatever the machine (a render holds one frame more than
+/// this: 25 MB each at 2160p).
 const MAX_WORKERS: usize = 8;
 
 /// The longest edge of the thumbnail.
