@@ -119,14 +119,96 @@ pub fn wav_sizes(r: &mut (impl Read + Seek)) -> Option<WavSizes> {
     None
 }
 
-/// Boxes that hold only boxes (with the bytes of header to skip first, for full boxes).
-fn children_offset(kind: &[u8; 4], parent: &[u8; 4]) -> Option<u64> {
+/// Boxes that hold only boxes (with the bytes of header to skip first, for full boxes), for a
+/// box whose payload starts at `payload`.
+fn children_offset(r: &mut (impl Read + Seek), kind: &[u8; 4], parent: &[u8; 4], payload: u64) -> Option<u64> {
     match kind {
         b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"dinf" | b"udta" | b"ilst" | b"mvex" => Some(0),
-        b"meta" => Some(4),
+        // ISO's `meta` is a full box (4 bytes of version and flags before its children);
+        // QuickTime's, which phones write, is not: its first child, `hdlr`, starts at once.
+        b"meta" => {
+            let mut head = [0u8; 8];
+            let quicktime =
+                r.seek(SeekFrom::Start(payload)).is_ok() && r.read_exact(&mut head).is_ok() && &head[4..] == b"hdlr";
+            Some(if quicktime { 0 } else { 4 })
+        }
         // Each tag inside `ilst` is a box of `data` / `mean` / `name` boxes.
         _ if parent == b"ilst" => Some(0),
         _ => None,
+    }
+}
+
+/// Where the QuickTime-style `meta` boxes are (those without ISO's version and flags, which
+/// phones write in `moov/udta`, `moov` and at the top): the offsets of their names. Symphonia 0.5
+/// reads every `meta` as ISO's and loses its place in the file; renamed `free`, they are skipped
+/// (they hold a phone's make and model, not a song's tags).
+pub fn mp4_quicktime_metas(r: &mut (impl Read + Seek)) -> Vec<u64> {
+    fn scan(r: &mut (impl Read + Seek), start: u64, end: u64, depth: u32, out: &mut Vec<u64>) {
+        let mut at = start;
+        while depth < 3 && at + 8 <= end {
+            let Some((kind, header, size)) = box_header(r, at, end) else { return };
+            if size < header {
+                return;
+            }
+            let inner = (at + header, at.saturating_add(size).min(end));
+            match &kind {
+                b"meta" if children_offset(r, &kind, b"moov", inner.0) == Some(0) => out.push(at + 4),
+                b"moov" | b"udta" | b"trak" => scan(r, inner.0, inner.1, depth + 1, out),
+                _ => {}
+            }
+            at = at.saturating_add(size);
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(len) = r.seek(SeekFrom::End(0)) {
+        scan(r, 0, len, 0, &mut out);
+    }
+    out
+}
+
+/// A download cut short: the last top-level box (the `mdat` of a fast-start file, after a whole
+/// `moov`) claims more bytes than the file has left. Symphonia looks for the next box past the
+/// claimed end and gives up on the file; with the size made what is there (the patches, as
+/// `(offset, bytes)`), it reads the file and the decode stops, with a warning, where the audio
+/// does. `None` when no box runs past the end or no whole `moov` came before it.
+pub fn mp4_cut_short(r: &mut (impl Read + Seek)) -> Option<Vec<(u64, [u8; 4])>> {
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    let (mut at, mut moov) = (0u64, false);
+    while at + 8 <= len {
+        let (kind, header, size) = box_header(r, at, len)?;
+        if size < header {
+            return None;
+        }
+        match at.checked_add(size) {
+            Some(end) if end <= len => {
+                moov |= &kind == b"moov";
+                at = end;
+            }
+            _ if !moov => return None,
+            _ => {
+                let actual = len - at;
+                return Some(if header == 16 {
+                    let bytes = actual.to_be_bytes();
+                    vec![
+                        (at + 8, [bytes[0], bytes[1], bytes[2], bytes[3]]),
+                        (at + 12, [bytes[4], bytes[5], bytes[6], bytes[7]]),
+                    ]
+                } else {
+                    vec![(at, u32::try_from(actual).ok()?.to_be_bytes())]
+                });
+            }
+        }
+    }
+    None
+}
+
+/// A box's four-character code as a reader can see it: printable ASCII as it is (`©` for
+/// Apple's 0xA9), anything else (QuickTime's numbered tags, damage) in hex.
+pub fn box_name(kind: &[u8; 4]) -> String {
+    if kind.iter().all(|b| b.is_ascii_graphic() || *b == b' ' || *b == 0xA9) && kind.iter().any(|b| *b != b' ') {
+        kind.iter().map(|b| if *b == 0xA9 { '©' } else { char::from(*b) }).collect()
+    } else {
+        format!("0x{}", kind.iter().map(|b| format!("{b:02x}")).collect::<String>())
     }
 }
 
@@ -138,12 +220,12 @@ fn boxes_fit(r: &mut (impl Read + Seek), start: u64, end: u64, parent: &[u8; 4],
     }
     let mut at = start;
     while at + 8 <= end {
-        let (kind, header, size) = box_header(r, at, end).ok_or("read")?;
-        let name = String::from_utf8_lossy(&kind).into_owned();
+        // A header that cannot be read: the file ends here (named by the empty string).
+        let (kind, header, size) = box_header(r, at, end).ok_or(String::new())?;
         if size < header || at.checked_add(size).is_none_or(|e| e > end) {
-            return Err(name);
+            return Err(box_name(&kind));
         }
-        if let Some(skip) = children_offset(&kind, parent) {
+        if let Some(skip) = children_offset(r, &kind, parent, at + header) {
             boxes_fit(r, at + header + skip, at + size, &kind, depth + 1)?;
         }
         at += size;
@@ -151,10 +233,21 @@ fn boxes_fit(r: &mut (impl Read + Seek), start: u64, end: u64, parent: &[u8; 4],
     Ok(())
 }
 
-/// The first box inside a top-level container (`moov`, or a `meta` or `udta` beside it, which
-/// symphonia reads too) whose size reaches past its parent or the file. A top-level box may
-/// itself run past the end: that is a truncated file, measured with a warning.
-pub fn mp4_overreaching_box(r: &mut (impl Read + Seek)) -> Option<String> {
+/// What is wrong with an MP4's box tree, if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overreach {
+    /// A box inside a top-level container (`moov`, or a `meta` or `udta` beside it, which
+    /// symphonia reads too) whose size reaches past its parent: this box.
+    Damaged(String),
+    /// A top-level container that the file ends inside, whole as far as it goes: a download cut
+    /// short before its audio could be described.
+    CutShort(String),
+}
+
+/// Checks the boxes inside the top-level containers against what holds them (their parent, or
+/// the file's end). A top-level box that is consistent but runs past the file's end is
+/// `CutShort`: the file is truncated.
+pub fn mp4_overreaching_box(r: &mut (impl Read + Seek)) -> Option<Overreach> {
     let len = r.seek(SeekFrom::End(0)).ok()?;
     let mut at = 0;
     while at + 8 <= len {
@@ -162,9 +255,13 @@ pub fn mp4_overreaching_box(r: &mut (impl Read + Seek)) -> Option<String> {
         if size < header {
             return None;
         }
-        if let Some(skip) = children_offset(&kind, b"file") {
-            if let Err(name) = boxes_fit(r, at + header + skip, (at + size).min(len), &kind, 0) {
-                return Some(name);
+        if let Some(skip) = children_offset(r, &kind, b"file", at + header) {
+            let declared = at.saturating_add(size);
+            if let Err(name) = boxes_fit(r, at + header + skip, declared.min(len), &kind, 0) {
+                // Held to the box's own size instead of the file's end, does it fit?
+                let cut =
+                    declared > len && boxes_fit(r, at + header + skip, declared, &kind, 0).is_err_and(|n| n.is_empty());
+                return Some(if cut { Overreach::CutShort(box_name(&kind)) } else { Overreach::Damaged(name) });
             }
         }
         at = at.checked_add(size)?;
@@ -375,6 +472,15 @@ pub fn aiff_frames(r: &mut (impl Read + Seek)) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn box_names_are_printed_readably() {
+        assert_eq!(box_name(b"moov"), "moov");
+        assert_eq!(box_name(b"\xa9too"), "©too");
+        assert_eq!(box_name(&[0, 0, 0, 1]), "0x00000001");
+        assert_eq!(box_name(&[0; 4]), "0x00000000");
+        assert_eq!(box_name(b"    "), "0x20202020");
+    }
     use std::io::Cursor;
 
     fn boxed(name: &[u8; 4], payload: &[u8]) -> Vec<u8> {
@@ -463,7 +569,10 @@ mod tests {
             [boxed(b"ftyp", b"M4A \0\0\0\0"), boxed(b"moov", &udta)].concat()
         };
         assert_eq!(mp4_overreaching_box(&mut Cursor::new(file(data(20)))), None);
-        assert_eq!(mp4_overreaching_box(&mut Cursor::new(file(data(0xAC00_0000)))), Some("data".into()));
+        assert_eq!(
+            mp4_overreaching_box(&mut Cursor::new(file(data(0xAC00_0000)))),
+            Some(Overreach::Damaged("data".into()))
+        );
         // A `meta` at the top level, beside `moov` rather than in it (a fuzz find).
         let top_meta = |size: u32| {
             let mut tag = Vec::new();
@@ -494,7 +603,10 @@ mod tests {
         };
         assert_eq!(id3v2_oversized_frame(&mut Cursor::new(tag(0xFF0F_000F))), Some("TSSE".into()));
         assert_eq!(id3v2_oversized_frame(&mut Cursor::new(tag(25))), None);
-        assert_eq!(mp4_overreaching_box(&mut Cursor::new(top_meta(0xFFFC_FF0D))), Some("data".into()));
+        assert_eq!(
+            mp4_overreaching_box(&mut Cursor::new(top_meta(0xFFFC_FF0D))),
+            Some(Overreach::Damaged("data".into()))
+        );
     }
 
     #[test]

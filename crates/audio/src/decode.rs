@@ -104,16 +104,18 @@ fn open_error(e: SymError, container: &str) -> AudioError {
     }
 }
 
-/// A WAV's bytes, with its size fields repaired where they claim more than the file holds or
-/// are a streaming writer's placeholder (0 or 0xFFFFFFFF): the data then runs to the file's end.
-struct PatchedWav<R> {
+/// A file's bytes as symphonia sees them, with a few 4-byte fields replaced: a WAV's size
+/// fields where they claim more than the file holds or are a streaming writer's placeholder (0 or
+/// 0xFFFFFFFF: the data then runs to the file's end), an MP4's QuickTime-style `meta` boxes
+/// renamed `free` (see `container::mp4_quicktime_metas`).
+struct Patched<R> {
     file: R,
     position: u64,
     len: u64,
     patches: Vec<(u64, [u8; 4])>,
 }
 
-impl<R: Read> Read for PatchedWav<R> {
+impl<R: Read> Read for Patched<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.file.read(buf)?;
         for (at, bytes) in &self.patches {
@@ -129,14 +131,14 @@ impl<R: Read> Read for PatchedWav<R> {
     }
 }
 
-impl<R: Seek> Seek for PatchedWav<R> {
+impl<R: Seek> Seek for Patched<R> {
     fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
         self.position = self.file.seek(to)?;
         Ok(self.position)
     }
 }
 
-impl<R: Read + Seek + Send + Sync> MediaSource for PatchedWav<R> {
+impl<R: Read + Seek + Send + Sync> MediaSource for Patched<R> {
     fn is_seekable(&self) -> bool {
         true
     }
@@ -153,7 +155,7 @@ fn wav_source<R: Input>(mut file: R, len: u64, warnings: &mut Vec<String>) -> Re
     let sizes = crate::container::wav_sizes(&mut file);
     file.seek(SeekFrom::Start(0))?;
     let unpatched =
-        |file: R| -> Box<dyn MediaSource> { Box::new(PatchedWav { file, position: 0, len, patches: Vec::new() }) };
+        |file: R| -> Box<dyn MediaSource> { Box::new(Patched { file, position: 0, len, patches: Vec::new() }) };
     let Some(sizes) = sizes else { return Ok(unpatched(file)) };
     let placeholder = sizes.declared_data == 0 || sizes.declared_data == u32::MAX;
     if !placeholder && u64::from(sizes.declared_data) <= sizes.actual_data {
@@ -168,7 +170,7 @@ fn wav_source<R: Input>(mut file: R, len: u64, warnings: &mut Vec<String>) -> Re
     let data = u32::try_from(sizes.actual_data).unwrap_or(u32::MAX - 1);
     let riff = u32::try_from(len.saturating_sub(8)).unwrap_or(u32::MAX - 1);
     let patches = vec![(sizes.riff_size_at, riff.to_le_bytes()), (sizes.data_size_at, data.to_le_bytes())];
-    Ok(Box::new(PatchedWav { file, position: 0, len, patches }))
+    Ok(Box::new(Patched { file, position: 0, len, patches }))
 }
 
 thread_local! {
@@ -253,10 +255,20 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     } else {
         None
     };
+    if container == "mp4" {
+        if let Some(crate::container::Overreach::CutShort(b)) = crate::container::mp4_overreaching_box(&mut input) {
+            return Err(AudioError::new(
+                ErrorKind::Truncated,
+                format!("the mp4 file ends inside its `{b}` box, before its audio is described"),
+            ));
+        }
+    }
     let oversized = id3_frame.or_else(|| match container {
-        "mp4" => crate::container::mp4_overreaching_box(&mut input)
-            .map(|b| format!("its {b} box"))
-            .or_else(|| crate::container::mp4_oversized_table(&mut input).map(|t| format!("its {t} table"))),
+        "mp4" => match crate::container::mp4_overreaching_box(&mut input) {
+            Some(crate::container::Overreach::Damaged(b)) => Some(format!("its `{b}` box")),
+            _ => None,
+        }
+        .or_else(|| crate::container::mp4_oversized_table(&mut input).map(|t| format!("its `{t}` table"))),
         "flac" => crate::container::flac_oversized_metadata(&mut input, marker_at).map(|b| format!("its {b} block")),
         _ => None,
     });
@@ -275,7 +287,16 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     let mut warnings = Vec::new();
     let source: Box<dyn MediaSource> = match container {
         "wav" => wav_source(input, len, &mut warnings)?,
-        _ => Box::new(PatchedWav { file: input, position: 0, len, patches: Vec::new() }),
+        "mp4" => {
+            let mut patches: Vec<(u64, [u8; 4])> =
+                crate::container::mp4_quicktime_metas(&mut input).into_iter().map(|at| (at, *b"free")).collect();
+            if let Some(cut) = crate::container::mp4_cut_short(&mut input) {
+                patches.extend(cut);
+            }
+            input.seek(SeekFrom::Start(0))?;
+            Box::new(Patched { file: input, position: 0, len, patches })
+        }
+        _ => Box::new(Patched { file: input, position: 0, len, patches: Vec::new() }),
     };
     let stream = MediaSourceStream::new(source, Default::default());
     let options = FormatOptions { enable_gapless: true, ..Default::default() };

@@ -390,3 +390,108 @@ fn peaks_are_written_as_json_and_dat() {
     assert_eq!(bytes.len() as u64, 20 + pixels * 4);
     assert_eq!(&bytes[12..16], &441i32.to_le_bytes());
 }
+
+/// Frames ffmpeg decodes from `path` (mono 16-bit at the file's rate): the length to agree with.
+fn ffmpeg_frames(path: &Path) -> u64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:a:0", "-ac", "1", "-f", "s16le", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffmpeg decodes {}", path.display());
+    out.stdout.len() as u64 / 2
+}
+
+/// Moves a box's bytes: `file[at..at + len]` removed, and every enclosing box's size (given by
+/// their offsets) made `len` smaller.
+fn shrink_boxes(file: &mut Vec<u8>, at: usize, len: usize, enclosing: &[usize]) {
+    file.drain(at..at + len);
+    for &b in enclosing {
+        let size = u32::from_be_bytes(file[b..b + 4].try_into().unwrap());
+        file[b..b + 4].copy_from_slice(&(size - len as u32).to_be_bytes());
+    }
+}
+
+/// A phone's video: H.264 and AAC in an MP4 whose `moov/udta/meta` is QuickTime's (no version
+/// and flags before its `hdlr`), as phones write it. It was called damaged ("its      box claims
+/// more bytes than it holds", the box's name four zero bytes); it decodes to its edit list's
+/// length, within an AAC frame of ffmpeg's decode.
+#[test]
+fn a_phone_video_with_quicktime_metadata_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let iso = dir.path().join("iso.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:d=1.6",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=s=320x240:d=1.6:r=30",
+        "-c:v",
+        "libx264",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "use_metadata_tags",
+        "-metadata",
+        "com.android.version=12",
+        "-metadata",
+        "com.android.capture.fps=30",
+        iso.to_str().unwrap(),
+    ]);
+    let mut file = std::fs::read(&iso).unwrap();
+    let find =
+        |file: &[u8], kind: &[u8], from: usize| file[from..].windows(4).position(|w| w == kind).unwrap() + from - 4;
+    let moov = find(&file, b"moov", 0);
+    let udta = find(&file, b"udta", moov);
+    let meta = find(&file, b"meta", udta);
+    assert_eq!(&file[meta + 8..meta + 12], &[0; 4], "ffmpeg writes ISO's full box");
+    // QuickTime's `meta`: the four bytes of version and flags taken out.
+    shrink_boxes(&mut file, meta + 8, 4, &[moov, udta, meta]);
+    let phone = dir.path().join("phone.mp4");
+    std::fs::write(&phone, &file).unwrap();
+    let facts = analyze(&phone).unwrap();
+    assert_eq!(facts["codec"], "aac");
+    // The edit list's length, exact: 1.6 s of sine. ffmpeg keeps the last AAC frame's padding
+    // (70,656), so within one AAC frame (1,024) of its decode.
+    let frames = facts["frames"].as_u64().unwrap();
+    assert_eq!(frames, 70_560, "{facts}");
+    assert!(frames.abs_diff(ffmpeg_frames(&phone)) <= 1024, "{frames} vs ffmpeg's {}", ffmpeg_frames(&phone));
+    // The same file as ffmpeg wrote it decodes alike.
+    assert_eq!(analyze(&iso).unwrap()["frames"], facts["frames"]);
+}
+
+/// A fast-start M4A whose download stopped half-way: its `moov` is whole, half its audio is
+/// there, and it decodes to what ffmpeg decodes of it, with a warning. It was refused ("ends
+/// before any audio"). Without a whole `moov` (cut inside it, or a file whose `moov` comes last)
+/// there is nothing to decode, and that is still refused as truncated.
+#[test]
+fn a_half_downloaded_fast_start_m4a_decodes_what_arrived() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fast, slow) = (dir.path().join("fast.m4a"), dir.path().join("slow.m4a"));
+    for (out, flags) in [(&fast, "+faststart"), (&slow, "+default_base_moof")] {
+        ffmpeg(&["-f", "lavfi", "-i", "sine=f=440:d=6", "-c:a", "aac", "-movflags", flags, out.to_str().unwrap()]);
+    }
+    let cut = |from: &Path, bytes: usize, name: &str| {
+        let data = std::fs::read(from).unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, &data[..bytes.min(data.len())]).unwrap();
+        p
+    };
+    let half = cut(&fast, std::fs::metadata(&fast).unwrap().len() as usize / 2, "half.m4a");
+    let facts = analyze(&half).unwrap();
+    let frames = facts["frames"].as_u64().unwrap();
+    let theirs = ffmpeg_frames(&half);
+    assert!(frames > 44_100 && frames.abs_diff(theirs) <= 1024, "{frames} frames, ffmpeg {theirs}");
+    assert!(facts["warnings"][0].as_str().unwrap().starts_with("truncated"), "{facts}");
+    for broken in [
+        cut(&fast, 400, "inside-moov.m4a"),
+        cut(&slow, std::fs::metadata(&slow).unwrap().len() as usize / 2, "no-moov.m4a"),
+    ] {
+        let (code, message) = analyze(&broken).unwrap_err();
+        assert!(message.contains("truncated"), "{}: {code} {message}", broken.display());
+    }
+}
