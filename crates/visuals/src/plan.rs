@@ -294,8 +294,8 @@ fn palette(reading: &PromptReading, style: StylePreference, light: Light, hue_tu
     let sky_bottom = bottom.mix(secondary.scale(bottom.luma().max(0.1) * 1.5), sky_tint);
     let ink = sky_top.scale(0.35).mix(primary.scale(0.08), 0.4);
     Palette {
-        sky_top: grade(sky_top).graded(1.0, bright.min(1.0)).stored(),
-        sky_bottom: grade(sky_bottom).graded(1.0, bright.min(1.0)).stored(),
+        sky_top: grade(sky_top),
+        sky_bottom: grade(sky_bottom),
         primary: lit(grade(primary)),
         secondary: lit(grade(secondary)),
         accent: lit(grade(accent)),

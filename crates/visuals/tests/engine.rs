@@ -295,6 +295,8 @@ fn a_storm_strikes_on_quiet_songs_too_and_its_colours_stay_visible() {
         // Two darkening moods ("stormy", "fog") are as dark as the darker, and lines and water
         // keep their light.
         for pal in p.scenes.iter().map(|s| s.palette) {
+            // The horizon keeps some of the dusk's light (the sky was once graded twice).
+            assert!(pal.sky_bottom.luma() > 0.15, "{}: sky {}", style.as_str(), pal.sky_bottom.to_hex());
             for c in [pal.primary, pal.secondary, pal.accent] {
                 assert!(c.hsv().2 >= 0.44, "{}: {} is too dark to draw with", style.as_str(), c.to_hex());
             }
