@@ -9,6 +9,7 @@
 //! - `package`: builds the desktop app's installable .deb.
 
 mod postgres;
+mod sweep;
 mod system;
 
 use std::path::PathBuf;
@@ -236,6 +237,7 @@ fn dev() -> Result<()> {
             s
         }
     };
+    sweep::make_room(&target_dir())?;
     run(cargo().args([
         "build",
         "--quiet",
@@ -311,6 +313,8 @@ fn test(filter: &[String]) -> Result<()> {
     ensure_desktop_build()?;
     ensure_desktop_test_tools()?;
     let started = std::time::Instant::now();
+    let since = std::time::SystemTime::now();
+    sweep::make_room(&target_dir())?;
     ui_install()?;
     eprintln!("xtask: ui check and unit tests");
     run(&mut npm(&["run", "--silent", "check"])).context("svelte-check found problems in ui/")?;
@@ -327,10 +331,19 @@ fn test(filter: &[String]) -> Result<()> {
         run(cargo().args(["fmt", "--all", "--check"])).context("code is not formatted: run `cargo fmt --all`")?;
     }
     eprintln!("xtask: clippy");
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--quiet", "--", "-D", "warnings"]))
-        .context("clippy found problems")?;
+    let mut units = sweep::Units::default();
+    sweep::units_of(
+        cargo()
+            .args(["clippy", "--workspace", "--all-targets", "--locked", "--quiet", sweep::MESSAGES])
+            .args(["--", "-D", "warnings"]),
+        &mut units,
+    )
+    .context("clippy found problems")?;
     // The end-to-end suite drives the app binary.
-    run(cargo().args(["build", "--quiet", "--locked", "-p", "resonance-desktop"]))?;
+    sweep::units_of(
+        cargo().args(["build", "--quiet", "--locked", "-p", "resonance-desktop", sweep::MESSAGES]),
+        &mut units,
+    )?;
     let cluster = Cluster::throwaway()?;
     eprintln!("xtask: throwaway Postgres on port {}", cluster.port);
     let mut tests = if have_nextest() {
@@ -353,7 +366,32 @@ fn test(filter: &[String]) -> Result<()> {
     let result = run(&mut tests);
     drop(cluster);
     eprintln!("xtask: test run took {:.0?}", started.elapsed());
+    sweep_after(units, since);
     result.context("tests failed")
+}
+
+/// Removes from the target directory what this run's builds (`units` so far, then the test
+/// binaries and xtask itself) did not use. Skipped, with a message, if a build failed.
+fn sweep_after(mut units: sweep::Units, since: std::time::SystemTime) {
+    let listed = sweep::units_of(
+        cargo().args(["test", "--workspace", "--locked", "--no-run", "--quiet", sweep::MESSAGES]),
+        &mut units,
+    )
+    .and_then(|()| {
+        sweep::units_of(cargo().args(["build", "--locked", "--quiet", "-p", "xtask", sweep::MESSAGES]), &mut units)
+    });
+    if let Err(e) = listed {
+        eprintln!("xtask: the target directory is not swept: {e:#}");
+        return;
+    }
+    let used = units.len();
+    match sweep::sweep(&target_dir(), units, since) {
+        Ok(freed) => eprintln!(
+            "xtask: swept {:.1} GiB of build output that none of this run's {used} units uses",
+            freed as f64 / f64::from(1u32 << 30)
+        ),
+        Err(e) => eprintln!("xtask: the target directory is not swept: {e:#}"),
+    }
 }
 
 fn have_nextest() -> bool {
@@ -411,6 +449,7 @@ fn bench(args: &[String]) -> Result<()> {
     ensure_desktop_test_tools()?;
     ui_build()?;
     // The desktop start is measured on the app as shipped (release profile).
+    sweep::make_room(&target_dir())?;
     run(cargo().args(["build", "--release", "--locked", "--quiet", "-p", "resonance-desktop"]))?;
     let music = bench_music();
     let cluster = Cluster::throwaway()?;

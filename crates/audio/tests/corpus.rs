@@ -57,16 +57,29 @@ const FORMATS: &[Variant] = &[
     ("vorbis.ogg", &["-c:a", "libvorbis", "-q:a", "5"], "vorbis", "ogg", None),
 ];
 
+/// The encoded corpus, made once and shared by every test process of every run (nextest runs
+/// each test in a process of its own): in the target's temporary directory, named by a hash of
+/// the recipe, so a changed recipe makes a new corpus. Built aside and renamed into place, so a
+/// process never reads a half-written one.
 fn corpus() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("resonance-audio-corpus-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = dir.join("source.wav");
+        use std::hash::{Hash, Hasher};
+        let mut recipe = std::collections::hash_map::DefaultHasher::new();
+        (FORMATS, FRAMES, RATE).hash(&mut recipe);
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let dir = root.join(format!("audio-corpus-{:016x}", recipe.finish()));
+        if dir.exists() {
+            return dir;
+        }
+        let aside = root.join(format!("audio-corpus-{}-building", std::process::id()));
+        let _ = std::fs::remove_dir_all(&aside);
+        std::fs::create_dir_all(&aside).unwrap();
+        let src = aside.join("source.wav");
         write_tone(&src, FRAMES, 2, None);
         let src = src.to_str().unwrap().to_owned();
         for (name, args, ..) in FORMATS {
-            let out = dir.join(name);
+            let out = aside.join(name);
             let mut all = vec!["-i", src.as_str()];
             all.extend_from_slice(args);
             all.extend_from_slice(&[
@@ -79,6 +92,11 @@ fn corpus() -> &'static Path {
             ]);
             all.push(out.to_str().unwrap());
             ffmpeg(&all);
+        }
+        // Another process may have finished first: then its corpus is used and ours goes.
+        if std::fs::rename(&aside, &dir).is_err() {
+            std::fs::remove_dir_all(&aside).unwrap();
+            assert!(dir.exists(), "the corpus could not be moved into {}", dir.display());
         }
         dir
     })
