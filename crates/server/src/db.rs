@@ -87,11 +87,23 @@ impl Db {
     /// race to create a role or grant it (a unique violation in `pg_authid` or
     /// `pg_auth_members`, or "tuple concurrently updated"). Its transaction rolled back, and the
     /// role exists now, so running again completes it.
+    ///
+    /// Each attempt runs on a connection of its own that is closed when the attempt fails:
+    /// sqlx returns a failed migration's error without releasing its session advisory lock,
+    /// so a pooled connection would keep it and the next attempt would wait for it forever.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match MIGRATOR.run(&self.pool).await {
+            let mut conn = self.pool.acquire().await?;
+            let outcome = MIGRATOR.run_direct(&mut *conn).await;
+            if outcome.is_err() {
+                // Releases the lock now, then ends the session (which would release it too, but
+                // only once the backend has noticed); neither can fail in a way that matters.
+                let _ = sqlx::query("SELECT pg_advisory_unlock_all()").execute(&mut *conn).await;
+                let _ = conn.close().await;
+            }
+            match outcome {
                 Err(sqlx::migrate::MigrateError::ExecuteMigration(sqlx::Error::Database(e), version))
                     if attempt < 3
                         && (e.constraint().is_some_and(|c| c.starts_with("pg_auth"))

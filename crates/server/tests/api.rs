@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use resonance_server::config::DatabaseUrl;
 use resonance_server::Db;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 #[tokio::test]
 async fn every_project_field_is_validated_and_named() {
@@ -253,6 +254,32 @@ async fn the_openapi_document_covers_every_route() {
     }
     let (status, health) = s.call(Method::GET, "/v1/health", None, None).await;
     assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
+}
+
+/// A migration that fails must not leave its advisory lock on a pooled connection: the next
+/// attempt (the server retries a lost race for a shared role) would wait for it forever.
+#[tokio::test]
+async fn a_failed_migration_leaves_no_lock_and_the_next_attempt_runs() {
+    let db_url = fresh_database().await;
+    let admin = sqlx::PgPool::connect(&db_url).await.unwrap();
+    // An object in the way makes the first migration fail.
+    sqlx::query("CREATE SCHEMA auth").execute(&admin).await.unwrap();
+    let db = Db::connect(&DatabaseUrl::parse(&db_url).unwrap(), 4).await.unwrap();
+    assert!(db.migrate().await.is_err(), "the schema in the way must fail the migration");
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(held, 0, "the failed attempt kept its advisory lock");
+    sqlx::query("DROP SCHEMA auth").execute(&admin).await.unwrap();
+    // A guard against a hang, not a speed target: a leaked lock would block this forever.
+    tokio::time::timeout(Duration::from_secs(120), db.migrate())
+        .await
+        .expect("the second attempt waited for a lock nobody will release")
+        .unwrap();
 }
 
 #[tokio::test]
