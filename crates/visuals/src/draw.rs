@@ -158,6 +158,8 @@ thread_local! {
 
 /// Soft-grid rows per work item.
 const SOFT_CHUNK_ROWS: usize = 8;
+/// How far an out-of-focus city light shines, in frame heights.
+const CITY_REACH: f32 = 0.1095;
 
 fn draw_using(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: usize, scratch: &mut Scratch, isa: Isa) {
     let (w, h) = (frame.width as usize, frame.height as usize);
@@ -297,39 +299,13 @@ impl ComposePass<'_> {
 struct Row {
     planes: [Vec<f32>; 3],
     cover: Vec<f32>,
-    bytes: [Vec<u8>; 3],
     /// The flash over the finished row: its strength and colour.
     flash: (f32, [f32; 3]),
 }
 
 impl Row {
     fn new(w: usize) -> Row {
-        Row {
-            planes: [vec![0.0; w], vec![0.0; w], vec![0.0; w]],
-            cover: vec![0.0; w],
-            bytes: [vec![0; w], vec![0; w], vec![0; w]],
-            flash: (0.0, [0.0; 3]),
-        }
-    }
-
-    /// `col` over column `x` with weight `a`.
-    #[inline(always)]
-    fn blend(&mut self, x: usize, col: [f32; 3], a: f32) {
-        for (plane, c) in self.planes.iter_mut().zip(col) {
-            if let Some(v) = plane.get_mut(x) {
-                *v += (c - *v) * a;
-            }
-        }
-    }
-
-    /// `col` times `a` added to column `x`.
-    #[inline(always)]
-    fn add(&mut self, x: usize, col: [f32; 3], a: f32) {
-        for (plane, c) in self.planes.iter_mut().zip(col) {
-            if let Some(v) = plane.get_mut(x) {
-                *v += c * a;
-            }
-        }
+        Row { planes: [vec![0.0; w], vec![0.0; w], vec![0.0; w]], cover: vec![0.0; w], flash: (0.0, [0.0; 3]) }
     }
 
     /// `col` over every column with weight `a` times its cover (none where the cover is 0).
@@ -343,32 +319,27 @@ impl Row {
     }
 
     /// The row as interleaved RGB bytes, faded by `cover` (the vignette and lift) and
-    /// flashed: each plane converted on its own (which vectorises), then interleaved.
+    /// flashed, in one pass (which vectorises, the interleaving included: a third fewer
+    /// instructions than converting each plane, then interleaving).
     #[inline(always)]
     fn write_bytes(&mut self, out: &mut [u8]) {
         let (flash, flash_col) = self.flash;
-        for ((plane, bytes), flash_c) in self.planes.iter().zip(&mut self.bytes).zip(flash_col) {
-            if flash > 0.0 {
-                for ((b, v), fade) in bytes.iter_mut().zip(plane).zip(&self.cover) {
-                    let value = v * fade;
-                    *b = to_byte(value + (flash_c - value) * flash);
-                }
-            } else {
-                for ((b, v), fade) in bytes.iter_mut().zip(plane).zip(&self.cover) {
-                    *b = to_byte(v * fade);
-                }
+        let [r, g, b] = &self.planes;
+        let n = self.cover.len().min(out.len() / 3);
+        let pixels = out[..3 * n].chunks_exact_mut(3).zip(&r[..n]).zip(&g[..n]).zip(&b[..n]).zip(&self.cover[..n]);
+        if flash > 0.0 {
+            for ((((px, r), g), b), fade) in pixels {
+                let (r, g, b) = (r * fade, g * fade, b * fade);
+                px[0] = to_byte(r + (flash_col[0] - r) * flash);
+                px[1] = to_byte(g + (flash_col[1] - g) * flash);
+                px[2] = to_byte(b + (flash_col[2] - b) * flash);
             }
-        }
-        // Four bytes written per pixel, the fourth overwritten by the next pixel: one store
-        // instead of three.
-        let [r, g, b] = &self.bytes;
-        let n = r.len().min(out.len() / 3);
-        for x in 0..n.saturating_sub(1) {
-            let word = u32::from(r[x]) | u32::from(g[x]) << 8 | u32::from(b[x]) << 16;
-            out[3 * x..3 * x + 4].copy_from_slice(&word.to_le_bytes());
-        }
-        if let Some(x) = n.checked_sub(1) {
-            out[3 * x..3 * x + 3].copy_from_slice(&[r[x], g[x], b[x]]);
+        } else {
+            for ((((px, r), g), b), fade) in pixels {
+                px[0] = to_byte(r * fade);
+                px[1] = to_byte(g * fade);
+                px[2] = to_byte(b * fade);
+            }
         }
     }
 
@@ -670,6 +641,8 @@ impl<'a> Ctx<'a> {
                     gain,
                 })
                 .collect();
+            // By position across, so that each sample visits only the lights within its reach.
+            self.city_lights.sort_by(|a, b| a.u.total_cmp(&b.u));
         }
         if self.style == Style::Cinematic {
             let gain = self.graphics * 0.16 * (0.7 + 0.5 * self.mid);
@@ -853,9 +826,11 @@ impl<'a> Ctx<'a> {
         }
         if has(plan, Motif::City) {
             // Out-of-focus city lights along the horizon.
-            for l in &self.city_lights {
+            // A light reaches as far as d² < CITY_REACH² (sorted by `u`: see `lights`).
+            let from = self.city_lights.partition_point(|l| l.u < u - CITY_REACH);
+            for l in self.city_lights[from..].iter().take_while(|l| l.u <= u + CITY_REACH) {
                 let d2 = (u - l.u).powi(2) + (v - l.v).powi(2);
-                if d2 < 0.012 {
+                if d2 < CITY_REACH * CITY_REACH {
                     add(c, l.color, l.gain * exp(-d2 * l.size));
                 }
             }
@@ -975,13 +950,23 @@ impl<'a> Ctx<'a> {
             } else {
                 0.0
             };
-            for (x, k) in row.cover.iter_mut().enumerate() {
+            // Only the chord this row crosses (and a pixel either side) is drawn.
+            let half = ((sr + px).powi(2) - (v - sy).powi(2)).max(0.0).sqrt();
+            let w = row.cover.len();
+            let x0 = (((sx - half) / px - 1.0).max(0.0) as usize).min(w);
+            let x1 = (((sx + half) / px + 2.0).max(0.0) as usize).clamp(x0, w);
+            for (x, k) in (x0..x1).zip(&mut row.cover[x0..x1]) {
                 let u = (x as f32 + 0.5) * px;
                 let d = ((u - sx).powi(2) + (v - sy).powi(2)).sqrt();
                 *k = ((sr - d) / px + 0.5).clamp(0.0, 1.0) * (1.0 - gap);
             }
             // Veiled by a storm: the sky shows through it.
-            row.blend_covered(col, (0.5 + 0.5 * self.graphics) * (1.0 - 0.75 * self.overcast));
+            let a = (0.5 + 0.5 * self.graphics) * (1.0 - 0.75 * self.overcast);
+            for (plane, c) in row.planes.iter_mut().zip(col) {
+                for (v, &k) in plane[x0..x1].iter_mut().zip(&row.cover[x0..x1]) {
+                    *v += (c - *v) * (k * a);
+                }
+            }
         }
         if v > hz {
             // The floor: a perspective grid rushing towards the viewer, faster on the beat.
@@ -1731,59 +1716,64 @@ impl Prim {
         self.cover(py, row, x0, x1);
     }
 
-    /// Draws the pixels `x0..x1` of the row at `py`.
+    /// Draws the pixels `x0..x1` of the row at `py`: their cover first, into the row's cover,
+    /// then the colour over the span (two loops without branches, which vectorise).
     #[inline(always)]
     fn cover(&self, py: f32, row: &mut Row, x0: usize, x1: usize) {
+        let x1 = x1.min(row.cover.len());
+        if x0 >= x1 {
+            return;
+        }
+        let span = &mut row.cover[x0..x1];
+        let columns = (x0..x1).map(|x| x as f32 + 0.5);
         match self.shape {
             Shape::Segment { a, b, hw } => {
                 let (dx, dy) = (b.0 - a.0, b.1 - a.1);
                 let len2 = dx * dx + dy * dy;
                 let inv_len2 = if len2 > 0.0 { 1.0 / len2 } else { 0.0 };
                 let ay = py - a.1;
-                for x in x0..x1 {
-                    let ax = x as f32 + 0.5 - a.0;
+                for (k, x) in span.iter_mut().zip(columns) {
+                    let ax = x - a.0;
                     let t = ((ax * dx + ay * dy) * inv_len2).clamp(0.0, 1.0);
                     let (ex, ey) = (ax - t * dx, ay - t * dy);
                     let d = (ex * ex + ey * ey).sqrt();
-                    let cov = if self.soft {
+                    *k = if self.soft {
                         let f = (1.0 - d / hw).max(0.0);
                         f * f
                     } else {
                         line_coverage(d, hw)
                     };
-                    self.put(row, x, cov);
                 }
             }
             Shape::Disc { c, r, soft } => {
                 let dy2 = (py - c.1).powi(2);
-                for x in x0..x1 {
-                    let d = ((x as f32 + 0.5 - c.0).powi(2) + dy2).sqrt();
-                    let cov =
+                for (k, x) in span.iter_mut().zip(columns) {
+                    let d = ((x - c.0).powi(2) + dy2).sqrt();
+                    *k =
                         if soft > 0.0 { 1.0 - smoothstep(r - soft, r + 0.5, d) } else { (r + 0.5 - d).clamp(0.0, 1.0) };
-                    self.put(row, x, cov);
                 }
             }
             Shape::Ring { c, r, hw } => {
                 let dy2 = (py - c.1).powi(2);
-                for x in x0..x1 {
-                    let d = ((x as f32 + 0.5 - c.0).powi(2) + dy2).sqrt();
-                    self.put(row, x, line_coverage((d - r).abs(), hw));
+                for (k, x) in span.iter_mut().zip(columns) {
+                    let d = ((x - c.0).powi(2) + dy2).sqrt();
+                    *k = line_coverage((d - r).abs(), hw);
                 }
             }
         }
-    }
-
-    /// Column `x` covered `cov` by this primitive.
-    #[inline(always)]
-    fn put(&self, row: &mut Row, x: usize, cov: f32) {
-        if cov <= 0.0 {
-            return;
-        }
-        let a = cov * self.alpha;
-        if self.additive {
-            row.add(x, self.color, a);
-        } else {
-            row.blend(x, self.color, a.min(1.0));
+        // A cover of 0 (or below) leaves a column as it was.
+        let alpha = self.alpha;
+        for (plane, c) in row.planes.iter_mut().zip(self.color) {
+            let pixels = plane[x0..x1].iter_mut().zip(&row.cover[x0..x1]);
+            if self.additive {
+                for (v, &k) in pixels {
+                    *v += c * (k.max(0.0) * alpha);
+                }
+            } else {
+                for (v, &k) in pixels {
+                    *v += (c - *v) * (k.max(0.0) * alpha).min(1.0);
+                }
+            }
         }
     }
 }
@@ -1982,10 +1972,13 @@ impl Silhouette {
             if weight <= 0.0 {
                 continue;
             }
-            for x in run.from..run.to.min(row.cover.len()) {
-                let (across, cov) = (self.window_across[x], row.cover[x]);
-                if cov > 0.0 {
-                    row.blend(x, light.0, across * weight * cov * self.alpha * 0.85);
+            let (from, to) = (run.from.min(row.cover.len()), run.to.min(row.cover.len()));
+            let k = weight * self.alpha * 0.85;
+            for (plane, c) in row.planes.iter_mut().zip(light.0) {
+                for ((v, &across), &cov) in
+                    plane[from..to].iter_mut().zip(&self.window_across[from..to]).zip(&row.cover[from..to])
+                {
+                    *v += (c - *v) * (across * k * cov.max(0.0));
                 }
             }
         }
