@@ -62,8 +62,15 @@ fn cargo() -> Command {
     c
 }
 
+/// What every command needs: Postgres, runuser, and libopus (with pkg-config to find it), which
+/// `resonance-audio` links to decode Opus.
 fn ensure_machine() -> Result<()> {
-    ensure_packages(&[("postgresql", &|| postgres::find_bin_dir().is_some()), ("util-linux", &|| have("runuser"))])
+    ensure_packages(&[
+        ("postgresql", &|| postgres::find_bin_dir().is_some()),
+        ("util-linux", &|| have("runuser")),
+        ("pkg-config", &|| have("pkg-config")),
+        ("libopus-dev", &|| Command::new("pkg-config").args(["--exists", "opus"]).status().is_ok_and(|s| s.success())),
+    ])
 }
 
 /// What building and testing the client needs besides Postgres: libdbus to build the keyring

@@ -8,7 +8,7 @@ use std::io::{ErrorKind as IoKind, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_OPUS};
+use symphonia::core::codecs::{CodecRegistry, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_OPUS};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
@@ -67,6 +67,18 @@ fn sniff_container(head: &[u8]) -> &'static str {
     }
 }
 
+/// Symphonia's decoders and libopus' (Opus: symphonia's Ogg reader passes the header's
+/// pre-skip and the last page's end as each packet's trims, which the decoder applies).
+fn codecs() -> &'static CodecRegistry {
+    static CODECS: std::sync::LazyLock<CodecRegistry> = std::sync::LazyLock::new(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        registry.register_all::<symphonia_adapter_libopus::OpusDecoder>();
+        registry
+    });
+    &CODECS
+}
+
 fn read_tags(revision: &MetadataRevision, tags: &mut Tags, has_cover_art: &mut bool) {
     for tag in revision.tags() {
         let slot = match tag.std_key {
@@ -98,7 +110,7 @@ fn open_error(e: SymError, container: &str) -> AudioError {
         SymError::IoError(io) => AudioError::from(io),
         SymError::Unsupported(_) => AudioError::new(
             ErrorKind::NotAudio,
-            "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis, AIFF)",
+            "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis and Opus, AIFF)",
         ),
         other => AudioError::new(ErrorKind::Corrupt, format!("the file's structure is damaged: {other}")),
     }
@@ -245,7 +257,7 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         // audio files start with theirs, and a scan through junk is where hostile input hides.
         return Err(AudioError::new(
             ErrorKind::NotAudio,
-            "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis, AIFF)",
+            "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis and Opus, AIFF)",
         ));
     }
     // Symphonia 0.5 leaves the MP4 edit list and AIFF's frame count to us; read them first.
@@ -319,13 +331,7 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         .cloned()
         .ok_or_else(|| AudioError::new(ErrorKind::NotAudio, "the file holds no audio track"))?;
     let params = &track.codec_params;
-    if params.codec == CODEC_TYPE_OPUS {
-        return Err(AudioError::new(
-            ErrorKind::UnsupportedCodec,
-            "Opus audio cannot be decoded yet; export the track as FLAC, WAV, MP3 or AAC",
-        ));
-    }
-    let registry = symphonia::default::get_codecs();
+    let registry = codecs();
     let codec = registry.get_codec(params.codec).map(|d| d.short_name.to_owned());
     let mut decoder =
         guarded("starting the decoder", || registry.make(params, &DecoderOptions::default()))?.map_err(|_| {
@@ -347,6 +353,10 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
             keep = declared_frames;
         }
         "aiff" => declared_frames = aiff_frames.or(declared_frames),
+        // Ogg Opus declares its last granule, which counts the pre-skip the decoder drops.
+        "ogg" if params.codec == CODEC_TYPE_OPUS => {
+            declared_frames = declared_frames.map(|n| n.saturating_sub(u64::from(params.delay.unwrap_or(0))));
+        }
         _ => {}
     }
     let mut format = Format {
