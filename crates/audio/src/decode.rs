@@ -108,6 +108,12 @@ fn open_error(e: SymError, container: &str) -> AudioError {
             AudioError::new(ErrorKind::NotAudio, "the file is too short to be audio of any known format")
         }
         SymError::IoError(io) => AudioError::from(io),
+        // A container we know whose audio is in a form symphonia does not read (a WAV of GSM,
+        // for instance): the file is audio, its codec is what we lack.
+        SymError::Unsupported(what) if container != "unknown" => AudioError::new(
+            ErrorKind::UnsupportedCodec,
+            format!("the {container} file's audio is in a form we cannot decode ({what}); export it as FLAC, PCM WAV, MP3 or AAC"),
+        ),
         SymError::Unsupported(_) => AudioError::new(
             ErrorKind::NotAudio,
             "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis and Opus, AIFF)",
@@ -335,9 +341,14 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     let codec = registry.get_codec(params.codec).map(|d| d.short_name.to_owned());
     let mut decoder =
         guarded("starting the decoder", || registry.make(params, &DecoderOptions::default()))?.map_err(|_| {
+            let channels = params.channels.map_or(0, |c| c.count());
             AudioError::new(
                 ErrorKind::UnsupportedCodec,
-                format!("the {container} file's codec ({}) is not supported", codec.as_deref().unwrap_or("unknown")),
+                if params.codec == CODEC_TYPE_OPUS && channels > 2 {
+                    format!("Opus with {channels} channels cannot be decoded yet (mono and stereo can); export it in stereo")
+                } else {
+                    format!("the {container} file's codec ({}) is not supported", codec.as_deref().unwrap_or("unknown"))
+                },
             )
         })?;
     // Symphonia's decoders already drop MP3 and Vorbis encoder delay and padding (gapless);

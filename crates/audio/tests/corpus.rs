@@ -342,6 +342,20 @@ fn bad_input_gets_its_documented_kind() {
     // And a WAV claiming 4 GHz, for which the analysis once sized its buffers.
     let mut absurd_rate = std::fs::read(corpus().join("s16.wav")).unwrap();
     absurd_rate[24..28].copy_from_slice(&4_000_000_000u32.to_le_bytes());
+    // Audio in forms we cannot decode: GSM in a WAV (a telephone recorder's), Opus in 5.1.
+    let gsm = dir.path().join("phone.wav");
+    let source = corpus().join("s16.wav");
+    ffmpeg(&["-i", source.to_str().unwrap(), "-ar", "8000", "-ac", "1", "-c:a", "libgsm_ms", gsm.to_str().unwrap()]);
+    let surround = dir.path().join("surround.opus");
+    ffmpeg(&[
+        "-i",
+        source.to_str().unwrap(),
+        "-af",
+        "pan=5.1|FL=c0|FR=c1|FC=c0|LFE=c1|BL=c0|BR=c1",
+        "-c:a",
+        "libopus",
+        surround.to_str().unwrap(),
+    ]);
     // Junk before a format's marker (the decoder would scan past it): refused.
     let junk_first = [b"f\x02".as_slice(), &flac].concat();
     let junk_after_tag = [b"ID3\x04\x00\x00\x00\x00\x00\x00".as_slice(), b"junk", &flac].concat();
@@ -358,6 +372,8 @@ fn bad_input_gets_its_documented_kind() {
         (write("notes.mp3", b"these are my lyrics, not audio at all\n"), "not_audio"),
         (write("image.flac", &[0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13]), "not_audio"),
         (write("header-only.flac", &flac[..60]), "truncated"),
+        (gsm, "unsupported_codec"),
+        (surround, "unsupported_codec"),
         (dir.path().join("missing.wav"), "io"),
     ];
     for (path, kind) in cases {
@@ -366,6 +382,11 @@ fn bad_input_gets_its_documented_kind() {
         let line = stderr.trim_end();
         assert!(!line.contains('\n'), "one line only: {line}");
         assert!(line.starts_with(&format!("error: {kind}: ")), "{}: got {line:?}", path.display());
+        if kind == "unsupported_codec" {
+            // Says what it is and what to do instead.
+            assert!(line.contains("wav file's audio") || line.contains("Opus with 6 channels"), "{line}");
+            assert!(line.contains("export"), "{line}");
+        }
     }
     // A damaged body after a valid header: refused or analysed with a warning, never a panic.
     match analyze(&write("garbled.flac", &garbled)) {
