@@ -296,6 +296,27 @@ mod tests {
         assert!(!p.playback.with_extension("wav.partial").exists());
     }
 
+    /// An Opus voice note (as a phone or a messenger saves it) previews like any track: played
+    /// back as a WAV at Opus' 48 kHz with every frame ffmpeg decodes.
+    #[test]
+    fn an_opus_voice_note_previews() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (wav, opus) = (dir.path().join("note.wav"), dir.path().join("note.opus"));
+        sine_wav(&wav, 3, 16_000, 1);
+        let encoded = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(&wav)
+            .args(["-c:a", "libopus"])
+            .arg(&opus)
+            .status()
+            .unwrap_or_else(|e| panic!("ffmpeg: {e}"));
+        assert!(encoded.success());
+        let p = preview(&opus, dir.path(), |_| {}).unwrap_or_else(|e| panic!("an Opus file must preview: {e}"));
+        assert_eq!(p.waveform.peaks.len(), 3 * 100 * 2);
+        let played = resonance_audio::probe(&p.playback, &mut []).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((played.frames, played.sample_rate, played.channels), (3 * 48_000, 48_000, 1));
+    }
+
     #[test]
     fn a_file_that_is_not_audio_is_refused_and_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
