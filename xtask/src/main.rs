@@ -105,6 +105,7 @@ fn ensure_desktop_build() -> Result<()> {
         ("libayatana-appindicator3-dev", &pc("ayatana-appindicator3-0.1")),
         ("libxdo-dev", &|| std::path::Path::new("/usr/include/xdo.h").exists()),
         ("libssl-dev", &pc("openssl")),
+        ("libopus-dev", &pc("opus")),
         ("gstreamer1.0-plugins-good", &|| gst_plugin("libgstisomp4.so")),
         ("gstreamer1.0-libav", &|| gst_plugin("libgstlibav.so")),
         ("nodejs", &|| have("node")),

@@ -67,8 +67,8 @@ fn sniff_container(head: &[u8]) -> &'static str {
     }
 }
 
-/// Symphonia's decoders and libopus' (Opus: symphonia's Ogg reader passes the header's
-/// pre-skip and the last page's end as each packet's trims, which the decoder applies).
+/// Symphonia's decoders and libopus' (Opus: the pre-skip is dropped by `decode` itself, the
+/// last page's end arrives as the last packet's trim, which the decoder applies).
 fn codecs() -> &'static CodecRegistry {
     static CODECS: std::sync::LazyLock<CodecRegistry> = std::sync::LazyLock::new(|| {
         let mut registry = CodecRegistry::new();
@@ -108,9 +108,10 @@ fn open_error(e: SymError, container: &str) -> AudioError {
             AudioError::new(ErrorKind::NotAudio, "the file is too short to be audio of any known format")
         }
         SymError::IoError(io) => AudioError::from(io),
-        // A container we know whose audio is in a form symphonia does not read (a WAV of GSM,
-        // for instance): the file is audio, its codec is what we lack.
-        SymError::Unsupported(what) if container != "unknown" => AudioError::new(
+        // A WAV or AIFF whose audio is in a form symphonia does not read (GSM, for instance): the
+        // file is audio, its codec is what we lack. (Elsewhere "unsupported" also means a file
+        // that only looks like the container, such as a HEIC photo's `ftyp`: not audio.)
+        SymError::Unsupported(what) if matches!(container, "wav" | "aiff") => AudioError::new(
             ErrorKind::UnsupportedCodec,
             format!("the {container} file's audio is in a form we cannot decode ({what}); export it as FLAC, PCM WAV, MP3 or AAC"),
         ),
@@ -337,20 +338,43 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         .cloned()
         .ok_or_else(|| AudioError::new(ErrorKind::NotAudio, "the file holds no audio track"))?;
     let params = &track.codec_params;
+    let opus = params.codec == CODEC_TYPE_OPUS;
+    if opus && container != "ogg" {
+        // Symphonia passes an MP4's `dOps` to the decoder as if it were Ogg's header.
+        return Err(AudioError::new(
+            ErrorKind::UnsupportedCodec,
+            format!(
+                "Opus in an {container} file cannot be decoded yet (Ogg Opus, .opus, can); export it as .opus or FLAC"
+            ),
+        ));
+    }
+    // Opus' pre-skip is dropped below, across as many packets as it spans: the decoder would drop
+    // it from the first packet only, so it is given a header whose pre-skip is zero.
+    let mut decoder_params = params.clone();
+    if opus {
+        if let Some(pre_skip) = decoder_params.extra_data.as_mut().and_then(|head| head.get_mut(10..12)) {
+            pre_skip.fill(0);
+        }
+    }
     let registry = codecs();
     let codec = registry.get_codec(params.codec).map(|d| d.short_name.to_owned());
-    let mut decoder =
-        guarded("starting the decoder", || registry.make(params, &DecoderOptions::default()))?.map_err(|_| {
-            let channels = params.channels.map_or(0, |c| c.count());
-            AudioError::new(
-                ErrorKind::UnsupportedCodec,
-                if params.codec == CODEC_TYPE_OPUS && channels > 2 {
-                    format!("Opus with {channels} channels cannot be decoded yet (mono and stereo can); export it in stereo")
-                } else {
-                    format!("the {container} file's codec ({}) is not supported", codec.as_deref().unwrap_or("unknown"))
-                },
-            )
-        })?;
+    let mut decoder = guarded("starting the decoder", || registry.make(&decoder_params, &DecoderOptions::default()))?
+        .map_err(|e| {
+        let channels = params.channels.map_or(0, |c| c.count());
+        AudioError::new(
+            ErrorKind::UnsupportedCodec,
+            if opus && channels > 2 {
+                format!(
+                    "Opus with {channels} channels cannot be decoded yet (mono and stereo can); export it in stereo"
+                )
+            } else {
+                format!(
+                    "the {container} file's codec ({}) is not supported: {e}",
+                    codec.as_deref().unwrap_or("unknown")
+                )
+            },
+        )
+    })?;
     // Symphonia's decoders already drop MP3 and Vorbis encoder delay and padding (gapless);
     // for MP4 we apply the edit list ourselves, and AIFF's count comes from its COMM chunk.
     let mut skip: u64 = 0;
@@ -364,9 +388,11 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
             keep = declared_frames;
         }
         "aiff" => declared_frames = aiff_frames.or(declared_frames),
-        // Ogg Opus declares its last granule, which counts the pre-skip the decoder drops.
-        "ogg" if params.codec == CODEC_TYPE_OPUS => {
-            declared_frames = declared_frames.map(|n| n.saturating_sub(u64::from(params.delay.unwrap_or(0))));
+        // Ogg Opus: the header's pre-skip (symphonia's delay) is ours to drop, and the declared
+        // length (the last granule) counts it. The last page's end arrives as the last packet's trim.
+        "ogg" if opus => {
+            skip = u64::from(params.delay.unwrap_or(0));
+            declared_frames = declared_frames.map(|n| n.saturating_sub(skip));
         }
         _ => {}
     }
@@ -388,7 +414,7 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
             Ok(p) => p,
             Err(SymError::IoError(e)) if e.kind() == IoKind::UnexpectedEof => break,
             Err(SymError::ResetRequired) => {
-                decoder = registry.make(params, &DecoderOptions::default()).map_err(|e| {
+                decoder = registry.make(&decoder_params, &DecoderOptions::default()).map_err(|e| {
                     AudioError::new(ErrorKind::Corrupt, format!("the stream changed format mid-way: {e}"))
                 })?;
                 continue;

@@ -346,6 +346,8 @@ fn bad_input_gets_its_documented_kind() {
     let gsm = dir.path().join("phone.wav");
     let source = corpus().join("s16.wav");
     ffmpeg(&["-i", source.to_str().unwrap(), "-ar", "8000", "-ac", "1", "-c:a", "libgsm_ms", gsm.to_str().unwrap()]);
+    let opus_in_mp4 = dir.path().join("opus.mp4");
+    ffmpeg(&["-i", source.to_str().unwrap(), "-c:a", "libopus", opus_in_mp4.to_str().unwrap()]);
     let surround = dir.path().join("surround.opus");
     ffmpeg(&[
         "-i",
@@ -373,6 +375,7 @@ fn bad_input_gets_its_documented_kind() {
         (write("image.flac", &[0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13]), "not_audio"),
         (write("header-only.flac", &flac[..60]), "truncated"),
         (gsm, "unsupported_codec"),
+        (opus_in_mp4, "unsupported_codec"),
         (surround, "unsupported_codec"),
         (dir.path().join("missing.wav"), "io"),
     ];
@@ -384,8 +387,13 @@ fn bad_input_gets_its_documented_kind() {
         assert!(line.starts_with(&format!("error: {kind}: ")), "{}: got {line:?}", path.display());
         if kind == "unsupported_codec" {
             // Says what it is and what to do instead.
-            assert!(line.contains("wav file's audio") || line.contains("Opus with 6 channels"), "{line}");
-            assert!(line.contains("export"), "{line}");
+            let name = path.file_name().unwrap().to_str().unwrap();
+            let what = match name {
+                "phone.wav" => "wav file's audio",
+                "opus.mp4" => "Opus in an mp4 file",
+                _ => "Opus with 6 channels",
+            };
+            assert!(line.contains(what) && line.contains("export"), "{name}: {line}");
         }
     }
     // A damaged body after a valid header: refused or analysed with a warning, never a panic.
@@ -545,10 +553,22 @@ fn opus_decodes_to_ffmpegs_exact_length() {
         "128k",
         song.to_str().unwrap(),
     ]);
+    // Packets of 5 ms (240 samples): the pre-skip (312) spans two of them.
+    let short_packets = dir.path().join("short-packets.opus");
+    let song_source = corpus().join("s16.wav");
+    ffmpeg(&[
+        "-i",
+        song_source.to_str().unwrap(),
+        "-c:a",
+        "libopus",
+        "-frame_duration",
+        "5",
+        short_packets.to_str().unwrap(),
+    ]);
     let voice = dir.path().join("voice.opus");
     let source = corpus().join("s16.wav");
     ffmpeg(&["-i", source.to_str().unwrap(), "-ac", "1", "-ar", "16000", "-c:a", "libopus", voice.to_str().unwrap()]);
-    for (path, channels) in [(&song, 2), (&voice, 1)] {
+    for (path, channels) in [(&song, 2), (&short_packets, 2), (&voice, 1)] {
         let facts = analyze(path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
         let frames = facts["frames"].as_u64().unwrap();
         assert_eq!(frames, ffmpeg_frames(path), "{}: the length must be ffmpeg's", path.display());

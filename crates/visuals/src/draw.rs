@@ -158,8 +158,10 @@ thread_local! {
 
 /// Soft-grid rows per work item.
 const SOFT_CHUNK_ROWS: usize = 8;
-/// How far an out-of-focus city light shines, in frame heights.
-const CITY_REACH: f32 = 0.1095;
+/// How far an out-of-focus city light shines: d² < CITY_REACH², in frame heights² (and a little
+/// more across, where the lights are looked up: `CITY_ACROSS`² > `CITY_REACH2`).
+const CITY_REACH2: f32 = 0.012;
+const CITY_ACROSS: f32 = 0.1096;
 
 fn draw_using(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: usize, scratch: &mut Scratch, isa: Isa) {
     let (w, h) = (frame.width as usize, frame.height as usize);
@@ -826,11 +828,11 @@ impl<'a> Ctx<'a> {
         }
         if has(plan, Motif::City) {
             // Out-of-focus city lights along the horizon.
-            // A light reaches as far as d² < CITY_REACH² (sorted by `u`: see `lights`).
-            let from = self.city_lights.partition_point(|l| l.u < u - CITY_REACH);
-            for l in self.city_lights[from..].iter().take_while(|l| l.u <= u + CITY_REACH) {
+            // Only the lights within reach across (sorted by `u`: see `lights`).
+            let from = self.city_lights.partition_point(|l| l.u < u - CITY_ACROSS);
+            for l in self.city_lights[from..].iter().take_while(|l| l.u <= u + CITY_ACROSS) {
                 let d2 = (u - l.u).powi(2) + (v - l.v).powi(2);
-                if d2 < CITY_REACH * CITY_REACH {
+                if d2 < CITY_REACH2 {
                     add(c, l.color, l.gain * exp(-d2 * l.size));
                 }
             }
@@ -1670,7 +1672,8 @@ impl Prim {
     #[inline(always)]
     fn draw_row(&self, y: usize, row: &mut Row) {
         let py = y as f32 + 0.5;
-        if py < self.bbox.1 || py > self.bbox.3 || self.alpha <= 0.0 {
+        // A NaN alpha draws nothing, as a zero one.
+        if py < self.bbox.1 || py > self.bbox.3 || self.alpha.is_nan() || self.alpha <= 0.0 {
             return;
         }
         let w = row.cover.len();
