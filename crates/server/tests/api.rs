@@ -265,7 +265,8 @@ async fn a_failed_migration_leaves_no_lock_and_the_next_attempt_runs() {
     // An object in the way makes the first migration fail.
     sqlx::query("CREATE SCHEMA auth").execute(&admin).await.unwrap();
     let db = Db::connect(&DatabaseUrl::parse(&db_url).unwrap(), 4).await.unwrap();
-    assert!(db.migrate().await.is_err(), "the schema in the way must fail the migration");
+    let failed = db.migrate().await.expect_err("the schema in the way must fail the migration");
+    assert!(format!("{failed:?}").contains("already exists"), "not the arranged failure: {failed:?}");
     let held: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
