@@ -297,8 +297,13 @@ fn dev() -> Result<()> {
             bail!("resonance-server exited with {status}");
         }
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            // The server got the same SIGINT from the terminal; give it a moment to drain.
+            // From the terminal the server got the same SIGINT: give it a moment to drain. A
+            // SIGTERM or SIGHUP to xtask alone reached only us: pass it on, and the branch above
+            // then stops the worker, the app and Postgres.
             std::thread::sleep(std::time::Duration::from_millis(300));
+            if child.try_wait()?.is_none() {
+                let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            }
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
@@ -371,7 +376,45 @@ fn test(filter: &[String]) -> Result<()> {
     if let Some(driver) = tauri_driver() {
         tests.env("RESONANCE_TAURI_DRIVER", driver);
     }
-    let result = run(&mut tests);
+    // Ctrl-C, or a SIGTERM or SIGHUP to xtask alone (a supervisor's, `timeout`'s): the tests are
+    // told to stop and the throwaway Postgres goes with them, instead of running on unowned.
+    let tests_pid = std::sync::Arc::new(std::sync::Mutex::new(None::<u32>));
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let (tests_pid, stop_cluster, interrupted) = (tests_pid.clone(), cluster.stopper(), interrupted.clone());
+        let installed = ctrlc::set_handler(move || {
+            interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+            let Some(pid) = tests_pid.lock().ok().and_then(|p| *p) else {
+                // The tests have ended, and their Postgres with them: nothing is left to stop.
+                std::process::exit(130);
+            };
+            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            stop_cluster();
+            eprintln!("xtask: interrupted; the tests and their Postgres were stopped");
+            std::process::exit(130);
+        });
+        if let Err(e) = installed {
+            eprintln!("xtask: warning: no signal handler ({e}): an interrupted run may leave Postgres running");
+        }
+    }
+    let result = tests.spawn().with_context(|| "cannot start the tests").and_then(|mut child| {
+        if let Ok(mut pid) = tests_pid.lock() {
+            *pid = Some(child.id());
+        }
+        let status = child.wait()?;
+        while interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            // The handler is stopping Postgres and will end the process: leave the cluster to it.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // Finished: a later interrupt has no tests to stop (and the pid may be another's soon).
+        if let Ok(mut pid) = tests_pid.lock() {
+            *pid = None;
+        }
+        if !status.success() {
+            bail!("{:?} {:?} failed with {status}", tests.get_program(), tests.get_args().collect::<Vec<_>>());
+        }
+        Ok(())
+    });
     drop(cluster);
     eprintln!("xtask: test run took {:.0?}", started.elapsed());
     sweep_after(units, since);

@@ -158,6 +158,24 @@ impl Cluster {
         self.bin.join("psql")
     }
 
+    /// What stops this cluster (and removes a throwaway one's directory) from another thread,
+    /// such as a signal handler's, when the process will end without dropping it.
+    pub fn stopper(&self) -> impl Fn() + Send + 'static {
+        let mut c = self.pg("pg_ctl");
+        c.arg("-D").arg(self.data_dir()).args(["-m", "fast", "-w", "stop"]);
+        c.stdout(std::process::Stdio::null());
+        let stop = std::sync::Mutex::new(c);
+        let remove = self.throwaway.then(|| self.root.clone());
+        move || {
+            if let Ok(mut c) = stop.lock() {
+                let _ = c.status();
+            }
+            if let Some(root) = &remove {
+                let _ = std::fs::remove_dir_all(root);
+            }
+        }
+    }
+
     pub fn stop(&mut self) {
         if self.running {
             let mut c = self.pg("pg_ctl");
