@@ -313,8 +313,14 @@ impl Row {
     /// `col` over every column with weight `a` times its cover (none where the cover is 0).
     #[inline(always)]
     fn blend_covered(&mut self, col: [f32; 3], a: f32) {
+        self.blend_covered_span(0, self.cover.len(), col, a);
+    }
+
+    /// `blend_covered` over the columns `x0..x1` only (`x0 <= x1 <= width`).
+    #[inline(always)]
+    fn blend_covered_span(&mut self, x0: usize, x1: usize, col: [f32; 3], a: f32) {
         for (plane, c) in self.planes.iter_mut().zip(col) {
-            for (v, &k) in plane.iter_mut().zip(&self.cover) {
+            for (v, &k) in plane[x0..x1].iter_mut().zip(&self.cover[x0..x1]) {
                 *v += (c - *v) * (k * a);
             }
         }
@@ -963,12 +969,7 @@ impl<'a> Ctx<'a> {
                 *k = ((sr - d) / px + 0.5).clamp(0.0, 1.0) * (1.0 - gap);
             }
             // Veiled by a storm: the sky shows through it.
-            let a = (0.5 + 0.5 * self.graphics) * (1.0 - 0.75 * self.overcast);
-            for (plane, c) in row.planes.iter_mut().zip(col) {
-                for (v, &k) in plane[x0..x1].iter_mut().zip(&row.cover[x0..x1]) {
-                    *v += (c - *v) * (k * a);
-                }
-            }
+            row.blend_covered_span(x0, x1, col, (0.5 + 0.5 * self.graphics) * (1.0 - 0.75 * self.overcast));
         }
         if v > hz {
             // The floor: a perspective grid rushing towards the viewer, faster on the beat.
@@ -2012,6 +2013,22 @@ mod tests {
                 assert!((d - want).abs() < 1e-5, "offset {off}, column {x}: {d} vs {want}");
             }
         }
+    }
+
+    #[test]
+    fn a_primitive_with_no_or_nan_alpha_leaves_the_row_alone_and_one_with_alpha_draws() {
+        let mut row = Row::new(64);
+        for plane in &mut row.planes {
+            plane.fill(0.25);
+        }
+        for alpha in [0.0, f32::NAN] {
+            for additive in [false, true] {
+                Prim::disc((32.0, 8.0), 10.0, 0.0, Rgb::WHITE, alpha, additive).draw_row(8, &mut row);
+                assert!(row.planes.iter().flatten().all(|&v| v == 0.25), "alpha {alpha}, additive {additive}");
+            }
+        }
+        Prim::disc((32.0, 8.0), 10.0, 0.0, Rgb::WHITE, 1.0, false).draw_row(8, &mut row);
+        assert_eq!((row.planes[0][32], row.planes[0][0]), (1.0, 0.25), "inside the disc, and outside it");
     }
 
     #[test]
