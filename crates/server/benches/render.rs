@@ -4,7 +4,8 @@
 //! then the same frames, drawn beforehand and held in memory, are given to the same ffmpeg
 //! command alone (encode-only). Printed per resolution: the render ÷ encode-only ratio (target
 //! ≤ 1.3×), the render as a share of the clip's length (target at 720p ≤ 1.0×), drawing alone,
-//! each the best of two runs (this machine's speed drifts by tens of percent between minutes),
+//! each the best of four rounds (this machine's speed drifts by tens of percent between minutes,
+//! and only ever makes a run slower), with the median of the rounds' own ratios beside it,
 //! and the peak RSS of the 2160p render (measured first, before anything else is allocated).
 //! Also: beat F of frame-to-frame change (frames drawn at 160×90) against the analysis' beats,
 //! at effect intensity 0.5 and 1.0 (target ≥ 0.8), per style.
@@ -24,7 +25,7 @@ const CLIP_SECONDS: f64 = 12.0;
 /// Distinct frames held in memory for the encode-only run (cycled).
 const RING: usize = 60;
 /// Rounds of each measurement (see the top of this file).
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 4;
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -112,18 +113,32 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!("render: {CLIP_SECONDS} s of {song} ({:.0} BPM), {cores} cores", analysis.rhythm.tempo_bpm.unwrap_or(0.0));
 
+    // `RESONANCE_BENCH_ROWS=minimal,cinematic:720` measures only those rows (a style, or a style
+    // and a height); unset, every row.
+    let only: Option<Vec<String>> =
+        std::env::var("RESONANCE_BENCH_ROWS").ok().map(|v| v.split(',').map(|r| r.trim().to_owned()).collect());
+    let wanted = |style: StylePreference, height: u32| {
+        only.as_ref()
+            .is_none_or(|rows| rows.iter().any(|r| r == style.as_str() || *r == format!("{}:{height}", style.as_str())))
+    };
+
     // The 2160p render first, so the process' peak RSS is the render's own.
-    let heavy = plan(&analysis, &look(StylePreference::Cinematic, 0.6), "bench");
-    let uhd = full_render(&heavy, &audio, (3840, 2160), dir.path());
-    let uhd_rss = peak_rss_mb();
-    println!("  peak RSS of the 2160p render: {uhd_rss:.0} MB");
+    let uhd = wanted(StylePreference::Cinematic, 2160).then(|| {
+        let heavy = plan(&analysis, &look(StylePreference::Cinematic, 0.6), "bench");
+        let uhd = full_render(&heavy, &audio, (3840, 2160), dir.path());
+        println!("  peak RSS of the 2160p render: {:.0} MB", peak_rss_mb());
+        uhd
+    });
 
     println!(
-        "  {:<10} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8}",
-        "style", "size", "render s", "encode s", "draw s", "÷encode", "÷clip"
+        "  {:<10} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "style", "size", "render s", "encode s", "draw s", "÷encode", "median", "÷clip"
     );
     // This machine's speed drifts from one minute to the next: see the top of this file.
     let row = |style: StylePreference, size: (u32, u32), first: Option<f64>| {
+        if !wanted(style, size.1) {
+            return;
+        }
         let p = plan(&analysis, &look(style, 0.6), "bench");
         let mut ratios = Vec::with_capacity(ROUNDS);
         let (mut render_s, mut encode_s) = (f64::MAX, f64::MAX);
@@ -139,14 +154,15 @@ fn main() {
         ratios.sort_by(f64::total_cmp);
         let draw_s = (0..ROUNDS).map(|_| draw_only(&p, size)).fold(f64::MAX, f64::min);
         println!(
-            "  {:<10} {:>5}p {render_s:>9.1} {encode_s:>9.1} {draw_s:>9.1} {:>7.2}× {:>7.2}×",
+            "  {:<10} {:>5}p {render_s:>9.1} {encode_s:>9.1} {draw_s:>9.1} {:>7.2}× {:>7.2}× {:>7.2}×",
             style.as_str(),
             size.1,
+            render_s / encode_s,
             ratios[ROUNDS / 2],
             render_s / CLIP_SECONDS
         );
     };
-    for (size, first) in [((1280, 720), None), ((1920, 1080), None), ((2560, 1440), None), ((3840, 2160), Some(uhd))] {
+    for (size, first) in [((1280, 720), None), ((1920, 1080), None), ((2560, 1440), None), ((3840, 2160), uhd)] {
         row(StylePreference::Cinematic, size, first);
     }
     for style in StylePreference::ALL.into_iter().filter(|s| *s != StylePreference::Cinematic) {

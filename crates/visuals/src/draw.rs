@@ -1096,6 +1096,70 @@ impl<'a> Ctx<'a> {
         out
     }
 
+    /// Neon signs on the front row of the city's buildings: on about one building in four, a
+    /// glowing tube frame (a wide sign across the facade or a tall one down its side) with
+    /// strokes inside for its lettering. They scroll with their buildings, buzz now and then
+    /// and brighten on the beat; scene, not graphics, so every style shows the same street.
+    fn neon_signs(&self, out: &mut Vec<Prim>, sw: f32) {
+        let (s, p, h, hz) = (self.seed, &self.pal, self.h, self.horizon.unwrap_or(1.0));
+        let at = |u: f32, v: f32| (u * h, v * h);
+        // The front row's geometry (see `silhouettes`): building `b` spans `b * BW..(b + 1) * BW`
+        // of the street, which lies shifted by the camera and the travel.
+        const BW: f32 = 0.06;
+        let shift = self.cam_x * 0.7 - self.travel * 0.008;
+        let first = ((-shift) / BW).floor() as i32 - 1;
+        let last = ((self.aspect - shift) / BW).ceil() as i32 + 1;
+        for b in first..=last {
+            let key = b as u32;
+            if rnd(s, 420, key) > 0.28 {
+                continue;
+            }
+            let height = (0.06 + 0.22 * rnd(s, 401, key).powi(2)) * 1.3;
+            let top = hz + 0.015 - height;
+            if height < 0.1 {
+                continue;
+            }
+            let left = b as f32 * BW + shift;
+            let col = if rnd(s, 421, key) < 0.5 { p.primary } else { p.secondary };
+            let buzz = if rnd(s, 83 + self.beat_index as u32, key) < 0.12 { 0.35 } else { 1.0 };
+            let a = sw * buzz * (0.7 + 0.3 * self.beat * self.k);
+            let (x0, y0, x1, y1) = if rnd(s, 422, key) < 0.5 {
+                // Wide, across the facade.
+                let y = top + 0.02 + (height - 0.08) * 0.5 * rnd(s, 423, key);
+                (left + 0.008, y, left + BW - 0.008, y + 0.026)
+            } else {
+                // Tall, down the building's side.
+                let y = top + 0.015;
+                (left + BW - 0.016, y, left + BW - 0.004, y + 0.07f32.min(height - 0.04))
+            };
+            let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)].map(|(u, v)| at(u, v));
+            neon_tube(out, &corners, 0.002 * h, col.mix(Rgb::WHITE, 0.35), a, 0.02 * h, col);
+            // The lettering: short strokes along the sign's length.
+            let wide = x1 - x0 > y1 - y0;
+            let (len, strokes) = if wide { (x1 - x0, 3 + hash(s ^ key) % 3) } else { (y1 - y0, 2 + hash(s ^ key) % 3) };
+            let step = (len - 0.01) / strokes as f32;
+            for j in 0..strokes {
+                let along = 0.005 + step * (j as f32 + 0.2);
+                let (a0, a1) = (along, along + step * (0.45 + 0.3 * rnd(s, 424 + j, key)));
+                let (pa, pb) = if wide {
+                    ((x0 + a0, (y0 + y1) * 0.5), (x0 + a1, (y0 + y1) * 0.5))
+                } else {
+                    (((x0 + x1) * 0.5, y0 + a0), ((x0 + x1) * 0.5, y0 + a1))
+                };
+                let letter = if j % 2 == 0 { col } else { p.accent };
+                neon_tube(
+                    out,
+                    &[at(pa.0, pa.1), at(pb.0, pb.1)],
+                    0.0013 * h,
+                    letter.mix(Rgb::WHITE, 0.3),
+                    a,
+                    0.01 * h,
+                    letter,
+                );
+            }
+        }
+    }
+
     /// Lines, rings and particles of this frame, in pixels.
     fn primitives(&self) -> Vec<Prim> {
         let mut out = Vec::new();
@@ -1190,7 +1254,9 @@ impl<'a> Ctx<'a> {
                     ));
                 }
             }
-            if has(plan, Motif::Neon) {
+            if has(plan, Motif::Neon) && has(plan, Motif::City) {
+                self.neon_signs(&mut out, sw);
+            } else if has(plan, Motif::Neon) {
                 let n = 3 + (self.variant % 3);
                 for i in 0..n {
                     let cx = aspect * (0.2 + 0.6 * rnd(s, 80, i)) - self.cam_x * 0.6;
@@ -1589,6 +1655,11 @@ fn polygon(
             (c.0 + r * cos(ang), c.1 + r * sin(ang))
         })
         .collect();
+    neon_tube(out, &pts, hw, col, a, glow, glow_col);
+}
+
+/// A glowing tube through `pts` (pixels): its glow, `glow` pixels wide, then the tube.
+fn neon_tube(out: &mut Vec<Prim>, pts: &[(f32, f32)], hw: f32, col: Rgb, a: f32, glow: f32, glow_col: Rgb) {
     for e in pts.windows(2) {
         out.push(Prim::segment(e[0], e[1], glow, glow_col, a * 0.22, true).soft());
         out.push(Prim::segment(e[0], e[1], hw, col, a, false));

@@ -70,6 +70,24 @@ pub fn enlarge_pipe(stdin: &std::process::ChildStdin) {
     let _ = stdin;
 }
 
+/// The nice value of the drawing threads: 19, the lowest priority there is. x264 alone keeps
+/// about 1.7 of two cores busy and ffmpeg's one reading thread (read, convert, hand on) is on its
+/// critical path, so drawing at an equal priority took time slices that the encoder needed and
+/// the whole render waited for it. Below it, drawing runs in the time the encoder leaves, and at
+/// full speed whenever the encoder waits for frames, which bounds how far it can fall behind. On
+/// a host shared with the API, the API keeps its share too.
+pub const DRAWING_NICENESS: i32 = 19;
+
+/// Gives the calling thread the drawing's priority; the threads it starts inherit it. On Linux a
+/// nice value is a thread's own (`setpriority` with `who` = 0 is the calling thread), so the rest
+/// of the worker keeps its priority. Elsewhere, or if refused, nothing changes but speed.
+fn yield_to_encoder() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, DRAWING_NICENESS) {
+        tracing::debug!(error = %e, "drawing keeps the worker's priority");
+    }
+}
+
 fn finished(child: std::process::Child) -> Result<(), EncodeError> {
     let out = child.wait_with_output()?;
     if out.status.success() {
@@ -87,7 +105,7 @@ pub fn render(
     video: &Path,
     thumbnail: &Path,
     (width, height): (u32, u32),
-    mut progress: impl FnMut(f64),
+    mut progress: impl FnMut(f64) + Send,
 ) -> Result<(), EncodeError> {
     let frames = (plan.duration * f64::from(FPS)).ceil().max(1.0) as u64;
     // The thumbnail first, encoded by its own ffmpeg while the video is drawn and encoded.
@@ -134,7 +152,13 @@ pub fn render(
     };
     if let Some(stdin) = child.stdin.take() {
         enlarge_pipe(&stdin);
-        stream_frames(plan, frames, (width, height), stdin, &mut progress);
+        // Drawn on threads of their own whose priority is below ffmpeg's (see `yield_to_encoder`).
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                yield_to_encoder();
+                stream_frames(plan, frames, (width, height), stdin, &mut progress);
+            });
+        });
     }
     let encoded = finished(child);
     let thumbnailed = finished(thumb);
@@ -162,4 +186,48 @@ pub fn stream_frames(
         }
         true
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The drawing runs at the lowest priority (progress is reported from the thread that hands
+    /// frames to ffmpeg, whose drawing threads it started), and the caller, a thread of the
+    /// worker's blocking pool that goes on to other jobs, keeps the priority it had.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn drawing_yields_to_the_encoder_and_the_caller_keeps_its_priority() {
+        let dir = tempfile::tempdir().unwrap();
+        let audio = dir.path().join("tone.wav");
+        let made = Command::new("ffmpeg")
+            .args(["-v", "error", "-f", "lavfi", "-i", "sine=frequency=220:duration=2"])
+            .arg(&audio)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let analysis = resonance_audio::analyze(&audio).unwrap();
+        let look = resonance_visuals::ProjectLook {
+            prompt: "rain".into(),
+            style: resonance_api::model::StylePreference::Minimal,
+            effect_intensity: 0.5,
+            footage_visibility: 0.6,
+        };
+        let plan = resonance_visuals::plan(&analysis, &look, "nice");
+        let before = rustix::process::getpriority_process(None).unwrap();
+        assert!(before < DRAWING_NICENESS, "the test runs at nice {before}: nothing to tell apart");
+        let seen = std::sync::Mutex::new(Vec::new());
+        render(&plan, &audio, &dir.path().join("v.mp4"), &dir.path().join("t.jpg"), (64, 36), |_| {
+            seen.lock().unwrap().push(rustix::process::getpriority_process(None).unwrap());
+        })
+        .unwrap();
+        let seen = seen.into_inner().unwrap();
+        // The last report (1.0) comes from the caller once the video is done.
+        let (last, drawing) = seen.split_last().unwrap();
+        assert!(!drawing.is_empty());
+        assert!(drawing.iter().all(|n| *n == DRAWING_NICENESS), "{seen:?}");
+        assert_eq!(*last, before);
+        assert_eq!(rustix::process::getpriority_process(None).unwrap(), before);
+    }
 }
