@@ -495,6 +495,10 @@ fn bench(args: &[String]) -> Result<()> {
         ("time", &|| std::path::Path::new("/usr/bin/time").exists()),
         ("aubio-tools", &|| have("aubio")),
         ("curl", &|| have("curl")),
+        // The rhythm ground-truth corpus: mma writes the MIDI, fluidsynth plays it.
+        ("mma", &|| have("mma")),
+        ("fluidsynth", &|| have("fluidsynth")),
+        ("fluid-soundfont-gm", &|| std::path::Path::new("/usr/share/sounds/sf2/FluidR3_GM.sf2").exists()),
     ])?;
     ensure_desktop_build()?;
     ensure_desktop_test_tools()?;
@@ -511,6 +515,7 @@ fn bench(args: &[String]) -> Result<()> {
         ("resonance-cli", "client_sync"),
         ("resonance-cli", "pipeline"),
         ("resonance-audio", "analyze"),
+        ("resonance-audio", "rhythm_truth"),
         ("resonance-e2e", "desktop_start"),
         ("resonance-e2e", "desktop_preview"),
     ] {
