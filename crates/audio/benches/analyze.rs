@@ -14,6 +14,13 @@ use std::time::{Duration, Instant};
 use resonance_audio::decode::{Format, Sink};
 use resonance_audio::PeakPyramid;
 
+// The beat F-measure and median of the ground-truth bench (whose tempo measures this one does
+// not use).
+#[allow(dead_code)]
+#[path = "rhythm_truth/score.rs"]
+mod score;
+use score::{f_measure, median};
+
 /// Runs of each side, alternated so a busy moment of the machine hits both alike; medians taken.
 const RUNS: usize = 9;
 
@@ -32,11 +39,6 @@ fn timed(program: &str, args: &[&str]) -> (f64, f64) {
     let secs: f64 = parts.next().unwrap().parse().unwrap();
     let kb: f64 = parts.next().unwrap().parse().unwrap();
     (secs, kb / 1024.0)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Notes when the first `seconds` of audio have reached the sinks.
@@ -148,23 +150,6 @@ fn aubio(verb: &str, path: &Path) -> Vec<f64> {
     let out = Command::new("aubio").arg(verb).arg(path).output().unwrap();
     assert!(out.status.success(), "aubio {verb} {path:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect()
-}
-
-/// F-measure of `estimated` against `reference` beat times, ±70 ms, each reference beat matched once.
-fn f_measure(reference: &[f64], estimated: &[f64]) -> f64 {
-    let mut used = vec![false; reference.len()];
-    let mut hits = 0usize;
-    for e in estimated {
-        if let Some(i) = (0..reference.len()).find(|&i| !used[i] && (reference[i] - e).abs() <= 0.07) {
-            used[i] = true;
-            hits += 1;
-        }
-    }
-    if hits == 0 {
-        return 0.0;
-    }
-    let (p, r) = (hits as f64 / estimated.len() as f64, hits as f64 / reference.len() as f64);
-    2.0 * p * r / (p + r)
 }
 
 fn agreement_with_aubio(cli: &str, music: &Path) {
