@@ -67,6 +67,10 @@ fn sniff_container(head: &[u8]) -> &'static str {
     }
 }
 
+/// What a file that is no audio we read is told, with the formats we do read.
+const NOT_AUDIO: &str =
+    "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis and Opus, AIFF)";
+
 /// Symphonia's decoders and libopus' (Opus: the pre-skip is dropped by `decode` itself, the
 /// last page's end arrives as the last packet's trim, which the decoder applies).
 fn codecs() -> &'static CodecRegistry {
@@ -117,7 +121,7 @@ fn open_error(e: SymError, container: &str) -> AudioError {
         ),
         SymError::Unsupported(_) => AudioError::new(
             ErrorKind::NotAudio,
-            "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis and Opus, AIFF)",
+            NOT_AUDIO,
         ),
         other => AudioError::new(ErrorKind::Corrupt, format!("the file's structure is damaged: {other}")),
     }
@@ -262,10 +266,7 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     if container == "unknown" {
         // Symphonia would scan the bytes for a format marker anywhere in the first megabyte;
         // audio files start with theirs, and a scan through junk is where hostile input hides.
-        return Err(AudioError::new(
-            ErrorKind::NotAudio,
-            "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis and Opus, AIFF)",
-        ));
+        return Err(AudioError::new(ErrorKind::NotAudio, NOT_AUDIO));
     }
     // Symphonia 0.5 leaves the MP4 edit list and AIFF's frame count to us; read them first.
     // Lengths that symphonia would allocate for before checking them against the file.

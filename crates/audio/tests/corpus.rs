@@ -543,31 +543,19 @@ fn a_half_downloaded_fast_start_m4a_decodes_what_arrived() {
 #[test]
 fn opus_decodes_to_ffmpegs_exact_length() {
     let dir = tempfile::tempdir().unwrap();
-    let song = dir.path().join("song.opus");
-    ffmpeg(&[
-        "-i",
-        corpus().join("s16.wav").to_str().unwrap(),
-        "-c:a",
-        "libopus",
-        "-b:a",
-        "128k",
-        song.to_str().unwrap(),
-    ]);
-    // Packets of 5 ms (240 samples): the pre-skip (312) spans two of them.
-    let short_packets = dir.path().join("short-packets.opus");
-    let song_source = corpus().join("s16.wav");
-    ffmpeg(&[
-        "-i",
-        song_source.to_str().unwrap(),
-        "-c:a",
-        "libopus",
-        "-frame_duration",
-        "5",
-        short_packets.to_str().unwrap(),
-    ]);
-    let voice = dir.path().join("voice.opus");
     let source = corpus().join("s16.wav");
-    ffmpeg(&["-i", source.to_str().unwrap(), "-ac", "1", "-ar", "16000", "-c:a", "libopus", voice.to_str().unwrap()]);
+    let encode = |name: &str, options: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec!["-i", source.to_str().unwrap()];
+        args.extend_from_slice(options);
+        args.extend(["-c:a", "libopus", out.to_str().unwrap()]);
+        ffmpeg(&args);
+        out
+    };
+    let song = encode("song.opus", &["-b:a", "128k"]);
+    // Packets of 5 ms (240 samples): the pre-skip (312) spans two of them.
+    let short_packets = encode("short-packets.opus", &["-frame_duration", "5"]);
+    let voice = encode("voice.opus", &["-ac", "1", "-ar", "16000"]);
     for (path, channels) in [(&song, 2), (&short_packets, 2), (&voice, 1)] {
         let facts = analyze(path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
         let frames = facts["frames"].as_u64().unwrap();

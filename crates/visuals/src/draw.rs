@@ -1078,16 +1078,8 @@ impl<'a> Ctx<'a> {
         }
         if has(plan, Motif::City) {
             for layer in 0..2u32 {
-                let lf = layer as f32;
-                let bw = 0.035 + 0.025 * lf;
-                let tops = (0..2 * w)
-                    .map(|x| {
-                        let u = column(x) - self.cam_x * (0.3 + 0.4 * lf) + self.travel * 0.004 * (1.0 + lf);
-                        let b = (u / bw).ffloor() as i32 as u32;
-                        let height = (0.06 + 0.22 * rnd(self.seed, 400 + layer, b).powi(2)) * (1.0 + 0.3 * lf);
-                        hz + 0.015 * lf - height
-                    })
-                    .collect();
+                let street = self.street(layer);
+                let tops = (0..2 * w).map(|x| street.top(street.building_at(column(x)))).collect();
                 let col = if layer == 0 { p.ink.mix(p.sky_bottom, 0.35) } else { p.ink };
                 let windows = (layer == 1).then_some(p.accent.mix(Rgb::hex(0xffd98a), 0.4));
                 out.push(Silhouette::new(tops, col, sw).with_windows(windows, self).down_to(hz + 0.012));
@@ -1096,30 +1088,38 @@ impl<'a> Ctx<'a> {
         out
     }
 
+    /// Row `layer` of the city's buildings (0 at the back, 1 in front) as this frame sees it.
+    fn street(&self, layer: u32) -> Street {
+        let lf = layer as f32;
+        Street {
+            layer,
+            seed: self.seed,
+            width: if layer == 0 { Street::BACK_WIDTH } else { Street::FRONT_WIDTH },
+            shift: -self.cam_x * (0.3 + 0.4 * lf) + self.travel * 0.004 * (1.0 + lf),
+            ground: self.horizon.unwrap_or(1.0) + 0.015 * lf,
+        }
+    }
+
     /// Neon signs on the front row of the city's buildings: on about one building in four, a
     /// glowing tube frame (a wide sign across the facade or a tall one down its side) with
     /// strokes inside for its lettering. They scroll with their buildings, buzz now and then
     /// and brighten on the beat; scene, not graphics, so every style shows the same street.
     fn neon_signs(&self, out: &mut Vec<Prim>, sw: f32) {
-        let (s, p, h, hz) = (self.seed, &self.pal, self.h, self.horizon.unwrap_or(1.0));
+        let (s, p, h) = (self.seed, &self.pal, self.h);
         let at = |u: f32, v: f32| (u * h, v * h);
-        // The front row's geometry (see `silhouettes`): building `b` spans `b * BW..(b + 1) * BW`
-        // of the street, which lies shifted by the camera and the travel.
-        const BW: f32 = 0.06;
-        let shift = self.cam_x * 0.7 - self.travel * 0.008;
-        let first = ((-shift) / BW).floor() as i32 - 1;
-        let last = ((self.aspect - shift) / BW).ceil() as i32 + 1;
-        for b in first..=last {
+        let street = self.street(1);
+        const BW: f32 = Street::FRONT_WIDTH;
+        for b in street.building_at(0.0) - 1..=street.building_at(self.aspect) + 1 {
             let key = b as u32;
             if rnd(s, 420, key) > 0.28 {
                 continue;
             }
-            let height = (0.06 + 0.22 * rnd(s, 401, key).powi(2)) * 1.3;
-            let top = hz + 0.015 - height;
+            let top = street.top(b);
+            let height = street.ground - top;
             if height < 0.1 {
                 continue;
             }
-            let left = b as f32 * BW + shift;
+            let left = street.left(b);
             let col = if rnd(s, 421, key) < 0.5 { p.primary } else { p.secondary };
             let buzz = if rnd(s, 83 + self.beat_index as u32, key) < 0.12 { 0.35 } else { 1.0 };
             let a = sw * buzz * (0.7 + 0.3 * self.beat * self.k);
@@ -1635,6 +1635,41 @@ fn scale(c: [f32; 3], k: f32) -> [f32; 3] {
     c.map(|v| v * k)
 }
 
+/// A row of the city's buildings: building `b` spans `b * width..(b + 1) * width` along the
+/// street, which the camera and the travel move by `shift` (a frame's `u` is the street's
+/// `u - shift`); the nearer row is wider,
+/// taller, lower and moves faster. The silhouettes and the neon signs on them both read it.
+struct Street {
+    layer: u32,
+    seed: u32,
+    width: f32,
+    shift: f32,
+    /// Where its buildings stand (the horizon, a little lower for the nearer row).
+    ground: f32,
+}
+
+impl Street {
+    const BACK_WIDTH: f32 = 0.035;
+    const FRONT_WIDTH: f32 = 0.06;
+
+    /// The building at the frame's `u`.
+    fn building_at(&self, u: f32) -> i32 {
+        ((u + self.shift) / self.width).ffloor() as i32
+    }
+
+    /// The frame's `u` of building `b`'s left side.
+    fn left(&self, b: i32) -> f32 {
+        b as f32 * self.width - self.shift
+    }
+
+    /// The top of building `b`.
+    fn top(&self, b: i32) -> f32 {
+        let height =
+            (0.06 + 0.22 * rnd(self.seed, 400 + self.layer, b as u32).powi(2)) * (1.0 + 0.3 * self.layer as f32);
+        self.ground - height
+    }
+}
+
 /// A closed regular polygon outline with a soft glow around it.
 #[allow(clippy::too_many_arguments)]
 fn polygon(
@@ -2084,6 +2119,47 @@ mod tests {
                 assert!((d - want).abs() < 1e-5, "offset {off}, column {x}: {d} vs {want}");
             }
         }
+    }
+
+    /// Neon signs hang on the front row of the city: both ends of every tube lie on one
+    /// building, between its top and the street, whatever the camera and the travel did.
+    #[test]
+    fn neon_signs_hang_on_the_city_s_buildings() {
+        let analysis: resonance_audio::Analysis = serde_json::from_value(serde_json::json!({
+            "duration_seconds": 20.0, "frames": 882000, "sample_rate": 44100, "channels": 2, "bit_depth": 16,
+            "codec": "pcm", "container": "wav", "sha256": "x", "tags": {"title": null, "artist": null, "album": null},
+            "has_cover_art": false, "warnings": [], "tempo_bpm": 120.0, "tempo_confidence": 0.9,
+            "beats": (0..40).map(|i| 0.5 * f64::from(i)).collect::<Vec<_>>(), "downbeats": [0.0, 2.0],
+            "sections": [], "energy": vec![0.5; 200], "energy_hop_seconds": 0.1,
+            "loudness_lufs": null, "true_peak_dbtp": null
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let look = crate::ProjectLook {
+            prompt: "neon rain over a night city".into(),
+            style: Style::Minimal,
+            effect_intensity: 0.5,
+            footage_visibility: 0.6,
+        };
+        let plan = crate::plan(&analysis, &look, "signs");
+        let mut tubes = 0;
+        for t in [0.0, 3.3, 9.1, 17.5] {
+            let ctx = Ctx::new(&plan, t, 640, 360);
+            let street = ctx.street(1);
+            let mut signs = Vec::new();
+            ctx.neon_signs(&mut signs, 1.0);
+            for prim in &signs {
+                let Shape::Segment { a, b, .. } = prim.shape else { panic!("a sign is made of tubes") };
+                let [a, b] = [a, b].map(|(x, y)| (x / ctx.h, y / ctx.h));
+                let building = street.building_at(a.0);
+                assert_eq!(street.building_at(b.0), building, "t {t}: a tube across two buildings");
+                assert!(street.left(building) < a.0.min(b.0) && a.0.max(b.0) < street.left(building + 1), "t {t}");
+                for v in [a.1, b.1] {
+                    assert!(street.top(building) < v && v < street.ground, "t {t}: {v} off building {building}");
+                }
+                tubes += 1;
+            }
+        }
+        assert!(tubes > 20, "only {tubes} tubes: the street shows almost no sign");
     }
 
     #[test]

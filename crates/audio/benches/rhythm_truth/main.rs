@@ -258,6 +258,18 @@ fn degrade(clean: &Path, condition: Condition, out: &Path) -> Result<(), String>
     run(c.arg(out))
 }
 
+impl Piece {
+    /// The piece's audio under `condition`.
+    fn file(&self, dir: &Path, condition: Condition) -> PathBuf {
+        dir.join(format!("{}.{}.{}", self.name, condition.name(), condition.extension()))
+    }
+}
+
+/// The condition of the `i`-th piece's degraded copy: each in turn.
+fn piece_condition(i: usize) -> Condition {
+    Condition::DEGRADED[i % Condition::DEGRADED.len()]
+}
+
 /// Makes the corpus in `dir` unless it is there: per piece its MIDI file, the clean audio and
 /// one degraded copy (the conditions taken in turn).
 fn build(dir: &Path) -> Result<(), String> {
@@ -270,18 +282,13 @@ fn build(dir: &Path) -> Result<(), String> {
         std::fs::write(&source, mma_source(piece)).map_err(|e| e.to_string())?;
         let midi = dir.join(format!("{}.mid", piece.name));
         run(Command::new("mma").arg("-f").arg(&midi).arg(&source))?;
-        let clean = dir.join(format!("{}.clean.wav", piece.name));
+        let clean = piece.file(dir, Condition::Clean);
         run(Command::new("fluidsynth")
             .args(["-ni", "-q", "-r", "44100", "-g", "0.5", "-F"])
             .arg(&clean)
             .arg(SOUND_FONT)
             .arg(&midi))?;
-        let condition = Condition::DEGRADED[i % Condition::DEGRADED.len()];
-        degrade(
-            &clean,
-            condition,
-            &dir.join(format!("{}.{}.{}", piece.name, condition.name(), condition.extension())),
-        )?;
+        degrade(&clean, piece_condition(i), &piece.file(dir, piece_condition(i)))?;
     }
     std::fs::write(dir.join("complete"), RECIPE).map_err(|e| e.to_string())
 }
@@ -318,7 +325,7 @@ struct Row {
     aubio: Reading,
 }
 
-fn score_file(path: &Path, midi: &midi::Score) -> Result<Row, String> {
+fn score_file(path: &Path, condition: Condition, midi: &midi::Score) -> Result<Row, String> {
     let grid = midi.beats();
     let beats: Vec<f64> = grid.iter().map(|b| b.0).collect();
     let bars: Vec<f64> = grid.iter().filter(|b| b.1).map(|b| b.0).collect();
@@ -342,13 +349,7 @@ fn score_file(path: &Path, midi: &midi::Score) -> Result<Row, String> {
         downbeat_f: None,
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let condition = Condition::DEGRADED
-        .iter()
-        .chain([&Condition::Clean])
-        .map(|c| c.name())
-        .find(|c| name.contains(&format!(".{c}.")))
-        .unwrap_or("?");
-    Ok(Row { file: name, condition, reference_bpm, ours, confidence: r.tempo_confidence, aubio })
+    Ok(Row { file: name, condition: condition.name(), reference_bpm, ours, confidence: r.tempo_confidence, aubio })
 }
 
 fn mark(m: TempoMatch) -> &'static str {
@@ -396,20 +397,10 @@ fn main() {
     );
 
     let mut rows = Vec::new();
-    for piece in PIECES {
+    for (i, piece) in PIECES.iter().enumerate() {
         let midi = midi::read(&std::fs::read(dir.join(format!("{}.mid", piece.name))).unwrap()).unwrap();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
-                name.starts_with(&format!("{}.", piece.name)) && !name.ends_with(".mma") && !name.ends_with(".mid")
-            })
-            .collect();
-        files.sort();
-        for file in files {
-            let row = score_file(&file, &midi).unwrap();
+        for condition in [Condition::Clean, piece_condition(i)] {
+            let row = score_file(&piece.file(&dir, condition), condition, &midi).unwrap();
             println!(
                 "  {:<44} {:>5.1} BPM | ours {:>6.1}{:<6} conf {:.2} beat F {:.2} downbeat F {:.2} | aubio {:>6.1}{:<6} beat F {:.2}",
                 row.file,

@@ -71,12 +71,12 @@ pub fn enlarge_pipe(stdin: &std::process::ChildStdin) {
 }
 
 /// The nice value of the drawing threads: 19, the lowest priority there is. x264 alone keeps
-/// about 1.7 of two cores busy and ffmpeg's one reading thread (read, convert, hand on) is on its
-/// critical path, so drawing at an equal priority took time slices that the encoder needed and
+/// about 1.9 of two cores busy at 1080p and ffmpeg's one reading thread (read, convert, hand on)
+/// is on its critical path, so drawing at an equal priority took time slices that the encoder needed and
 /// the whole render waited for it. Below it, drawing runs in the time the encoder leaves, and at
 /// full speed whenever the encoder waits for frames, which bounds how far it can fall behind. On
 /// a host shared with the API, the API keeps its share too.
-pub const DRAWING_NICENESS: i32 = 19;
+const DRAWING_NICENESS: i32 = 19;
 
 /// Gives the calling thread the drawing's priority; the threads it starts inherit it. On Linux a
 /// nice value is a thread's own (`setpriority` with `who` = 0 is the calling thread), so the rest
