@@ -177,3 +177,46 @@ fn a_kit_with_no_accented_beat_claims_no_downbeats() {
     let r = analyse(&track(Kind::Drums, 120.0).1);
     assert!(r.downbeats.is_empty(), "{:?}", &r.downbeats[..r.downbeats.len().min(4)]);
 }
+
+#[test]
+fn chords_that_change_every_bar_give_the_downbeats_in_four_and_in_three() {
+    // Chords struck on every beat, with nothing in the bass to accent a bar's first beat: only
+    // the change of chord on it says where bars start, and whether they have four beats or three.
+    let chords: [[f64; 3]; 4] =
+        [[261.6, 329.6, 392.0], [220.0, 261.6, 329.6], [174.6, 220.0, 261.6], [196.0, 246.9, 293.7]];
+    for (bpm, meter) in [(120.0, 4), (96.0, 3)] {
+        let beat = 60.0 / bpm;
+        let n = (SECONDS * f64::from(RATE)) as usize;
+        let mut samples = vec![0.0f32; n];
+        let beats = ((SECONDS - START - 0.5) / beat) as usize;
+        for b in 0..beats {
+            let at = ((START + b as f64 * beat) * f64::from(RATE)) as usize;
+            let chord = chords[(b / meter) % chords.len()];
+            for i in 0..(beat * f64::from(RATE)) as usize {
+                let x = i as f64 / f64::from(RATE);
+                let tone: f64 = chord
+                    .iter()
+                    .flat_map(|f| {
+                        (1..=4).map(move |h| (std::f64::consts::TAU * f * f64::from(h) * x).sin() / f64::from(h))
+                    })
+                    .sum();
+                if let Some(s) = samples.get_mut(at + i) {
+                    *s += (tone * (-x / 0.3).exp() * 0.12) as f32;
+                }
+            }
+        }
+        let r = analyse(&samples);
+        let tempo = r.tempo_bpm.unwrap_or(0.0);
+        assert!((tempo - bpm).abs() / bpm <= 0.02, "{meter}/4: tempo {tempo:.1}, want {bpm}");
+        let bars: Vec<f64> =
+            (0..).map(|k| START + f64::from(k) * meter as f64 * beat).take_while(|t| *t < SECONDS - 1.0).collect();
+        let f = f_measure(&bars, &r.downbeats);
+        assert!(
+            f >= 0.9,
+            "{meter}/4: downbeats F {f:.3}: {:?} vs {:?}",
+            &r.downbeats[..r.downbeats.len().min(4)],
+            &bars[..4]
+        );
+        assert!(r.tempo_confidence >= 0.5, "{meter}/4: confidence {:.2}", r.tempo_confidence);
+    }
+}

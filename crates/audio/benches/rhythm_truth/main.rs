@@ -293,13 +293,26 @@ fn build(dir: &Path) -> Result<(), String> {
     std::fs::write(dir.join("complete"), RECIPE).map_err(|e| e.to_string())
 }
 
-/// The numbers on each line `aubio` prints (beat times, or "123.45 bpm").
+/// The numbers on each line `aubio` prints (beat times, or "123.45 bpm"). Its answers are kept
+/// beside the file (`<file>.aubio-<verb>`): they change only with the corpus, and a rerun that
+/// tunes our tracker then takes seconds.
 fn aubio(verb: &str, path: &Path) -> Result<Vec<f64>, String> {
-    let out = Command::new("aubio").arg(verb).arg(path).output().map_err(|e| format!("aubio: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("aubio {verb} {}: {}", path.display(), String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect())
+    let mut kept = path.as_os_str().to_owned();
+    kept.push(format!(".aubio-{verb}"));
+    let kept = PathBuf::from(kept);
+    let text = match std::fs::read_to_string(&kept) {
+        Ok(text) => text,
+        Err(_) => {
+            let out = Command::new("aubio").arg(verb).arg(path).output().map_err(|e| format!("aubio: {e}"))?;
+            if !out.status.success() {
+                return Err(format!("aubio {verb} {}: {}", path.display(), String::from_utf8_lossy(&out.stderr)));
+            }
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            std::fs::write(&kept, &text).map_err(|e| format!("{}: {e}", kept.display()))?;
+            text
+        }
+    };
+    Ok(text.lines().filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect())
 }
 
 /// Times within the scored span: from 5 s (trackers need a few seconds to lock on; the MIREX
