@@ -53,6 +53,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::projects::sync_status,
             commands::projects::sync_now,
             commands::audio::preview_audio,
+            commands::audio::preview_tempo,
             commands::look::read_prompt,
             commands::look::look_preview_url,
             commands::look::project_track,
@@ -87,6 +88,9 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             events::Navigate,
             events::SignedOut,
         ])
+        // The limits the server enforces, for the editor to check as the creator types (one
+        // constant: the exporter writes several in no fixed order).
+        .constant("TEMPO_RANGE_BPM", (resonance_api::projects::TEMPO_MIN_BPM, resonance_api::projects::TEMPO_MAX_BPM))
 }
 
 /// The bindings as they would be written now.

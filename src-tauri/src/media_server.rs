@@ -182,7 +182,7 @@ mod tests {
             "energy_hop_seconds": 0.1, "loudness_lufs": null, "true_peak_dbtp": null
         }))
         .unwrap_or_else(|e| panic!("{e}"));
-        server.looks.remember("track-1", analysis);
+        server.looks.remember("track-1", analysis, std::sync::Arc::default());
         let http = reqwest::Client::new();
         let ask = |base: String, track: &str, w: u32| {
             let url = format!(

@@ -72,7 +72,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     let mut backend = Backend::start().await;
     let _worker = backend.spawn_worker().await;
     let email = "creator@e2e.resonance.local";
-    let (_, signed_up) = backend.signup(email, "E2E Studio").await;
+    let (token, signed_up) = backend.signup(email, "E2E Studio").await;
     let organization = signed_up["user"]["organization_id"].as_str().unwrap().to_owned();
     let track = beat_mp3(keyring.dir.path());
 
@@ -107,6 +107,29 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     let tempo_text = wd.text(&tempo).await;
     let bpm: f64 = tempo_text.trim_end_matches(" BPM").parse().unwrap_or(0.0);
     assert!((bpm - 120.0).abs() <= 3.0, "a 120 BPM beat must read as 120 BPM, got {tempo_text:?}");
+    // A steady kick: the tempo is sure (no "tempo uncertain"; that rule is the UI's unit tests'),
+    // and the creator sets another anyway. Halved, the number and the beat grid follow, read
+    // again from the track; the render follows it too (checked on the generation below).
+    wd.wait_for("[data-tempo-tools]", SHORT).await;
+    assert!(wd.find("[data-tempo-uncertain]").await.is_none(), "a steady kick's tempo is not uncertain");
+    let beats_detected =
+        wd.execute("return Number(document.querySelector('[data-waveform]').dataset.beats)", json!([])).await;
+    wd.click(&wd.wait_for("[data-tempo-halve]", SHORT).await).await;
+    wd.wait_until(
+        "the creator's tempo shows, and the grid has half the beats",
+        &format!(
+            "const t = document.querySelector('[data-tempo]'); const w = document.querySelector('[data-waveform]'); \
+             return t && t.textContent.trim() === '60 BPM' && document.querySelector('[data-tempo-yours]') \
+               && Math.abs(Number(w.dataset.beats) * 2 - {beats_detected}) <= 2;"
+        ),
+        SHORT,
+    )
+    .await;
+    assert!(wd.find("[data-tempo-uncertain]").await.is_none(), "the creator's tempo is not uncertain");
+    // Half the detected tempo, to a tenth of a BPM: what is saved and rendered.
+    let chosen = wd.execute("return Number(document.querySelector('[data-tempo-input]').value)", json!([])).await;
+    let chosen = chosen.as_f64().unwrap_or(0.0);
+    assert!((chosen - 60.0).abs() <= 1.5, "the tempo box holds the halved tempo: {chosen}");
     assert_eq!(wd.text(&wd.wait_for("[data-duration]", SHORT).await).await, "0:12");
     let peaks = wd.execute("return Number(document.querySelector('[data-waveform]').dataset.peaks)", json!([])).await;
     assert!(peaks.as_f64().unwrap_or(0.0) >= 2000.0, "the waveform must be drawn from the whole track: {peaks}");
@@ -185,6 +208,20 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.wait_for("[data-generation='1'][data-generation-status=completed]", LONG).await;
     let card = wd.text(&wd.wait_for("[data-generation='1']", SHORT).await).await;
     assert!(card.contains(&look_seed), "Generate renders the look previewed (seed {look_seed}): {card}");
+    // The worker read the track at the creator's tempo.
+    let projects = backend.projects(&token).await;
+    let (project_id, project) =
+        projects.iter().find(|(_, p)| p["name"] == "Night Drive").expect("the project is on the server");
+    assert_eq!(project["tempo_bpm"].as_f64(), Some(chosen), "the creator's tempo is saved: {project}");
+    let (_, rendered) =
+        backend.call(reqwest::Method::GET, &format!("/v1/projects/{project_id}/generations"), Some(&token), None).await;
+    let rendered = &rendered[0];
+    assert_eq!(
+        rendered["audio_analysis"]["tempo_bpm"].as_f64(),
+        Some(chosen),
+        "the render follows the creator's tempo: {}",
+        rendered["audio_analysis"]
+    );
 
     // The OS notification went out over D-Bus.
     let mut told = String::new();

@@ -227,6 +227,10 @@ pub struct Project {
     pub style_preference: Option<StylePreference>,
     pub footage_visibility: Option<f64>,
     pub effect_intensity: Option<f64>,
+    /// The creator's tempo (BPM) when the detected one is wrong: renders follow it. Absent from
+    /// projects stored before it existed.
+    #[serde(default)]
+    pub tempo_bpm: Option<f64>,
     pub status: Option<ProjectStatus>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,

@@ -14,6 +14,10 @@ pub const DESCRIPTION_MAX_CHARS: usize = 5000;
 pub const AUDIO_PATH_MAX_CHARS: usize = 1024;
 /// Ten hours: longer than any track we render, short enough to catch unit mistakes (ms for s).
 pub const AUDIO_DURATION_MAX_SECONDS: f64 = 36_000.0;
+/// The tempo a creator may set for a track (beats per minute): the render follows it instead of
+/// the detected one.
+pub const TEMPO_MIN_BPM: f64 = 30.0;
+pub const TEMPO_MAX_BPM: f64 = 300.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -38,9 +42,13 @@ pub struct NewProject {
     pub footage_visibility: Option<f64>,
     #[serde(default)]
     pub effect_intensity: Option<f64>,
+    /// The creator's tempo (BPM), when the detected one is wrong; absent: the detected one.
+    #[serde(default)]
+    pub tempo_bpm: Option<f64>,
 }
 
-/// A partial edit: absent fields are left as they are; `description: ""` clears it.
+/// A partial edit: absent fields are left as they are; `description: ""` clears it, and
+/// `tempo_bpm: 0` returns to the detected tempo.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -64,6 +72,8 @@ pub struct ProjectPatch {
     pub footage_visibility: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect_intensity: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tempo_bpm: Option<f64>,
 }
 
 fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<(), FieldError> {
@@ -103,6 +113,33 @@ fn unit_interval(field: &'static str, value: Option<f64>) -> Result<(), FieldErr
     }
 }
 
+/// A creator's tempo: `TEMPO_MIN_BPM` to `TEMPO_MAX_BPM`.
+pub fn check_tempo(bpm: f64) -> Result<(), FieldError> {
+    if bpm.is_finite() && (TEMPO_MIN_BPM..=TEMPO_MAX_BPM).contains(&bpm) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "tempo_bpm",
+            format!("must be between {TEMPO_MIN_BPM} and {TEMPO_MAX_BPM} beats per minute (got {bpm})"),
+        ))
+    }
+}
+
+/// A creator's tempo if given; in a patch, 0 too (it clears the tempo).
+fn tempo(value: Option<f64>, clearing: bool) -> Result<(), FieldError> {
+    match value {
+        Some(0.0) if clearing => Ok(()),
+        Some(v) => check_tempo(v).map_err(|e| {
+            if clearing {
+                FieldError::new(e.field, format!("{}, or 0 for the detected tempo", e.message))
+            } else {
+                e
+            }
+        }),
+        None => Ok(()),
+    }
+}
+
 fn duration(value: Option<f64>) -> Result<(), FieldError> {
     match value {
         Some(v) if !(v.is_finite() && v > 0.0 && v <= AUDIO_DURATION_MAX_SECONDS) => Err(FieldError::new(
@@ -123,7 +160,8 @@ impl NewProject {
         file_name(&self.audio_path)?;
         duration(self.audio_duration)?;
         unit_interval("footage_visibility", self.footage_visibility)?;
-        unit_interval("effect_intensity", self.effect_intensity)
+        unit_interval("effect_intensity", self.effect_intensity)?;
+        tempo(self.tempo_bpm, false)
     }
 }
 
@@ -143,11 +181,21 @@ impl ProjectPatch {
         }
         duration(self.audio_duration)?;
         unit_interval("footage_visibility", self.footage_visibility)?;
-        unit_interval("effect_intensity", self.effect_intensity)
+        unit_interval("effect_intensity", self.effect_intensity)?;
+        tempo(self.tempo_bpm, true)
     }
 
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// The creator's tempo after this patch, from `current`: the one place that says `0` clears.
+    pub fn tempo_after(&self, current: Option<f64>) -> Option<f64> {
+        match self.tempo_bpm {
+            Some(0.0) => None,
+            Some(t) => Some(t),
+            None => current,
+        }
     }
 }
 
@@ -167,6 +215,7 @@ mod tests {
             style_preference: Some(StylePreference::Organic),
             footage_visibility: Some(0.6),
             effect_intensity: Some(0.5),
+            tempo_bpm: None,
         }
     }
 
@@ -186,6 +235,9 @@ mod tests {
             ("audio_duration", Box::new(|p| p.audio_duration = Some(f64::NAN))),
             ("footage_visibility", Box::new(|p| p.footage_visibility = Some(1.01))),
             ("effect_intensity", Box::new(|p| p.effect_intensity = Some(-0.1))),
+            ("tempo_bpm", Box::new(|p| p.tempo_bpm = Some(0.0))),
+            ("tempo_bpm", Box::new(|p| p.tempo_bpm = Some(301.0))),
+            ("tempo_bpm", Box::new(|p| p.tempo_bpm = Some(f64::INFINITY))),
             ("description", Box::new(|p| p.description = Some("bad\u{7}bell".into()))),
         ];
         for (field, mutate) in cases {
@@ -202,7 +254,22 @@ mod tests {
         p.footage_visibility = Some(0.0);
         p.effect_intensity = Some(1.0);
         p.name = "n".repeat(NAME_MAX_CHARS);
+        p.tempo_bpm = Some(TEMPO_MAX_BPM);
         assert_eq!(p.validate(), Ok(()));
+        p.tempo_bpm = Some(TEMPO_MIN_BPM);
+        assert_eq!(p.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_tempo_of_0_clears_the_creator_s_tempo_in_a_patch_only() {
+        let clear = ProjectPatch { tempo_bpm: Some(0.0), ..ProjectPatch::default() };
+        assert_eq!(clear.validate(), Ok(()));
+        assert_eq!(clear.tempo_after(Some(62.0)), None);
+        let set = ProjectPatch { tempo_bpm: Some(124.0), ..ProjectPatch::default() };
+        assert_eq!(set.tempo_after(Some(62.0)), Some(124.0));
+        assert_eq!(ProjectPatch::default().tempo_after(Some(62.0)), Some(62.0));
+        let bad = ProjectPatch { tempo_bpm: Some(12.0), ..ProjectPatch::default() };
+        assert_eq!(bad.validate().unwrap_err().field, "tempo_bpm");
     }
 
     #[test]

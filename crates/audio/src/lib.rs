@@ -36,12 +36,17 @@ pub struct Analysis {
 
 /// Decodes `file` once and measures everything in [`Analysis`].
 pub fn analyze(file: &std::path::Path) -> Result<Analysis, AudioError> {
+    analyze_at(file, None)
+}
+
+/// [`analyze`], with the beats tracked at a creator's tempo (BPM) when one is given.
+pub fn analyze_at(file: &std::path::Path, tempo_bpm: Option<f64>) -> Result<Analysis, AudioError> {
     // Loudness and rhythm each run beside the decoder.
     let mut loudness = threaded::Threaded::new(loudness::Loudness::default());
     let mut rhythm = threaded::Threaded::new(rhythm::RhythmSink::default());
     let facts = probe(file, &mut [&mut loudness, &mut rhythm])?;
     let figures = loudness.finish()?.figures();
-    let rhythm = rhythm.finish()?.envelopes.analyse();
+    let rhythm = rhythm.finish()?.envelopes.analyse_at(tempo_bpm);
     Ok(Analysis { facts, rhythm, loudness_lufs: figures.integrated_lufs, true_peak_dbtp: figures.true_peak_dbtp })
 }
 

@@ -31,6 +31,8 @@ use crate::decode::{Format, Sink};
 pub const FRAME_RATE: f64 = 100.0;
 const MIN_BPM: f64 = 50.0;
 const MAX_BPM: f64 = 220.0;
+/// A tempo given by a creator is tracked within these (BPM); the product asks for 30 to 300.
+const GIVEN_BPM: (f64, f64) = (20.0, 400.0);
 /// Spectral bands for the section features (upper edges in Hz).
 const BANDS: [f64; 6] = [150.0, 400.0, 1000.0, 2500.0, 6000.0, 20_000.0];
 /// Harmony frames: the log spectrum from `HARMONY_HZ.0` to `HARMONY_HZ.1`, averaged over this
@@ -89,7 +91,7 @@ pub struct RhythmSink {
 }
 
 /// What the analysis keeps of the audio: one value (or band vector) per envelope frame.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Envelopes {
     pub onset: Vec<f32>,
     /// Onset strength below ~400 Hz (kick and snare bodies, hardly any cymbal), for choosing
@@ -420,8 +422,7 @@ fn estimate_pulse(onset: &[f64], bass: &[f64]) -> Option<Pulse> {
         let r = (t / anchor.0).log2();
         (r - r.round()).abs() < 0.04
     };
-    // A track with nothing in the bass band is judged on the whole onset envelope.
-    let reference = if bass.iter().any(|v| *v > 0.0) { bass } else { onset };
+    let reference = reference(bass, onset);
     let mut strong: Vec<(f64, f64)> =
         candidates.iter().copied().filter(|c| octaves_apart(c.0) && c.1 >= 0.5 * anchor.1).collect();
     strong.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -468,6 +469,23 @@ struct Level {
     score: f64,
 }
 
+impl Level {
+    /// Beats at `period` with nothing known of their bars (drums alone, or a given tempo).
+    fn tracked(onset: &[f64], period: f64) -> Self {
+        Level { period, frames: track_beats(onset, period), bar: None, score: 0.0 }
+    }
+}
+
+/// Where alternate beats are compared: the bass band, or for a track with nothing there, the
+/// whole onset envelope.
+fn reference<'a>(bass: &'a [f64], onset: &'a [f64]) -> &'a [f64] {
+    if bass.iter().any(|v| *v > 0.0) {
+        bass
+    } else {
+        onset
+    }
+}
+
 /// The anchor period and its doubles and halves within the tempo range, each tracked and scored.
 /// A level's score (log scale) adds up:
 /// - the harmony: how clearly chords change on its bars' first beats (bars of four, compared
@@ -482,9 +500,9 @@ struct Level {
 /// Weighed on the ground-truth corpus (`cargo xtask bench`); the metrical level is what
 /// distinguishes a ballad at 62 BPM from its eighth notes at 124 and a quickstep at 200 from
 /// its half notes.
-fn metrical_levels(onset: &[f64], bass: &[f64], harmony: &[Vec<f32>], anchor: f64) -> Vec<Level> {
+fn metrical_levels(onset: &[f64], bass: &[f64], harmony: Harmony, anchor: f64) -> Vec<Level> {
     let (min_lag, max_lag) = (FRAME_RATE * 60.0 / MAX_BPM, FRAME_RATE * 60.0 / MIN_BPM);
-    let reference = if bass.iter().any(|v| *v > 0.0) { bass } else { onset };
+    let reference = reference(bass, onset);
     let mut levels: Vec<Level> = (-2..=2)
         .map(|k| anchor * 2f64.powi(k))
         .filter(|p| (min_lag..=max_lag).contains(p))
@@ -511,11 +529,14 @@ fn salience(onset: &[f64], beats: &[usize]) -> f64 {
     beats.iter().filter_map(|b| onset.get(*b)).sum::<f64>() / beats.len().max(1) as f64
 }
 
+/// Sustained spectra (see `sustained`) and their bins per frame.
+type Harmony<'a> = (&'a [u8], usize);
+
 /// Tracks and scores one level (see `metrical_levels`).
-fn level(onset: &[f64], reference: &[f64], harmony: &[Vec<f32>], period: f64) -> Level {
+fn level(onset: &[f64], reference: &[f64], harmony: Harmony, period: f64) -> Level {
     let frames = track_beats(onset, period);
-    let beat = harmonic_changes(harmony, &frames, 1);
-    let half_bar = harmonic_changes(harmony, &frames, 2);
+    let beat = harmonic_changes(harmony.0, harmony.1, &frames, 1);
+    let half_bar = harmonic_changes(harmony.0, harmony.1, &frames, 2);
     let four = bar_phase(&half_bar, 4);
     let three = bar_phase(&beat, 3);
     let two_bars = bar_phase(&half_bar, 8);
@@ -533,13 +554,12 @@ fn level(onset: &[f64], reference: &[f64], harmony: &[Vec<f32>], period: f64) ->
 /// The pulse and the levels that may be the beat, scored. With held notes (`tonal`), the harmony
 /// says where bars are and so which level is the beat; without (drums alone), the drums' own
 /// pattern does.
-fn beat_levels(onset: &[f64], bass: &[f64], harmony: &[Vec<f32>], tonal: f32) -> Option<(Pulse, Vec<Level>)> {
+fn beat_levels(onset: &[f64], bass: &[f64], harmony: Harmony, tonal: f32) -> Option<(Pulse, Vec<Level>)> {
     let pulse = estimate_pulse(onset, bass)?;
     let levels = if tonal >= MIN_TONAL {
         metrical_levels(onset, bass, harmony, pulse.anchor)
     } else {
-        let period = pulse.percussive;
-        vec![Level { period, frames: track_beats(onset, period), bar: None, score: 0.0 }]
+        vec![Level::tracked(onset, pulse.percussive)]
     };
     Some((pulse, levels))
 }
@@ -653,54 +673,60 @@ fn downbeats(beats: &[usize], low_energy: &[f64]) -> Option<usize> {
     (means[order[0]] > 1.15 * means[order[1]]).then_some(order[0])
 }
 
-/// Sustained spectra, one per harmony frame: each bin's median over five frames (a fifth of a
-/// second), so drum hits, shorter than that, hardly show; then each frame's mean is removed.
-/// Also how tonal they are: the mean distance (nepers) of a bin from its neighbours' mean, high
-/// for the peaks of held notes and low for drums alone (0.03 to 0.12 for the synthetic kits of
-/// the tests, 0.21 to 0.58 on the ground-truth corpus).
-fn sustained(harmony: &[u8], bins: usize) -> (Vec<Vec<f32>>, f32) {
+/// Sustained spectra, one per harmony frame (`bins` bytes each, flat): each bin's median over
+/// five frames (a fifth of a second), so drum hits, shorter than that, hardly show. Also how
+/// tonal they are: the mean distance (nepers) of a bin from its neighbours' mean, high for the
+/// peaks of held notes and low for drums alone (0.03 to 0.12 for the synthetic kits of the
+/// tests, 0.21 to 0.58 on the ground-truth corpus).
+fn sustained(harmony: &[u8], bins: usize) -> (Vec<u8>, f32) {
     if bins == 0 {
         return (Vec::new(), 0.0);
     }
+    let frames = harmony.len() / bins;
+    let mut out = Vec::with_capacity(frames * bins);
     let mut tonal = 0.0f32;
-    let frames: Vec<&[u8]> = harmony.chunks_exact(bins).collect();
-    let spectra = (0..frames.len())
-        .map(|k| {
-            let around = &frames[k.saturating_sub(2)..(k + 3).min(frames.len())];
-            let mut v: Vec<f32> = (0..bins)
-                .map(|b| {
-                    let mut values: Vec<u8> = around.iter().map(|f| f[b]).collect();
-                    values.sort_unstable();
-                    f32::from(values[values.len() / 2]) / HARMONY_SCALE
-                })
-                .collect();
-            let mean = v.iter().sum::<f32>() / bins as f32;
-            // Peaks: how far each bin stands above or below its neighbours.
-            tonal += (2..bins.saturating_sub(2))
-                .map(|b| (v[b] - v[b - 2..b + 3].iter().sum::<f32>() / 5.0).abs())
-                .sum::<f32>()
-                / bins as f32;
-            v.iter_mut().for_each(|x| *x -= mean);
-            v
-        })
-        .collect();
-    (spectra, tonal / frames.len().max(1) as f32)
+    for k in 0..frames {
+        let around = k.saturating_sub(2)..(k + 3).min(frames);
+        let row = out.len();
+        for b in 0..bins {
+            let mut values = [0u8; 5];
+            let n = around.len();
+            for (v, f) in values.iter_mut().zip(around.clone()) {
+                *v = harmony[f * bins + b];
+            }
+            values[..n].sort_unstable();
+            out.push(values[n / 2]);
+        }
+        let v = &out[row..];
+        // Peaks: how far each bin stands above or below its neighbours.
+        let peaks: f32 = (2..bins.saturating_sub(2))
+            .map(|b| {
+                let around: f32 = v[b - 2..b + 3].iter().map(|x| f32::from(*x)).sum();
+                (f32::from(v[b]) - around / 5.0).abs()
+            })
+            .sum();
+        tonal += peaks / HARMONY_SCALE / bins as f32;
+    }
+    (out, tonal / frames.max(1) as f32)
 }
 
 /// How much the harmony changes at each beat (0 where it cannot be told): one minus the
-/// correlation of the sustained spectrum over the `width` beats before and the `width` beats
-/// from there.
-fn harmonic_changes(sustained: &[Vec<f32>], beats: &[usize], width: usize) -> Vec<f64> {
-    let Some(bins) = sustained.first().map(Vec::len) else { return vec![0.0; beats.len()] };
+/// correlation (over the bins) of the sustained spectrum over the `width` beats before and the
+/// `width` beats from there.
+fn harmonic_changes(sustained: &[u8], bins: usize, beats: &[usize], width: usize) -> Vec<f64> {
+    let frames = sustained.len() / bins.max(1);
+    if frames == 0 {
+        return vec![0.0; beats.len()];
+    }
     let span = |from: usize, to: usize| -> Vec<f32> {
         // Harmony frame k is centred on envelope frame k·HOP + HOP/2.
-        let first = from.saturating_sub(HARMONY_HOP / 2).div_ceil(HARMONY_HOP);
-        let last = to.saturating_sub(HARMONY_HOP / 2).div_ceil(HARMONY_HOP).min(sustained.len());
-        let mut mean = vec![0.0f32; bins];
-        for frame in sustained.get(first..last).unwrap_or_default() {
-            mean.iter_mut().zip(frame).for_each(|(m, v)| *m += v);
+        let first = from.saturating_sub(HARMONY_HOP / 2).div_ceil(HARMONY_HOP).min(frames);
+        let last = to.saturating_sub(HARMONY_HOP / 2).div_ceil(HARMONY_HOP).clamp(first, frames);
+        let mut total = vec![0.0f32; bins];
+        for frame in sustained[first * bins..last * bins].chunks_exact(bins) {
+            total.iter_mut().zip(frame).for_each(|(t, v)| *t += f32::from(*v));
         }
-        mean
+        total
     };
     let spans: Vec<Vec<f32>> = beats
         .iter()
@@ -710,19 +736,22 @@ fn harmonic_changes(sustained: &[Vec<f32>], beats: &[usize], width: usize) -> Ve
             span(b, next)
         })
         .collect();
-    let mut changes = vec![0.0; beats.len()];
-    let sum = |range: std::ops::Range<usize>| -> Vec<f32> {
+    // The sum over `range` of spans, less its mean over the bins (what correlation compares).
+    let centred = |range: std::ops::Range<usize>| -> Vec<f32> {
         let mut total = vec![0.0f32; bins];
         for s in &spans[range] {
             total.iter_mut().zip(s).for_each(|(t, v)| *t += v);
         }
+        let mean = total.iter().sum::<f32>() / bins as f32;
+        total.iter_mut().for_each(|t| *t -= mean);
         total
     };
+    let mut changes = vec![0.0; beats.len()];
     let width = width.max(1);
     let end = spans.len().saturating_sub(width - 1);
     for (i, change) in changes.iter_mut().enumerate().take(end).skip(width) {
-        let (a, b) = (&sum(i - width..i), &sum(i..i + width));
-        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let (a, b) = (centred(i - width..i), centred(i..i + width));
+        let dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         let norms = a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
         *change = if norms > 1e-6 { f64::from(1.0 - dot / norms) } else { 0.0 };
     }
@@ -788,7 +817,15 @@ fn sections(bands: &[[f32; BANDS.len()]], energy: &[f32]) -> Vec<usize> {
 }
 
 impl Envelopes {
+    /// Tempo, beats, downbeats, sections and the rest, as detected.
     pub fn analyse(&self) -> Rhythm {
+        self.analyse_at(None)
+    }
+
+    /// The same, at a creator's tempo (BPM) when given: the beats are tracked at that period
+    /// (the bars still read from the harmony), `tempo_bpm` is that value and the confidence 1.
+    /// A tempo outside 20 to 400 BPM is tracked at the nearer of them.
+    pub fn analyse_at(&self, tempo_bpm: Option<f64>) -> Rhythm {
         let to_time = |frame: f64| (frame / FRAME_RATE + self.offset_seconds).max(0.0);
         let onset = smooth(&normalise(&self.onset));
         let mut rhythm = Rhythm {
@@ -802,13 +839,34 @@ impl Envelopes {
             bands: BandEnvelopes::from_frames(&self.bands),
         };
         let bass = smooth(&normalise(&self.bass_onset));
-        let (harmony, tonal) = sustained(&self.harmony, self.harmony_bins);
-        let Some((pulse, levels)) = beat_levels(&onset, &bass, &harmony, tonal) else { return rhythm };
+        let (spectra, tonal) = sustained(&self.harmony, self.harmony_bins);
+        let harmony = (&spectra[..], self.harmony_bins);
+        if let Some(bpm) = tempo_bpm.filter(|b| b.is_finite() && *b > 0.0) {
+            // Tracking needs a period of a few frames to a few seconds.
+            let period = FRAME_RATE * 60.0 / bpm.clamp(GIVEN_BPM.0, GIVEN_BPM.1);
+            let chosen = if tonal >= MIN_TONAL {
+                level(&onset, reference(&bass, &onset), harmony, period)
+            } else {
+                Level::tracked(&onset, period)
+            };
+            rhythm.tempo_bpm = Some(bpm);
+            rhythm.tempo_confidence = 1.0;
+            self.place(&mut rhythm, &chosen);
+            return rhythm;
+        }
+        let Some((pulse, levels)) = beat_levels(&onset, &bass, harmony, tonal) else { return rhythm };
         let Some(chosen) = levels.iter().max_by(|a, b| a.score.total_cmp(&b.score)) else { return rhythm };
-        rhythm.beats = chosen.frames.iter().map(|f| to_time(*f as f64)).collect();
+        self.place(&mut rhythm, chosen);
         let seconds_per_beat = fitted_period(&rhythm.beats).unwrap_or(chosen.period / FRAME_RATE);
         rhythm.tempo_bpm = Some(60.0 / seconds_per_beat);
         rhythm.tempo_confidence = confidence(chosen.bar, pulse.clarity);
+        rhythm
+    }
+
+    /// The chosen level's beats and downbeats, in seconds.
+    fn place(&self, rhythm: &mut Rhythm, chosen: &Level) {
+        let to_time = |frame: f64| (frame / FRAME_RATE + self.offset_seconds).max(0.0);
+        rhythm.beats = chosen.frames.iter().map(|f| to_time(*f as f64)).collect();
         let bar = chosen.bar.filter(|b| b.contrast >= MIN_BAR_CONTRAST).map(|b| (b.meter, b.phase)).or_else(|| {
             let low_energy: Vec<f64> = self.bands.iter().map(|b| f64::from(b[0]).exp()).collect();
             downbeats(&chosen.frames, &low_energy).map(|phase| (4, phase))
@@ -816,7 +874,6 @@ impl Envelopes {
         if let Some((meter, phase)) = bar {
             rhythm.downbeats = rhythm.beats.get(phase..).unwrap_or_default().iter().step_by(meter).copied().collect();
         }
-        rhythm
     }
 }
 
@@ -829,7 +886,7 @@ mod tests {
         for bpm in [60.0, 70.0, 120.0, 140.0, 200.0] {
             let period = FRAME_RATE * 60.0 / bpm;
             let onset: Vec<f64> = (0..3000).map(|i| if (i as f64 % period) < 1.0 { 1.0 } else { 0.0 }).collect();
-            let (_, levels) = beat_levels(&onset, &onset, &[], 0.0).unwrap();
+            let (_, levels) = beat_levels(&onset, &onset, (&[], 0), 0.0).unwrap();
             let p = levels.iter().max_by(|a, b| a.score.total_cmp(&b.score)).unwrap().period;
             assert!((p - period).abs() / period < 0.02, "{bpm} BPM: period {p} frames, want {period}");
         }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use resonance_audio::rhythm::{Rhythm, RhythmSink};
+use resonance_audio::rhythm::{Envelopes, Rhythm, RhythmSink};
 
 const RATE: u32 = 44_100;
 const SECONDS: f64 = 30.0;
@@ -82,13 +82,17 @@ fn track(kind: Kind, bpm: f64) -> (Vec<f64>, Vec<f32>) {
     (beats, out)
 }
 
-fn analyse(samples: &[f32]) -> Rhythm {
+fn envelopes(samples: &[f32]) -> Envelopes {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.wav");
     common::write_wav(&path, samples, 1, RATE, None);
     let mut sink = RhythmSink::default();
     resonance_audio::decode(&path, &mut [&mut sink]).unwrap();
-    sink.envelopes.analyse()
+    sink.envelopes
+}
+
+fn analyse(samples: &[f32]) -> Rhythm {
+    envelopes(samples).analyse()
 }
 
 /// F-measure with a ±70 ms window, each reference beat matched at most once.
@@ -218,5 +222,30 @@ fn chords_that_change_every_bar_give_the_downbeats_in_four_and_in_three() {
             &bars[..4]
         );
         assert!(r.tempo_confidence >= 0.5, "{meter}/4: confidence {:.2}", r.tempo_confidence);
+        // At a creator's half tempo, the beats fall on every other chord.
+        let half = envelopes(&samples).analyse_at(Some(bpm / 2.0));
+        let reference: Vec<f64> = (0..beats).map(|b| START + b as f64 * beat).collect();
+        let (even, odd): (Vec<f64>, Vec<f64>) =
+            (reference.iter().step_by(2).copied().collect(), reference.iter().skip(1).step_by(2).copied().collect());
+        let f = f_measure(&even, &half.beats).max(f_measure(&odd, &half.beats));
+        assert!(f >= 0.95, "{meter}/4 at half tempo: beats F {f:.3}");
+        assert_eq!(half.tempo_bpm, Some(bpm / 2.0));
     }
+}
+
+#[test]
+fn a_creator_s_tempo_sets_the_grid_on_the_music() {
+    // The kit at 120 BPM, read at half and at twice the tempo: the grid keeps to the hits.
+    let (reference, samples) = track(Kind::Drums, 120.0);
+    let envelopes = envelopes(&samples);
+    let half = envelopes.analyse_at(Some(60.0));
+    assert_eq!((half.tempo_bpm, half.tempo_confidence), (Some(60.0), 1.0));
+    let every_other: Vec<f64> = reference.iter().step_by(2).copied().collect();
+    let odd: Vec<f64> = reference.iter().skip(1).step_by(2).copied().collect();
+    let f = f_measure(&every_other, &half.beats).max(f_measure(&odd, &half.beats));
+    assert!(f >= 0.95, "at 60 BPM the beats fall on every other hit: F {f:.3}");
+    let double = envelopes.analyse_at(Some(240.0));
+    let gaps: Vec<f64> = double.beats.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|g| (g - 0.25).abs() < 0.03), "at 240 BPM a beat every quarter second: {gaps:?}");
+    assert!(f_measure(&reference, &double.beats) >= 0.6, "and half of them on the hits");
 }

@@ -169,6 +169,10 @@ struct Look {
     /// How strongly effects follow the music, 0 to 1.
     #[arg(long)]
     effect_intensity: Option<f64>,
+    /// The track's tempo in beats per minute, when the detected one is wrong (renders follow
+    /// it); in `project edit`, 0 returns to the detected tempo.
+    #[arg(long)]
+    tempo_bpm: Option<f64>,
 }
 
 #[derive(Args, Default)]
@@ -191,6 +195,7 @@ impl Fields {
             style_preference: self.look.style,
             footage_visibility: self.look.footage_visibility,
             effect_intensity: self.look.effect_intensity,
+            tempo_bpm: self.look.tempo_bpm,
             ..ProjectPatch::default()
         }
     }
@@ -454,6 +459,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 style_preference: look.style,
                 footage_visibility: look.footage_visibility,
                 effect_intensity: look.effect_intensity,
+                tempo_bpm: look.tempo_bpm,
             })?;
             let upload = client.record_upload(project.id, &audio, &facts)?;
             println!("{}", project.id);

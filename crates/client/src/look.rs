@@ -2,17 +2,22 @@
 //! engine as the render worker (`resonance-visuals`), from the local analysis of a previewed
 //! track, at a small size and at the player's time. Free (no quota, no network) and offline.
 //! Invariants: at the same seed and time a frame is the worker's frame scaled down; a plan is
-//! made once per (track, look, seed) and reused for every frame until one of them changes.
+//! made once per (track, look, seed) and reused for every frame until one of them changes. A
+//! track at a creator's tempo is a track of its own (`<track>@<bpm>`), so its plans never mix
+//! with the detected tempo's.
 
 use std::sync::{Arc, Mutex};
 
+use resonance_api::projects::check_tempo;
+use resonance_audio::rhythm::Envelopes;
 use resonance_audio::Analysis;
 use resonance_visuals::{draw, plan, Frame, ProjectLook, VisualPlan};
+use serde::Serialize;
 
 use crate::error::{ClientError, Result};
 
-/// Analyses kept for previewing (the newest tracks previewed).
-const KEEP_TRACKS: usize = 6;
+/// Analyses kept for previewing (the newest tracks previewed, and their tempos).
+const KEEP_TRACKS: usize = 12;
 /// The largest frame the preview draws (its area): 960×540.
 const MAX_PIXELS: u32 = 960 * 540;
 
@@ -23,21 +28,83 @@ struct Planned {
     plan: Arc<VisualPlan>,
 }
 
+/// A previewed track's analysis, and the envelopes it came from (to read it at another tempo).
+struct Kept {
+    track: String,
+    analysis: Arc<Analysis>,
+    envelopes: Arc<Envelopes>,
+}
+
+/// A previewed track's beat grid at a tempo: what the waveform and the look preview follow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct TempoGrid {
+    /// The name the look preview knows this reading by.
+    pub track: String,
+    pub tempo_bpm: Option<f64>,
+    pub tempo_confidence: f64,
+    pub beats: Vec<f64>,
+    pub downbeats: Vec<f64>,
+}
+
 /// Tracks previewed on this machine, and the plan of the look being previewed.
 #[derive(Default)]
 pub struct LookPreview {
-    tracks: Mutex<Vec<(String, Arc<Analysis>)>>,
+    tracks: Mutex<Vec<Kept>>,
     planned: Mutex<Option<Planned>>,
 }
 
 impl LookPreview {
-    /// Keeps `analysis` under `track` (a previewed track's id) for drawing frames.
-    pub fn remember(&self, track: &str, analysis: Analysis) {
+    /// Keeps `analysis` under `track` (a previewed track's id) for drawing frames, with the
+    /// envelopes it was read from.
+    pub fn remember(&self, track: &str, analysis: Analysis, envelopes: Arc<Envelopes>) {
         let mut tracks = self.tracks.lock().unwrap_or_else(|p| p.into_inner());
-        tracks.retain(|(t, _)| t != track);
-        tracks.push((track.to_owned(), Arc::new(analysis)));
+        tracks.retain(|k| k.track != track);
+        tracks.push(Kept { track: track.to_owned(), analysis: Arc::new(analysis), envelopes });
         let excess = tracks.len().saturating_sub(KEEP_TRACKS);
         tracks.drain(..excess);
+    }
+
+    /// `track` read at the creator's `tempo_bpm` (`None`: the detected tempo), as the render
+    /// worker will read it; kept for the look preview under the name the answer carries.
+    pub fn retempo(&self, track: &str, tempo_bpm: Option<f64>) -> Result<TempoGrid> {
+        if let Some(bpm) = tempo_bpm {
+            check_tempo(bpm)?;
+        }
+        let base = track.split_once('@').map_or(track, |(base, _)| base);
+        let (analysis, envelopes) = {
+            // The track's own reading becomes the newest, and it keeps one tempo reading at most:
+            // trying tempo after tempo never pushes the track (or other tracks) out.
+            let mut tracks = self.tracks.lock().unwrap_or_else(|p| p.into_inner());
+            let prefix = format!("{base}@");
+            tracks.retain(|k| !k.track.starts_with(&prefix));
+            let at = tracks
+                .iter()
+                .position(|k| k.track == base)
+                .ok_or_else(|| ClientError::NotFound { what: "previewed track", id: base.to_owned() })?;
+            let kept = tracks.remove(at);
+            let found = (kept.analysis.clone(), kept.envelopes.clone());
+            tracks.push(kept);
+            found
+        };
+        let (name, analysis) = match tempo_bpm {
+            None => (base.to_owned(), analysis),
+            Some(bpm) => {
+                let rhythm = envelopes.analyse_at(Some(bpm));
+                let name = format!("{base}@{bpm}");
+                let analysis = Analysis { rhythm, ..(*analysis).clone() };
+                self.remember(&name, analysis.clone(), envelopes);
+                (name, Arc::new(analysis))
+            }
+        };
+        let r = &analysis.rhythm;
+        Ok(TempoGrid {
+            track: name,
+            tempo_bpm: r.tempo_bpm,
+            tempo_confidence: r.tempo_confidence,
+            beats: r.beats.clone(),
+            downbeats: r.downbeats.clone(),
+        })
     }
 
     /// The plan for `track` with `look` and `seed`, made once and reused.
@@ -51,8 +118,8 @@ impl LookPreview {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .find(|(t, _)| t == track)
-            .map(|(_, a)| a.clone())
+            .find(|k| k.track == track)
+            .map(|k| k.analysis.clone())
             .ok_or_else(|| ClientError::NotFound { what: "previewed track", id: track.to_owned() })?;
         let made = Arc::new(plan(&analysis, look, seed));
         *planned =
@@ -119,7 +186,7 @@ mod tests {
             footage_visibility: 0.6,
         };
         assert!(matches!(looks.frame_rgba("t1", &look, "s", 1.0, 48, 27), Err(ClientError::NotFound { .. })));
-        looks.remember("t1", analysis());
+        looks.remember("t1", analysis(), Arc::default());
         let frame = looks.frame_rgba("t1", &look, "s", 1.0, 48, 27).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(frame.len(), 48 * 27 * 4);
         assert!(frame.chunks_exact(4).all(|p| p[3] == 255));
@@ -131,6 +198,20 @@ mod tests {
             "a new look, a new plan"
         );
         assert!(matches!(looks.frame_rgba("t1", &look, "s", 1.0, 4000, 3000), Err(ClientError::Invalid { .. })));
+        // The creator's tempo: a reading of its own, which draws too; the detected one is kept.
+        let halved = looks.retempo("t1", Some(60.0)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((halved.track.as_str(), halved.tempo_bpm), ("t1@60", Some(60.0)));
+        assert!(looks.frame_rgba(&halved.track, &look, "s", 1.0, 48, 27).is_ok());
+        let back = looks.retempo(&halved.track, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((back.track.as_str(), back.tempo_bpm), ("t1", Some(120.0)));
+        assert!(matches!(looks.retempo("t1", Some(12.0)), Err(ClientError::Invalid { .. })));
+        assert!(matches!(looks.retempo("t2", Some(90.0)), Err(ClientError::NotFound { .. })));
+        // Trying tempo after tempo keeps the track and one reading of it, not a dozen.
+        for bpm in 0..40 {
+            looks.retempo("t1", Some(60.0 + f64::from(bpm))).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(looks.tracks.lock().unwrap_or_else(|p| p.into_inner()).len(), 2);
+        assert!(looks.retempo("t1", None).is_ok());
         assert!(matches!(looks.frame_rgba("t1", &look, "s", f64::NAN, 48, 27), Err(ClientError::Invalid { .. })));
     }
 }

@@ -143,6 +143,7 @@ pub fn apply_patch(project: &mut Project, patch: &ProjectPatch) {
     if patch.effect_intensity.is_some() {
         project.effect_intensity = patch.effect_intensity;
     }
+    project.tempo_bpm = patch.tempo_after(project.tempo_bpm);
 }
 
 fn as_patch(new: &NewProject) -> ProjectPatch {
@@ -156,6 +157,7 @@ fn as_patch(new: &NewProject) -> ProjectPatch {
         style_preference: new.style_preference,
         footage_visibility: new.footage_visibility,
         effect_intensity: new.effect_intensity,
+        tempo_bpm: new.tempo_bpm,
     }
 }
 
@@ -218,6 +220,7 @@ fn local_project(account: &Account, id: Uuid, new: &NewProject) -> Project {
         style_preference: Some(StylePreference::Organic),
         footage_visibility: Some(DEFAULT_FOOTAGE_VISIBILITY),
         effect_intensity: Some(DEFAULT_EFFECT_INTENSITY),
+        tempo_bpm: None,
         status: Some(ProjectStatus::Draft),
         created_at: Some(now),
         updated_at: Some(now),
@@ -245,6 +248,7 @@ fn patch_new(new: &mut NewProject, patch: &ProjectPatch) {
     new.style_preference = patch.style_preference.or(new.style_preference);
     new.footage_visibility = patch.footage_visibility.or(new.footage_visibility);
     new.effect_intensity = patch.effect_intensity.or(new.effect_intensity);
+    new.tempo_bpm = patch.tempo_after(new.tempo_bpm);
 }
 
 /// Edits a project here and queues the edit.

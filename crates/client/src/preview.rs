@@ -51,6 +51,9 @@ pub struct Preview {
     /// not handed to the web UI.
     #[serde(skip)]
     pub analysis: resonance_audio::Analysis,
+    /// What the analysis was read from: the look preview reads it again at a creator's tempo.
+    #[serde(skip)]
+    pub envelopes: std::sync::Arc<resonance_audio::rhythm::Envelopes>,
 }
 
 /// Where previews are written: `<data dir>/previews`.
@@ -73,10 +76,10 @@ pub fn preview(source: &Path, data_root: &Path, mut progress: impl FnMut(&Wavefo
             .map_err(|e| crate::uploads::not_audio(source, e))?;
         let waveform = peaks.finish();
         wav.finish()?;
-        let rhythm = rhythm.finish().map_err(|e| crate::uploads::not_audio(source, e))?.envelopes.analyse();
-        Ok::<_, ClientError>((facts, waveform, rhythm))
+        let envelopes = rhythm.finish().map_err(|e| crate::uploads::not_audio(source, e))?.envelopes;
+        Ok::<_, ClientError>((facts, waveform, envelopes.analyse(), envelopes))
     })();
-    let (facts, waveform, rhythm) = match result {
+    let (facts, waveform, rhythm, envelopes) = match result {
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
@@ -96,6 +99,7 @@ pub fn preview(source: &Path, data_root: &Path, mut progress: impl FnMut(&Wavefo
         playback,
         track: stem.to_string(),
         analysis: resonance_audio::Analysis { facts, rhythm, loudness_lufs: None, true_peak_dbtp: None },
+        envelopes: std::sync::Arc::new(envelopes),
     })
 }
 

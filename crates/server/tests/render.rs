@@ -110,6 +110,46 @@ fn frame_changes(path: &std::path::Path) -> Vec<f64> {
 }
 
 #[tokio::test]
+async fn the_creator_s_tempo_is_what_the_render_follows() {
+    let st = setup().await;
+    let audio = click_track(8.0, 120.0);
+    let (_, p) = st.s.post("/v1/projects", &st.org.developer.access, new_project("Halved")).await;
+    let project = p["id"].as_str().unwrap().to_owned();
+    assert!(p["tempo_bpm"].is_null(), "a new project follows the detected tempo: {p}");
+    st.s.upload_audio(&st.org.developer.access, &project, &audio).await;
+    let path = format!("/v1/projects/{project}");
+    // Out of range: refused, naming the field; the project is unchanged.
+    let (status, body) = st.s.patch(&path, &st.org.developer.access, json!({"tempo_bpm": 500})).await;
+    assert_eq!((status.as_u16(), body["error"]["field"].as_str()), (422, Some("tempo_bpm")), "{body}");
+    // The creator halves it (a click every beat at 120 is also a pulse at 60).
+    let (status, p) = st.s.patch(&path, &st.org.developer.access, json!({"tempo_bpm": 60, "resolution": "720p"})).await;
+    assert_eq!((status.as_u16(), p["tempo_bpm"].as_f64()), (200, Some(60.0)), "{p}");
+    let resp =
+        st.s.http
+            .post(format!("{}/v1/projects/{project}/generations", st.s.base))
+            .bearer_auth(&st.org.developer.access)
+            .header("Idempotency-Key", Uuid::new_v4().to_string())
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), 201);
+    let generation = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    // An edit after Generate does not change that render.
+    let (status, p) = st.s.patch(&path, &st.org.developer.access, json!({"tempo_bpm": 0})).await;
+    assert_eq!((status.as_u16(), p["tempo_bpm"].is_null()), (200, true), "0 returns to the detected tempo: {p}");
+    let settings = WorkerSettings { name: "w1".into(), ..Default::default() };
+    assert!(worker::run_once(&st.db, &st.store, &settings).await.unwrap());
+    let (_, g) = st.s.get(&format!("/v1/generations/{generation}"), &st.org.viewer.access).await;
+    assert_eq!(g["status"], "completed", "{g}");
+    let analysis = &g["audio_analysis"];
+    assert_eq!(analysis["tempo_bpm"].as_f64(), Some(60.0), "{analysis}");
+    let beats: Vec<f64> = g["visual_plan"]["beats"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
+    let gaps: Vec<f64> = beats.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.len() >= 5 && gaps.iter().all(|g| (g - 1.0).abs() < 0.05), "one beat a second: {beats:?}");
+}
+
+#[tokio::test]
 async fn a_generation_is_analysed_planned_rendered_and_moves_with_the_beats() {
     let st = setup().await;
     let audio = click_track(6.0, 120.0);

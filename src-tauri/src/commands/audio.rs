@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use resonance_client::look::TempoGrid;
 use resonance_client::preview::Preview;
 use serde::Serialize;
 use tauri::AppHandle;
@@ -35,7 +36,18 @@ pub async fn preview_audio(app: AppHandle, state: State<'_>, path: String, reque
     })
     .await
     .map_err(|e| CommandError::local(format!("the preview stopped: {e}")))??;
-    state.media.looks.remember(&preview.track, preview.analysis.clone());
+    state.media.looks.remember(&preview.track, preview.analysis.clone(), preview.envelopes.clone());
     let playback_url = state.media.url_for(&preview.playback);
     Ok(AudioPreview { preview, playback_url })
+}
+
+/// A previewed track's beat grid at the creator's tempo (`null`: the detected one), read as the
+/// render worker will read it; the answer's `track` is what the look preview then draws.
+#[tauri::command]
+#[specta::specta]
+pub async fn preview_tempo(state: State<'_>, track: String, tempo_bpm: Option<f64>) -> CmdResult<TempoGrid> {
+    let looks = state.media.looks.clone();
+    Ok(tokio::task::spawn_blocking(move || looks.retempo(&track, tempo_bpm))
+        .await
+        .map_err(|e| CommandError::local(format!("the tempo could not be applied: {e}")))??)
 }

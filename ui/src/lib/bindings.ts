@@ -106,6 +106,18 @@ async previewAudio(path: string, request: string) : Promise<Result<AudioPreview,
 }
 },
 /**
+ * A previewed track's beat grid at the creator's tempo (`null`: the detected one), read as the
+ * render worker will read it; the answer's `track` is what the look preview then draws.
+ */
+async previewTempo(track: string, tempoBpm: number | null) : Promise<Result<TempoGrid, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("preview_tempo", { track, tempoBpm }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * What the engine takes from `prompt` (colours, motifs, light, moods, pace) and which words it
  * did not understand, as the creator types. Free and offline.
  */
@@ -358,7 +370,7 @@ waveformProgress: "waveform-progress"
 
 /** user-defined constants **/
 
-
+export const TEMPO_RANGE_BPM = [30.0,300.0] as const;
 
 /** user-defined types **/
 
@@ -602,7 +614,11 @@ export type NewProject = {
 /**
  * Client-made id: a retried create with the same id and fields returns the same project.
  */
-id?: string | null; name: string; description?: string | null; prompt: string; audio_path: string; audio_duration?: number | null; resolution?: Resolution | null; style_preference?: StylePreference | null; footage_visibility?: number | null; effect_intensity?: number | null }
+id?: string | null; name: string; description?: string | null; prompt: string; audio_path: string; audio_duration?: number | null; resolution?: Resolution | null; style_preference?: StylePreference | null; footage_visibility?: number | null; effect_intensity?: number | null; 
+/**
+ * The creator's tempo (BPM), when the detected one is wrong; absent: the detected one.
+ */
+tempo_bpm?: number | null }
 export type Organization = { id: string; name: string; slug: string | null; stripe_customer_id: string | null; stripe_subscription_id: string | null; subscription_status: SubscriptionStatus | null; subscription_plan: string | null; trial_ends_at: string | null; generations_this_month: number | null; generations_limit: number | null; settings: JsonValue | null; created_at: string | null; updated_at: string | null }
 export type Plan = { 
 /**
@@ -625,7 +641,12 @@ monthly_price_usd: number;
  * Whether it is bought through Stripe Checkout (the free plan is not).
  */
 paid: boolean }
-export type Project = { id: string; organization_id: string; user_id: string; name: string; description: string | null; prompt: string; audio_path: string; audio_duration: number | null; resolution: Resolution | null; style_preference: StylePreference | null; footage_visibility: number | null; effect_intensity: number | null; status: ProjectStatus | null; created_at: string | null; updated_at: string | null }
+export type Project = { id: string; organization_id: string; user_id: string; name: string; description: string | null; prompt: string; audio_path: string; audio_duration: number | null; resolution: Resolution | null; style_preference: StylePreference | null; footage_visibility: number | null; effect_intensity: number | null; 
+/**
+ * The creator's tempo (BPM) when the detected one is wrong: renders follow it. Absent from
+ * projects stored before it existed.
+ */
+tempo_bpm?: number | null; status: ProjectStatus | null; created_at: string | null; updated_at: string | null }
 /**
  * A project with its generations and what the Generate button needs to know.
  */
@@ -647,9 +668,10 @@ total: number;
  */
 offset: number; rows: ProjectRow[] }
 /**
- * A partial edit: absent fields are left as they are; `description: ""` clears it.
+ * A partial edit: absent fields are left as they are; `description: ""` clears it, and
+ * `tempo_bpm: 0` returns to the detected tempo.
  */
-export type ProjectPatch = { name?: string | null; description?: string | null; prompt?: string | null; audio_path?: string | null; audio_duration?: number | null; resolution?: Resolution | null; style_preference?: StylePreference | null; footage_visibility?: number | null; effect_intensity?: number | null }
+export type ProjectPatch = { name?: string | null; description?: string | null; prompt?: string | null; audio_path?: string | null; audio_duration?: number | null; resolution?: Resolution | null; style_preference?: StylePreference | null; footage_visibility?: number | null; effect_intensity?: number | null; tempo_bpm?: number | null }
 /**
  * A row of the project list: what the list shows, without the prompt and parameters.
  */
@@ -754,6 +776,14 @@ state: string; last_success_at: string | null; pending_changes: number; conflict
  */
 export type SystemLog = { id: string; organization_id: string | null; user_id: string | null; project_id: string | null; generation_id: string | null; action_type: string; status: LogStatus; severity: string | null; message: string; details: JsonValue | null; error_message: string | null; created_at: string | null }
 export type Tags = { title: string | null; artist: string | null; album: string | null }
+/**
+ * A previewed track's beat grid at a tempo: what the waveform and the look preview follow.
+ */
+export type TempoGrid = { 
+/**
+ * The name the look preview knows this reading by.
+ */
+track: string; tempo_bpm: number | null; tempo_confidence: number; beats: number[]; downbeats: number[] }
 /**
  * An upload as the mirror keeps it.
  */

@@ -26,3 +26,25 @@ describe("look seeds", () => {
     expect(newLookSeed()).not.toEqual(a);
   });
 });
+
+describe("tempo", () => {
+  it("taps: nothing until four taps, then the median gap's tempo; a long pause starts again", async () => {
+    const { tapTempo, roundTempo } = await import("./params");
+    expect(tapTempo([], 0)).toBeNull();
+    expect(tapTempo([0, 500], 1000)).toBeNull();
+    expect(tapTempo([0, 500, 1000], 1500)).toBe(120);
+    // One late tap does not move it.
+    expect(roundTempo(tapTempo([0, 500, 1000, 1640], 2000)!)).toBe(120);
+    // After a pause the old taps no longer count.
+    expect(tapTempo([0, 500, 1000, 1500], 5000)).toBeNull();
+    expect(roundTempo(tapTempo([5000, 5600, 6200], 6800)!)).toBe(100);
+    expect(roundTempo(123.456)).toBe(123.5);
+  });
+  it("is uncertain below one half of confidence, unless the creator set it", async () => {
+    const { tempoUncertain } = await import("./params");
+    expect(tempoUncertain(124, 0.3, null)).toBe(true);
+    expect(tempoUncertain(124, 0.5, null)).toBe(false);
+    expect(tempoUncertain(124, 0.3, 62)).toBe(false);
+    expect(tempoUncertain(null, 0, null)).toBe(false);
+  });
+});

@@ -187,6 +187,7 @@ pub const COLUMNS: [(&str, &[(&str, Kind)]); 5] = {
                 ("status", Text),
                 ("created_at", Time),
                 ("updated_at", Time),
+                ("tempo_bpm", Float),
             ],
         ),
         (

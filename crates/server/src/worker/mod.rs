@@ -189,6 +189,9 @@ struct Inputs {
     style_preference: resonance_api::model::StylePreference,
     footage_visibility: f64,
     effect_intensity: f64,
+    /// The creator's tempo, when set (absent from jobs queued before it existed).
+    #[serde(default)]
+    tempo_bpm: Option<f64>,
 }
 
 /// Whether `key` is an object of this job's own project: the worker reads nothing else.
@@ -230,8 +233,8 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
             file.write_all(&piece.map_err(RenderError::AudioUnreadable)?).map_err(RenderError::Scratch)?;
         }
     }
-    let path = audio.clone();
-    let mut analysis = tokio::task::spawn_blocking(move || resonance_audio::analyze(&path))
+    let (path, tempo) = (audio.clone(), inputs.tempo_bpm);
+    let mut analysis = tokio::task::spawn_blocking(move || resonance_audio::analyze_at(&path, tempo))
         .await
         .map_err(|e| RenderError::Crashed(e.to_string()))?
         .map_err(RenderError::Unanalysable)?;
