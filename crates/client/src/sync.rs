@@ -49,6 +49,7 @@ pub struct SyncStatus {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullReport {
     pub pages: u32,
+    /// Rows written that changed (a row sent again as it was is not counted).
     pub upserts: u64,
     pub deletes: u64,
     /// The server asked for a rebuild (the cursor was too old or from another database).
@@ -56,7 +57,8 @@ pub struct PullReport {
 }
 
 impl PullReport {
-    /// The pull wrote or removed rows (what is shown from the mirror may be stale).
+    /// The pull changed or removed rows (what is shown from the mirror may be stale); rows sent
+    /// again as they were do not count.
     pub fn changed(&self) -> bool {
         self.upserts > 0 || self.deletes > 0 || self.rebuilt
     }
@@ -201,8 +203,17 @@ pub fn apply_page(conn: &mut Connection, page: &RawPage<'_>) -> Result<(u64, u64
     for change in &page.changes {
         match (change.op, change.row) {
             (Op::Upsert, Some(row)) => {
+                // A row the feed sends again as it is (a late commit's window re-delivers
+                // what a scan already gave) is written for its mark but is no change.
+                let same: bool = tx
+                    .prepare_cached(&format!("SELECT data = ?2 FROM {} WHERE id = ?1", change.table.as_str()))?
+                    .query_row(params![change.id.to_string(), row.get()], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(false);
                 upsert(&tx, change.table, change.id, row, mark)?;
-                upserts += 1;
+                if !same {
+                    upserts += 1;
+                }
             }
             (Op::Delete, _) => {
                 tx.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", change.table.as_str()))?
