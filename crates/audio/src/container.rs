@@ -469,6 +469,52 @@ pub fn aiff_frames(r: &mut (impl Read + Seek)) -> Option<u64> {
     None
 }
 
+/// Where an MP3's audio ends: before the tags players append (in this order, each optional): an
+/// APEv2 tag (a 32-byte footer `APETAGEX`, its size and, if flagged, a 32-byte header), a
+/// Lyrics3v2 block (`LYRICSBEGIN` … six size digits and `LYRICS200`) and an ID3v1 tag (the last
+/// 128 bytes, from `TAG`). Tags that do not add up are left as they are.
+pub fn mp3_trailing_tags<R: Read + Seek>(file: &mut R, len: u64) -> u64 {
+    let mut end = len;
+    let mut read_at = |at: u64, n: usize| -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; n];
+        file.seek(SeekFrom::Start(at)).ok()?;
+        file.read_exact(&mut buf).ok()?;
+        Some(buf)
+    };
+    if end >= 128 && read_at(end - 128, 3).is_some_and(|t| t == b"TAG") {
+        end -= 128;
+    }
+    loop {
+        // APEv2: the footer's size counts the items and the footer, not the header.
+        if let Some(footer) = end.checked_sub(32).and_then(|at| read_at(at, 32)).filter(|f| f.starts_with(b"APETAGEX"))
+        {
+            let size = u64::from(u32::from_le_bytes([footer[12], footer[13], footer[14], footer[15]]));
+            let flags = u32::from_le_bytes([footer[20], footer[21], footer[22], footer[23]]);
+            let header = if flags & (1 << 31) != 0 { 32 } else { 0 };
+            match end.checked_sub(size + header) {
+                Some(start) if size >= 32 => {
+                    end = start;
+                    continue;
+                }
+                _ => break,
+            }
+        }
+        // Lyrics3v2: the six digits give the block's size from `LYRICSBEGIN`, without themselves
+        // and `LYRICS200`.
+        if let Some(trailer) = end.checked_sub(15).and_then(|at| read_at(at, 15)).filter(|t| t.ends_with(b"LYRICS200"))
+        {
+            let size = std::str::from_utf8(&trailer[..6]).ok().and_then(|d| d.parse::<u64>().ok());
+            let start = size.and_then(|s| end.checked_sub(15 + s));
+            if let Some(start) = start.filter(|s| read_at(*s, 11).is_some_and(|b| b == b"LYRICSBEGIN")) {
+                end = start;
+                continue;
+            }
+        }
+        break;
+    }
+    end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

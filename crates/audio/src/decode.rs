@@ -130,7 +130,8 @@ fn open_error(e: SymError, container: &str) -> AudioError {
 /// A file's bytes as symphonia sees them, with a few 4-byte fields replaced: a WAV's size
 /// fields where they claim more than the file holds or are a streaming writer's placeholder (0 or
 /// 0xFFFFFFFF: the data then runs to the file's end), an MP4's QuickTime-style `meta` boxes
-/// renamed `free` (see `container::mp4_quicktime_metas`).
+/// renamed `free` (see `container::mp4_quicktime_metas`). It ends at `len`, which may be before
+/// the file's end: an MP3's trailing tags are not audio (see `container::mp3_trailing_tags`).
 struct Patched<R> {
     file: R,
     position: u64,
@@ -140,7 +141,9 @@ struct Patched<R> {
 
 impl<R: Read> Read for Patched<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.file.read(buf)?;
+        let left = usize::try_from(self.len.saturating_sub(self.position)).unwrap_or(usize::MAX);
+        let take = buf.len().min(left);
+        let n = self.file.read(&mut buf[..take])?;
         for (at, bytes) in &self.patches {
             for (i, b) in bytes.iter().enumerate() {
                 let abs = at + i as u64;
@@ -156,6 +159,11 @@ impl<R: Read> Read for Patched<R> {
 
 impl<R: Seek> Seek for Patched<R> {
     fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        // The end is `len`, wherever the file's own end is.
+        let to = match to {
+            SeekFrom::End(offset) => SeekFrom::Start(self.len.saturating_add_signed(offset)),
+            other => other,
+        };
         self.position = self.file.seek(to)?;
         Ok(self.position)
     }
@@ -315,6 +323,13 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
             }
             input.seek(SeekFrom::Start(0))?;
             Box::new(Patched { file: input, position: 0, len, patches })
+        }
+        "mp3" => {
+            // APEv2, Lyrics3v2 and ID3v1 tags after the last frame would otherwise be read as a
+            // few frames more of noise.
+            let audio_end = crate::container::mp3_trailing_tags(&mut input, len);
+            input.seek(SeekFrom::Start(0))?;
+            Box::new(Patched { file: input, position: 0, len: audio_end, patches: Vec::new() })
         }
         _ => Box::new(Patched { file: input, position: 0, len, patches: Vec::new() }),
     };

@@ -579,3 +579,70 @@ fn opus_decodes_to_ffmpegs_exact_length() {
     assert_eq!(frames, ffmpeg_frames(&cut));
     assert!(frames > u64::from(FRAMES) / 3, "{frames}");
 }
+
+/// An APEv2 tag (header, two items, footer), as taggers append it: a title, and a binary item
+/// (cover art, say) whose bytes happen to hold what looks like an MPEG frame (here one of the
+/// file's own, `frame`): a decoder reading on past the audio would play it.
+fn ape_tag(frame: &[u8]) -> Vec<u8> {
+    let mut item = Vec::new();
+    for (key, value, flags) in [(&b"Title"[..], &b"Night Drive"[..], 0u32), (b"Cover Art (Front)", frame, 2)] {
+        item.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        item.extend_from_slice(&flags.to_le_bytes());
+        item.extend_from_slice(key);
+        item.push(0);
+        item.extend_from_slice(value);
+    }
+    let block = |is_header: bool| {
+        let mut b = b"APETAGEX".to_vec();
+        b.extend_from_slice(&2000u32.to_le_bytes());
+        b.extend_from_slice(&((item.len() + 32) as u32).to_le_bytes());
+        b.extend_from_slice(&2u32.to_le_bytes());
+        let flags = (1u32 << 31) | if is_header { 1 << 29 } else { 0 };
+        b.extend_from_slice(&flags.to_le_bytes());
+        b.extend_from_slice(&[0; 8]);
+        b
+    };
+    [block(true), item.clone(), block(false)].concat()
+}
+
+/// A Lyrics3v2 block, then an ID3v1 tag.
+fn lyrics_and_id3v1() -> Vec<u8> {
+    let mut lyrics = b"LYRICSBEGININD0000210LYR00021[00:01]la la la la la".to_vec();
+    lyrics.extend_from_slice(format!("{:06}", lyrics.len()).as_bytes());
+    lyrics.extend_from_slice(b"LYRICS200");
+    let mut id3v1 = b"TAGNight Drive".to_vec();
+    id3v1.resize(128, 0);
+    [lyrics, id3v1].concat()
+}
+
+#[test]
+fn trailing_ape_lyrics3_and_id3v1_tags_are_not_audio() {
+    let dir = corpus();
+    let tmp = tempfile::tempdir().unwrap();
+    // Without a Xing/LAME header (many encoders write none), nothing says where the audio ends.
+    let plain = tmp.path().join("plain.mp3");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(dir.join("cbr.mp3"))
+        .args(["-c", "copy", "-write_xing", "0"])
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let clean = std::fs::read(&plain).unwrap();
+    let frames = analyze(&plain).unwrap()["frames"].as_u64().unwrap();
+    // A frame from the middle of the file: 192 kb/s at 44.1 kHz, 626 or 627 bytes from its header.
+    let at = clean.len() / 2 + clean[clean.len() / 2..].windows(2).position(|w| w == [0xFF, 0xFB]).unwrap();
+    let frame = &clean[at..at + 627];
+    for (name, tail) in [
+        ("ape.mp3", ape_tag(frame)),
+        ("lyrics-id3v1.mp3", lyrics_and_id3v1()),
+        ("all.mp3", [ape_tag(frame), lyrics_and_id3v1()].concat()),
+    ] {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, [clean.clone(), tail].concat()).unwrap();
+        let facts = analyze(&path).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(facts["frames"].as_u64(), Some(frames), "{name}: the tags must not decode as audio");
+        assert_eq!(facts["warnings"], serde_json::json!([]), "{name}");
+    }
+}
