@@ -566,8 +566,8 @@ fn beat_levels(onset: &[f64], bass: &[f64], harmony: Harmony, tonal: f32) -> Opt
 
 /// 0 to 1: how sure the tempo is. With harmony, how clearly chords change on the chosen bars'
 /// first beats: 1 − contrast^−0.88, 0.5 at a contrast of 2.2 (on the ground-truth corpus, 98% of
-/// the tempos above that were right and 80% of those below). Without, how much the pulse stands
-/// out.
+/// the tempos above that were right and 79% of those below; 83% and 58% on its held-out set).
+/// Without, how much the pulse stands out.
 fn confidence(bar: Option<Bar>, clarity: f64) -> f64 {
     match bar {
         Some(bar) => (1.0 - bar.contrast.max(1.0).powf(-0.88)).clamp(0.0, 1.0),
