@@ -70,6 +70,12 @@ async fn project_with_generation(st: &Setup, audio: Option<&[u8]>) -> (String, S
         )
         .await;
     assert_eq!(status, 200);
+    let generation = start_generation(st, &project).await;
+    (project, generation)
+}
+
+/// Starts a generation of `project` (as its developer); its id.
+async fn start_generation(st: &Setup, project: &str) -> String {
     let resp =
         st.s.http
             .post(format!("{}/v1/projects/{project}/generations", st.s.base))
@@ -81,7 +87,7 @@ async fn project_with_generation(st: &Setup, audio: Option<&[u8]>) -> (String, S
             .unwrap();
     assert_eq!(resp.status(), 201);
     let g: Value = resp.json().await.unwrap();
-    (project, g["id"].as_str().unwrap().to_owned())
+    g["id"].as_str().unwrap().to_owned()
 }
 
 fn ffprobe(path: &std::path::Path) -> Value {
@@ -124,17 +130,7 @@ async fn the_creator_s_tempo_is_what_the_render_follows() {
     // The creator halves it (a click every beat at 120 is also a pulse at 60).
     let (status, p) = st.s.patch(&path, &st.org.developer.access, json!({"tempo_bpm": 60, "resolution": "720p"})).await;
     assert_eq!((status.as_u16(), p["tempo_bpm"].as_f64()), (200, Some(60.0)), "{p}");
-    let resp =
-        st.s.http
-            .post(format!("{}/v1/projects/{project}/generations", st.s.base))
-            .bearer_auth(&st.org.developer.access)
-            .header("Idempotency-Key", Uuid::new_v4().to_string())
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(resp.status(), 201);
-    let generation = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let generation = start_generation(&st, &project).await;
     // An edit after Generate does not change that render.
     let (status, p) = st.s.patch(&path, &st.org.developer.access, json!({"tempo_bpm": 0})).await;
     assert_eq!((status.as_u16(), p["tempo_bpm"].is_null()), (200, true), "0 returns to the detected tempo: {p}");
