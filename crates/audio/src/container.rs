@@ -515,6 +515,61 @@ pub fn mp3_trailing_tags<R: Read + Seek>(file: &mut R, len: u64) -> u64 {
     end
 }
 
+/// The sample-entry code of an MP4's first sound track (`mp4a`, `alac`, `ac-3`, `ec-3`, …), when
+/// it has one: what the file holds when no track can be decoded.
+pub fn mp4_sound_codec(r: &mut (impl Read + Seek)) -> Option<[u8; 4]> {
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    let (moov_start, moov_end) = find_box(r, 0, len, b"moov")?;
+    let mut at = moov_start;
+    while let Some((trak_start, trak_end)) = find_box(r, at, moov_end, b"trak") {
+        at = trak_end;
+        let Some((mdia_start, mdia_end)) = find_box(r, trak_start, trak_end, b"mdia") else { continue };
+        let Some((hdlr_start, _)) = find_box(r, mdia_start, mdia_end, b"hdlr") else { continue };
+        // Version and flags, pre_defined, then the handler type.
+        r.seek(SeekFrom::Start(hdlr_start + 8)).ok()?;
+        if read_u32(r)?.to_be_bytes() != *b"soun" {
+            continue;
+        }
+        let (minf_start, minf_end) = find_box(r, mdia_start, mdia_end, b"minf")?;
+        let (stbl_start, stbl_end) = find_box(r, minf_start, minf_end, b"stbl")?;
+        let (stsd_start, _) = find_box(r, stbl_start, stbl_end, b"stsd")?;
+        // Version and flags, the entry count, then the first entry's size and code.
+        r.seek(SeekFrom::Start(stsd_start + 12)).ok()?;
+        return Some(read_u32(r)?.to_be_bytes());
+    }
+    None
+}
+
+/// The codec of an Ogg file's first logical stream, from its first packet's signature.
+pub fn ogg_first_codec(r: &mut (impl Read + Seek)) -> Option<&'static str> {
+    let mut page = [0u8; 27 + 255 + 8];
+    r.seek(SeekFrom::Start(0)).ok()?;
+    let mut got = 0;
+    while got < page.len() {
+        match r.read(&mut page[got..]).ok()? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    if got < 27 || &page[..4] != b"OggS" {
+        return None;
+    }
+    let packet = 27 + usize::from(page[26]);
+    let head = page.get(packet..(packet + 8).min(got))?;
+    [
+        (&b"\x01vorbis"[..], "Vorbis"),
+        (b"OpusHead", "Opus"),
+        (b"\x7fFLAC", "FLAC"),
+        (b"Speex   ", "Speex"),
+        (b"CELT    ", "CELT"),
+        (b"\x80theora", "Theora"),
+        (b"PCM     ", "PCM"),
+    ]
+    .into_iter()
+    .find(|(signature, _)| head.starts_with(signature))
+    .map(|(_, name)| name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -311,6 +311,27 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         "aiff" => (None, crate::container::aiff_frames(&mut input)),
         _ => (None, None),
     };
+    // What the file holds, to name it if nothing in it can be decoded.
+    let held = match container {
+        "mp4" => crate::container::mp4_sound_codec(&mut input).map(|code| match &code {
+            b"ac-3" => "Dolby Digital (AC-3)".to_owned(),
+            b"ec-3" => "Dolby Digital Plus (E-AC-3)".to_owned(),
+            b"dtsc" | b"dtsh" | b"dtsl" => "DTS".to_owned(),
+            other => format!("`{}`", crate::container::box_name(other)),
+        }),
+        "ogg" => crate::container::ogg_first_codec(&mut input)
+            .filter(|c| !matches!(*c, "Vorbis" | "Opus" | "FLAC"))
+            .map(str::to_owned),
+        _ => None,
+    };
+    let unsupported = |what: &str| {
+        AudioError::new(
+            ErrorKind::UnsupportedCodec,
+            format!(
+                "the {container} file's audio is {what}, which cannot be decoded; export it as FLAC, MP3, AAC or Opus"
+            ),
+        )
+    };
     input.seek(SeekFrom::Start(0))?;
     let mut warnings = Vec::new();
     let source: Box<dyn MediaSource> = match container {
@@ -338,7 +359,10 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     let mut probed = guarded("reading the file's structure", || {
         symphonia::default::get_probe().format(&Hint::new(), stream, &options, &MetadataOptions::default())
     })?
-    .map_err(|e| open_error(e, container))?;
+    .map_err(|e| match (open_error(e, container), &held) {
+        (e, Some(what)) if e.kind == ErrorKind::Truncated => unsupported(what),
+        (e, _) => e,
+    })?;
     let mut tags = Tags::default();
     let mut has_cover_art = false;
     if let Some(meta) = probed.metadata.get() {
@@ -347,12 +371,13 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         }
     }
     let mut reader: Box<dyn FormatReader> = probed.format;
-    let track = reader
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .cloned()
-        .ok_or_else(|| AudioError::new(ErrorKind::NotAudio, "the file holds no audio track"))?;
+    let track =
+        reader.tracks().iter().find(|t| t.codec_params.codec != CODEC_TYPE_NULL).cloned().ok_or_else(
+            || match &held {
+                Some(what) => unsupported(what),
+                None => AudioError::new(ErrorKind::NotAudio, "the file holds no audio track"),
+            },
+        )?;
     let params = &track.codec_params;
     let opus = params.codec == CODEC_TYPE_OPUS;
     if opus && container != "ogg" {

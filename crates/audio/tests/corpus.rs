@@ -646,3 +646,34 @@ fn trailing_ape_lyrics3_and_id3v1_tags_are_not_audio() {
         assert_eq!(facts["warnings"], serde_json::json!([]), "{name}");
     }
 }
+
+#[test]
+fn audio_in_a_codec_we_lack_is_named_not_called_missing_or_cut_short() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "ac3.m4a",
+            &["-f", "lavfi", "-i", "sine=f=440:d=2", "-c:a", "ac3"],
+            "unsupported_codec: the mp4 file's audio is Dolby Digital (AC-3)",
+        ),
+        (
+            "speex.ogg",
+            &["-f", "lavfi", "-i", "sine=f=440:d=2", "-ar", "16000", "-c:a", "libspeex"],
+            "unsupported_codec: the ogg file's audio is Speex",
+        ),
+        // A video with no sound track is still no audio.
+        (
+            "silent.mp4",
+            &["-f", "lavfi", "-i", "testsrc=d=1:s=64x64", "-c:v", "mpeg4"],
+            "not_audio: the file holds no audio track",
+        ),
+    ];
+    for (name, args, said) in cases {
+        let path = tmp.path().join(name);
+        let status = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).arg(&path).status().unwrap();
+        assert!(status.success(), "ffmpeg could not make {name}");
+        let (code, message) = analyze(&path).expect_err(name);
+        assert_eq!(code, 1, "{name}");
+        assert!(message.contains(said), "{name}: {message}");
+    }
+}
