@@ -50,12 +50,21 @@ fn find_box(r: &mut (impl Read + Seek), start: u64, end: u64, name: &[u8; 4]) ->
 
 /// The first edit's `media_time` of the first track that has an edit list: the number of
 /// samples (in the media's timescale, the sample rate for audio) to skip at the start.
-pub fn mp4_priming(r: &mut (impl Read + Seek)) -> Option<u64> {
-    let len = r.seek(SeekFrom::End(0)).ok()?;
-    let (moov_start, moov_end) = find_box(r, 0, len, b"moov")?;
+/// The payload spans of an MP4's `trak` boxes, in order (none without a `moov`).
+fn mp4_traks(r: &mut (impl Read + Seek)) -> Vec<(u64, u64)> {
+    let Ok(len) = r.seek(SeekFrom::End(0)) else { return Vec::new() };
+    let Some((moov_start, moov_end)) = find_box(r, 0, len, b"moov") else { return Vec::new() };
+    let mut traks = Vec::new();
     let mut at = moov_start;
-    while let Some((trak_start, trak_end)) = find_box(r, at, moov_end, b"trak") {
-        at = trak_end;
+    while let Some(trak) = find_box(r, at, moov_end, b"trak") {
+        at = trak.1;
+        traks.push(trak);
+    }
+    traks
+}
+
+pub fn mp4_priming(r: &mut (impl Read + Seek)) -> Option<u64> {
+    for (trak_start, trak_end) in mp4_traks(r) {
         let Some((edts_start, edts_end)) = find_box(r, trak_start, trak_end, b"edts") else { continue };
         let Some((elst_start, _)) = find_box(r, edts_start, edts_end, b"elst") else { continue };
         r.seek(SeekFrom::Start(elst_start)).ok()?;
@@ -518,11 +527,7 @@ pub fn mp3_trailing_tags<R: Read + Seek>(file: &mut R, len: u64) -> u64 {
 /// The sample-entry code of an MP4's first sound track (`mp4a`, `alac`, `ac-3`, `ec-3`, …), when
 /// it has one: what the file holds when no track can be decoded.
 pub fn mp4_sound_codec(r: &mut (impl Read + Seek)) -> Option<[u8; 4]> {
-    let len = r.seek(SeekFrom::End(0)).ok()?;
-    let (moov_start, moov_end) = find_box(r, 0, len, b"moov")?;
-    let mut at = moov_start;
-    while let Some((trak_start, trak_end)) = find_box(r, at, moov_end, b"trak") {
-        at = trak_end;
+    for (trak_start, trak_end) in mp4_traks(r) {
         let Some((mdia_start, mdia_end)) = find_box(r, trak_start, trak_end, b"mdia") else { continue };
         let Some((hdlr_start, _)) = find_box(r, mdia_start, mdia_end, b"hdlr") else { continue };
         // Version and flags, pre_defined, then the handler type.

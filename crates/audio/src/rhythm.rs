@@ -826,14 +826,13 @@ impl Envelopes {
     /// (the bars still read from the harmony), `tempo_bpm` is that value and the confidence 1.
     /// A tempo outside 20 to 400 BPM is tracked at the nearer of them.
     pub fn analyse_at(&self, tempo_bpm: Option<f64>) -> Rhythm {
-        let to_time = |frame: f64| (frame / FRAME_RATE + self.offset_seconds).max(0.0);
         let onset = smooth(&normalise(&self.onset));
         let mut rhythm = Rhythm {
             tempo_bpm: None,
             tempo_confidence: 0.0,
             beats: Vec::new(),
             downbeats: Vec::new(),
-            sections: sections(&self.bands, &self.energy).into_iter().map(|f| to_time(f as f64)).collect(),
+            sections: sections(&self.bands, &self.energy).into_iter().map(|f| self.seconds(f)).collect(),
             energy: self.energy.chunks(10).map(|c| c.iter().sum::<f32>() / c.len() as f32).collect(),
             energy_hop_seconds: 10.0 / FRAME_RATE,
             bands: BandEnvelopes::from_frames(&self.bands),
@@ -863,10 +862,14 @@ impl Envelopes {
         rhythm
     }
 
+    /// Envelope frame `frame` in seconds from the start of the audio.
+    fn seconds(&self, frame: usize) -> f64 {
+        (frame as f64 / FRAME_RATE + self.offset_seconds).max(0.0)
+    }
+
     /// The chosen level's beats and downbeats, in seconds.
     fn place(&self, rhythm: &mut Rhythm, chosen: &Level) {
-        let to_time = |frame: f64| (frame / FRAME_RATE + self.offset_seconds).max(0.0);
-        rhythm.beats = chosen.frames.iter().map(|f| to_time(*f as f64)).collect();
+        rhythm.beats = chosen.frames.iter().map(|f| self.seconds(*f)).collect();
         let bar = chosen.bar.filter(|b| b.contrast >= MIN_BAR_CONTRAST).map(|b| (b.meter, b.phase)).or_else(|| {
             let low_energy: Vec<f64> = self.bands.iter().map(|b| f64::from(b[0]).exp()).collect();
             downbeats(&chosen.frames, &low_energy).map(|phase| (4, phase))
