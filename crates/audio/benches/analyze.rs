@@ -89,6 +89,21 @@ fn main() {
         mp3.to_str().unwrap(),
     ]);
     ffmpeg(&["-f", "lavfi", "-i", &format!("{src}:d=300"), "-c:a", "flac", flac.to_str().unwrap()]);
+    // Every codec's own row: the lossy ones from the same source.
+    let lossy = |name: &str, codec: &[&str]| {
+        let out = dir.join(name);
+        let mut args = vec!["-f", "lavfi", "-i"];
+        let input = format!("{src}:d=300");
+        args.push(&input);
+        args.extend_from_slice(codec);
+        args.push(out.to_str().unwrap());
+        ffmpeg(&args);
+        out
+    };
+    let vorbis = lossy("five-minutes.ogg", &["-c:a", "libvorbis", "-q:a", "5"]);
+    let opus = lossy("five-minutes.opus", &["-c:a", "libopus", "-b:a", "128k"]);
+    let webm = lossy("five-minutes.webm", &["-c:a", "libopus", "-b:a", "128k"]);
+    let aac = lossy("five-minutes.m4a", &["-c:a", "aac", "-b:a", "192k"]);
     ffmpeg(&[
         "-f",
         "lavfi",
@@ -101,7 +116,14 @@ fn main() {
         hour.to_str().unwrap(),
     ]);
 
-    for (name, path) in [("MP3 ", &mp3), ("FLAC", &flac)] {
+    for (name, path) in [
+        ("MP3 ", &mp3),
+        ("FLAC", &flac),
+        ("AAC (M4A)", &aac),
+        ("Vorbis (Ogg)", &vorbis),
+        ("Opus (Ogg)", &opus),
+        ("Opus (WebM)", &webm),
+    ] {
         let p = path.to_str().unwrap();
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..RUNS {

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{ErrorKind as IoKind, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use symphonia::core::audio::SampleBuffer;
+use symphonia::core::audio::{Layout, SampleBuffer};
 use symphonia::core::codecs::{CodecRegistry, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_OPUS};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
@@ -60,6 +60,7 @@ fn sniff_container(head: &[u8]) -> &'static str {
         (b"FORM", b"AIFF" | b"AIFC", _) => "aiff",
         (b"fLaC", _, _) => "flac",
         (b"OggS", _, _) => "ogg",
+        (b"\x1A\x45\xDF\xA3", _, _) => "matroska",
         (_, _, b"ftyp") => "mp4",
         _ if head.starts_with(b"ID3") => "mp3",
         _ if head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0 => "mp3",
@@ -69,7 +70,7 @@ fn sniff_container(head: &[u8]) -> &'static str {
 
 /// What a file that is no audio we read is told, with the formats we do read.
 const NOT_AUDIO: &str =
-    "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis and Opus, AIFF)";
+    "not an audio file we recognise (supported: MP3, AAC and ALAC in MP4/M4A, FLAC, WAV, Ogg Vorbis, Opus in Ogg, WebM, Matroska or MP4, AIFF)";
 
 /// Symphonia's decoders and libopus' (Opus: the pre-skip is dropped by `decode` itself, the
 /// last page's end arrives as the last packet's trim, which the decoder applies).
@@ -85,10 +86,11 @@ fn codecs() -> &'static CodecRegistry {
 
 fn read_tags(revision: &MetadataRevision, tags: &mut Tags, has_cover_art: &mut bool) {
     for tag in revision.tags() {
-        let slot = match tag.std_key {
-            Some(StandardTagKey::TrackTitle) => &mut tags.title,
-            Some(StandardTagKey::Artist) => &mut tags.artist,
-            Some(StandardTagKey::Album) => &mut tags.album,
+        // Symphonia's Matroska reader gives its SimpleTags' names (TITLE, ARTIST…) only.
+        let slot = match (tag.std_key, tag.key.to_ascii_uppercase().as_str()) {
+            (Some(StandardTagKey::TrackTitle), _) | (None, "TITLE") => &mut tags.title,
+            (Some(StandardTagKey::Artist), _) | (None, "ARTIST") => &mut tags.artist,
+            (Some(StandardTagKey::Album), _) | (None, "ALBUM") => &mut tags.album,
             _ => continue,
         };
         if slot.is_none() {
@@ -130,8 +132,10 @@ fn open_error(e: SymError, container: &str) -> AudioError {
 /// A file's bytes as symphonia sees them, with a few 4-byte fields replaced: a WAV's size
 /// fields where they claim more than the file holds or are a streaming writer's placeholder (0 or
 /// 0xFFFFFFFF: the data then runs to the file's end), an MP4's QuickTime-style `meta` boxes
-/// renamed `free` (see `container::mp4_quicktime_metas`). It ends at `len`, which may be before
-/// the file's end: an MP3's trailing tags are not audio (see `container::mp3_trailing_tags`).
+/// renamed `free` (see `container::mp4_quicktime_metas`), a Matroska SeekHead's entries for
+/// elements a cut-short download lacks made unknown (see `matroska::Matroska::seeks_past_end`).
+/// It ends at `len`, which may be before the file's end: an MP3's trailing tags are not audio
+/// (see `container::mp3_trailing_tags`).
 struct Patched<R> {
     file: R,
     position: u64,
@@ -276,6 +280,11 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         // audio files start with theirs, and a scan through junk is where hostile input hides.
         return Err(AudioError::new(ErrorKind::NotAudio, NOT_AUDIO));
     }
+    // Symphonia 0.5 reads neither Matroska's codec delay nor its discard padding.
+    let matroska = if container == "matroska" { crate::matroska::scan(&mut input) } else { None };
+    if matroska.as_ref().is_some_and(|m| m.webm) {
+        container = "webm";
+    }
     // Symphonia 0.5 leaves the MP4 edit list and AIFF's frame count to us; read them first.
     // Lengths that symphonia would allocate for before checking them against the file.
     let id3_frame = if head.starts_with(b"ID3") {
@@ -298,6 +307,7 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         }
         .or_else(|| crate::container::mp4_oversized_table(&mut input).map(|t| format!("its `{t}` table"))),
         "flac" => crate::container::flac_oversized_metadata(&mut input, marker_at).map(|b| format!("its {b} block")),
+        "matroska" | "webm" => matroska.as_ref().and_then(|m| m.oversized.as_ref()).map(|e| format!("its {e} element")),
         _ => None,
     });
     if let Some(what) = oversized {
@@ -322,6 +332,7 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         "ogg" => crate::container::ogg_first_codec(&mut input)
             .filter(|c| !matches!(*c, "Vorbis" | "Opus" | "FLAC"))
             .map(str::to_owned),
+        "matroska" | "webm" => matroska.as_ref().and_then(crate::matroska::Matroska::unreadable_audio),
         _ => None,
     };
     let unsupported = |what: &str| {
@@ -343,6 +354,13 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
                 patches.extend(cut);
             }
             input.seek(SeekFrom::Start(0))?;
+            Box::new(Patched { file: input, position: 0, len, patches })
+        }
+        "matroska" | "webm" => {
+            let patches = matroska
+                .as_ref()
+                .map(|m| m.seeks_past_end.iter().map(|at| (*at, crate::matroska::UNKNOWN_ID)).collect())
+                .unwrap_or_default();
             Box::new(Patched { file: input, position: 0, len, patches })
         }
         "mp3" => {
@@ -380,22 +398,38 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         )?;
     let params = &track.codec_params;
     let opus = params.codec == CODEC_TYPE_OPUS;
-    if opus && container != "ogg" {
-        // Symphonia passes an MP4's `dOps` to the decoder as if it were Ogg's header.
-        return Err(AudioError::new(
-            ErrorKind::UnsupportedCodec,
-            format!(
-                "Opus in an {container} file cannot be decoded yet (Ogg Opus, .opus, can); export it as .opus or FLAC"
-            ),
-        ));
-    }
     // Opus' pre-skip is dropped below, across as many packets as it spans: the decoder would drop
-    // it from the first packet only, so it is given a header whose pre-skip is zero.
+    // it from the first packet only, so it is given a header whose pre-skip is zero. (An MP4's
+    // `dOps` arrives as the header's fields in big-endian order: the pre-skip is at the same place.)
     let mut decoder_params = params.clone();
+    let mut opus_pre_skip = 0u64;
     if opus {
         if let Some(pre_skip) = decoder_params.extra_data.as_mut().and_then(|head| head.get_mut(10..12)) {
+            let bytes = [pre_skip[0], pre_skip[1]];
+            opus_pre_skip =
+                u64::from(if container == "mp4" { u16::from_be_bytes(bytes) } else { u16::from_le_bytes(bytes) });
             pre_skip.fill(0);
         }
+        // libopus decodes at 48 kHz whatever rate the encoder was given (which Matroska's
+        // SamplingFrequency may state), as ffmpeg does.
+        decoder_params.sample_rate = Some(48_000);
+        // Symphonia's MP4 reader leaves the channels to the header.
+        if decoder_params.channels.is_none() {
+            decoder_params.channels = match decoder_params.extra_data.as_deref().and_then(|head| head.get(9)) {
+                Some(1) => Some(Layout::Mono.into_channels()),
+                Some(2) => Some(Layout::Stereo.into_channels()),
+                _ => None,
+            };
+        }
+    }
+    // Symphonia's PCM decoder sizes its buffer from the largest packet, which Matroska does not
+    // declare: the largest block does.
+    if let (None, Some(t)) =
+        (decoder_params.max_frames_per_packet, matroska.as_ref().and_then(|m| m.track(u64::from(track.id))))
+    {
+        let bytes_per_frame = params.channels.map_or(1, |c| c.count() as u64)
+            * u64::from(params.bits_per_sample.unwrap_or(8).div_ceil(8)).max(1);
+        decoder_params.max_frames_per_packet = Some(t.largest_block / bytes_per_frame + 1);
     }
     let registry = codecs();
     let codec = registry.get_codec(params.codec).map(|d| d.short_name.to_owned());
@@ -422,9 +456,13 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     // Where we skip priming ourselves, output also stops at the media's length (its padding).
     let mut keep: Option<u64> = None;
     let mut declared_frames = params.n_frames;
+    // Matroska's discard padding: the track's packet count and what to cut from the last one.
+    let mut trim_last: Option<(u64, u64)> = None;
+    let mut cut_short = false;
     match container {
         "mp4" => {
-            skip = mp4_skip.unwrap_or(0);
+            // Without an edit list, Opus' own pre-skip.
+            skip = mp4_skip.unwrap_or(if opus { opus_pre_skip } else { 0 });
             declared_frames = declared_frames.map(|n| n.saturating_sub(skip));
             keep = declared_frames;
         }
@@ -435,12 +473,34 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
             skip = u64::from(params.delay.unwrap_or(0));
             declared_frames = declared_frames.map(|n| n.saturating_sub(skip));
         }
+        // Matroska: the codec's delay is dropped, and the last block's DiscardPadding cut from
+        // its end.
+        "matroska" | "webm" => {
+            let rate = decoder_params.sample_rate.unwrap_or(0);
+            let this = matroska.as_ref().and_then(|m| m.track(u64::from(track.id)));
+            // Opus' own header, as ffmpeg does: its muxer writes CodecDelay at the encoder's
+            // input rate (a third of the pre-skip for a 16 kHz recording).
+            skip = match this.and_then(|t| t.codec_delay_ns) {
+                _ if opus => opus_pre_skip,
+                Some(ns) => crate::matroska::ns_to_frames(ns, rate),
+                None => 0,
+            };
+            if let Some(t) = this.filter(|t| t.last_discard_ns > 0) {
+                trim_last = Some((t.frames, crate::matroska::ns_to_frames(t.last_discard_ns.unsigned_abs(), rate)));
+            }
+            // The Info's duration is the longest track's (a video's, say), in coarse units: the
+            // structure says better whether the file is whole.
+            declared_frames = None;
+            cut_short = matroska.as_ref().is_some_and(|m| m.cut_off);
+        }
         _ => {}
     }
+    // A Matroska track states a bit depth for lossy codecs too (the encoder's input's).
+    let lossless = !matches!(codec.as_deref(), Some("opus" | "vorbis" | "aac" | "mp3" | "mp2" | "mp1"));
     let mut format = Format {
         sample_rate: params.sample_rate.unwrap_or(0),
         channels: params.channels.map(|c| c.count()).unwrap_or(0),
-        bit_depth: params.bits_per_sample,
+        bit_depth: params.bits_per_sample.filter(|_| lossless),
         codec: codec.unwrap_or_else(|| "unknown".into()),
         container,
     };
@@ -448,7 +508,7 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     let mut frames: u64 = 0;
     let mut started = false;
     let mut bad_packets = 0u64;
-    let mut cut_short = false;
+    let mut packets = 0u64;
     let mut buffer: Option<SampleBuffer<f32>> = None;
     loop {
         let packet = match guarded("reading a packet", || reader.next_packet())? {
@@ -470,6 +530,11 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         if packet.track_id() != track.id {
             continue;
         }
+        packets += 1;
+        let cut_end = match trim_last {
+            Some((last, padding)) if packets == last => usize::try_from(padding).unwrap_or(usize::MAX),
+            _ => 0,
+        };
         let decoded = match guarded("decoding a packet", || decoder.decode(&packet))? {
             Ok(d) => d,
             Err(SymError::DecodeError(_)) => {
@@ -500,7 +565,8 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
         let end = match keep {
             Some(total) => n.min(start + usize::try_from(total.saturating_sub(frames)).unwrap_or(usize::MAX)),
             None => n,
-        };
+        }
+        .saturating_sub(cut_end);
         let samples = &buf.samples()[start * format.channels..end.max(start) * format.channels];
         if samples.is_empty() {
             continue;
@@ -528,6 +594,9 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     }
     if let Some(rev) = reader.metadata().current() {
         read_tags(rev, &mut tags, &mut has_cover_art);
+    }
+    if let Some(title) = matroska.and_then(|m| m.title).filter(|_| tags.title.is_none()) {
+        tags.title = Some(title);
     }
     if frames == 0 {
         return Err(if bad_packets > 0 {

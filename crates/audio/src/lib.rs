@@ -8,6 +8,7 @@ pub mod decode;
 pub mod error;
 pub mod facts;
 pub mod loudness;
+mod matroska;
 pub mod peaks;
 pub mod rhythm;
 pub mod threaded;

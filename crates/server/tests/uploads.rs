@@ -218,35 +218,38 @@ async fn protocol_errors_get_their_tus_answers() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// An Opus voice note (Ogg Opus, as phones and messengers export them) is probed like any audio:
-/// kept, with its exact duration.
+/// An Opus voice note, as phones, messengers and browsers export it (Ogg Opus, Opus in WebM, in
+/// MP4), is probed like any audio: kept under its container's extension, with its exact duration.
 #[tokio::test]
 async fn an_opus_voice_note_becomes_the_projects_audio() {
     let Store { dir, server: s } = with_storage().await;
     let org = s.organization("opus").await;
     let token = &org.developer.access;
-    let (_, p) = s.post("/v1/projects", token, new_project("Voice")).await;
-    let project = p["id"].as_str().unwrap().to_owned();
     let work = tempfile::tempdir().unwrap();
-    let (wav_path, opus_path) = (work.path().join("note.wav"), work.path().join("note.opus"));
+    let wav_path = work.path().join("note.wav");
     std::fs::write(&wav_path, wav(1.5)).unwrap();
-    let encoded = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i"])
-        .arg(&wav_path)
-        .args(["-ac", "1", "-c:a", "libopus", "-b:a", "32k"])
-        .arg(&opus_path)
-        .status()
-        .unwrap();
-    assert!(encoded.success());
-    let file = std::fs::read(&opus_path).unwrap();
-    let created = create(&s, token, &project, file.len(), None).await;
-    let location = created.headers()["location"].to_str().unwrap().to_owned();
-    let resp = patch(&s, token, &location, 0, file.clone()).await;
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{:?}", resp.text().await);
-    let sha = hex::encode(sha2::Sha256::digest(&file));
-    let (_, p) = s.get(&format!("/v1/projects/{project}"), token).await;
-    assert_eq!(p["audio_path"], format!("{}/{project}/{sha}.ogg", org.id).as_str(), "{p}");
-    assert!((p["audio_duration"].as_f64().unwrap() - 1.5).abs() < 1e-3, "{p}");
+    for (name, kept_as) in [("note.opus", "ogg"), ("note.webm", "webm"), ("note.mp4", "m4a")] {
+        let (_, p) = s.post("/v1/projects", token, new_project(name)).await;
+        let project = p["id"].as_str().unwrap().to_owned();
+        let opus_path = work.path().join(name);
+        let encoded = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(&wav_path)
+            .args(["-ac", "1", "-c:a", "libopus", "-b:a", "32k"])
+            .arg(&opus_path)
+            .status()
+            .unwrap();
+        assert!(encoded.success());
+        let file = std::fs::read(&opus_path).unwrap();
+        let created = create(&s, token, &project, file.len(), None).await;
+        let location = created.headers()["location"].to_str().unwrap().to_owned();
+        let resp = patch(&s, token, &location, 0, file.clone()).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{name}: {:?}", resp.text().await);
+        let sha = hex::encode(sha2::Sha256::digest(&file));
+        let (_, p) = s.get(&format!("/v1/projects/{project}"), token).await;
+        assert_eq!(p["audio_path"], format!("{}/{project}/{sha}.{kept_as}", org.id).as_str(), "{name}: {p}");
+        assert!((p["audio_duration"].as_f64().unwrap() - 1.5).abs() < 1e-3, "{name}: {p}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

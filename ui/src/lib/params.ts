@@ -40,7 +40,7 @@ export function nameFromFile(path: string): string {
   return file.replace(/\.[^.]+$/, "").replace(/[_]+/g, " ").trim() || "Untitled";
 }
 
-export const AUDIO_EXTENSIONS = ["mp3", "wav", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "aif", "aiff", "aifc"];
+export const AUDIO_EXTENSIONS = ["mp3", "wav", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "webm", "mka", "mkv", "aif", "aiff", "aifc"];
 
 /** A fresh seed for the live look preview: letters and digits, as the API accepts. */
 export function newLookSeed(): string {

@@ -107,6 +107,8 @@ fn extension(container: &str) -> &'static str {
         "flac" => "flac",
         "wav" => "wav",
         "ogg" => "ogg",
+        "webm" => "webm",
+        "matroska" => "mka",
         "aiff" => "aiff",
         _ => "audio",
     }
