@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 pub enum ErrorCode {
     /// The request is malformed (bad JSON, bad query string, bad id).
     BadRequest,
+    /// The endpoint does not answer this method; the `Allow` header lists those it does.
+    MethodNotAllowed,
+    /// The `Idempotency-Key` was already used with another request or another body.
+    IdempotencyKeyReused,
     /// No valid access token was presented.
     Unauthenticated,
     /// The access token has expired: refresh it and retry.
@@ -71,6 +75,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             Self::BadRequest => 400,
+            Self::MethodNotAllowed => 405,
             Self::Unauthenticated
             | Self::TokenExpired
             | Self::SessionRevoked
@@ -87,7 +92,7 @@ impl ErrorCode {
             Self::ChecksumMismatch => 460,
             Self::UploadExpired => 410,
             Self::WrongContentType => 415,
-            Self::NotAudio => 422,
+            Self::NotAudio | Self::IdempotencyKeyReused => 422,
             Self::ValidationFailed => 422,
             Self::TooManyAttempts => 429,
             Self::Internal => 500,

@@ -164,7 +164,7 @@ pub struct SyncPage {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct SyncQuery {
     /// The `cursor` of the previous page; absent for a full pull.
     pub cursor: Option<String>,

@@ -119,10 +119,10 @@ fn database_detail(e: &sqlx::Error) -> ErrorDetail {
                     };
                     refused(code, db.message(), None)
                 }
-                "RZ422" => {
-                    let field = pg.and_then(|p| p.hint()).map(str::to_owned);
-                    refused(ErrorCode::ValidationFailed, db.message(), field)
-                }
+                "RZ422" => match pg.and_then(|p| p.hint()) {
+                    Some("idempotency_key_reused") => refused(ErrorCode::IdempotencyKeyReused, db.message(), None),
+                    hint => refused(ErrorCode::ValidationFailed, db.message(), hint.map(str::to_owned)),
+                },
                 // Row-level security or a missing grant: the role does not allow this write.
                 "42501" => refused(ErrorCode::Forbidden, "Your role does not allow this change.", None),
                 "23505" => refused(ErrorCode::Conflict, "That already exists.", None),

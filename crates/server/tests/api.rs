@@ -91,9 +91,37 @@ async fn a_write_retried_with_its_idempotency_key_is_answered_not_applied_again(
         .await
         .unwrap();
     assert_eq!(logs, 2, "two edits were made, not three");
-    // The same key for another request is refused; a fresh key for a delete works once.
+    // The same body written otherwise (keys reordered, spaces) is the same request.
+    let resp = s
+        .http
+        .patch(format!("{}{path}", s.base))
+        .bearer_auth(&me.access)
+        .header("Idempotency-Key", key.to_string())
+        .header("content-type", "application/json")
+        .body(r#"{ "name" :  "renamed once" }"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap(), a);
+    // The same key with another body, or for another request, is refused (IETF
+    // Idempotency-Key draft: 422), not answered with the first request's result.
+    let (changed, err) = send(Method::PATCH, path.clone(), key, Some(json!({"name": "renamed twice"}))).await;
+    assert_eq!((changed, error_code(&err)), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("another body"), "{err}");
     let (reused, err) = send(Method::DELETE, path.clone(), key, None).await;
-    assert_eq!((reused, error_code(&err)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{err}");
+    assert_eq!((reused, error_code(&err)), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("another request (PATCH /v1/projects/"), "{err}");
+    // A create's key with another project's body: refused, never the first project (which
+    // would 404 once deleted).
+    let create_key = uuid::Uuid::new_v4();
+    let (made, first_project) = send(Method::POST, "/v1/projects".into(), create_key, Some(new_project("first"))).await;
+    assert_eq!(made, StatusCode::CREATED);
+    let (other_body, err) = send(Method::POST, "/v1/projects".into(), create_key, Some(new_project("second"))).await;
+    assert_eq!((other_body, error_code(&err)), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"), "{err}");
+    let (retried, again) = send(Method::POST, "/v1/projects".into(), create_key, Some(new_project("first"))).await;
+    assert_eq!((retried, again), (StatusCode::CREATED, first_project));
+    // A fresh key for a delete works once.
     let delete_key = uuid::Uuid::new_v4();
     let (deleted, _) = send(Method::DELETE, path.clone(), delete_key, None).await;
     let (deleted_again, _) = send(Method::DELETE, path.clone(), delete_key, None).await;
@@ -179,6 +207,32 @@ async fn errors_have_one_shape_and_never_leak_sql() {
     for leak in ["select", "insert", "violates", "constraint", "sqlstate", "panicked"] {
         assert!(!text.contains(leak), "error leaked {leak}: {body}");
     }
+}
+
+/// A method an endpoint does not answer is 405 with the `Allow` header (RFC 9110), in the API's
+/// error shape; an endpoint that does not exist stays 404.
+#[tokio::test]
+async fn a_method_an_endpoint_lacks_is_405_with_allow() {
+    let s = TestServer::start().await;
+    let me = s.signup("allow@example.com", "Allow").await;
+    for (method, path, allowed) in [
+        (Method::TRACE, "/v1/health", &["GET", "HEAD"][..]),
+        (Method::PUT, "/v1/projects", &["GET", "HEAD", "POST"]),
+        (Method::POST, "/v1/projects/6d1b7e7c-1e5c-4c3e-9a47-2f7e6d1b7e7c", &["DELETE", "GET", "HEAD", "PATCH"]),
+        (Method::DELETE, "/v1/sync", &["GET", "HEAD"]),
+    ] {
+        let resp =
+            s.http.request(method.clone(), format!("{}{path}", s.base)).bearer_auth(&me.access).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        let allow = resp.headers().get("allow").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let mut got: Vec<&str> = allow.split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+        got.sort_unstable();
+        assert_eq!(got, allowed, "{method} {path}: Allow {allow:?}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(error_code(&body), "method_not_allowed", "{body}");
+    }
+    let (status, body) = s.call(Method::PUT, "/v1/nowhere", Some(&me.access), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
 }
 
 #[tokio::test]

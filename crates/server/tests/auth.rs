@@ -212,6 +212,27 @@ async fn invitations_are_single_use_and_bound_to_their_email() {
     assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invite_token")));
 }
 
+/// Inviting someone who is already a member (yourself included, in any letter case) is a
+/// conflict, not a second invitation; a removed member can be invited back.
+#[tokio::test]
+async fn inviting_an_existing_member_is_a_conflict() {
+    let s = TestServer::start().await;
+    let owner = s.signup("kim@example.com", "Kim").await;
+    let member = s.add_member(&owner, "jo@example.com", "developer").await;
+    for email in ["kim@example.com", "Jo@Example.com"] {
+        let (status, body) = s.post("/v1/members", &owner.access, json!({"email": email, "role": "viewer"})).await;
+        assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "conflict"), "{email}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("already a member"), "{body}");
+    }
+    let invitations: i64 = sqlx::query_scalar("SELECT count(*) FROM invitations").fetch_one(&s.owner).await.unwrap();
+    assert_eq!(invitations, 1, "only jo's own invitation was made");
+    let (status, _) = s.delete(&format!("/v1/members/{}", member.user_id), &owner.access).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) =
+        s.post("/v1/members", &owner.access, json!({"email": "jo@example.com", "role": "viewer"})).await;
+    assert_eq!(status, StatusCode::CREATED, "a removed member may be invited again: {body}");
+}
+
 #[tokio::test]
 async fn passwords_and_tokens_are_stored_only_as_hashes() {
     let s = TestServer::start().await;

@@ -434,6 +434,14 @@ export type ErrorCode =
  */
 "bad_request" | 
 /**
+ * The endpoint does not answer this method; the `Allow` header lists those it does.
+ */
+"method_not_allowed" | 
+/**
+ * The `Idempotency-Key` was already used with another request or another body.
+ */
+"idempotency_key_reused" | 
+/**
  * No valid access token was presented.
  */
 "unauthenticated" | 

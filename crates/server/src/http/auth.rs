@@ -43,6 +43,7 @@ pub async fn signup(
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VerifyQuery {
     /// The token from the e-mail's link.
     token: String,

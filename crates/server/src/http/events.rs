@@ -103,7 +103,7 @@ fn sse(event: &Event) -> SseEvent {
 
 /// The caller's organization's events, live; with `Last-Event-ID`, what was missed first.
 #[utoipa::path(get, path = "/v1/events", tag = "sync", security(("bearer" = [])),
-    params(("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event")),
+    params(("Last-Event-ID" = Option<i64>, Header, nullable = false, description = "Resume after this event")),
     responses((status = 200, content_type = "text/event-stream",
         description = "events `generation`, `project`, `progress` (data: Event), and `gap` (sync to catch up)")))]
 pub async fn stream(

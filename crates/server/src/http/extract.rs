@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use resonance_api::ErrorCode;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::AppState;
@@ -51,6 +52,71 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             Ok(axum::Json(v)) => Ok(Self(v)),
             Err(rejection) => Err(json_rejection(&rejection)),
         }
+    }
+}
+
+/// A JSON body and the digest of what it says (its objects' keys sorted, its whitespace dropped),
+/// which an `Idempotency-Key` is bound to: the same key with another body is refused.
+pub struct KeyedBody<T>(pub T, pub String);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for KeyedBody<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|essence| essence.trim().to_ascii_lowercase())
+            .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")));
+        if !json {
+            return Err(Error::bad_request("Send the body as JSON with `Content-Type: application/json`."));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::refused(ErrorCode::PayloadTooLarge, "The request body is too large.")
+            } else {
+                Error::bad_request("The request body could not be read.")
+            }
+        })?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(|r| json_rejection(&r))?;
+        let said: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| Error::bad_request("The request body is not valid JSON."))?;
+        let mut canonical = String::new();
+        canonical_json(&said, &mut canonical);
+        Ok(Self(value, hex::encode(Sha256::digest(canonical.as_bytes()))))
+    }
+}
+
+/// `value` written with every object's keys in order, whatever order the client sent.
+fn canonical_json(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical_json(v, out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(v, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
     }
 }
 

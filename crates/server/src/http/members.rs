@@ -16,7 +16,7 @@ use super::AppState;
 use crate::error::Result;
 use crate::storage::{logs, members};
 
-#[utoipa::path(get, path = "/v1/members", tag = "members", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/members", operation_id = "list_members", tag = "members", security(("bearer" = [])),
     responses((status = 200, body = Vec<User>), (status = 401, body = ErrorBody)))]
 pub async fn list(State(app): State<AppState>, Authenticated(claims): Authenticated) -> Result<Json<Vec<User>>> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
@@ -28,8 +28,9 @@ pub async fn list(State(app): State<AppState>, Authenticated(claims): Authentica
 /// Invites an e-mail with a role (admin or above; only owners invite owners). The one-time
 /// `invite_token` the invitee signs up with goes to them by e-mail on a server that sends
 /// e-mail; otherwise the answer carries it, for the inviter to hand over.
-#[utoipa::path(post, path = "/v1/members", tag = "members", security(("bearer" = [])), request_body = InviteMember,
-    responses((status = 201, body = Invitation), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/members", operation_id = "invite_member", tag = "members", security(("bearer" = [])), request_body = InviteMember,
+    responses((status = 201, body = Invitation), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "the address is already a member's"), (status = 422, body = ErrorBody)))]
 pub async fn invite(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -92,6 +93,7 @@ pub async fn update_organization(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Only entries created before this instant (for paging back).
     pub before: Option<DateTime<Utc>>,

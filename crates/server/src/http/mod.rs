@@ -105,7 +105,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::signup))
         .routes(routes!(auth::token))
         .routes(routes!(auth::logout))
@@ -129,7 +129,60 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sync::pull))
         .routes(routes!(events::stream))
         .routes(routes!(sync::health))
-        .split_for_parts()
+        .split_for_parts();
+    let mut spec = spec;
+    document_common_refusals(&mut spec);
+    (router, spec)
+}
+
+/// Adds the refusals that the layers and extractors give any operation, where the handler's own
+/// annotation did not name them: 401 for a missing or expired token, 400/413/422 for a JSON body
+/// that is not JSON, too large or invalid, 404 for an id that is not there, 412 for a tus request
+/// without `Tus-Resumable`, and 500/503 for a failure on the server or its database.
+fn document_common_refusals(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let refusal = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build()
+    };
+    for (path, item) in spec.paths.paths.iter_mut() {
+        let operations = [
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("delete", &mut item.delete),
+            ("options", &mut item.options),
+            ("head", &mut item.head),
+            ("patch", &mut item.patch),
+        ];
+        for (method, operation) in operations {
+            let Some(op) = operation.as_mut() else { continue };
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let json_body = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("application/json"));
+            let mut wanted: Vec<(&str, &str)> = Vec::new();
+            if secured {
+                wanted.push(("401", "no valid access token (unauthenticated, token_expired, session_revoked)"));
+            }
+            if json_body {
+                wanted.push(("400", "the body is not JSON, or not sent as `application/json`"));
+                wanted.push(("413", "the body is larger than the server accepts"));
+                wanted.push(("422", "a field failed validation; `field` names it"));
+            }
+            if path.contains("{id}") {
+                wanted.push(("404", "nothing with that id is visible to the caller"));
+            }
+            if path.starts_with("/v1/uploads") && method != "options" {
+                wanted.push(("412", "no `Tus-Resumable: 1.0.0` header"));
+            }
+            wanted.push(("500", "something failed on the server; it is logged"));
+            wanted.push(("503", "the server cannot reach its database; retry later"));
+            for (status, description) in wanted {
+                op.responses.responses.entry(status.to_owned()).or_insert_with(|| refusal(description).into());
+            }
+        }
+    }
 }
 
 /// The OpenAPI document, as served at /v1/openapi.json.
@@ -172,8 +225,8 @@ pub fn router(state: AppState) -> Router {
         })
         .method_not_allowed_fallback(|| async {
             error_response(ErrorDetail {
-                code: ErrorCode::BadRequest,
-                message: "That method is not allowed on this endpoint.".into(),
+                code: ErrorCode::MethodNotAllowed,
+                message: "That method is not allowed on this endpoint; the Allow header lists those that are.".into(),
                 field: None,
             })
         })

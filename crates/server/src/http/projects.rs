@@ -10,7 +10,7 @@ use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_api::ErrorBody;
 use serde::Deserialize;
 
-use super::extract::{Authenticated, Body, IdempotencyKey, PathId, Query};
+use super::extract::{Authenticated, IdempotencyKey, KeyedBody, PathId, Query};
 use super::AppState;
 use crate::db::Tx;
 use crate::error::{Error, Result};
@@ -40,6 +40,7 @@ async fn remember<T: serde::Serialize>(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// At most this many, newest first (1 to 1000, default 100).
     pub limit: Option<i64>,
@@ -59,7 +60,7 @@ pub(super) fn page_bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i6
     Ok((limit, offset))
 }
 
-#[utoipa::path(get, path = "/v1/projects", tag = "projects", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/v1/projects", operation_id = "list_projects", tag = "projects", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Vec<Project>), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
@@ -75,18 +76,18 @@ pub async fn list(
 
 /// Creates a project (developer or above). With a client-made `id`, a retry returns the same
 /// project with 200 instead of creating another.
-#[utoipa::path(post, path = "/v1/projects", tag = "projects", security(("bearer" = [])), request_body = NewProject,
-    params(("Idempotency-Key" = Option<uuid::Uuid>, Header, description = "A retry with the same key gets the first answer instead of writing twice")),
+#[utoipa::path(post, path = "/v1/projects", operation_id = "create_project", tag = "projects", security(("bearer" = [])), request_body = NewProject,
+    params(("Idempotency-Key" = Option<uuid::Uuid>, Header, nullable = false, description = "A retry with the same key and body gets the first answer instead of writing twice; the key with another body answers 422 idempotency_key_reused")),
     responses((status = 201, body = Project), (status = 200, body = Project, description = "a retried create"),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
     IdempotencyKey(key): IdempotencyKey,
-    Body(new): Body<NewProject>,
+    KeyedBody(new, digest): KeyedBody<NewProject>,
 ) -> Result<Response> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let request = "POST /v1/projects";
+    let request = &format!("POST /v1/projects sha256:{digest}");
     if let Some(answer) = replay(&mut tx, key, request).await? {
         tx.commit().await?;
         return Ok(answer);
@@ -115,7 +116,7 @@ pub async fn get(
 
 /// Edits a project (developer or above); absent fields are kept.
 #[utoipa::path(patch, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<uuid::Uuid>, Header, description = "A retry with the same key gets the first answer instead of writing twice")), request_body = ProjectPatch,
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<uuid::Uuid>, Header, nullable = false, description = "A retry with the same key and body gets the first answer instead of writing twice; the key with another body answers 422 idempotency_key_reused")), request_body = ProjectPatch,
     responses((status = 200, body = Project), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn update(
@@ -123,10 +124,10 @@ pub async fn update(
     Authenticated(claims): Authenticated,
     IdempotencyKey(key): IdempotencyKey,
     PathId(id): PathId,
-    Body(patch): Body<ProjectPatch>,
+    KeyedBody(patch, digest): KeyedBody<ProjectPatch>,
 ) -> Result<Response> {
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let request = format!("PATCH /v1/projects/{id}");
+    let request = format!("PATCH /v1/projects/{id} sha256:{digest}");
     if let Some(answer) = replay(&mut tx, key, &request).await? {
         tx.commit().await?;
         return Ok(answer);
@@ -139,7 +140,7 @@ pub async fn update(
 
 /// Deletes a project and its generations (admin or above).
 #[utoipa::path(delete, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<uuid::Uuid>, Header, description = "A retry with the same key gets the first answer instead of writing twice")), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<uuid::Uuid>, Header, nullable = false, description = "A retry with the same key and body gets the first answer instead of writing twice; the key with another body answers 422 idempotency_key_reused")), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -189,7 +190,7 @@ pub async fn start_generation(
     Authenticated(claims): Authenticated,
     IdempotencyKey(key): IdempotencyKey,
     PathId(id): PathId,
-    Body(new): Body<NewGeneration>,
+    KeyedBody(new, digest): KeyedBody<NewGeneration>,
 ) -> Result<Response> {
     if key.is_none() {
         return Err(Error::bad_request(
@@ -197,7 +198,7 @@ pub async fn start_generation(
         ));
     }
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let request = format!("POST /v1/projects/{id}/generations");
+    let request = format!("POST /v1/projects/{id}/generations sha256:{digest}");
     if let Some(answer) = replay(&mut tx, key, &request).await? {
         tx.commit().await?;
         return Ok(answer);

@@ -127,7 +127,12 @@ async fn delete_parts(storage: &dyn ObjectStore, id: Uuid) {
 }
 
 #[utoipa::path(options, path = "/v1/uploads", tag = "uploads",
-    responses((status = 204, description = "tus capabilities: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm")))]
+    responses((status = 204, description = "tus capabilities", headers(
+        ("Tus-Resumable" = String, description = "1.0.0"),
+        ("Tus-Version" = String, description = "1.0.0"),
+        ("Tus-Extension" = String, description = "creation,termination,checksum,expiration"),
+        ("Tus-Max-Size" = u64, description = "the largest upload accepted, in bytes"),
+        ("Tus-Checksum-Algorithm" = String, description = "sha1,sha256")))))]
 pub async fn options(State(app): State<AppState>) -> Response {
     tus(Ok((
         StatusCode::NO_CONTENT,
@@ -144,9 +149,18 @@ pub async fn options(State(app): State<AppState>) -> Response {
 /// Starts an upload (tus creation): `Upload-Length` and `Upload-Metadata` with `project_id`
 /// (required), `filename` and `sha256` (the file's, hex; with it, bytes the organization already
 /// stored finish at once).
-#[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("bearer" = [])),
-    responses((status = 201, description = "Location of the upload; Upload-Offset equals Upload-Length when the bytes were already stored"),
-              (status = 400, body = resonance_api::ErrorBody), (status = 403, body = resonance_api::ErrorBody),
+#[utoipa::path(post, path = "/v1/uploads", operation_id = "create_upload", tag = "uploads", security(("bearer" = [])),
+    params(
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Length" = u64, Header, description = "the file's size in bytes"),
+        ("Upload-Metadata" = String, Header, description = "tus metadata: `project_id` (required), `filename`, `sha256` (hex; with it, bytes the organization already stored finish at once)")),
+    responses((status = 201, description = "the upload was created", headers(
+            ("Location" = String, description = "the upload's URL"),
+            ("Upload-Offset" = u64, description = "the bytes the server holds; equal to Upload-Length when they were already stored"),
+            ("Upload-Expires" = String, description = "when an unfinished upload is forgotten (RFC 9110 date)"),
+            ("Tus-Resumable" = String, description = "1.0.0"))),
+              (status = 400, body = resonance_api::ErrorBody), (status = 402, body = resonance_api::ErrorBody),
+              (status = 403, body = resonance_api::ErrorBody),
               (status = 404, body = resonance_api::ErrorBody), (status = 412, body = resonance_api::ErrorBody),
               (status = 413, body = resonance_api::ErrorBody)))]
 pub async fn create(State(app): State<AppState>, Authenticated(claims): Authenticated, headers: HeaderMap) -> Response {
@@ -240,8 +254,13 @@ fn check_open(upload: &Upload) -> Result<()> {
 
 /// Where the upload stands (tus HEAD).
 #[utoipa::path(head, path = "/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, description = "Upload-Offset and Upload-Length"), (status = 404), (status = 410)))]
+    params(("id" = Uuid, Path), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    responses((status = 200, description = "where the upload stands", headers(
+            ("Upload-Offset" = u64, description = "the bytes the server holds"),
+            ("Upload-Length" = u64, description = "the file's size"),
+            ("Upload-Expires" = String, description = "when an unfinished upload is forgotten"),
+            ("Cache-Control" = String, description = "no-store"))),
+        (status = 404, description = "no such upload (HEAD: no body)"), (status = 410, description = "the upload expired (HEAD: no body)")))]
 pub async fn head(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -281,11 +300,20 @@ async fn head_inner(app: &AppState, claims: &AccessClaims, id: Uuid, headers: &H
 
 /// Appends a chunk at `Upload-Offset` (tus PATCH), with an optional `Upload-Checksum`.
 #[utoipa::path(patch, path = "/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Offset" = u64, Header, description = "where these bytes start: the offset the server holds"),
+        ("Upload-Checksum" = Option<String>, Header, nullable = false, description = "`sha1 <base64>` or `sha256 <base64>` of this chunk")),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
-    responses((status = 204, description = "the new Upload-Offset"), (status = 409, description = "Upload-Offset is not where the upload stands"),
-              (status = 410), (status = 415), (status = 422, description = "the finished file is not audio"),
-              (status = 460, description = "checksum mismatch")))]
+    responses((status = 204, description = "the chunk was kept", headers(
+            ("Upload-Offset" = u64, description = "the new offset"),
+            ("Upload-Expires" = String, description = "when an unfinished upload is forgotten"))),
+              (status = 409, body = resonance_api::ErrorBody, description = "Upload-Offset is not where the upload stands"),
+              (status = 410, body = resonance_api::ErrorBody, description = "the upload expired"),
+              (status = 413, body = resonance_api::ErrorBody, description = "the chunk goes past Upload-Length"),
+              (status = 415, body = resonance_api::ErrorBody, description = "not `application/offset+octet-stream`"),
+              (status = 422, body = resonance_api::ErrorBody, description = "the finished file is not audio (not_audio)"),
+              (status = 460, body = resonance_api::ErrorBody, description = "checksum mismatch")))]
 pub async fn patch(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -715,7 +743,8 @@ async fn store_file(storage: &dyn ObjectStore, temp: &std::path::Path, key: &str
 
 /// Cancels an upload (tus termination) and deletes what it stored.
 #[utoipa::path(delete, path = "/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 204), (status = 404)))]
+    params(("id" = Uuid, Path), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    responses((status = 204, description = "the upload and its bytes are gone"), (status = 404, body = resonance_api::ErrorBody)))]
 pub async fn terminate(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,

@@ -131,6 +131,15 @@ pub async fn invite(
         return Err(Error::forbidden("Only an owner can invite another owner."));
     }
     validate_email(&invite.email)?;
+    let already: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower($1) AND NOT auth_private.is_removed(u.id))",
+    )
+    .bind(&invite.email)
+    .fetch_one(&mut **tx)
+    .await?;
+    if already {
+        return Err(Error::conflict(format!("{} is already a member of this organization.", invite.email)));
+    }
     let token = new_opaque_token();
     let row: (Uuid, DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
         "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by) \

@@ -1,0 +1,108 @@
+//! The OpenAPI document as a generated client would read it: valid OpenAPI 3.1 by an outside
+//! validator (`@seriousme/openapi-schema-validator`, the official JSON schemas, installed by
+//! `cargo xtask test` with the UI's npm packages), and true to the server: unique operation ids,
+//! query parameters in the query, and the statuses every operation can answer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn document() -> Value {
+    serde_json::to_value(resonance_server::http::openapi()).unwrap()
+}
+
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if ["get", "put", "post", "delete", "options", "head", "patch", "trace"].contains(&method.as_str()) {
+                out.push((method.to_uppercase(), path.clone(), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_document_is_valid_openapi_by_an_outside_validator() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cli = root.join("ui/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js");
+    assert!(
+        cli.exists(),
+        "the validator is not installed ({}): run the tests with `cargo xtask test`, which installs the UI's npm packages",
+        cli.display()
+    );
+    // Kept beside the build, for a person to read or feed to another tool.
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&document()).unwrap()).unwrap();
+    let out = Command::new("node").arg(&cli).arg(&file).output().expect("node runs the validator");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the OpenAPI document is not valid:\n{said}{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_str(&said).unwrap();
+    assert_eq!(result["valid"], true, "{said}");
+    assert_eq!(document()["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true));
+}
+
+#[test]
+fn operation_ids_are_unique_and_parameters_are_where_the_server_reads_them() {
+    let doc = document();
+    let mut ids = std::collections::HashMap::new();
+    for (method, path, op) in operations(&doc) {
+        let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId")).to_owned();
+        if let Some(other) = ids.insert(id.clone(), format!("{method} {path}")) {
+            panic!("operationId {id} is used by both {other} and {method} {path}");
+        }
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let (name, place) = (p["name"].as_str().unwrap(), p["in"].as_str().unwrap());
+            let templated = path.contains(&format!("{{{name}}}"));
+            assert_eq!(place == "path", templated, "{method} {path}: parameter {name} is `in: {place}`");
+            if place == "header" {
+                // An optional header is absent, never `null`: `Idempotency-Key: null` is refused.
+                let types = &p["schema"]["type"];
+                assert!(
+                    !types.as_array().is_some_and(|t| t.contains(&Value::from("null"))),
+                    "{method} {path}: {name} is nullable"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_operation_documents_the_statuses_it_can_answer() {
+    let doc = document();
+    for (method, path, op) in operations(&doc) {
+        let responses = op["responses"].as_object().unwrap_or_else(|| panic!("{method} {path} has no responses"));
+        let has = |status: &str| responses.contains_key(status);
+        let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+        if secured {
+            assert!(has("401"), "{method} {path} needs a token: it can answer 401");
+        }
+        let body = op.get("requestBody").is_some();
+        if body && op["requestBody"]["content"].get("application/json").is_some() {
+            assert!(has("400"), "{method} {path} takes JSON: a body that is not JSON answers 400");
+            assert!(has("422"), "{method} {path} takes JSON: a field that fails validation answers 422");
+            assert!(has("413"), "{method} {path} takes a body: one over the limit answers 413");
+        }
+        if path.contains("{id}") {
+            assert!(has("404"), "{method} {path}: an id that is not there answers 404");
+        }
+        for (status, response) in responses {
+            let code: u16 = status.parse().unwrap_or_else(|_| panic!("{method} {path}: status {status}"));
+            // Refusals carry the error body; HEAD has none, a page opened in a browser is HTML,
+            // an unsatisfiable range is an empty 416, and an unhealthy health check says what
+            // is down in its own shape.
+            let content = &response["content"];
+            let bodiless = method == "HEAD"
+                || code == 416
+                || content.get("text/html").is_some()
+                || (path == "/v1/health" && code == 503);
+            if code >= 400 && !bodiless {
+                let schema = content["application/json"]["schema"]["$ref"].as_str();
+                assert_eq!(schema, Some("#/components/schemas/ErrorBody"), "{method} {path} {status}: no error body");
+            }
+        }
+    }
+}
