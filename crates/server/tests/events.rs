@@ -136,3 +136,55 @@ async fn a_graceful_shutdown_ends_open_event_streams_instead_of_waiting_for_them
         .expect("the server must finish shutting down while a client follows /v1/events");
     tokio::time::timeout(Duration::from_secs(30), reader).await.expect("the stream ends").unwrap();
 }
+
+/// Two transactions that emit for one organization and commit in the other order than they
+/// began: the live stream gets both, its ids growing, with no `gap`. Ids are the organization's
+/// own (another organization's events do not move them), so `Last-Event-ID: 0` replays from the
+/// first without a `gap`, and an id this numbering never gave (a client of the old global ids)
+/// gets a `gap` and then what is new.
+#[tokio::test]
+async fn events_committed_out_of_order_all_arrive_numbered_per_organization() {
+    let s = TestServer::start().await;
+    let org = s.organization("order").await;
+    let other = s.organization("noise").await;
+    let emit = "SELECT auth_private.emit_event($1, 'project', $2, $2, $3, NULL)";
+    for _ in 0..3 {
+        sqlx::query(emit).bind(other.id).bind(Uuid::new_v4()).bind("queued").execute(&s.owner).await.unwrap();
+    }
+    let live = subscribe(&s, &org.viewer.access, Some(0)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A emits first; B emits after A and tries to commit first.
+    let mut a = s.owner.begin().await.unwrap();
+    sqlx::query(emit).bind(org.id).bind(Uuid::new_v4()).bind("began first").execute(&mut *a).await.unwrap();
+    let pool = s.owner.clone();
+    let org_id = org.id;
+    let b = tokio::spawn(async move {
+        let mut b = pool.begin().await.unwrap();
+        sqlx::query(emit).bind(org_id).bind(Uuid::new_v4()).bind("began second").execute(&mut *b).await.unwrap();
+        b.commit().await.unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.commit().await.unwrap();
+    b.await.unwrap();
+    let events = read_events(live, Duration::from_secs(20), |e| e.len() >= 2).await;
+    let names: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(names, ["project", "project"], "both events, no gap: {events:?}");
+    let ids: Vec<i64> = events.iter().filter_map(|e| e.1).collect();
+    assert_eq!(ids, [1, 2], "the organization's own numbers, in commit order");
+    let mut statuses: Vec<&str> = events.iter().filter_map(|e| e.2["status"].as_str()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["began first", "began second"]);
+    // From the start: a replay, not a gap.
+    let replay =
+        read_events(subscribe(&s, &org.viewer.access, Some(0)).await, Duration::from_secs(20), |e| e.len() >= 2).await;
+    assert_eq!(
+        replay.iter().map(|e| (e.0.as_str(), e.1)).collect::<Vec<_>>(),
+        [("project", Some(1)), ("project", Some(2))]
+    );
+    // An id this numbering never gave: a gap, then the next event.
+    let stale = subscribe(&s, &org.viewer.access, Some(1000)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query(emit).bind(org.id).bind(Uuid::new_v4()).bind("after").execute(&s.owner).await.unwrap();
+    let after = read_events(stale, Duration::from_secs(20), |e| e.len() >= 2).await;
+    assert_eq!(after.iter().map(|e| (e.0.as_str(), e.1)).collect::<Vec<_>>(), [("gap", None), ("project", Some(3))]);
+}

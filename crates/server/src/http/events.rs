@@ -1,10 +1,12 @@
 //! `GET /v1/events`: server-sent events of the caller's organization. Invariants:
 //! - one LISTEN connection per server instance feeds every stream (a broadcast channel), and a
 //!   stream sends only its organization's events;
+//! - event ids are the organization's own (1, 2, 3…), numbered when their transaction commits,
+//!   so a stream's ids only grow and two transactions committing out of order lose nothing;
 //! - a stream resumed with `Last-Event-ID` first replays what it missed from `public.events`
 //!   (kept a day, read under RLS); when that cannot be complete — the id is older than what is
-//!   kept, the listener reconnected, or the stream fell behind — it sends a `gap` event, and
-//!   the client catches up through `/v1/sync`;
+//!   kept or was not given by this numbering, the listener reconnected, or the stream fell
+//!   behind — it sends a `gap` event, and the client catches up through `/v1/sync`;
 //! - a stream ends when its access token expires (the client reconnects with a fresh one), and
 //!   within [`RECHECK_EVERY`] of its session ending or its member being removed.
 
@@ -120,14 +122,22 @@ pub async fn stream(
     let (mut tx, caller) = app.db.begin_for(&claims).await?;
     let mut backlog: Vec<Event> = Vec::new();
     let mut gap = false;
-    if let Some(last) = last {
-        let oldest: Option<i64> = sqlx::query_scalar("SELECT min(id) FROM events").fetch_one(&mut *tx).await?;
-        gap = oldest.is_some_and(|o| o > last.saturating_add(1));
-        let rows: Vec<sqlx::types::Json<Event>> =
-            sqlx::query_scalar("SELECT to_jsonb(e) FROM events e WHERE id > $1 ORDER BY id LIMIT 10000")
-                .bind(last)
-                .fetch_all(&mut *tx)
-                .await?;
+    let mut last = last;
+    if let Some(after) = last {
+        // Ids are the organization's own, numbered in commit order (migration 0017): what is
+        // kept after `after` is complete unless older events were pruned. An id above the newest
+        // was not given by this numbering (a client from before it): a gap, then everything new.
+        let newest: i64 = sqlx::query_scalar("SELECT auth_private.newest_event()").fetch_one(&mut *tx).await?;
+        let oldest: Option<i64> = sqlx::query_scalar("SELECT min(seq) FROM events").fetch_one(&mut *tx).await?;
+        gap = after > newest || oldest.is_some_and(|o| o > after.saturating_add(1));
+        let from = after.min(newest);
+        last = Some(from);
+        let rows: Vec<sqlx::types::Json<Event>> = sqlx::query_scalar(
+            "SELECT to_jsonb(e) || jsonb_build_object('id', e.seq) FROM events e WHERE seq > $1 ORDER BY seq LIMIT 10000",
+        )
+        .bind(from)
+        .fetch_all(&mut *tx)
+        .await?;
         backlog = rows.into_iter().map(|r| r.0).collect();
     }
     tx.commit().await?;
