@@ -225,7 +225,8 @@ async fn server_offset(session: &Session, url: &str) -> Result<Option<u64>> {
     }
 }
 
-async fn create(session: &Session, up: &Upload) -> Result<(String, u64)> {
+/// Creates the upload on the server (tus creation, with the file's SHA-256); its URL.
+async fn create(session: &Session, up: &Upload) -> Result<String> {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let name = up.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut headers = tus_headers();
@@ -239,7 +240,7 @@ async fn create(session: &Session, up: &Upload) -> Result<(String, u64)> {
         resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned).ok_or_else(|| {
             ClientError::Server { status: 201, message: "the upload was created without a Location".into() }
         })?;
-    Ok((location, header_number(&resp, "upload-offset").unwrap_or(0)))
+    Ok(location)
 }
 
 fn read_chunk(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>> {
@@ -291,9 +292,11 @@ async fn send(
     match known {
         Some(offset) => up.offset = offset,
         None => {
-            let (url, offset) = create(session, up).await?;
+            let url = create(session, up).await?;
+            // The organization may already hold these bytes (the same file for another
+            // project): the upload is then complete, and nothing is sent.
+            up.offset = server_offset(session, &url).await?.unwrap_or(0);
             up.upload_url = Some(url);
-            up.offset = offset;
         }
     }
     save(mirror, up.id, up.offset, up.upload_url.as_deref(), "pending", None)?;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use common::*;
 use reqwest::{Method, StatusCode};
+use serde_json::Value;
 use sha2::Digest;
 use uuid::Uuid;
 
@@ -130,12 +131,23 @@ async fn a_file_uploads_in_chunks_and_becomes_the_projects_audio() {
     let (_, logs) = s.get("/v1/system-logs", &org.admin.access).await;
     assert!(logs.as_array().unwrap().iter().any(|l| l["action_type"] == "upload.complete"));
 
-    // The same bytes for another project finish at once, without a byte sent.
+    // The same bytes for another project finish at once, without a byte sent. The creation is
+    // answered as tus core answers one (no Upload-Offset, which a stock client would read as
+    // creation-with-upload); HEAD says it is complete, and a PATCH at 0 (a client that did not
+    // ask) is told so without its bytes being kept.
     let (_, p2) = s.post("/v1/projects", token, new_project("Remix")).await;
     let project2 = p2["id"].as_str().unwrap().to_owned();
     let again = create(&s, token, &project2, file.len(), Some(&sha)).await;
     assert_eq!(again.status(), StatusCode::CREATED);
-    assert_eq!(offset_of(&again), file.len(), "already stored: complete at creation");
+    assert!(again.headers().get("upload-offset").is_none(), "{:?}", again.headers());
+    let location = again.headers()["location"].to_str().unwrap().to_owned();
+    let head = tus(&s, Method::HEAD, &location, token).send().await.unwrap();
+    assert_eq!((head.status(), offset_of(&head)), (StatusCode::OK, file.len()), "already stored: complete at creation");
+    let sent_anyway = patch(&s, token, &location, 0, file.clone()).await;
+    assert_eq!((sent_anyway.status(), offset_of(&sent_anyway)), (StatusCode::NO_CONTENT, file.len()));
+    assert!(files_under(&dir.join("_uploads")).is_empty(), "the bytes sent anyway are not kept");
+    let elsewhere = patch(&s, token, &location, 5, file[5..].to_vec()).await;
+    assert_eq!(elsewhere.status(), StatusCode::CONFLICT, "only a PATCH from 0 is a client that did not ask");
     let (_, p2) = s.get(&format!("/v1/projects/{project2}"), token).await;
     assert_eq!(p2["audio_path"], format!("{}/{project2}/{sha}.wav", org.id).as_str());
     assert!(dir.join(p2["audio_path"].as_str().unwrap()).exists());
@@ -325,5 +337,111 @@ async fn interrupted_chunks_are_sent_again_alone() {
     assert_eq!(p["audio_path"], format!("{}/{project}/{sha}.wav", org.id).as_str());
     let kept = std::fs::read(dir.join(p["audio_path"].as_str().unwrap())).unwrap();
     assert_eq!(hex::encode(sha2::Sha256::digest(&kept)), sha);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One run of the stock tus client (`stock-tus-client.cjs`): its JSON lines, read as they come.
+fn stock_client(
+    s: &TestServer,
+    token: &str,
+    file: &std::path::Path,
+    project: &str,
+    sha: Option<&str>,
+    urls: &std::path::Path,
+    freeze_at: Option<usize>,
+) -> tokio::process::Child {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let modules = root.join("../../ui/node_modules");
+    assert!(
+        modules.join("tus-js-client").exists(),
+        "tus-js-client is not installed: run the tests with `cargo xtask test`, which installs the UI's npm packages"
+    );
+    let mut c = tokio::process::Command::new("node");
+    c.arg(root.join("tests/stock-tus-client.cjs"))
+        .env("UI_MODULES", &modules)
+        .env("TUS_ENDPOINT", format!("{}/v1/uploads", s.base))
+        .env("TUS_TOKEN", token)
+        .env("TUS_FILE", file)
+        .env("TUS_PROJECT", project)
+        .env("TUS_URL_STORAGE", urls)
+        .env("TUS_CHUNK", (64 * 1024).to_string())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(sha) = sha {
+        c.env("TUS_SHA256", sha);
+    }
+    if let Some(at) = freeze_at {
+        c.env("TUS_FREEZE_AT", at.to_string());
+    }
+    c.spawn().expect("node runs the stock tus client")
+}
+
+async fn lines_until(child: &mut tokio::process::Child, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+    use tokio::io::AsyncBufReadExt;
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(deadline, lines.next_line()).await {
+        let value: Value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+        let last = stop(&value);
+        seen.push(value);
+        if last {
+            break;
+        }
+    }
+    seen
+}
+
+/// A stock tus client (tus-js-client 4 from npm) against the server: killed when a third of the
+/// file is acknowledged, a new process finds the upload in its URL storage, resumes from the
+/// server's offset and finishes; the same file for another project, with its `sha256` in the
+/// metadata, completes through the dedupe without a byte kept, the client none the wiser.
+#[tokio::test]
+async fn a_stock_tus_client_resumes_after_a_kill_and_understands_the_dedupe() {
+    let Store { dir, server: s } = with_storage().await;
+    let org = s.organization("stock").await;
+    let token = &org.developer.access;
+    let work = tempfile::tempdir().unwrap();
+    let audio = work.path().join("song.wav");
+    let file = wav(12.0);
+    std::fs::write(&audio, &file).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&file));
+    let (_, p) = s.post("/v1/projects", token, new_project("Stock")).await;
+    let project = p["id"].as_str().unwrap().to_owned();
+    let urls = work.path().join("tus-urls.json");
+
+    let mut first = stock_client(&s, token, &audio, &project, None, &urls, Some(file.len() / 3));
+    let said = lines_until(&mut first, |l| l.get("frozen").is_some() || l.get("done").is_some()).await;
+    let frozen = said.last().and_then(|l| l["frozen"].as_u64()).unwrap_or_else(|| panic!("never froze: {said:?}"));
+    first.kill().await.unwrap();
+    let url = said.last().unwrap()["url"].as_str().unwrap().to_owned();
+    let location = url.strip_prefix(&s.base).unwrap().to_owned();
+    let head = tus(&s, Method::HEAD, &location, token).send().await.unwrap();
+    assert_eq!(offset_of(&head) as u64, frozen, "the server holds what it acknowledged");
+
+    let mut second = stock_client(&s, token, &audio, &project, None, &urls, None);
+    let said = lines_until(&mut second, |l| l.get("done").is_some() || l.get("error").is_some()).await;
+    assert_eq!(said.first().and_then(|l| l["resuming"].as_str()), Some(url.as_str()), "{said:?}");
+    let first_ack = said.iter().find_map(|l| l["accepted"].as_u64()).unwrap();
+    assert!(first_ack > frozen && first_ack <= frozen + 64 * 1024, "resumed at {frozen}, not from 0: {said:?}");
+    assert_eq!(said.last().and_then(|l| l["done"].as_str()), Some(url.as_str()), "{said:?}");
+    assert!(second.wait().await.unwrap().success());
+    let (_, p) = s.get(&format!("/v1/projects/{project}"), token).await;
+    let key = format!("{}/{project}/{sha}.wav", org.id);
+    assert_eq!(p["audio_path"], key.as_str(), "{p}");
+    assert_eq!(std::fs::read(dir.join(&key)).unwrap(), file, "the stored object is the file");
+
+    // The same file for another project: complete at creation; the client sends from 0 (it
+    // does not ask first) and is told it is done.
+    let (_, p2) = s.post("/v1/projects", token, new_project("Again")).await;
+    let project2 = p2["id"].as_str().unwrap().to_owned();
+    let mut third = stock_client(&s, token, &audio, &project2, Some(&sha), &work.path().join("other.json"), None);
+    let said = lines_until(&mut third, |l| l.get("done").is_some() || l.get("error").is_some()).await;
+    assert!(said.last().is_some_and(|l| l.get("done").is_some()), "the dedupe must read as success: {said:?}");
+    assert!(third.wait().await.unwrap().success());
+    let (_, p2) = s.get(&format!("/v1/projects/{project2}"), token).await;
+    assert_eq!(p2["audio_path"], format!("{}/{project2}/{sha}.wav", org.id).as_str(), "{p2}");
+    assert!(files_under(&dir.join("_uploads")).is_empty(), "nothing of the bytes sent anyway is kept");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -154,9 +154,8 @@ pub async fn options(State(app): State<AppState>) -> Response {
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
         ("Upload-Length" = u64, Header, description = "the file's size in bytes"),
         ("Upload-Metadata" = String, Header, description = "tus metadata: `project_id` (required), `filename`, `sha256` (hex; with it, bytes the organization already stored finish at once)")),
-    responses((status = 201, description = "the upload was created", headers(
+    responses((status = 201, description = "the upload was created; with a `sha256` of bytes the organization already stored, it is complete at once (HEAD answers Upload-Offset = Upload-Length, and a PATCH at 0 is answered so without its bytes being kept)", headers(
             ("Location" = String, description = "the upload's URL"),
-            ("Upload-Offset" = u64, description = "the bytes the server holds; equal to Upload-Length when they were already stored"),
             ("Upload-Expires" = String, description = "when an unfinished upload is forgotten (RFC 9110 date)"),
             ("Tus-Resumable" = String, description = "1.0.0"))),
               (status = 400, body = resonance_api::ErrorBody), (status = 402, body = resonance_api::ErrorBody),
@@ -219,9 +218,11 @@ async fn create_inner(app: &AppState, claims: &AccessClaims, headers: &HeaderMap
             )
             .await?;
             tx.commit().await?;
-            return Ok(
-                (StatusCode::CREATED, [header("location", location), header("upload-offset", length)]).into_response()
-            );
+            // Answered as any creation (tus core has no Upload-Offset here: a stock client would
+            // take it for creation-with-upload, which this server does not offer). A client that
+            // asks (HEAD) learns it is complete; one that sends its bytes anyway (PATCH at 0) is
+            // told the upload is complete without them being kept (`patch`).
+            return Ok((StatusCode::CREATED, [header("location", location)]).into_response());
         }
     }
     tx.commit().await?;
@@ -347,6 +348,15 @@ async fn patch_inner(
         Ok(upload) => upload,
         Err(refusal) => {
             discard(body).await;
+            // Bytes the organization already stored finished the upload at its creation: a
+            // client that did not ask where it stands sends them from 0, and is told it is done.
+            if at == 0 {
+                if let Ok(done) = read(app, claims, id).await {
+                    if done.state == "complete" && done.offset == done.length {
+                        return Ok((StatusCode::NO_CONTENT, [header("upload-offset", done.offset)]).into_response());
+                    }
+                }
+            }
             return Err(refusal);
         }
     };
