@@ -372,6 +372,7 @@ fn test(filter: &[String]) -> Result<()> {
         tests.args(filter.iter().skip_while(|a| *a == "--"));
     }
     tests.env("RESONANCE_TEST_DATABASE_URL", cluster.url("postgres"));
+    tests.env("RESONANCE_MOTO_SERVER", python_tools()?);
     tests.env("RESONANCE_DESKTOP_BIN", target_dir().join("debug/resonance-desktop"));
     if let Some(driver) = tauri_driver() {
         tests.env("RESONANCE_TAURI_DRIVER", driver);
@@ -533,3 +534,28 @@ fn bench(args: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+/// The Python tools the tests run, from PyPI into a virtual environment kept under
+/// `~/.cache/resonance/venv` (pinned; installed once): moto's S3 server, a real S3 API for the
+/// scale-out test. Its path, for the tests.
+fn python_tools() -> Result<PathBuf> {
+    ensure_packages(&[
+        ("python3", &|| have("python3")),
+        ("python3-venv", &|| {
+            Command::new("python3").args(["-c", "import venv, ensurepip"]).status().is_ok_and(|s| s.success())
+        }),
+    ])?;
+    let home = std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set")?;
+    let venv = home.join(".cache/resonance/venv");
+    let moto = venv.join("bin/moto_server");
+    if !moto.exists() {
+        eprintln!("xtask: installing moto (an S3 server, for the scale-out test) into {}", venv.display());
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).context("could not make a Python venv")?;
+        run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", PYTHON_TOOLS]))
+            .context("could not install moto from PyPI")?;
+    }
+    Ok(moto)
+}
+
+/// Pinned, so every machine tests against the same S3 server.
+const PYTHON_TOOLS: &str = "moto[server]==5.2.5";
