@@ -17,6 +17,7 @@ pub struct NewGeneration {
     /// Re-render with the seed of an earlier generation (its `seed` up to any `~`); omitted, the
     /// server picks a new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,64}(~.*)?$"))]
     pub seed: Option<String>,
 }
 

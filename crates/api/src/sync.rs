@@ -169,6 +169,7 @@ pub struct SyncQuery {
     /// The `cursor` of the previous page; absent for a full pull.
     pub cursor: Option<String>,
     /// Changes per page, 1 to 10000 (default 1000).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 10000))]
     pub limit: Option<u32>,
 }
 

@@ -197,6 +197,20 @@ async fn errors_have_one_shape_and_never_leak_sql() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = s.http.post(&url).bearer_auth(&me.access).body("{}").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // JSON that is not an object: serde would read an array as the struct's first fields (the
+    // fuzzer's `[null, null]` was a 200 edit that changed nothing).
+    let (_, p) = s.post("/v1/projects", &me.access, new_project("shape")).await;
+    let path = format!("/v1/projects/{}", p["id"].as_str().unwrap());
+    for (method, path, body) in
+        [(Method::PATCH, path.as_str(), json!([null, null])), (Method::POST, "/v1/projects", json!(["n", null, "p"]))]
+    {
+        let (status, err) = s.call(method.clone(), path, Some(&me.access), Some(body)).await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("body")),
+            "{method} {err}"
+        );
+    }
     let huge = json!({"name": "n", "prompt": "x".repeat(2 * 1024 * 1024), "audio_path": "a"});
     let (status, body) = s.post("/v1/projects", &me.access, huge).await;
     assert_eq!((status, error_code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));

@@ -48,11 +48,46 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(&rejection)),
-        }
+        let (value, _) = json_object(req, state).await?;
+        Ok(Self(value))
     }
+}
+
+/// Reads a JSON object body as `T`, with what it says as a JSON value. Every request body of
+/// this API is an object: serde would also fill a struct from an array (`[null, null]` as its
+/// first two fields), which is refused here.
+async fn json_object<T: DeserializeOwned, S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<(T, serde_json::Value), Error> {
+    let json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")));
+    if !json {
+        return Err(Error::bad_request("Send the body as JSON with `Content-Type: application/json`."));
+    }
+    let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::refused(ErrorCode::PayloadTooLarge, "The request body is too large.")
+        } else {
+            Error::bad_request("The request body could not be read.")
+        }
+    })?;
+    let said: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| Error::bad_request("The request body is not valid JSON."))?;
+    if !said.is_object() {
+        return Err(Error::Refused {
+            code: ErrorCode::ValidationFailed,
+            field: Some("body".into()),
+            message: "The body must be a JSON object.".into(),
+        });
+    }
+    let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(|r| json_rejection(&r))?;
+    Ok((value, said))
 }
 
 /// A JSON body and the digest of what it says (its objects' keys sorted, its whitespace dropped),
@@ -63,26 +98,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for KeyedBody<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|essence| essence.trim().to_ascii_lowercase())
-            .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")));
-        if !json {
-            return Err(Error::bad_request("Send the body as JSON with `Content-Type: application/json`."));
-        }
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::refused(ErrorCode::PayloadTooLarge, "The request body is too large.")
-            } else {
-                Error::bad_request("The request body could not be read.")
-            }
-        })?;
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(|r| json_rejection(&r))?;
-        let said: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|_| Error::bad_request("The request body is not valid JSON."))?;
+        let (value, said) = json_object(req, state).await?;
         let mut canonical = String::new();
         canonical_json(&said, &mut canonical);
         Ok(Self(value, hex::encode(Sha256::digest(canonical.as_bytes()))))

@@ -98,6 +98,7 @@ pub struct LogQuery {
     /// Only entries created before this instant (for paging back).
     pub before: Option<DateTime<Utc>>,
     /// At most this many, newest first (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

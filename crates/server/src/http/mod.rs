@@ -136,7 +136,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 /// Adds the refusals that the layers and extractors give any operation, where the handler's own
-/// annotation did not name them: 401 for a missing or expired token, 400/413/422 for a JSON body
+/// annotation did not name them: 401 for a missing or expired token, 400 for a query parameter or
+/// header out of its range, 400/413/422 for a JSON body
 /// that is not JSON, too large or invalid, 404 for an id that is not there, 412 for a tus request
 /// without `Tus-Resumable`, and 500/503 for a failure on the server or its database.
 fn document_common_refusals(spec: &mut utoipa::openapi::OpenApi) {
@@ -164,6 +165,13 @@ fn document_common_refusals(spec: &mut utoipa::openapi::OpenApi) {
             let mut wanted: Vec<(&str, &str)> = Vec::new();
             if secured {
                 wanted.push(("401", "no valid access token (unauthenticated, token_expired, session_revoked)"));
+            }
+            let parameters = op
+                .parameters
+                .as_ref()
+                .is_some_and(|p| p.iter().any(|p| !matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path)));
+            if parameters {
+                wanted.push(("400", "a query parameter or header is malformed or out of its range"));
             }
             if json_body {
                 wanted.push(("400", "the body is not JSON, or not sent as `application/json`"));

@@ -43,8 +43,10 @@ async fn remember<T: serde::Serialize>(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// At most this many, newest first (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Skip this many.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
