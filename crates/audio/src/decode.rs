@@ -429,7 +429,8 @@ pub fn decode_input<R: Input>(mut input: R, sinks: &mut [&mut dyn Sink]) -> Resu
     {
         let bytes_per_frame = params.channels.map_or(1, |c| c.count() as u64)
             * u64::from(params.bits_per_sample.unwrap_or(8).div_ceil(8)).max(1);
-        decoder_params.max_frames_per_packet = Some(t.largest_block / bytes_per_frame + 1);
+        // At most 4 Mi frames (a minute and a half at 48 kHz): no real block is that long.
+        decoder_params.max_frames_per_packet = Some((t.largest_block / bytes_per_frame + 1).min(1 << 22));
     }
     let registry = codecs();
     let codec = registry.get_codec(params.codec).map(|d| d.short_name.to_owned());

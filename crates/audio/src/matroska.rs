@@ -31,8 +31,42 @@ const BLOCK: u32 = 0xA1;
 const DISCARD_PADDING: u32 = 0x75A2;
 
 /// Elements whose children the walk reads (their size may be "unknown": they then end where the
-/// next element of their level starts, which a flat walk needs no size for).
-const MASTERS: [u32; 9] = [EBML, SEGMENT, SEEK_HEAD, SEEK, INFO, TRACKS, TRACK_ENTRY, CLUSTER, BLOCK_GROUP];
+/// next element of their level starts, which a flat walk needs no size for). Besides those it
+/// reads from, the other masters a muxer writes (tags, cues, chapters, attachments, a track's
+/// audio and video settings, a block's additions), so that their children's sizes are checked
+/// too; an element of unknown size that is not a master is damage.
+const MASTERS: [u32; 25] = [
+    EBML,
+    SEGMENT,
+    SEEK_HEAD,
+    SEEK,
+    INFO,
+    TRACKS,
+    TRACK_ENTRY,
+    CLUSTER,
+    BLOCK_GROUP,
+    0x1254_C367, // Tags
+    0x7373,      // Tag
+    0x63C0,      // Targets
+    0x67C8,      // SimpleTag
+    0x1C53_BB6B, // Cues
+    0xBB,        // CuePoint
+    0xB7,        // CueTrackPositions
+    0x1043_A770, // Chapters
+    0x45B9,      // EditionEntry
+    0xB6,        // ChapterAtom
+    0x80,        // ChapterDisplay
+    0x1941_A469, // Attachments
+    0x61A7,      // AttachedFile
+    0xE1,        // Audio
+    0xE0,        // Video
+    0x75A1,      // BlockAdditions
+];
+
+/// More tracks or seek entries than any real file has are not read (a hostile file could name a
+/// new track in every block).
+const MAX_TRACKS: usize = 64;
+const MAX_SEEKS: usize = 64;
 
 /// An element ID that no reader knows, written over a seek entry's target (see
 /// [`Matroska::seeks_past_end`]).
@@ -108,21 +142,15 @@ impl Matroska {
         &mut self,
         (number, audio, codec_id, codec_delay_ns): (Option<u64>, bool, Option<String>, Option<u64>),
     ) {
-        if let Some(number) = number {
-            let track = self.track_mut(number);
-            (track.audio, track.codec_id, track.codec_delay_ns) = (audio, codec_id, codec_delay_ns);
+        let Some(number) = number else { return };
+        if self.track(number).is_none() && self.tracks.len() < MAX_TRACKS {
+            self.tracks.push(Track { number, audio, codec_id, codec_delay_ns, ..Track::default() });
         }
     }
 
-    fn track_mut(&mut self, number: u64) -> &mut Track {
-        match self.tracks.iter().position(|t| t.number == number) {
-            Some(i) => &mut self.tracks[i],
-            None => {
-                self.tracks.push(Track { number, ..Track::default() });
-                let last = self.tracks.len() - 1;
-                &mut self.tracks[last]
-            }
-        }
+    /// A track the Tracks element declared; blocks of any other are not counted.
+    fn track_mut(&mut self, number: u64) -> Option<&mut Track> {
+        self.tracks.iter_mut().find(|t| t.number == number)
     }
 }
 
@@ -273,13 +301,17 @@ pub fn scan(r: &mut (impl Read + Seek)) -> Option<Matroska> {
         first = false;
         let Some((size, size_len)) = read_vint(&mut r) else { break };
         let data = at + id_len + size_len;
-        if id == TRACK_ENTRY || id == TRACKS || id == CLUSTER {
+        if matches!(id, TRACK_ENTRY | TRACKS | CLUSTER | SIMPLE_BLOCK | BLOCK_GROUP) {
             // A track entry ends where the next element of its level begins.
             out.end_entry(std::mem::take(&mut entry));
         }
         if id == SEEK {
             // A seek entry ends where the next element of its level (or the head) begins.
-            seeks.push(std::mem::take(&mut seek));
+            if let (Some(at), Some(position)) = std::mem::take(&mut seek) {
+                if seeks.len() < MAX_SEEKS {
+                    seeks.push((at, position));
+                }
+            }
         }
         if size.is_some_and(|size| data.saturating_add(size) > len) {
             out.cut_off = true;
@@ -293,7 +325,11 @@ pub fn scan(r: &mut (impl Read + Seek)) -> Option<Matroska> {
             at = data;
             continue;
         }
-        let Some(size) = size else { break };
+        let Some(size) = size else {
+            // Only a master may leave its size unknown.
+            out.oversized = Some(element_name(id));
+            break;
+        };
         let end = data.saturating_add(size);
         if end > len && size > LARGEST_PLAUSIBLE_ELEMENT {
             out.oversized = Some(element_name(id));
@@ -312,8 +348,8 @@ pub fn scan(r: &mut (impl Read + Seek)) -> Option<Matroska> {
             }
             CODEC_DELAY => entry.3 = read_uint(&mut r, size),
             SIMPLE_BLOCK => {
-                if let Some((track, frames)) = read_block_head(&mut r) {
-                    let t = out.track_mut(track);
+                let head = read_block_head(&mut r);
+                if let Some((t, frames)) = head.and_then(|(track, frames)| Some((out.track_mut(track)?, frames))) {
                     t.frames += frames;
                     t.last_discard_ns = 0;
                     t.largest_block = t.largest_block.max(size);
@@ -321,18 +357,19 @@ pub fn scan(r: &mut (impl Read + Seek)) -> Option<Matroska> {
             }
             BLOCK => {
                 if let Some((track, frames)) = read_block_head(&mut r) {
-                    let t = out.track_mut(track);
-                    t.frames += frames;
-                    t.last_discard_ns = group.1;
-                    t.largest_block = t.largest_block.max(size);
                     group.0 = Some(track);
+                    if let Some(t) = out.track_mut(track) {
+                        t.frames += frames;
+                        t.last_discard_ns = group.1;
+                        t.largest_block = t.largest_block.max(size);
+                    }
                 }
             }
             DISCARD_PADDING => {
                 if let Some(padding) = read_int(&mut r, size) {
                     group.1 = padding;
-                    if let Some(track) = group.0 {
-                        out.track_mut(track).last_discard_ns = padding;
+                    if let Some(t) = group.0.and_then(|track| out.track_mut(track)) {
+                        t.last_discard_ns = padding;
                     }
                 }
             }
@@ -344,9 +381,12 @@ pub fn scan(r: &mut (impl Read + Seek)) -> Option<Matroska> {
         }
     }
     out.end_entry(entry);
-    seeks.push(seek);
+    if let (Some(at), Some(position)) = seek {
+        if seeks.len() < MAX_SEEKS {
+            seeks.push((at, position));
+        }
+    }
     for (id_at, position) in seeks {
-        let (Some(id_at), Some(position)) = (id_at, position) else { continue };
         // The element there must be whole.
         let target = segment_data.saturating_add(position);
         let whole = target < len
@@ -453,12 +493,34 @@ mod tests {
         let tracks = [vec![0x16, 0x54, 0xAE, 0x6B, 0xFF, 0xAE, 0xFF], huge].concat();
         let file = [header("matroska"), vec![0x18, 0x53, 0x80, 0x67, 0xFF], tracks].concat();
         assert_eq!(scan(&mut std::io::Cursor::new(&file)).unwrap().oversized.as_deref(), Some("CodecPrivate"));
+        // Nor can a huge binary hide in a master of unknown size, or be one.
+        let tag_binary = [vec![0x44, 0x85, 0x08, 0x40, 0, 0, 0, 0, 0, 0], vec![0; 10]].concat();
+        let tags = [vec![0x12, 0x54, 0xC3, 0x67, 0xFF, 0x73, 0x73, 0xFF, 0x67, 0xC8, 0xFF], tag_binary].concat();
+        let file = [header("matroska"), vec![0x18, 0x53, 0x80, 0x67, 0xFF], tags].concat();
+        assert_eq!(scan(&mut std::io::Cursor::new(&file)).unwrap().oversized.as_deref(), Some("0x4485"));
+        let unknown = [header("matroska"), vec![0x18, 0x53, 0x80, 0x67, 0xFF, 0x63, 0xA2, 0xFF, 1, 2, 3]].concat();
+        assert_eq!(scan(&mut std::io::Cursor::new(&unknown)).unwrap().oversized.as_deref(), Some("CodecPrivate"));
         // A block cut off by a download is not.
-        let mut cut = [header("webm"), vec![0x18, 0x53, 0x80, 0x67, 0xFF, 0x1F, 0x43, 0xB6, 0x75, 0xFF]].concat();
+        let tracks = element(&[0x16, 0x54, 0xAE, 0x6B], &element(&[0xAE], &element(&[0xD7], &[1])));
+        let mut cut =
+            [header("webm"), vec![0x18, 0x53, 0x80, 0x67, 0xFF], tracks, vec![0x1F, 0x43, 0xB6, 0x75, 0xFF]].concat();
         let block = simple_block(1, None);
         cut.extend_from_slice(&block[..block.len() - 5]);
         let m = scan(&mut std::io::Cursor::new(&cut)).unwrap();
         assert_eq!((m.oversized.as_deref(), m.cut_off, m.track(1).map(|t| t.frames)), (None, true, Some(1)));
+    }
+
+    #[test]
+    fn blocks_of_tracks_never_declared_are_not_counted() {
+        // A hostile file naming a new track in every block (each would have been a new entry).
+        let tracks = element(&[0x16, 0x54, 0xAE, 0x6B], &element(&[0xAE], &element(&[0xD7], &[1])));
+        let blocks: Vec<u8> = (2..120u8).flat_map(|t| simple_block(t, None)).collect();
+        let file =
+            [header("webm"), element(&[0x18, 0x53, 0x80, 0x67], &[tracks, blocks, simple_block(1, None)].concat())]
+                .concat();
+        let m = scan(&mut std::io::Cursor::new(&file)).unwrap();
+        assert_eq!(m.tracks.len(), 1);
+        assert_eq!(m.track(1).map(|t| t.frames), Some(1));
     }
 
     #[test]

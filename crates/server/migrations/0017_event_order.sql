@@ -16,10 +16,11 @@ CREATE TABLE auth_private.event_counters (
     last            bigint NOT NULL
 );
 
+-- Events kept from before keep their ids (unique, and in order within each organization), so a
+-- client's Last-Event-ID from the old numbering still means what it meant; each organization's
+-- numbering goes on from its newest.
 ALTER TABLE public.events ADD COLUMN seq bigint;
-UPDATE public.events e SET seq = n.rn
-  FROM (SELECT id, row_number() OVER (PARTITION BY organization_id ORDER BY id) AS rn FROM public.events) n
- WHERE n.id = e.id;
+UPDATE public.events SET seq = id;
 INSERT INTO auth_private.event_counters (organization_id, last)
 SELECT organization_id, max(seq) FROM public.events GROUP BY organization_id;
 CREATE UNIQUE INDEX events_by_organization_seq ON public.events (organization_id, seq);

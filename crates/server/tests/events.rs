@@ -112,6 +112,11 @@ async fn events_arrive_live_resume_after_an_id_and_stay_in_their_organization() 
     assert_eq!(replayed, ids[1..].to_vec());
     // Resumed after events that are no longer kept: a gap, so the client syncs.
     sqlx::query("DELETE FROM events").execute(&s.owner).await.unwrap();
+    // All of them pruned, nothing new yet: still a gap (the missed ones are gone).
+    let pruned =
+        read_events(subscribe(&s, &org.viewer.access, Some(ids[0])).await, Duration::from_secs(20), |e| !e.is_empty())
+            .await;
+    assert_eq!(pruned.first().map(|e| e.0.as_str()), Some("gap"), "{pruned:?}");
     sqlx::query("UPDATE render.jobs SET progress = 0.75").execute(&s.owner).await.unwrap();
     let after_gap =
         read_events(subscribe(&s, &org.viewer.access, Some(ids[0])).await, Duration::from_secs(20), |e| !e.is_empty())

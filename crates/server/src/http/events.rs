@@ -129,7 +129,8 @@ pub async fn stream(
         // was not given by this numbering (a client from before it): a gap, then everything new.
         let newest: i64 = sqlx::query_scalar("SELECT auth_private.newest_event()").fetch_one(&mut *tx).await?;
         let oldest: Option<i64> = sqlx::query_scalar("SELECT min(seq) FROM events").fetch_one(&mut *tx).await?;
-        gap = after > newest || oldest.is_some_and(|o| o > after.saturating_add(1));
+        // Behind the newest with nothing kept after `after` (pruned): a gap too.
+        gap = after > newest || (after < newest && oldest.is_none_or(|o| o > after.saturating_add(1)));
         let from = after.min(newest);
         last = Some(from);
         let rows: Vec<sqlx::types::Json<Event>> = sqlx::query_scalar(

@@ -349,8 +349,9 @@ async fn patch_inner(
         Err(refusal) => {
             discard(body).await;
             // Bytes the organization already stored finished the upload at its creation: a
-            // client that did not ask where it stands sends them from 0, and is told it is done.
-            if at == 0 {
+            // client that did not ask where it stands sends them from 0, and is told it is done
+            // (only where the refusal was the offset's: a role or state refusal stands).
+            if at == 0 && matches!(refusal, Error::Refused { code: ErrorCode::Conflict, .. }) {
                 if let Ok(done) = read(app, claims, id).await {
                     if done.state == "complete" && done.offset == done.length {
                         return Ok((StatusCode::NO_CONTENT, [header("upload-offset", done.offset)]).into_response());
