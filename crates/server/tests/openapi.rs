@@ -71,6 +71,20 @@ fn operation_ids_are_unique_and_parameters_are_where_the_server_reads_them() {
 }
 
 #[test]
+fn the_event_stream_describes_its_events() {
+    let doc = document();
+    let ok = &doc["paths"]["/v1/events"]["get"]["responses"]["200"];
+    let schema = &ok["content"]["text/event-stream"]["schema"]["$ref"];
+    assert_eq!(schema, "#/components/schemas/Event", "{ok}");
+    let event = &doc["components"]["schemas"]["Event"];
+    for field in ["id", "organization_id", "kind", "subject_id"] {
+        assert!(event["properties"].get(field).is_some(), "Event lacks {field}: {event}");
+    }
+    let description = ok["description"].as_str().unwrap();
+    assert!(description.contains("gap") && description.contains("Last-Event-ID"), "{description}");
+}
+
+#[test]
 fn every_operation_documents_the_statuses_it_can_answer() {
     let doc = document();
     for (method, path, op) in operations(&doc) {

@@ -106,8 +106,8 @@ fn sse(event: &Event) -> SseEvent {
 /// The caller's organization's events, live; with `Last-Event-ID`, what was missed first.
 #[utoipa::path(get, path = "/v1/events", tag = "sync", security(("bearer" = [])),
     params(("Last-Event-ID" = Option<i64>, Header, nullable = false, description = "Resume after this event")),
-    responses((status = 200, content_type = "text/event-stream",
-        description = "events `generation`, `project`, `progress` (data: Event), and `gap` (sync to catch up)")))]
+    responses((status = 200, content_type = "text/event-stream", body = resonance_api::events::Event,
+        description = "server-sent events named `generation`, `project` and `progress`, each with `id:` (the organization's event number, for Last-Event-ID) and `data:` an Event (the schema here); and `gap` (data: a sentence, no id): some events were missed, sync to catch up")))]
 pub async fn stream(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
