@@ -56,9 +56,11 @@ impl From<ClientError> for CommandError {
             ClientError::Server { .. } | ClientError::UntrustedLink { .. } => (ErrorKind::Server, None, None),
             ClientError::Invalid { field, .. } => (ErrorKind::Invalid, Some(field.clone()), None),
             ClientError::NotFound { .. } => (ErrorKind::NotFound, None, None),
-            ClientError::MirrorTooNew { .. } | ClientError::Mirror(_) | ClientError::Io(_) | ClientError::Data(_) => {
-                (ErrorKind::Local, None, None)
-            }
+            ClientError::MirrorTooNew { .. }
+            | ClientError::Mirror(_)
+            | ClientError::Io(_)
+            | ClientError::Data(_)
+            | ClientError::Export(_) => (ErrorKind::Local, None, None),
         };
         Self { code, message, field, api_code }
     }

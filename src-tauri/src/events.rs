@@ -83,3 +83,11 @@ pub struct Navigate {
 pub struct SignedOut {
     pub reason: String,
 }
+
+/// How far an export is, from 0 to 1.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct ExportProgress {
+    pub generation_id: Uuid,
+    pub preset: resonance_client::export::Preset,
+    pub done: f64,
+}

@@ -254,6 +254,22 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     .await;
     shot(&desktop, "05-project-detail").await;
 
+    // Share it: a link made in the app (a week, the default) plays in a plain HTTP client,
+    // without an account.
+    wd.click(&wd.wait_for("[data-share-create]", SHORT).await).await;
+    wd.wait_for("[data-share-link=active]", SHORT).await;
+    let url = wd.execute("return document.querySelector('[data-share-link=active] input').value;", json!([])).await;
+    let url = url.as_str().expect("the share link's URL is shown").to_owned();
+    let plain = reqwest::Client::new();
+    let page = plain.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK, "{url}");
+    assert!(page.text().await.unwrap().contains("Night Drive"), "the page is titled after the project");
+    let video = plain.get(format!("{url}/video")).send().await.unwrap();
+    assert_eq!(video.headers()["content-type"], "video/mp4");
+    let bytes = video.bytes().await.unwrap();
+    assert_eq!(&bytes[4..8], b"ftyp", "an MP4 arrives");
+    shot(&desktop, "05b-share-link").await;
+
     for (nav, screen) in [("activity", "06-activity"), ("account", "07-account"), ("settings", "08-settings")] {
         wd.click(&wd.wait_for(&format!("[data-nav={nav}]"), SHORT).await).await;
         wd.wait_for(&format!("[data-screen={nav}]"), SHORT).await;

@@ -374,6 +374,7 @@ fn test(filter: &[String]) -> Result<()> {
     tests.env("RESONANCE_TEST_DATABASE_URL", cluster.url("postgres"));
     let python = python_tools()?;
     tests.env("RESONANCE_MOTO_SERVER", &python.moto);
+    tests.env("RESONANCE_SCHEMATHESIS", &python.schemathesis);
     tests.env("RESONANCE_DESKTOP_BIN", target_dir().join("debug/resonance-desktop"));
     if let Some(driver) = tauri_driver() {
         tests.env("RESONANCE_TAURI_DRIVER", driver);
@@ -538,7 +539,7 @@ fn bench(args: &[String]) -> Result<()> {
 
 /// The Python tools the tests run, from PyPI into a virtual environment kept under
 /// `~/.cache/resonance/venv` (pinned; installed once): moto's S3 server, a real S3 API for the
-/// scale-out test. Their paths, for the tests.
+/// scale-out test, and Schemathesis, the API fuzzer. Their paths, for the tests.
 fn python_tools() -> Result<PythonTools> {
     ensure_packages(&[
         ("python3", &|| have("python3")),
@@ -548,19 +549,26 @@ fn python_tools() -> Result<PythonTools> {
     ])?;
     let home = std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set")?;
     let venv = home.join(".cache/resonance/venv");
-    let tools = PythonTools { moto: venv.join("bin/moto_server") };
-    if !tools.moto.exists() {
-        eprintln!("xtask: installing moto (an S3 server, for the scale-out test) into {}", venv.display());
+    let tools = PythonTools { moto: venv.join("bin/moto_server"), schemathesis: venv.join("bin/schemathesis") };
+    // What was installed, so a change of the pins installs again (a venv left by another
+    // version would otherwise be used as it is).
+    let stamp = venv.join("resonance-tools");
+    let wanted = PYTHON_TOOLS.join("\n");
+    let current = std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted);
+    if !current || !tools.moto.exists() || !tools.schemathesis.exists() {
+        eprintln!("xtask: installing moto and Schemathesis (for the scale-out and fuzz tests) into {}", venv.display());
         run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).context("could not make a Python venv")?;
         run(Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(PYTHON_TOOLS))
             .context("could not install the tests' Python tools from PyPI")?;
+        std::fs::write(&stamp, wanted).context("could not note the installed Python tools")?;
     }
     Ok(tools)
 }
 
 struct PythonTools {
     moto: PathBuf,
+    schemathesis: PathBuf,
 }
 
-/// Pinned, so every machine tests against the same S3 server.
-const PYTHON_TOOLS: [&str; 1] = ["moto[server]==5.2.5"];
+/// Pinned, so every machine tests against the same S3 server and fuzzes the same way.
+const PYTHON_TOOLS: [&str; 2] = ["moto[server]==5.2.5", "schemathesis==4.32.5"];

@@ -39,7 +39,8 @@ pub enum ErrorCode {
     Conflict,
     /// A field failed validation; `field` names it.
     ValidationFailed,
-    /// Too many failed sign-in attempts; wait and retry.
+    /// Too many failed sign-in attempts, or too many requests from one address; wait and retry
+    /// (`Retry-After` says how long).
     TooManyAttempts,
     /// The request body is larger than the server accepts.
     PayloadTooLarge,
@@ -61,6 +62,8 @@ pub enum ErrorCode {
     ChecksumMismatch,
     /// The upload expired before it was finished; start a new one.
     UploadExpired,
+    /// The share link expired or was turned off.
+    ShareLinkGone,
     /// A tus chunk not sent as `application/offset+octet-stream`.
     WrongContentType,
     /// The uploaded file is not audio that can be decoded.
@@ -90,7 +93,7 @@ impl ErrorCode {
             Self::BillingUnavailable => 502,
             Self::TusVersionUnsupported => 412,
             Self::ChecksumMismatch => 460,
-            Self::UploadExpired => 410,
+            Self::UploadExpired | Self::ShareLinkGone => 410,
             Self::WrongContentType => 415,
             Self::NotAudio | Self::IdempotencyKeyReused => 422,
             Self::ValidationFailed => 422,

@@ -11,6 +11,7 @@ pub mod model;
 pub mod plans;
 pub mod projects;
 pub mod sensitive;
+pub mod sharing;
 pub mod sync;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

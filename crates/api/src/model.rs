@@ -93,6 +93,32 @@ pub struct Organization {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// What `PATCH /v1/organization` may change (admins and owners). Billing, plan, trial and usage
+/// fields are not here: only verified billing events change them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationPatch {
+    /// Not blank, at most 120 characters, no control characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            nullable = false,
+            max_length = 120,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false, pattern = r"^[a-z0-9-]{3,48}$"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    /// Replaces the settings object as a whole.
+    #[cfg_attr(feature = "openapi", schema(nullable = false, value_type = Object))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
 /// A member of an organization (the `users` table; credentials live elsewhere and never travel).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -135,8 +135,28 @@ pub struct ProjectPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1))]
     pub effect_intensity: Option<f64>,
+    /// The creator's tempo, 30 to 300 BPM; 0 returns to the detected one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = tempo_patch_schema))]
     pub tempo_bpm: Option<f64>,
+}
+
+/// A patch's `tempo_bpm`: absent or null (unchanged), 0 (the detected tempo again), or a tempo.
+#[cfg(feature = "openapi")]
+fn tempo_patch_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(ObjectBuilder::new().schema_type(Type::Number).enum_values(Some([0])))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .minimum(Some(TEMPO_MIN_BPM))
+                    .maximum(Some(TEMPO_MAX_BPM)),
+            )
+            .build(),
+    )
 }
 
 fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<(), FieldError> {

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use resonance_api::model::{Resolution, StylePreference};
 use resonance_api::projects::{NewProject, ProjectPatch};
+use resonance_api::sharing::ShareLifetime;
 use resonance_api::Sensitive;
+use resonance_client::export::Preset;
 use resonance_client::watcher::{Listener, Notification, Notifier};
 use resonance_client::{Client, ClientError, DataDir};
 use uuid::Uuid;
@@ -88,6 +90,31 @@ enum Command {
         #[arg(long)]
         thumbnail: bool,
     },
+    /// Writes a finished video re-encoded for where it goes, on this machine with ffmpeg from the
+    /// media cache (offline once cached; never costs quota). Presets: as-rendered, youtube,
+    /// vertical (Shorts, Reels, TikTok), canvas (Spotify Canvas), gif, webm.
+    Export {
+        generation: Uuid,
+        #[arg(long, value_parser = export_preset)]
+        preset: Preset,
+        /// The file to write (the preset's extension is added if it has none).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Makes a link that plays a finished video without an account (admins and the
+    /// generation's author), or with --list, shows its links and their state.
+    Share {
+        generation: Uuid,
+        /// How long the link works: 1, 7 or 30 days.
+        #[arg(long, default_value_t = 7, value_parser = share_days)]
+        days: u32,
+        #[arg(long)]
+        list: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turns a share link off for good (its page answers 410 from then on).
+    Unshare { link: Uuid },
     /// Empties the media cache.
     ClearCache,
     /// Uploads a file as a project's audio (replacing it), resumably: run it again after an
@@ -126,6 +153,26 @@ enum Command {
         #[command(flatten)]
         fields: Fields,
     },
+}
+
+/// A 25-character bar for a percentage on the terminal.
+fn meter(percent: u64) -> String {
+    let filled = (percent.min(100) / 4) as usize;
+    "#".repeat(filled) + &".".repeat(25 - filled)
+}
+
+/// `--preset`: one of the export presets, by name.
+fn export_preset(value: &str) -> Result<Preset, String> {
+    Preset::from_id(value).ok_or_else(|| {
+        let names: Vec<&str> = Preset::ALL.iter().map(|p| p.id()).collect();
+        format!("{value} is not a preset; choose one of {}", names.join(", "))
+    })
+}
+
+/// `--days`: one of the lifetimes a share link may have.
+fn share_days(value: &str) -> Result<u32, String> {
+    let days: u32 = value.parse().map_err(|_| format!("{value} is not a number of days"))?;
+    ShareLifetime::try_from(days).map(u32::from)
 }
 
 #[derive(Subcommand)]
@@ -332,9 +379,9 @@ async fn send_upload(client: &Client, id: Uuid) -> anyhow::Result<()> {
         .run_upload(id, &paused, |p| {
             if terminal {
                 let percent = (p.sent * 100).checked_div(p.total).unwrap_or(100).min(100);
-                let bar = "#".repeat((percent / 4) as usize) + &".".repeat(25 - (percent / 4) as usize);
                 eprint!(
-                    "\rUploading {name} [{bar}] {percent:>3}% {:.1}/{:.1} MB",
+                    "\rUploading {name} [{}] {percent:>3}% {:.1}/{:.1} MB",
+                    meter(percent),
                     p.sent as f64 / 1e6,
                     p.total as f64 / 1e6
                 );
@@ -494,6 +541,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let kind =
                 if thumbnail { resonance_client::media::Kind::Thumbnail } else { resonance_client::media::Kind::Video };
             println!("{}", client.media(generation, kind).await?.display());
+        }
+        Command::Export { generation, preset, output } => {
+            let terminal = std::io::stderr().is_terminal();
+            let path = client
+                .export(generation, preset, &output, |done| {
+                    if terminal {
+                        let percent = (done * 100.0).round() as u64;
+                        eprint!("\rExporting ({}) [{}] {percent:>3}%", preset.id(), meter(percent));
+                    }
+                })
+                .await;
+            if terminal {
+                eprintln!();
+            }
+            println!("{}", path?.display());
+        }
+        Command::Share { generation, days, list, json } => {
+            let links = if list {
+                client.share_links(generation).await?
+            } else {
+                let lifetime = ShareLifetime::try_from(days).map_err(|e| anyhow::anyhow!("--days {e}"))?;
+                vec![client.create_share_link(generation, lifetime).await?]
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&links)?);
+            } else if list && links.is_empty() {
+                println!("This generation has no share links.");
+            } else {
+                for link in links {
+                    let state = serde_json::to_value(link.state)?;
+                    let until = link.expires_at.format("%Y-%m-%d %H:%M UTC");
+                    println!("{}  {}  until {until}  {}", link.id, state.as_str().unwrap_or("?"), link.url);
+                }
+            }
+        }
+        Command::Unshare { link } => {
+            let link = client.revoke_share_link(link).await?;
+            println!("Turned off: {} answers 410 from now on.", link.url);
         }
         Command::ClearCache => {
             client.clear_media_cache()?;

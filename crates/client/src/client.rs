@@ -10,6 +10,7 @@ use resonance_api::generations::NewGeneration;
 use resonance_api::model::Role;
 use resonance_api::model::{Generation, Project};
 use resonance_api::projects::{NewProject, ProjectPatch};
+use resonance_api::sharing::{NewShareLink, ShareLifetime, ShareLink};
 use resonance_api::Sensitive;
 use serde::Serialize;
 use uuid::Uuid;
@@ -335,6 +336,39 @@ impl Client {
         let resp = s.session.request(Method::PATCH, &format!("/v1/members/{user}"), Some(&body), None).await?;
         let _: resonance_api::model::User = read_json(resp).await?;
         sync::pull(&s.session, &s.mirror).await.map(|_| ())
+    }
+
+    /// Writes a finished generation's video re-encoded with `preset` to `dest`, on this machine
+    /// (from the media cache, fetched first if needed; offline once cached). Never costs quota.
+    pub async fn export(
+        &self,
+        generation: Uuid,
+        preset: crate::export::Preset,
+        dest: &std::path::Path,
+        progress: impl Fn(f64),
+    ) -> Result<std::path::PathBuf> {
+        let master = self.media(generation, crate::media::Kind::Video).await?;
+        crate::export::run(&master, preset, dest, progress).await
+    }
+
+    /// A generation's share links with their state, newest first (needs the server).
+    pub async fn share_links(&self, generation: Uuid) -> Result<Vec<ShareLink>> {
+        self.signed_in()?.session.get(&format!("/v1/generations/{generation}/share-links")).await
+    }
+
+    /// Makes a link that plays this finished video without an account for `lifetime` (admins
+    /// and the generation's author; needs the server).
+    pub async fn create_share_link(&self, generation: Uuid, lifetime: ShareLifetime) -> Result<ShareLink> {
+        let s = self.signed_in()?;
+        let body = serde_json::to_value(NewShareLink { days: lifetime })?;
+        let path = format!("/v1/generations/{generation}/share-links");
+        read_json(s.session.request(Method::POST, &path, Some(&body), None).await?).await
+    }
+
+    /// Turns a share link off for good (needs the server).
+    pub async fn revoke_share_link(&self, link: Uuid) -> Result<ShareLink> {
+        let s = self.signed_in()?;
+        read_json(s.session.request(Method::DELETE, &format!("/v1/share-links/{link}"), None, None).await?).await
     }
 
     /// Removes a member (admins only; needs the server), then brings the mirror up to date.

@@ -42,6 +42,10 @@ pub enum ClientError {
         "This computer's Resonance data was written by a newer version (local schema {found}; this version knows {known}). Update Resonance."
     )]
     MirrorTooNew { found: i64, known: i64 },
+    /// An export could not be made on this machine (no ffmpeg, a video it cannot read, a full
+    /// disk); nothing was left at the destination.
+    #[error("{0}")]
+    Export(String),
     #[error("The local database failed: {0}")]
     Mirror(#[from] rusqlite::Error),
     #[error("A file could not be read or written: {0}")]
@@ -74,7 +78,7 @@ impl ClientError {
             Self::Server { .. } | Self::UntrustedLink { .. } => "server",
             Self::Invalid { .. } => "invalid",
             Self::NotFound { .. } => "not_found",
-            Self::MirrorTooNew { .. } | Self::Mirror(_) | Self::Io(_) | Self::Data(_) => "local",
+            Self::MirrorTooNew { .. } | Self::Mirror(_) | Self::Io(_) | Self::Data(_) | Self::Export(_) => "local",
         }
     }
 

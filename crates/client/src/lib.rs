@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod client;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod keyring;
 pub mod look;

@@ -94,6 +94,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RESONANCE_AUTH_PER_MINUTE", default_value_t = 60,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub auth_per_minute: u32,
+    /// Requests for shared videos (their page and the video's byte ranges) one client address
+    /// may make per minute; more are answered 429 with Retry-After.
+    #[arg(long, env = "RESONANCE_SHARE_PER_MINUTE", default_value_t = 240,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub share_per_minute: u32,
     /// Seconds a sign-in or sign-up may wait for a password-hashing slot (one per core) before
     /// it is answered 503 with Retry-After.
     #[arg(long, env = "RESONANCE_HASH_WAIT", default_value_t = 5,
@@ -349,6 +354,8 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Auth requests per client address per minute (and the burst allowed at once).
     pub auth_per_minute: u32,
+    /// Shared-video requests per client address per minute.
+    pub share_per_minute: u32,
     /// How long a password hash may wait for a free core.
     pub hash_wait: Duration,
     pub mail: crate::mail::MailSettings,
@@ -367,6 +374,7 @@ impl Settings {
             storage: std::sync::Arc::new(object_store::memory::InMemory::new()),
             max_upload_bytes: 1 << 30,
             auth_per_minute: 60,
+            share_per_minute: 240,
             hash_wait: Duration::from_secs(5),
             mail: crate::mail::MailSettings::default(),
             stripe: StripeSettings::default(),
@@ -387,6 +395,7 @@ impl TryFrom<&ServeArgs> for Settings {
             storage: crate::objects::open(&a.storage).map_err(|e| format!("RESONANCE_STORAGE (--storage): {e}"))?,
             max_upload_bytes: a.max_upload_bytes,
             auth_per_minute: a.auth_per_minute,
+            share_per_minute: a.share_per_minute,
             hash_wait: Duration::from_secs(a.hash_wait),
             mail: crate::mail::MailSettings::new(a.smtp_url.clone(), &a.mail_from)
                 .map_err(|e| format!("RESONANCE_SMTP_URL / RESONANCE_MAIL_FROM: {e}"))?,

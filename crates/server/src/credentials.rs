@@ -99,6 +99,35 @@ impl Keys {
         })
     }
 
+    /// A share link's token: the link's id (32 hex digits) and 128 bits of
+    /// HMAC-SHA256(server key, "share-link" || id), URL-safe. Only this server makes one that
+    /// [`Keys::share_link_of`] takes, so link ids cannot be tried.
+    pub fn share_token(&self, link: Uuid) -> String {
+        let mut token = link.simple().to_string();
+        if let Some(mac) = self.share_mac(link) {
+            token.push_str(&URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..SHARE_MAC_BYTES]));
+        }
+        token
+    }
+
+    /// The link a share token names, if this server signed it.
+    pub fn share_link_of(&self, token: &str) -> Option<Uuid> {
+        let (id, signature) = (token.get(..32)?, token.get(32..)?);
+        let link = Uuid::try_parse(id).ok()?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        if signature.len() != SHARE_MAC_BYTES || id != link.simple().to_string() {
+            return None;
+        }
+        self.share_mac(link)?.verify_truncated_left(&signature).ok().map(|()| link)
+    }
+
+    fn share_mac(&self, link: Uuid) -> Option<Hmac<Sha256>> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.bytes()).ok()?;
+        mac.update(b"share-link\0");
+        mac.update(link.as_bytes());
+        Some(mac)
+    }
+
     /// The successor of a refresh token: HMAC-SHA256(server key, "refresh-successor" || token).
     pub fn successor(&self, refresh_token: &str) -> String {
         // HMAC accepts keys of any length, so this cannot fail; fall back to a fresh token anyway.
@@ -112,6 +141,9 @@ impl Keys {
         }
     }
 }
+
+/// How much of a share link's HMAC its token carries: 128 bits.
+const SHARE_MAC_BYTES: usize = 16;
 
 /// 256 random bits, URL-safe: refresh tokens and invitation tokens.
 pub fn new_opaque_token() -> String {
@@ -297,6 +329,26 @@ mod tests {
         let other = Keys::new(&JwtSecret::parse(&"x".repeat(32)).unwrap(), Duration::from_secs(60));
         assert_eq!(other.verify_access(&t).unwrap_err(), TokenError::Invalid);
         assert_eq!(k.verify_access("not.a.jwt").unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn share_tokens_name_their_link_only_when_this_server_signed_them() {
+        let k = keys();
+        let link = Uuid::new_v4();
+        let token = k.share_token(link);
+        assert_eq!(token.len(), 32 + 22);
+        assert_eq!(k.share_link_of(&token), Some(link));
+        let other = Keys::new(&JwtSecret::parse(&"x".repeat(32)).unwrap(), Duration::from_secs(60));
+        assert_eq!(other.share_link_of(&token), None, "another server's key");
+        let forged = format!("{}{}", Uuid::new_v4().simple(), &token[32..]);
+        assert_eq!(k.share_link_of(&forged), None, "another link's signature");
+        let mut flipped = token.clone().into_bytes();
+        flipped[40] = if flipped[40] == b'A' { b'B' } else { b'A' };
+        assert_eq!(k.share_link_of(std::str::from_utf8(&flipped).unwrap()), None, "a tampered signature");
+        assert_eq!(k.share_link_of(&token[..50]), None, "a cut token");
+        assert_eq!(k.share_link_of(&token.to_uppercase()), None, "the id as written, only");
+        assert_eq!(k.share_link_of(""), None);
+        assert_eq!(k.share_link_of("é".repeat(40).as_str()), None, "not on a char boundary");
     }
 
     #[test]

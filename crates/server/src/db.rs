@@ -178,6 +178,12 @@ impl Db {
         self.begin_as(BILLING_ROLE, "").await
     }
 
+    /// A transaction for a visitor without an account (a share link's page): no claims, so
+    /// row-level security shows nothing, and only the functions made for them answer.
+    pub async fn begin_public(&self) -> Result<Tx> {
+        self.begin_as(APP_ROLE, "").await
+    }
+
     /// A transaction for the auth endpoints: no caller yet, only the auth schema is writable.
     pub async fn begin_auth(&self) -> Result<Tx> {
         self.begin_as(AUTH_ROLE, "").await

@@ -131,6 +131,10 @@ fn database_detail(e: &sqlx::Error) -> ErrorDetail {
                     let field = db.constraint().map(constraint_field);
                     refused(ErrorCode::ValidationFailed, "A value is out of its allowed range.", field)
                 }
+                // Text Postgres cannot keep (U+0000): the request's fault, whichever field it was.
+                "22021" | "22P05" => {
+                    refused(ErrorCode::ValidationFailed, "Text must not contain the NUL character (U+0000).", None)
+                }
                 "57014" => refused(ErrorCode::Unavailable, "The database took too long; try again.", None),
                 _ => internal(),
             }

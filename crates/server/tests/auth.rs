@@ -52,6 +52,10 @@ async fn wrong_email_and_wrong_password_get_the_same_answer() {
     assert_eq!(s2, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong_password, wrong_email, "the answers must not reveal which part was wrong");
     assert_eq!(error_code(&wrong_email), "invalid_credentials");
+    // An address no account can have (U+0000, which Postgres cannot store) is a wrong e-mail
+    // too, not a failure of the server.
+    let (s3, impossible) = s.sign_in("bo\u{0}@example.com", PASSWORD).await;
+    assert_eq!((s3, &impossible), (StatusCode::UNAUTHORIZED, &wrong_email));
 }
 
 #[tokio::test]

@@ -214,10 +214,13 @@ async fn request_roles_execute_only_the_functions_they_are_granted() {
         "resonance_app auth_private.idempotent_record",
         "resonance_app auth_private.idempotent_replay",
         "resonance_app auth_private.is_removed",
+        // Who may share a generation (a policy's helper), and what a share link plays.
+        "resonance_app auth_private.may_share",
         // The caller's organization's newest event number (resuming an event stream).
         "resonance_app auth_private.newest_event",
         "resonance_app auth_private.remove_member",
         "resonance_app auth_private.role_rank",
+        "resonance_app auth_private.shared_video",
         "resonance_app auth_private.start_generation",
         "resonance_app render.render_seed",
         "resonance_auth auth.sid",

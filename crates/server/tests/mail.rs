@@ -147,9 +147,14 @@ async fn a_sign_up_is_confirmed_by_email_before_it_generates_and_tells_no_one_wh
     let (status, g) = s.start_generation(&mia.access, &project, Uuid::new_v4(), json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{g}");
     let reused = s.http.get(format!("{}{path}", s.base)).send().await.unwrap();
-    assert_eq!(reused.status(), StatusCode::BAD_REQUEST, "a link works once");
+    assert_eq!(reused.status(), StatusCode::NOT_FOUND, "a link works once");
+    assert!(reused.text().await.unwrap().contains("no longer works"));
     let forged = s.http.get(format!("{}/v1/auth/verify?token=forged", s.base)).send().await.unwrap();
-    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    let cut = s.http.get(format!("{}/v1/auth/verify", s.base)).send().await.unwrap();
+    assert_eq!(cut.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(cut.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(cut.text().await.unwrap().contains("incomplete"), "a page, not a parser's message");
 
     // An invitation goes to the invitee by e-mail, not to the inviter: accepting it shows the
     // invitee owns the address.

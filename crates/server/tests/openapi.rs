@@ -1,7 +1,8 @@
 //! The OpenAPI document as a generated client would read it: valid OpenAPI 3.1 by an outside
 //! validator (`@seriousme/openapi-schema-validator`, the official JSON schemas, installed by
 //! `cargo xtask test` with the UI's npm packages), and true to the server: unique operation ids,
-//! query parameters in the query, and the statuses every operation can answer.
+//! query parameters in the query, the statuses every operation can answer, and what the types
+//! alone cannot say (tus' headers, the upload limit, the sign-up's either-or, links).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -9,8 +10,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// The upload limit this document is made for.
+const MAX_UPLOAD: u64 = 1 << 30;
+
 fn document() -> Value {
-    serde_json::to_value(resonance_server::http::openapi()).unwrap()
+    resonance_server::http::openapi(MAX_UPLOAD)
 }
 
 fn operations(doc: &Value) -> Vec<(String, String, Value)> {
@@ -118,5 +122,54 @@ fn every_operation_documents_the_statuses_it_can_answer() {
                 assert_eq!(schema, Some("#/components/schemas/ErrorBody"), "{method} {path} {status}: no error body");
             }
         }
+    }
+}
+
+#[test]
+fn the_document_says_what_the_types_alone_cannot() {
+    let doc = document();
+    let ops = operations(&doc);
+    let ids: Vec<&str> = ops.iter().filter_map(|(_, _, op)| op["operationId"].as_str()).collect();
+    let header = |op: &Value, name: &str| {
+        op["parameters"].as_array().into_iter().flatten().find(|p| p["in"] == "header" && p["name"] == name).cloned()
+    };
+    for (method, path, op) in &ops {
+        if path.starts_with("/v1/uploads") && method != "OPTIONS" {
+            let tus = header(op, "Tus-Resumable").unwrap_or_else(|| panic!("{method} {path}: no Tus-Resumable"));
+            assert_eq!(tus["schema"]["enum"], serde_json::json!(["1.0.0"]), "{method} {path}");
+            assert_eq!(tus["required"], true, "{method} {path}");
+        }
+        if header(op, "Idempotency-Key").is_some() {
+            assert!(op["responses"].get("422").is_some(), "{method} {path}: a reused key answers 422");
+        }
+        for (status, response) in op["responses"].as_object().unwrap() {
+            for (name, link) in response["links"].as_object().into_iter().flatten() {
+                let target = link["operationId"].as_str().unwrap();
+                assert!(ids.contains(&target), "{method} {path} {status}: link {name} to no operation {target}");
+            }
+        }
+    }
+    let create = &ops.iter().find(|(m, p, _)| m == "POST" && p == "/v1/uploads").unwrap().2;
+    assert_eq!(header(create, "Upload-Length").unwrap()["schema"]["maximum"], MAX_UPLOAD);
+    let created = &ops.iter().find(|(m, p, _)| m == "POST" && p == "/v1/projects").unwrap().2["responses"]["201"];
+    assert_eq!(created["links"]["get"]["parameters"]["id"], "$response.body#/id");
+
+    // Checkout sells the catalog's paid plans; settings are JSON without U+0000, at any depth.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["CheckoutRequest"]["properties"]["plan"]["enum"], serde_json::json!(["creator", "studio"]));
+    let settings = &schemas["OrganizationPatch"]["properties"]["settings"];
+    assert_eq!(settings["additionalProperties"]["$ref"], "#/components/schemas/SettingsValue");
+    assert!(schemas["SettingsValue"]["anyOf"].to_string().contains("#/components/schemas/SettingsValue"), "recursive");
+    assert_eq!(schemas["OrganizationPatch"]["additionalProperties"], false);
+    let started = &ops.iter().find(|(m, p, _)| m == "POST" && p == "/v1/projects/{id}/generations").unwrap().2;
+    assert_eq!(started["responses"]["201"]["links"]["create_share_link"]["operationId"], "create_share_link");
+
+    // A sign-up names a new organization or an invitation: exactly one (a JSON Schema oneOf).
+    let branches = doc["components"]["schemas"]["SignUpRequest"]["oneOf"].as_array().unwrap().clone();
+    let required: Vec<&Value> = branches.iter().map(|b| &b["required"]).collect();
+    assert_eq!(required, [&serde_json::json!(["organization_name"]), &serde_json::json!(["invite_token"])]);
+    // Each branch wants a string, so a `null` beside the other field still makes exactly one.
+    for (branch, field) in branches.iter().zip(["organization_name", "invite_token"]) {
+        assert_eq!(branch["properties"][field]["type"], "string");
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 const ROLES: [&str; 4] = ["viewer", "developer", "admin", "owner"];
-const TABLES: [&str; 5] = ["organizations", "users", "projects", "generations", "system_logs"];
+const TABLES: [&str; 6] = ["organizations", "users", "projects", "generations", "system_logs", "share_links"];
 
 struct World {
     s: TestServer,
@@ -19,7 +19,8 @@ struct World {
     b_generation: Uuid,
 }
 
-/// Two organizations, each with members of every role, a project, a generation and log entries.
+/// Two organizations, each with members of every role, a project, a generation, a share link of
+/// it and log entries.
 async fn world() -> World {
     let s = TestServer::start().await;
     let a = s.organization("alpha").await;
@@ -32,6 +33,16 @@ async fn world() -> World {
     let mut gens = Vec::new();
     for (org, project, seed) in [(&a, a_project, "seed-a"), (&b, b_project, "seed-b")] {
         let id = s.insert_generation(org, project, seed, 1).await;
+        sqlx::query(
+            "INSERT INTO share_links (organization_id, generation_id, created_by, expires_at) \
+             VALUES ($1, $2, $3, now() + interval '1 day')",
+        )
+        .bind(org.id)
+        .bind(id)
+        .bind(org.developer.user_id)
+        .execute(&s.owner)
+        .await
+        .unwrap();
         gens.push(id);
     }
     World { s, a, b, b_project, b_generation: gens[1] }
@@ -140,7 +151,11 @@ async fn in_sql_the_request_role_with_a_claims_sees_and_changes_nothing_of_b() {
                 "organizations" | "users" | "projects" => "name = 'hijacked'",
                 _ => "message = 'hijacked'",
             };
-            let set = if table == "generations" { "seed = 'hijacked'" } else { set };
+            let set = match table {
+                "generations" => "seed = 'hijacked'",
+                "share_links" => "revoked_at = now(), revoked_by = auth.uid()",
+                _ => set,
+            };
             for sql in
                 [format!("UPDATE {table} SET {set} WHERE {col} = $1"), format!("DELETE FROM {table} WHERE {col} = $1")]
             {
@@ -162,6 +177,8 @@ async fn in_sql_the_request_role_with_a_claims_sees_and_changes_nothing_of_b() {
             ("system_logs", format!("INSERT INTO system_logs (organization_id, user_id, action_type, status, message) VALUES ($1, '{}', 'x', 'success', 'x')", me.user_id), b_org),
             ("system_logs about B's project", format!("INSERT INTO system_logs (organization_id, user_id, project_id, action_type, status, message) VALUES ('{}', '{}', $1, 'x', 'success', 'x')", w.a.id, me.user_id), b_project),
             ("moving a project to B", "UPDATE projects SET organization_id = $1".to_owned(), b_org),
+            ("share_links", format!("INSERT INTO share_links (organization_id, generation_id, created_by, expires_at) VALUES ($1, '{}', '{}', now() + interval '1 day')", w.b_generation, me.user_id), b_org),
+            ("share links of B's generation", format!("INSERT INTO share_links (organization_id, generation_id, created_by, expires_at) VALUES ('{}', $1, '{}', now() + interval '1 day')", w.a.id, me.user_id), w.b_generation),
         ];
         for (what, sql, bind) in inserts {
             let r = attempt(&mut tx, &sql, bind).await;

@@ -74,6 +74,12 @@ async fn patch(s: &TestServer, token: &str, location: &str, offset: usize, chunk
         .unwrap()
 }
 
+async fn read_json(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let resp = request.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
 fn offset_of(resp: &reqwest::Response) -> usize {
     resp.headers()["upload-offset"].to_str().unwrap().parse().unwrap()
 }
@@ -177,8 +183,45 @@ async fn protocol_errors_get_their_tus_answers() {
     let other = s.organization("other").await;
     assert_eq!(create(&s, &other.owner.access, &project, 100, None).await.status(), StatusCode::NOT_FOUND);
 
+    // Upload-Metadata as tus has it: a value is any bytes, so one this server does not read
+    // may be binary; a last base64 symbol's unused bits need not be zero ("Zh==" is "f").
+    let meta = |m: String| {
+        tus(&s, Method::POST, "/v1/uploads", token).header("Upload-Length", "10").header("Upload-Metadata", m)
+    };
+    let lenient = meta(format!("project_id {},cover /w==,mark,note Zh==", b64(&project))).send().await.unwrap();
+    assert_eq!(lenient.status(), StatusCode::CREATED);
+    let (status, err) = read_json(meta(format!("project_id {},filename /w==", b64(&project)))).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("filename")), "{err}");
+    let (status, err) = read_json(meta(format!("project_id {},filename AA==", b64(&project)))).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("filename")),
+        "NUL: {err}"
+    );
+    let (status, err) = read_json(meta("filename dGFrZQ==".into())).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("project_id")),
+        "{err}"
+    );
+    let (status, err) = read_json(meta(format!("project_id {},filename d*==", b64(&project)))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+
     let created = create(&s, token, &project, file.len(), None).await;
     let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let malformed_sum = tus(&s, Method::PATCH, &location, token)
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Upload-Offset", "0")
+        .header("Upload-Checksum", "sha256 not*base64")
+        .body(file[..100].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        malformed_sum.status(),
+        StatusCode::BAD_REQUEST,
+        "a digest that is not base64 is malformed, not a mismatch"
+    );
     let wrong_type = tus(&s, Method::PATCH, &location, token)
         .header("Content-Type", "application/octet-stream")
         .header("Upload-Offset", "0")

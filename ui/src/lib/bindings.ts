@@ -236,6 +236,52 @@ async revealVideo(generation: string) : Promise<Result<null, CommandError>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Asks where to save a finished video, then writes it there re-encoded with `preset` (on this
+ * machine, from the media cache; `ExportProgress` events say how far it is). `name` is the
+ * suggested file name, without extension. `None` when the save dialog was cancelled.
+ */
+async exportVideo(generation: string, preset: Preset, name: string) : Promise<Result<string | null, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("export_video", { generation, preset, name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * A generation's share links, newest first, with their state (needs the server).
+ */
+async shareLinks(generation: string) : Promise<Result<ShareLink[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("share_links", { generation }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Makes a link that plays this video without an account for 1, 7 or 30 days.
+ */
+async createShareLink(generation: string, days: number) : Promise<Result<ShareLink, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("create_share_link", { generation, days }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Turns a share link off for good.
+ */
+async revokeShareLink(link: string) : Promise<Result<ShareLink, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("revoke_share_link", { link }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async account() : Promise<Result<AccountOverview, CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("account") };
@@ -351,6 +397,7 @@ async uiReady() : Promise<Result<null, CommandError>> {
 
 
 export const events = __makeEvents__<{
+exportProgress: ExportProgress,
 mirrorChanged: MirrorChanged,
 navigate: Navigate,
 renderProgress: RenderProgress,
@@ -359,6 +406,7 @@ syncChanged: SyncChanged,
 uploadProgress: UploadProgress,
 waveformProgress: WaveformProgress
 }>({
+exportProgress: "export-progress",
 mirrorChanged: "mirror-changed",
 navigate: "navigate",
 renderProgress: "render-progress",
@@ -487,7 +535,8 @@ export type ErrorCode =
  */
 "validation_failed" | 
 /**
- * Too many failed sign-in attempts; wait and retry.
+ * Too many failed sign-in attempts, or too many requests from one address; wait and retry
+ * (`Retry-After` says how long).
  */
 "too_many_attempts" | 
 /**
@@ -530,6 +579,10 @@ export type ErrorCode =
  * The upload expired before it was finished; start a new one.
  */
 "upload_expired" | 
+/**
+ * The share link expired or was turned off.
+ */
+"share_link_gone" | 
 /**
  * A tus chunk not sent as `application/offset+octet-stream`.
  */
@@ -578,6 +631,10 @@ export type ErrorKind =
  * The local database or a file on this computer failed.
  */
 "local"
+/**
+ * How far an export is, from 0 to 1.
+ */
+export type ExportProgress = { generation_id: string; preset: Preset; done: number }
 export type Facts = { duration_seconds: number; 
 /**
  * Samples per channel, decoded.
@@ -649,6 +706,34 @@ monthly_price_usd: number;
  * Whether it is bought through Stripe Checkout (the free plan is not).
  */
 paid: boolean }
+/**
+ * Where a video is going, and so how it is encoded.
+ */
+export type Preset = 
+/**
+ * The render itself, copied as it is.
+ */
+"as-rendered" | 
+/**
+ * YouTube's recommended upload: H.264 High, AAC at 320 kb/s, fast start.
+ */
+"youtube" | 
+/**
+ * Shorts, Reels and TikTok: 1080×1920, the video over a blurred fill of itself.
+ */
+"vertical" | 
+/**
+ * A Spotify Canvas: an 8-second vertical loop (720×1280), no sound.
+ */
+"canvas" | 
+/**
+ * A GIF for the web: 10 seconds, 480 pixels wide, 12 frames a second.
+ */
+"gif" | 
+/**
+ * WebM for the web: VP9 and Opus.
+ */
+"webm"
 export type Project = { id: string; organization_id: string; user_id: string; name: string; description: string | null; prompt: string; audio_path: string; audio_duration: number | null; resolution: Resolution | null; style_preference: StylePreference | null; footage_visibility: number | null; effect_intensity: number | null; 
 /**
  * The creator's tempo (BPM) when the detected one is wrong: renders follow it. Absent from
@@ -679,7 +764,11 @@ offset: number; rows: ProjectRow[] }
  * A partial edit: absent fields are left as they are; `description: ""` clears it, and
  * `tempo_bpm: 0` returns to the detected tempo.
  */
-export type ProjectPatch = { name?: string | null; description?: string | null; prompt?: string | null; audio_path?: string | null; audio_duration?: number | null; resolution?: Resolution | null; style_preference?: StylePreference | null; footage_visibility?: number | null; effect_intensity?: number | null; tempo_bpm?: number | null }
+export type ProjectPatch = { name?: string | null; description?: string | null; prompt?: string | null; audio_path?: string | null; audio_duration?: number | null; resolution?: Resolution | null; style_preference?: StylePreference | null; footage_visibility?: number | null; effect_intensity?: number | null; 
+/**
+ * The creator's tempo, 30 to 300 BPM; 0 returns to the detected one.
+ */
+tempo_bpm?: number | null }
 /**
  * A row of the project list: what the list shows, without the prompt and parameters.
  */
@@ -750,6 +839,23 @@ notifications: boolean;
  * The media cache's size limit, in megabytes.
  */
 media_cache_mb: number }
+/**
+ * A share link as its organization's members see it; `url` opens the player page.
+ */
+export type ShareLink = { id: string; generation_id: string; url: string; created_by: string; created_at: string; expires_at: string; revoked_at: string | null; state: ShareLinkState }
+export type ShareLinkState = 
+/**
+ * Plays the video.
+ */
+"active" | 
+/**
+ * Its time is up: answers 410.
+ */
+"expired" | 
+/**
+ * Turned off by an admin or the video's author: answers 410.
+ */
+"revoked"
 /**
  * The session ended: the UI goes back to sign-in.
  */

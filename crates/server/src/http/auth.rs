@@ -6,7 +6,7 @@ use axum::extract::Query;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use resonance_api::auth::{Me, SignUpAccepted, SignUpRequest, TokenRequest, TokenResponse};
 use resonance_api::ErrorBody;
@@ -42,20 +42,24 @@ pub async fn signup(
     })
 }
 
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct VerifyQuery {
-    /// The token from the e-mail's link.
-    token: String,
-}
-
-/// The link in a sign-up's e-mail: confirms the address, so the account may generate.
-#[utoipa::path(get, path = "/v1/auth/verify", tag = "auth", params(VerifyQuery),
+/// The link in a sign-up's e-mail: confirms the address, so the account may generate. Answers a
+/// page for the browser: 404 for a link that no longer works (used, expired or never made), 400
+/// for one cut before its token (only a failure of the database answers JSON, 500/503).
+#[utoipa::path(get, path = "/v1/auth/verify", tag = "auth",
+    params(("token" = String, Query, min_length = 1, description = "The token from the e-mail's link.")),
     responses((status = 200, content_type = "text/html", description = "confirmed"),
-              (status = 400, content_type = "text/html", description = "unknown, used or expired link")))]
-pub async fn verify_email(State(app): State<AppState>, Query(q): Query<VerifyQuery>) -> Result<Response> {
-    let confirmed = accounts::verify_email(&app.db, &q.token).await?;
-    let (status, title, text) = if confirmed {
+              (status = 400, content_type = "text/html", description = "the link has no token (cut short when copied)"),
+              (status = 404, content_type = "text/html", description = "unknown, used or expired link")))]
+pub async fn verify_email(State(app): State<AppState>, Query(query): Query<Vec<(String, String)>>) -> Result<Response> {
+    // Read as pairs, which any query string is: a browser gets this page, never a parser's error.
+    let token = query.into_iter().find(|(k, _)| k == "token").map(|(_, v)| v).unwrap_or_default();
+    let (status, title, text) = if token.is_empty() {
+        (
+            StatusCode::BAD_REQUEST,
+            "This link is incomplete",
+            "Copy the whole link from the e-mail into your browser, or click it there.",
+        )
+    } else if accounts::verify_email(&app.db, &token).await? {
         (
             StatusCode::OK,
             "E-mail confirmed",
@@ -63,18 +67,12 @@ pub async fn verify_email(State(app): State<AppState>, Query(q): Query<VerifyQue
         )
     } else {
         (
-            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
             "This link no longer works",
             "It was used already, or it is more than 7 days old. If your address is confirmed, just sign in.",
         )
     };
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Resonance</title>\
-         <style>body{{font:16px system-ui,sans-serif;max-width:32em;margin:20vh auto;padding:0 1em;color:#222}}\
-         @media(prefers-color-scheme:dark){{body{{background:#111;color:#eee}}}}</style></head>\
-         <body><h1>{title}</h1><p>{text}</p></body></html>"
-    );
-    Ok((status, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
+    Ok(super::pages::notice(status, title, text))
 }
 
 /// Signs in with a password, or exchanges a refresh token for a new pair (the old one is spent).

@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use resonance_api::model::{Role, SubscriptionStatus};
 use resonance_api::plans::{has_live_subscription, BillingSession, CheckoutRequest, Plan, PLANS};
@@ -153,12 +153,12 @@ pub async fn portal(
 /// Where Stripe sends the browser back: a page that says to return to the app, which refreshes
 /// the plan when it regains focus.
 pub async fn returned() -> Response {
-    let page = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Resonance</title>\
-        <style>body{font:16px system-ui,sans-serif;max-width:32em;margin:20vh auto;padding:0 1em;color:#222}\
-        @media(prefers-color-scheme:dark){body{background:#111;color:#eee}}</style></head>\
-        <body><h1>Back to Resonance</h1><p>You can close this tab and return to Resonance Desktop. \
-        Your plan there updates as soon as Stripe confirms the change, usually within seconds.</p></body></html>";
-    (StatusCode::OK, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
+    super::pages::notice(
+        StatusCode::OK,
+        "Back to Resonance",
+        "You can close this tab and return to Resonance Desktop. Your plan there updates as soon as Stripe \
+         confirms the change, usually within seconds.",
+    )
 }
 
 fn owner_only(role: Role) -> Result<()> {

@@ -79,7 +79,7 @@ pub async fn remove(
 /// Renames the organization or replaces its settings (admin or above). Billing, plan, trial and
 /// usage fields are refused for everyone: only verified billing events change them.
 #[utoipa::path(patch, path = "/v1/organization", tag = "members", security(("bearer" = [])),
-    request_body(content = Object, description = "`name`, `slug`, `settings`"),
+    request_body = resonance_api::model::OrganizationPatch,
     responses((status = 200, body = Organization), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_organization(
     State(app): State<AppState>,

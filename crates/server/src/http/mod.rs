@@ -7,7 +7,10 @@ mod billing;
 pub mod events;
 mod extract;
 mod members;
+mod openapi;
+mod pages;
 mod projects;
+mod sharing;
 mod sync;
 pub mod throttle;
 mod uploads;
@@ -49,6 +52,8 @@ pub struct Inner {
     pub password_slots: crate::credentials::PasswordSlots,
     /// Requests per client address on the endpoints anyone can call.
     pub auth_limiter: throttle::ClientLimiter,
+    /// Requests per client address for shared videos.
+    pub share_limiter: throttle::ClientLimiter,
     /// Outgoing e-mail (sign-up verification).
     pub mail: crate::mail::MailSettings,
     /// Uploads being joined and decoded at once: half the cores, so requests keep the rest.
@@ -75,6 +80,7 @@ impl AppState {
             billing: crate::billing::Billing::new(settings.stripe.clone()),
             password_slots: crate::credentials::PasswordSlots::per_core(settings.hash_wait),
             auth_limiter: throttle::ClientLimiter::new(settings.auth_per_minute),
+            share_limiter: throttle::ClientLimiter::new(settings.share_per_minute),
             mail: settings.mail.clone(),
             finishing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
@@ -87,7 +93,7 @@ impl AppState {
 #[openapi(
     info(title = "Resonance API", description = "The hosted backend of Resonance Desktop."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "projects"), (name = "generations"), (name = "uploads"), (name = "members"),
+    tags((name = "auth"), (name = "projects"), (name = "generations"), (name = "sharing"), (name = "uploads"), (name = "members"),
          (name = "activity"), (name = "billing"), (name = "sync"), (name = "health"))
 )]
 struct ApiDoc;
@@ -117,6 +123,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(projects::generation))
         .routes(routes!(projects::video))
         .routes(routes!(projects::thumbnail))
+        .routes(routes!(sharing::list, sharing::create))
+        .routes(routes!(sharing::revoke))
+        .routes(routes!(sharing::page))
+        .routes(routes!(sharing::video))
         .routes(routes!(members::list, members::invite))
         .routes(routes!(members::change_role, members::remove))
         .routes(routes!(members::update_organization))
@@ -130,72 +140,13 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(events::stream))
         .routes(routes!(sync::health))
         .split_for_parts();
-    let mut spec = spec;
-    document_common_refusals(&mut spec);
     (router, spec)
 }
 
-/// Adds the refusals that the layers and extractors give any operation, where the handler's own
-/// annotation did not name them: 401 for a missing or expired token, 400 for a query parameter or
-/// header out of its range, 400/413/422 for a JSON body
-/// that is not JSON, too large or invalid, 404 for an id that is not there, 412 for a tus request
-/// without `Tus-Resumable`, and 500/503 for a failure on the server or its database.
-fn document_common_refusals(spec: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-    let refusal = |description: &str| {
-        ResponseBuilder::new()
-            .description(description)
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
-            .build()
-    };
-    for (path, item) in spec.paths.paths.iter_mut() {
-        let operations = [
-            ("get", &mut item.get),
-            ("put", &mut item.put),
-            ("post", &mut item.post),
-            ("delete", &mut item.delete),
-            ("options", &mut item.options),
-            ("head", &mut item.head),
-            ("patch", &mut item.patch),
-        ];
-        for (method, operation) in operations {
-            let Some(op) = operation.as_mut() else { continue };
-            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
-            let json_body = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("application/json"));
-            let mut wanted: Vec<(&str, &str)> = Vec::new();
-            if secured {
-                wanted.push(("401", "no valid access token (unauthenticated, token_expired, session_revoked)"));
-            }
-            let parameters = op
-                .parameters
-                .as_ref()
-                .is_some_and(|p| p.iter().any(|p| !matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path)));
-            if parameters {
-                wanted.push(("400", "a query parameter or header is malformed or out of its range"));
-            }
-            if json_body {
-                wanted.push(("400", "the body is not JSON, or not sent as `application/json`"));
-                wanted.push(("413", "the body is larger than the server accepts"));
-                wanted.push(("422", "a field failed validation; `field` names it"));
-            }
-            if path.contains("{id}") {
-                wanted.push(("404", "nothing with that id is visible to the caller"));
-            }
-            if path.starts_with("/v1/uploads") && method != "options" {
-                wanted.push(("412", "no `Tus-Resumable: 1.0.0` header"));
-            }
-            wanted.push(("500", "something failed on the server; it is logged"));
-            wanted.push(("503", "the server cannot reach its database; retry later"));
-            for (status, description) in wanted {
-                op.responses.responses.entry(status.to_owned()).or_insert_with(|| refusal(description).into());
-            }
-        }
-    }
-}
-
-/// The OpenAPI document, as served at /v1/openapi.json.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().1
+/// The OpenAPI document, as served at /v1/openapi.json by a server that accepts uploads of up
+/// to `max_upload_bytes`.
+pub fn openapi(max_upload_bytes: u64) -> serde_json::Value {
+    openapi::document(api().1, max_upload_bytes)
 }
 
 /// This server's address as browsers reach it, for links (Stripe's return, e-mail): the
@@ -220,7 +171,7 @@ pub fn service(
 
 pub fn router(state: AppState) -> Router {
     let (routes, spec) = api();
-    let spec = Arc::new(spec);
+    let spec = Arc::new(openapi::document(spec, state.max_upload_bytes));
     routes
         .route("/v1/billing/return", axum::routing::get(billing::returned))
         .route("/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))

@@ -289,7 +289,6 @@ async fn media(
     content_type: &'static str,
     headers: &axum::http::HeaderMap,
 ) -> Result<Response> {
-    use axum::http::header;
     let (mut tx, caller) = app.db.begin_for(claims).await?;
     let g = generations::get(&mut tx, &caller, id).await?;
     tx.commit().await?;
@@ -297,11 +296,23 @@ async fn media(
         return Err(Error::not_found("This generation has not finished rendering."));
     };
     let key = object_store::path::Path::from(format!("{}/{project}/renders/{id}.{ext}", g.organization_id));
+    serve_object(app, &key, content_type, headers).await
+}
+
+/// A stored file as the answer, with one byte range when the request asks for one (players
+/// seek this way).
+pub(crate) async fn serve_object(
+    app: &AppState,
+    key: &object_store::path::Path,
+    content_type: &'static str,
+    headers: &axum::http::HeaderMap,
+) -> Result<Response> {
+    use axum::http::header;
     let missing = |e: object_store::Error| match e {
         object_store::Error::NotFound { .. } => Error::not_found("The rendered file is missing from storage."),
         other => Error::Storage(other),
     };
-    let size = app.storage.head(&key).await.map_err(missing)?.size;
+    let size = app.storage.head(key).await.map_err(missing)?.size;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, part) = match wanted(range, size) {
         Wanted::Whole => (StatusCode::OK, None),
@@ -313,7 +324,7 @@ async fn media(
     };
     let options =
         object_store::GetOptions { range: part.clone().map(object_store::GetRange::Bounded), ..Default::default() };
-    let stored = app.storage.get_opts(&key, options).await.map_err(missing)?;
+    let stored = app.storage.get_opts(key, options).await.map_err(missing)?;
     let length = part.as_ref().map_or(size, |r| r.end - r.start);
     let mut response = (
         status,

@@ -75,18 +75,23 @@ fn expires(upload: &Upload) -> String {
     httpdate::fmt_http_date(SystemTime::from(upload.expires_at))
 }
 
-/// `Upload-Metadata`: comma-separated `key base64value` pairs.
-fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>> {
+/// Base64 as tus clients write it: padded, and a last symbol's unused bits need not be zero.
+const LENIENT_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
+
+/// `Upload-Metadata`: comma-separated `key base64value` pairs. A value is bytes in tus; one that
+/// is not UTF-8 text is kept as `None` and refused only if this server reads that key.
+fn metadata(headers: &HeaderMap) -> Result<Vec<(String, Option<String>)>> {
     let Some(raw) = headers.get("upload-metadata").and_then(|v| v.to_str().ok()) else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
-        let value = base64::engine::general_purpose::STANDARD
+        let value = LENIENT_BASE64
             .decode(value.trim())
-            .ok()
-            .and_then(|v| String::from_utf8(v).ok())
-            .ok_or_else(|| Error::bad_request(format!("Upload-Metadata: the value of {key} is not base64 UTF-8.")))?;
-        out.push((key.to_owned(), value));
+            .map_err(|_| Error::bad_request(format!("Upload-Metadata: the value of {key} is not base64.")))?;
+        out.push((key.to_owned(), String::from_utf8(value).ok()));
     }
     Ok(out)
 }
@@ -161,7 +166,8 @@ pub async fn options(State(app): State<AppState>) -> Response {
               (status = 400, body = resonance_api::ErrorBody), (status = 402, body = resonance_api::ErrorBody),
               (status = 403, body = resonance_api::ErrorBody),
               (status = 404, body = resonance_api::ErrorBody), (status = 412, body = resonance_api::ErrorBody),
-              (status = 413, body = resonance_api::ErrorBody)))]
+              (status = 413, body = resonance_api::ErrorBody),
+              (status = 422, body = resonance_api::ErrorBody, description = "Upload-Metadata has no project_id, or a value this server reads is not UTF-8 text")))]
 pub async fn create(State(app): State<AppState>, Authenticated(claims): Authenticated, headers: HeaderMap) -> Response {
     tus(create_inner(&app, &claims, &headers).await)
 }
@@ -179,23 +185,27 @@ async fn create_inner(app: &AppState, claims: &AccessClaims, headers: &HeaderMap
     }
     let length = i64::try_from(length).map_err(|_| Error::bad_request("Upload-Length is too large."))?;
     let meta = metadata(headers)?;
-    let get = |key: &str| meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-    let project_id = get("project_id")
+    let get = |key: &'static str| -> Result<Option<&str>> {
+        match meta.iter().find(|(k, _)| k == key) {
+            None => Ok(None),
+            Some((_, Some(text))) => Ok(Some(text.as_str())),
+            Some((_, None)) => Err(Error::invalid(key, format!("Upload-Metadata: {key} must be UTF-8 text."))),
+        }
+    };
+    let project_id = get("project_id")?
         .and_then(|p| Uuid::parse_str(p).ok())
         .ok_or_else(|| Error::invalid("project_id", "Upload-Metadata must name the project_id the audio is for."))?;
-    let declared = get("sha256").map(str::to_ascii_lowercase);
+    let declared = get("sha256")?.map(str::to_ascii_lowercase);
+    let filename = get("filename")?;
+    if filename.is_some_and(|f| f.chars().any(char::is_control)) {
+        return Err(Error::invalid("filename", "Upload-Metadata: filename must not contain control characters."));
+    }
     if declared.as_ref().is_some_and(|h| h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit())) {
         return Err(Error::invalid("sha256", "sha256 must be 64 hexadecimal digits."));
     }
     let raw_meta = headers.get("upload-metadata").and_then(|v| v.to_str().ok());
     let (mut tx, caller) = app.db.begin_for(claims).await?;
-    let new = NewUpload {
-        project_id,
-        length,
-        metadata: raw_meta,
-        filename: get("filename"),
-        declared_sha256: declared.as_deref(),
-    };
+    let new = NewUpload { project_id, length, metadata: raw_meta, filename, declared_sha256: declared.as_deref() };
     let upload = uploads::create(&mut tx, &caller, &new).await?;
     let location = format!("/v1/uploads/{}", upload.id);
     // Bytes already stored for this organization: no need to send them again.
@@ -325,6 +335,26 @@ pub async fn patch(
     tus(patch_inner(&app, &claims, id, &headers, body).await)
 }
 
+/// A chunk's headers: where it starts, and the checksum it must match, if any.
+fn chunk_headers(headers: &HeaderMap) -> Result<(i64, Option<Checksum>)> {
+    require_tus(headers)?;
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/offset+octet-stream") {
+        return Err(Error::refused(ErrorCode::WrongContentType, "Send chunks as application/offset+octet-stream."));
+    }
+    let at = number(headers, "upload-offset")?.ok_or_else(|| Error::bad_request("Upload-Offset is required."))?;
+    let at = i64::try_from(at).map_err(|_| Error::bad_request("Upload-Offset is too large."))?;
+    // An empty header is no checksum, as its absence is.
+    let checksum = match headers.get("upload-checksum").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(value)) if value.trim().is_empty() => None,
+        Some(Ok(value)) => Some(Checksum::parse(value)?),
+        Some(Err(_)) => {
+            return Err(Error::bad_request("Upload-Checksum must be ASCII: an algorithm and a base64 digest."))
+        }
+    };
+    Ok((at, checksum))
+}
+
 async fn patch_inner(
     app: &AppState,
     claims: &AccessClaims,
@@ -332,15 +362,13 @@ async fn patch_inner(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    require_tus(headers)?;
-    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/offset+octet-stream") {
-        return Err(Error::refused(ErrorCode::WrongContentType, "Send chunks as application/offset+octet-stream."));
-    }
-    let at = number(headers, "upload-offset")?.ok_or_else(|| Error::bad_request("Upload-Offset is required."))?;
-    let at = i64::try_from(at).map_err(|_| Error::bad_request("Upload-Offset is too large."))?;
-    let checksum = match headers.get("upload-checksum").and_then(|v| v.to_str().ok()) {
-        None => None,
-        Some(value) => Some(Checksum::parse(value)?),
+    // A refused chunk's bytes are read and dropped, so the client reads the answer.
+    let (at, checksum) = match chunk_headers(headers) {
+        Ok(read) => read,
+        Err(refusal) => {
+            discard(body).await;
+            return Err(refusal);
+        }
     };
     // Who may write, and whether this request may write now, are settled before a byte is read.
     let holder = Uuid::new_v4();
@@ -404,7 +432,7 @@ async fn patch_inner(
 /// `Upload-Checksum: <algorithm> <base64 digest>`.
 struct Checksum {
     hasher: ChunkHasher,
-    expected: String,
+    expected: Vec<u8>,
 }
 
 enum ChunkHasher {
@@ -415,12 +443,16 @@ enum ChunkHasher {
 impl Checksum {
     fn parse(value: &str) -> Result<Self> {
         let (algorithm, expected) = value.split_once(' ').unwrap_or((value, ""));
-        let hasher = match algorithm {
-            "sha1" => ChunkHasher::Sha1(sha1::Sha1::new()),
-            "sha256" => ChunkHasher::Sha256(sha2::Sha256::new()),
+        let (hasher, size) = match algorithm {
+            "sha1" => (ChunkHasher::Sha1(sha1::Sha1::new()), 20),
+            "sha256" => (ChunkHasher::Sha256(sha2::Sha256::new()), 32),
             _ => return Err(Error::bad_request("Upload-Checksum: the algorithms are sha1 and sha256.")),
         };
-        Ok(Self { hasher, expected: expected.trim().to_owned() })
+        let expected =
+            LENIENT_BASE64.decode(expected.trim()).ok().filter(|digest| digest.len() == size).ok_or_else(|| {
+                Error::bad_request(format!("Upload-Checksum: a {algorithm} digest is {size} bytes in base64."))
+            })?;
+        Ok(Self { hasher, expected })
     }
 
     fn update(&mut self, bytes: &[u8]) {
@@ -435,7 +467,7 @@ impl Checksum {
             ChunkHasher::Sha1(h) => h.finalize().to_vec(),
             ChunkHasher::Sha256(h) => h.finalize().to_vec(),
         };
-        base64::engine::general_purpose::STANDARD.encode(digest) == self.expected
+        digest == self.expected
     }
 }
 
@@ -811,11 +843,16 @@ mod tests {
     #[test]
     fn metadata_pairs_are_decoded() {
         let mut headers = HeaderMap::new();
-        headers.insert("upload-metadata", HeaderValue::from_static("filename bmlnaHQubXAz,project_id ,flag"));
+        headers.insert(
+            "upload-metadata",
+            HeaderValue::from_static("filename bmlnaHQubXAz,project_id ,flag,cover /w==,z Zh=="),
+        );
         let meta = metadata(&headers).unwrap();
-        assert_eq!(meta[0], ("filename".to_owned(), "night.mp3".to_owned()));
-        assert_eq!(meta[1], ("project_id".to_owned(), String::new()));
-        assert_eq!(meta[2], ("flag".to_owned(), String::new()));
+        assert_eq!(meta[0], ("filename".to_owned(), Some("night.mp3".to_owned())));
+        assert_eq!(meta[1], ("project_id".to_owned(), Some(String::new())));
+        assert_eq!(meta[2], ("flag".to_owned(), Some(String::new())));
+        assert_eq!(meta[3], ("cover".to_owned(), None), "bytes that are not text are kept as such");
+        assert_eq!(meta[4], ("z".to_owned(), Some("f".to_owned())), "unused bits of the last symbol are ignored");
         headers.insert("upload-metadata", HeaderValue::from_static("filename ***"));
         assert!(metadata(&headers).is_err());
     }

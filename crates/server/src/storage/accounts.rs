@@ -311,6 +311,10 @@ pub async fn sign_in(
     attempt: &SignIn<'_>,
 ) -> Result<TokenResponse> {
     let email_key = attempt.email.trim().to_lowercase();
+    // No account has an address Postgres cannot store: it is a wrong e-mail like any other.
+    if email_key.contains('\0') {
+        return Err(wrong_credentials());
+    }
     let client = attempt.client.to_string();
     let mut tx = db.begin_auth().await?;
     if !claim_attempt(&mut tx, &email_key, &client).await? {

@@ -78,6 +78,9 @@ pub async fn update_organization(tx: &mut Tx, caller: &Caller, patch: &Map<Strin
     };
     let settings = match patch.get("settings") {
         None => None,
+        Some(v @ Value::Object(_)) if holds_nul(v) => {
+            return Err(Error::invalid("settings", "must not contain the NUL character (\\u0000) in a key or a string"))
+        }
         Some(v @ Value::Object(_)) => Some(sqlx::types::Json(v.clone())),
         Some(_) => return Err(Error::invalid("settings", "must be a JSON object")),
     };
@@ -102,6 +105,16 @@ pub async fn update_organization(tx: &mut Tx, caller: &Caller, patch: &Map<Strin
     )
     .await?;
     Ok(org)
+}
+
+/// Whether any key or string in `value` holds U+0000, which Postgres cannot keep in `jsonb`.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 /// Active members, oldest first.

@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod logs;
 pub mod members;
 pub mod projects;
+pub mod share_links;
 pub mod sync;
 pub mod uploads;
 

@@ -2,6 +2,8 @@
 //! (RESONANCE_TEST_DATABASE_URL), migrated, with the real server on 127.0.0.1:0.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod stripe;
+
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
