@@ -215,6 +215,36 @@ impl Desktop {
         xdotool(&["windowfocus", &window]);
     }
 
+    /// Answers the save dialog titled `title` (GTK's file chooser, the app's own window) with
+    /// `path`, as a person would: types it into the name field and presses Enter.
+    pub fn answer_save_dialog(&self, title: &str, path: &Path) {
+        let xdotool = |args: &[&str]| -> (bool, String) {
+            let out = Command::new("xdotool")
+                .args(args)
+                .env("DISPLAY", &self.display)
+                .output()
+                .unwrap_or_else(|e| panic!("xdotool is needed: run the tests with `cargo xtask test` ({e})"));
+            (out.status.success(), String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_owned())
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let window = loop {
+            let (found, window) = xdotool(&["search", "--onlyvisible", "--name", &format!("^{title}$")]);
+            if found && !window.is_empty() {
+                break window;
+            }
+            assert!(std::time::Instant::now() < deadline, "no save dialog titled {title} appeared");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        // Let the dialog finish drawing and put the focus in its name field.
+        std::thread::sleep(Duration::from_millis(800));
+        xdotool(&["windowfocus", "--sync", &window]);
+        xdotool(&["key", "ctrl+a"]);
+        let typed = path.to_str().expect("a UTF-8 path");
+        assert!(xdotool(&["type", "--delay", "20", typed]).0, "xdotool could not type the path");
+        std::thread::sleep(Duration::from_millis(300));
+        xdotool(&["key", "Return"]);
+    }
+
     /// The URLs the app asked the system to open in the browser, oldest first.
     pub fn opened_urls(&self) -> Vec<String> {
         std::fs::read_to_string(&self.opened).unwrap_or_default().lines().map(str::to_owned).collect()

@@ -270,6 +270,27 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     assert_eq!(&bytes[4..8], b"ftyp", "an MP4 arrives");
     shot(&desktop, "05b-share-link").await;
 
+    // Export for Shorts and Reels through the system's save dialog: a 1080×1920 file where the
+    // creator chose, made on this machine.
+    let exports = tempfile::tempdir().unwrap();
+    let target = exports.path().join("night-drive-short.mp4");
+    wd.execute(
+        "const s = document.querySelector('[data-export-preset]'); s.value = 'vertical'; s.dispatchEvent(new Event('change'));",
+        json!([]),
+    )
+    .await;
+    wd.click(&wd.wait_for("[data-export-run]", SHORT).await).await;
+    desktop.answer_save_dialog("Export: vertical", &target);
+    let saved = wd.text(&wd.wait_for("[data-export-saved]", Duration::from_secs(120)).await).await;
+    assert!(saved.contains("night-drive-short.mp4"), "{saved}");
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "1080,1920", "a vertical export");
+    shot(&desktop, "05c-exported").await;
+
     for (nav, screen) in [("activity", "06-activity"), ("account", "07-account"), ("settings", "08-settings")] {
         wd.click(&wd.wait_for(&format!("[data-nav={nav}]"), SHORT).await).await;
         wd.wait_for(&format!("[data-screen={nav}]"), SHORT).await;

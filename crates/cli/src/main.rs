@@ -544,14 +544,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Export { generation, preset, output } => {
             let terminal = std::io::stderr().is_terminal();
-            let path = client
-                .export(generation, preset, &output, |done| {
-                    if terminal {
-                        let percent = (done * 100.0).round() as u64;
-                        eprint!("\rExporting ({}) [{}] {percent:>3}%", preset.id(), meter(percent));
-                    }
-                })
-                .await;
+            let export = client.export(generation, preset, &output, |done| {
+                if terminal {
+                    let percent = (done * 100.0).round() as u64;
+                    eprint!("\rExporting ({}) [{}] {percent:>3}%", preset.id(), meter(percent));
+                }
+            });
+            // Ctrl-C stops ffmpeg and removes the unfinished file (the export is dropped).
+            let path = tokio::select! {
+                path = export => path,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("\nExport cancelled; nothing was written.");
+                    return Ok(());
+                }
+            };
             if terminal {
                 eprintln!();
             }

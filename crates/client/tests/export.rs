@@ -52,14 +52,15 @@ fn leftovers(dir: &Path, part: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn every_preset_makes_what_its_destination_wants() {
+    let cache = tempfile::tempdir().unwrap();
+    let master = master(cache.path());
     let dir = tempfile::tempdir().unwrap();
-    let master = master(dir.path());
     let before = std::fs::read(&master).unwrap();
     for (preset, video, (w, h), audio, seconds) in [
         (Preset::AsRendered, "h264", (640, 360), Some("aac"), 12.0),
         (Preset::Youtube, "h264", (640, 360), Some("aac"), 12.0),
         (Preset::Vertical, "h264", (1080, 1920), Some("aac"), 12.0),
-        (Preset::Canvas, "h264", (720, 1280), None, 8.0),
+        (Preset::Canvas, "h264", (720, 1280), None, 7.9),
         (Preset::Gif, "gif", (480, 270), None, 10.0),
         (Preset::Webm, "vp9", (640, 360), Some("opus"), 12.0),
     ] {
@@ -82,17 +83,47 @@ async fn every_preset_makes_what_its_destination_wants() {
 
 #[tokio::test]
 async fn what_cannot_be_exported_is_refused_and_nothing_is_left() {
+    let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let bogus = dir.path().join("bogus.mp4");
+    let bogus = cache.path().join("bogus.mp4");
     std::fs::write(&bogus, b"not a video at all").unwrap();
     let err = export::run(&bogus, Preset::Youtube, &dir.path().join("out.mp4"), |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("not a video"), "{err}");
     // A master cut short: ffmpeg fails partway, and the partial file is removed.
-    let master = master(dir.path());
+    let master = master(cache.path());
     let bytes = std::fs::read(&master).unwrap();
-    let cut = dir.path().join("cut.mp4");
+    let cut = cache.path().join("cut.mp4");
     std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
     let result = export::run(&cut, Preset::Youtube, &dir.path().join("from-cut.mp4"), |_| {}).await;
     assert!(result.is_err(), "a damaged master cannot export: {result:?}");
     assert!(leftovers(dir.path(), "from-cut").is_empty(), "nothing is left behind");
+}
+
+#[tokio::test]
+async fn the_cache_and_missing_folders_are_no_destination() {
+    let cache = tempfile::tempdir().unwrap();
+    let master = master(cache.path());
+    let before = std::fs::read(&master).unwrap();
+    for dest in [master.clone(), cache.path().join("other.mp4")] {
+        let err = export::run(&master, Preset::Gif, &dest, |_| {}).await.unwrap_err();
+        assert!(err.to_string().contains("media cache"), "{dest:?}: {err}");
+    }
+    assert_eq!(std::fs::read(&master).unwrap(), before, "the master is untouched");
+    let err =
+        export::run(&master, Preset::Gif, &cache.path().join("no/such/folder/out.gif"), |_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    // A folder as the destination: a file with a default name inside it.
+    let out = tempfile::tempdir().unwrap();
+    let written = export::run(&master, Preset::Canvas, out.path(), |_| {}).await.unwrap();
+    assert_eq!(written, out.path().join("resonance-canvas.mp4"));
+    // Too short for a Canvas: refused before ffmpeg runs.
+    let short = cache.path().join("short.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc2=d=2:s=320x180:r=30", "-pix_fmt", "yuv420p"])
+        .arg(&short)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let err = export::run(&short, Preset::Canvas, &out.path().join("c.mp4"), |_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("3 to 8 seconds"), "{err}");
 }

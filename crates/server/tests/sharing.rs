@@ -141,6 +141,17 @@ async fn a_share_link_plays_to_anyone_until_it_expires_or_is_turned_off() {
     assert_eq!((status, revoked["state"].as_str()), (StatusCode::OK, Some("revoked")), "{revoked}");
     let (status, again) = s.delete(&format!("/v1/share-links/{link_id}"), &org.admin.access).await;
     assert_eq!((status, &again["revoked_at"]), (StatusCode::OK, &revoked["revoked_at"]));
+    let (status, _) = s.delete(&format!("/v1/share-links/{link_id}"), &org.viewer.access).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a viewer learns nothing by revoking a revoked link");
+    // Its revocation is the record: not rewritten, even in SQL by one who may revoke.
+    let mut tx = s.as_app(Some(org.admin.user_id)).await;
+    let rewritten = sqlx::query("UPDATE share_links SET revoked_at = now() - interval '1 day' WHERE id = $1")
+        .bind(Uuid::parse_str(link_id).unwrap())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(rewritten.rows_affected(), 0);
+    tx.rollback().await.unwrap();
     assert_eq!(visit(&url, None).await.status(), StatusCode::GONE);
     let gone = visit(&format!("{url}/video"), None).await;
     assert_eq!(gone.status(), StatusCode::GONE);
@@ -174,6 +185,17 @@ async fn a_share_link_plays_to_anyone_until_it_expires_or_is_turned_off() {
     // Deleting the generation ends its links.
     let live =
         list.as_array().unwrap().iter().find(|l| l["state"] == "active").unwrap()["url"].as_str().unwrap().to_owned();
+    assert_eq!(visit(&live, None).await.status(), StatusCode::OK);
+    // A page promises a video: with its file gone from storage the link leads nowhere.
+    let p0: Uuid = sqlx::query_scalar("SELECT project_id FROM generations WHERE id = $1")
+        .bind(generation)
+        .fetch_one(&s.owner)
+        .await
+        .unwrap();
+    let key = object_store::path::Path::from(format!("{}/{}/renders/{generation}.mp4", org.id, p0));
+    store.delete(&key).await.unwrap();
+    assert_eq!(visit(&live, None).await.status(), StatusCode::NOT_FOUND);
+    store.put(&key, bytes.clone().into()).await.unwrap();
     assert_eq!(visit(&live, None).await.status(), StatusCode::OK);
     sqlx::query("DELETE FROM generations WHERE id = $1").bind(generation).execute(&s.owner).await.unwrap();
     assert_eq!(visit(&live, None).await.status(), StatusCode::NOT_FOUND);

@@ -66,7 +66,7 @@ pub async fn export_video(
     let extension = preset.extension();
     app.dialog()
         .file()
-        .set_title(preset.describe())
+        .set_title(format!("Export: {}", preset.id()))
         .set_file_name(format!("{name}.{extension}"))
         .add_filter(extension.to_uppercase(), &[extension])
         .save_file(move |path| {

@@ -199,8 +199,11 @@ pub fn router(state: AppState) -> Router {
             .into_response()
         }))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            // The path only: query strings may carry cursors, and headers carry tokens.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            // The path only: query strings may carry cursors, and headers carry tokens; a share
+            // link's path is itself a secret (whoever has it plays the video), so not even that.
+            let path = req.uri().path();
+            let path = if path.starts_with("/v1/shared/") { "/v1/shared/{token}" } else { path };
+            tracing::info_span!("request", method = %req.method(), path = %path)
         }))
         .with_state(state)
 }

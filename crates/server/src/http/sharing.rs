@@ -119,7 +119,12 @@ pub async fn page(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(token): Path<String>,
 ) -> Result<Response> {
-    Ok(match resolve(&app, client, &token).await? {
+    let resolved = match resolve(&app, client, &token).await? {
+        // The page promises a video: it is there, or the link leads nowhere.
+        Ok(shared) if app.storage.head(&render_key(&shared)).await.is_err() => Err(Refusal::Unknown),
+        other => other,
+    };
+    Ok(match resolved {
         Ok(shared) => {
             let title = shared.title.unwrap_or_else(|| "A Resonance video".into());
             let video = format!("{}/video", pages::escape(&token));
@@ -148,6 +153,12 @@ pub async fn page(
             page
         }
     })
+}
+
+/// Where the worker stored the shared render.
+fn render_key(shared: &Shared) -> object_store::path::Path {
+    let project = shared.project_id.unwrap_or_default();
+    object_store::path::Path::from(format!("{}/{project}/renders/{}.mp4", shared.organization_id, shared.generation_id))
 }
 
 fn gone_text(state: ShareLinkState) -> &'static str {
@@ -183,12 +194,7 @@ pub async fn video(
             })
         }
     };
-    let project = shared.project_id.unwrap_or_default();
-    let key = object_store::path::Path::from(format!(
-        "{}/{project}/renders/{}.mp4",
-        shared.organization_id, shared.generation_id
-    ));
-    let mut response = super::projects::serve_object(&app, &key, "video/mp4", &headers).await?;
+    let mut response = super::projects::serve_object(&app, &render_key(&shared), "video/mp4", &headers).await?;
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     Ok(response.into_response())
 }

@@ -83,27 +83,33 @@ pub async fn list(tx: &mut Tx, caller: &Caller, generation: Uuid) -> Result<Vec<
 }
 
 /// Turns a link off for good. Revoking a revoked link changes nothing and answers as the first
-/// time did.
+/// time did (to those who may revoke it).
 pub async fn revoke(tx: &mut Tx, caller: &Caller, link: Uuid) -> Result<Row> {
     let found: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM share_links WHERE id = $1"))
         .bind(link)
         .fetch_optional(&mut **tx)
         .await?;
     let found = found.ok_or_else(|| Error::not_found("No such share link in your organization."))?;
-    if found.revoked_at.is_some() {
-        return Ok(found);
-    }
     let allowed: bool =
         sqlx::query_scalar("SELECT auth_private.may_share($1)").bind(found.generation_id).fetch_one(&mut **tx).await?;
     if !allowed {
         return Err(Error::forbidden("Only admins and the person who started this generation turn its links off."));
     }
-    let row: Row = sqlx::query_as(&format!(
-        "UPDATE share_links SET revoked_at = now(), revoked_by = auth.uid() WHERE id = $1 RETURNING {COLUMNS}"
+    // Only a live link is turned off: of two revokes at once, one writes and logs.
+    let revoked: Option<Row> = sqlx::query_as(&format!(
+        "UPDATE share_links SET revoked_at = now(), revoked_by = auth.uid() \
+         WHERE id = $1 AND revoked_at IS NULL RETURNING {COLUMNS}"
     ))
     .bind(link)
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
+    let Some(row) = revoked else {
+        let again: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM share_links WHERE id = $1"))
+            .bind(link)
+            .fetch_optional(&mut **tx)
+            .await?;
+        return again.ok_or_else(|| Error::not_found("No such share link in your organization."));
+    };
     logs::append(
         tx,
         caller,
