@@ -93,9 +93,17 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             events::Navigate,
             events::SignedOut,
         ])
-        // The limits the server enforces, for the editor to check as the creator types (one
-        // constant: the exporter writes several in no fixed order).
-        .constant("TEMPO_RANGE_BPM", (resonance_api::projects::TEMPO_MIN_BPM, resonance_api::projects::TEMPO_MAX_BPM))
+        // One constant, since the exporter writes several in no fixed order: the tempo range the
+        // server enforces (the editor checks it as the creator types), the export presets with
+        // what a creator is told of each, and a share link's lifetimes in days.
+        .constant(
+            "CATALOG",
+            (
+                (resonance_api::projects::TEMPO_MIN_BPM, resonance_api::projects::TEMPO_MAX_BPM),
+                resonance_client::export::Preset::ALL.iter().map(|p| (*p, p.describe())).collect::<Vec<_>>(),
+                resonance_api::sharing::ShareLifetime::ALL.iter().map(|l| l.days()).collect::<Vec<_>>(),
+            ),
+        )
 }
 
 /// The bindings as they would be written now.

@@ -2,7 +2,7 @@
 //! 1, 7 or 30 days, revocable. Invariant: a link's state is decided by its times alone
 //! ([`ShareLinkState::at`]), the same way on the server and in the desktop.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -24,10 +24,6 @@ impl ShareLifetime {
             Self::SevenDays => 7,
             Self::ThirtyDays => 30,
         }
-    }
-
-    pub fn duration(self) -> Duration {
-        Duration::days(i64::from(self.days()))
     }
 }
 
@@ -112,6 +108,7 @@ pub struct ShareLink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
     #[test]
     fn lifetimes_are_one_seven_or_thirty_days() {

@@ -348,7 +348,7 @@ mod tests {
         assert_eq!(k.share_link_of(&token[..50]), None, "a cut token");
         assert_eq!(k.share_link_of(&token.to_uppercase()), None, "the id as written, only");
         assert_eq!(k.share_link_of(""), None);
-        assert_eq!(k.share_link_of("é".repeat(40).as_str()), None, "not on a char boundary");
+        assert_eq!(k.share_link_of("é".repeat(40).as_str()), None, "not a hexadecimal id");
     }
 
     #[test]

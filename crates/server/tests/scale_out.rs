@@ -85,27 +85,26 @@ async fn two_servers_and_two_workers_on_s3_survive_a_worker_killed_mid_render() 
     let status = Command::new(bin).args(["migrate", "--database-url", &db_url]).status().unwrap();
     assert!(status.success(), "migrate");
 
+    // The binary as deployed, on the one database and the one bucket.
+    let launch = |name: &'static str, args: &[&str]| {
+        let child = Command::new(bin)
+            .args(args)
+            .args(["--database-url", &db_url, "--storage", &storage])
+            .envs(aws)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        Process(child, name)
+    };
     let server = |name: &'static str, port: u16| {
-        let child = Command::new(bin)
-            .args(["serve", "--database-url", &db_url, "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--jwt-secret", SECRET, "--storage", &storage, "--auth-per-minute", "100000", "--db-pool", "4"])
-            .envs(aws)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        Process(child, name)
+        let listen = format!("127.0.0.1:{port}");
+        launch(
+            name,
+            &["serve", "--listen", &listen, "--jwt-secret", SECRET, "--auth-per-minute", "100000", "--db-pool", "4"],
+        )
     };
-    let worker = |name: &'static str| {
-        let child = Command::new(bin)
-            .args(["worker", "--database-url", &db_url, "--storage", &storage, "--lease-seconds", "10", "--name", name])
-            .envs(aws)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        Process(child, name)
-    };
+    let worker = |name: &'static str| launch(name, &["worker", "--lease-seconds", "10", "--name", name]);
     let (port_a, port_b) = (free_port(), free_port());
     let _a = server("server-a", port_a);
     let _b = server("server-b", port_b);

@@ -418,7 +418,7 @@ waveformProgress: "waveform-progress"
 
 /** user-defined constants **/
 
-export const TEMPO_RANGE_BPM = [30.0,300.0] as const;
+export const CATALOG = [[30.0,300.0],[["as-rendered","The render as it is (MP4)"],["youtube","YouTube: H.264 High, AAC 320 kb/s"],["vertical","Shorts, Reels, TikTok: 1080×1920 vertical"],["canvas","Spotify Canvas: an 8-second vertical loop, no sound"],["gif","GIF: 10 seconds, 480 px wide"],["webm","WebM for the web: VP9 and Opus"]],[1,7,30]] as const;
 
 /** user-defined types **/
 

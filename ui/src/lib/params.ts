@@ -1,5 +1,5 @@
 // The render parameters as a creator reads them.
-import { TEMPO_RANGE_BPM, type Resolution, type StylePreference } from "./bindings";
+import { CATALOG, type Resolution, type StylePreference } from "./bindings";
 
 export const RESOLUTIONS: { value: Resolution; text: string }[] = [
   { value: "720p", text: "720p (1280×720) · fastest" },
@@ -81,7 +81,7 @@ export function lookSeedOf(projectId: string): string | null {
 }
 
 /** The tempos a creator may set (the server's limits). */
-export const [TEMPO_MIN_BPM, TEMPO_MAX_BPM] = TEMPO_RANGE_BPM;
+export const [[TEMPO_MIN_BPM, TEMPO_MAX_BPM], EXPORT_PRESETS, SHARE_LINK_DAYS] = CATALOG;
 
 /**
  * Whether to say "tempo uncertain": a detected tempo whose confidence is below one half (on the

@@ -171,10 +171,16 @@ pub fn service(
 
 pub fn router(state: AppState) -> Router {
     let (routes, spec) = api();
-    let spec = Arc::new(openapi::document(spec, state.max_upload_bytes));
+    // Written once: the document is the same for every request.
+    let spec = axum::body::Bytes::from(
+        serde_json::to_vec(&openapi::document(spec, state.max_upload_bytes)).unwrap_or_default(),
+    );
     routes
         .route("/v1/billing/return", axum::routing::get(billing::returned))
-        .route("/v1/openapi.json", axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }))
+        .route(
+            "/v1/openapi.json",
+            axum::routing::get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec) }),
+        )
         .fallback(|| async {
             error_response(ErrorDetail {
                 code: ErrorCode::NotFound,
@@ -199,11 +205,11 @@ pub fn router(state: AppState) -> Router {
             .into_response()
         }))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            // The path only: query strings may carry cursors, and headers carry tokens; a share
-            // link's path is itself a secret (whoever has it plays the video), so not even that.
-            let path = req.uri().path();
-            let path = if path.starts_with("/v1/shared/") { "/v1/shared/{token}" } else { path };
-            tracing::info_span!("request", method = %req.method(), path = %path)
+            // The route, not the path: query strings may carry cursors, headers tokens, and a
+            // path may itself be a secret (a share link's token plays the video). A request
+            // that matched no route is named as such.
+            let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("(no route)", |m| m.as_str());
+            tracing::info_span!("request", method = %req.method(), route = %route)
         }))
         .with_state(state)
 }

@@ -142,11 +142,7 @@ pub async fn page(
         ),
         Err(Refusal::Gone(state)) => pages::notice(StatusCode::GONE, "This link no longer plays", gone_text(state)),
         Err(Refusal::Busy(after)) => {
-            let mut page = pages::notice(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many requests",
-                &format!("This address asked for shared videos too often; try again in {after} s."),
-            );
+            let mut page = pages::notice(StatusCode::TOO_MANY_REQUESTS, "Too many requests", &too_often(after));
             if let Ok(v) = axum::http::HeaderValue::from_str(&after.to_string()) {
                 page.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
             }
@@ -159,6 +155,10 @@ pub async fn page(
 fn render_key(shared: &Shared) -> object_store::path::Path {
     let project = shared.project_id.unwrap_or_default();
     object_store::path::Path::from(format!("{}/{project}/renders/{}.mp4", shared.organization_id, shared.generation_id))
+}
+
+fn too_often(after_seconds: u64) -> String {
+    format!("This address asked for shared videos too often; try again in {after_seconds} s.")
 }
 
 fn gone_text(state: ShareLinkState) -> &'static str {
@@ -189,7 +189,7 @@ pub async fn video(
         Err(Refusal::Busy(after_seconds)) => {
             return Err(Error::RetryLater {
                 code: ErrorCode::TooManyAttempts,
-                message: format!("This address asked for shared videos too often; try again in {after_seconds} s."),
+                message: too_often(after_seconds),
                 after_seconds,
             })
         }
