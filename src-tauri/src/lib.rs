@@ -12,6 +12,7 @@ pub mod state;
 
 use std::sync::Arc;
 
+use resonance_api::model::{AspectRatio, Resolution};
 use tauri::Manager;
 use tauri_specta::{collect_commands, collect_events, Builder};
 
@@ -95,15 +96,27 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         ])
         // One constant, since the exporter writes several in no fixed order: the tempo range the
         // server enforces (the editor checks it as the creator types), the export presets with
-        // what a creator is told of each, and a share link's lifetimes in days.
+        // what a creator is told of each, a share link's lifetimes in days, and the shapes with
+        // what each is for and its frame size at every resolution.
         .constant(
             "CATALOG",
             (
                 (resonance_api::projects::TEMPO_MIN_BPM, resonance_api::projects::TEMPO_MAX_BPM),
                 resonance_client::export::Preset::ALL.iter().map(|p| (*p, p.describe())).collect::<Vec<_>>(),
                 resonance_api::sharing::ShareLifetime::ALL.iter().map(|l| l.days()).collect::<Vec<_>>(),
+                shapes(),
             ),
         )
+}
+
+/// Every shape, what it is for, and its (width, height) at each resolution.
+type Shape = (AspectRatio, &'static str, Vec<(Resolution, (u32, u32))>);
+
+fn shapes() -> Vec<Shape> {
+    AspectRatio::ALL
+        .iter()
+        .map(|a| (*a, a.describe(), Resolution::ALL.iter().map(|r| (*r, r.dimensions_for(*a))).collect()))
+        .collect()
 }
 
 /// The bindings as they would be written now.

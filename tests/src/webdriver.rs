@@ -112,6 +112,32 @@ impl WebDriver {
         self.post("/actions", json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})).await;
     }
 
+    /// Drags the mouse across `e` from `from` to `to`, fractions of its width, along its middle:
+    /// press, move in steps, release (WebDriver's pointer actions).
+    pub async fn drag_across(&self, e: &Element, from: f64, to: f64) {
+        let width = self
+            .execute("return arguments[0].getBoundingClientRect().width;", json!([{ (ELEMENT): e.0 }]))
+            .await
+            .as_f64()
+            .unwrap_or(0.0);
+        let x = |f: f64| ((f - 0.5) * width).round() as i64;
+        let origin = json!({ (ELEMENT): e.0 });
+        let mut actions = vec![
+            json!({"type": "pointerMove", "duration": 0, "origin": origin, "x": x(from), "y": 0}),
+            json!({"type": "pointerDown", "button": 0}),
+        ];
+        for step in 1..=8 {
+            let f = from + (to - from) * f64::from(step) / 8.0;
+            actions.push(json!({"type": "pointerMove", "duration": 30, "origin": origin, "x": x(f), "y": 0}));
+        }
+        actions.push(json!({"type": "pointerUp", "button": 0}));
+        self.post(
+            "/actions",
+            json!({"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": actions}]}),
+        )
+        .await;
+    }
+
     /// The window's (width, height).
     pub async fn window_size(&self) -> (u64, u64) {
         let rect = self.call(reqwest::Method::GET, "/window/rect", None).await;

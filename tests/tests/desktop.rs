@@ -181,6 +181,21 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         json!([]),
     )
     .await;
+    // Vertical, for Shorts: the frame's size follows, and the look preview draws in that shape.
+    wd.click(&wd.wait_for("[data-aspect='9:16']", SHORT).await).await;
+    wd.wait_until(
+        "the frame size follows the shape",
+        "return document.querySelector('[data-frame-size]').textContent === '720×1280';",
+        SHORT,
+    )
+    .await;
+    wd.wait_until(
+        "the look preview draws a vertical frame",
+        "const c = document.querySelector('[data-look-canvas]'); return c.width === 270 && c.height === 480 \
+         && document.querySelector('[data-look-aspect]').dataset.lookAspect === '9:16';",
+        SHORT,
+    )
+    .await;
     wd.click(&wd.wait_for("[data-save]", SHORT).await).await;
 
     // The project: no render yet, so its screen previews the look, from the track on this
@@ -202,6 +217,22 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     .await;
     let quota = wd.text(&wd.wait_for("[data-quota]", SHORT).await).await;
     assert_eq!(quota, "0 of 3 used", "the month's quota is shown");
+    // A part of the song: dragged across the waveform, snapped to the downbeats.
+    let wave = wd.wait_for("[data-project-look] [data-waveform]", SHORT).await;
+    wd.drag_across(&wave, 0.15, 0.85).await;
+    let part = wd.wait_until(
+        "the drag selects a part",
+        "const f = document.querySelector('[data-trim]'); return f && f.dataset.trim !== 'whole' && f.dataset.trim;",
+        SHORT,
+    )
+    .await;
+    let part: Vec<f64> = part.as_str().unwrap_or_default().split('-').filter_map(|v| v.parse().ok()).collect();
+    assert!(
+        part.len() == 2 && (0.8..3.0).contains(&part[0]) && (9.0..11.3).contains(&part[1]),
+        "a drag over 15%–85% of 12 s snaps near 1.8 s and 10.2 s: {part:?}"
+    );
+    let label = wd.text(&wd.wait_for("[data-generate]", SHORT).await).await;
+    assert!(label.starts_with("Generate 0:0") && label.contains("–0:1"), "Generate names the part: {label}");
     wd.click(&wd.wait_for("[data-generate]", SHORT).await).await;
     wd.wait_for("[data-generation='1']", SHORT).await;
     shot(&desktop, "04-rendering").await;
@@ -222,6 +253,21 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         "the render follows the creator's tempo: {}",
         rendered["audio_analysis"]
     );
+    // It rendered the part, which starts and ends on downbeats of the render's own analysis (on
+    // beats when it found no bars: twelve seconds at 60 BPM are too few).
+    assert_eq!((rendered["trim_start"].as_f64(), rendered["trim_end"].as_f64()), (Some(part[0]), Some(part[1])));
+    let times = |key: &str| -> Vec<f64> {
+        rendered["audio_analysis"][key].as_array().unwrap().iter().filter_map(|v| v.as_f64()).collect()
+    };
+    let grid = Some(times("downbeats")).filter(|d| !d.is_empty()).unwrap_or_else(|| times("beats"));
+    assert!(!grid.is_empty());
+    for edge in &part {
+        assert!(grid.iter().any(|d| (d - edge).abs() < 1e-3), "{edge} is on the grid {grid:?}");
+    }
+    let length = rendered["duration"].as_f64().unwrap_or(0.0);
+    assert!((length - (part[1] - part[0])).abs() <= 1.0 / 30.0, "the video lasts the part: {length} s for {part:?}");
+    let card = wd.text(&wd.wait_for("[data-generation='1'] [data-generation-trim]", SHORT).await).await;
+    assert!(card.starts_with("Part 0:0"), "the card names the part: {card}");
 
     // The OS notification went out over D-Bus.
     let mut told = String::new();
@@ -252,6 +298,9 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         SHORT,
     )
     .await;
+    let shape =
+        wd.execute("const v = document.querySelector('video'); return [v.videoWidth, v.videoHeight];", json!([])).await;
+    assert_eq!(shape, json!([720, 1280]), "a vertical render plays in its own shape");
     shot(&desktop, "05-project-detail").await;
 
     // Share it: a link made in the app (a week, the default) plays in a plain HTTP client,

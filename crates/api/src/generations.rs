@@ -19,6 +19,49 @@ pub struct NewGeneration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,64}(~.*)?$"))]
     pub seed: Option<String>,
+    /// Render only a part of the song: from this second (absent: its start). Quota counts the
+    /// render once, like any other; its frames are those of the whole song's render.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 36000))]
+    pub trim_start: Option<f64>,
+    /// Render only a part of the song: up to this second (absent, or past the song's end: its end).
+    /// At least `MIN_TRIM_SECONDS` after `trim_start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 36000))]
+    pub trim_end: Option<f64>,
+}
+
+/// The shortest part of a song a generation may cover, in seconds.
+pub const MIN_TRIM_SECONDS: f64 = 1.0;
+
+/// A time in a song as a creator writes it: seconds (`40`, `40.5`) or minutes and seconds
+/// (`0:40`, `1:05.5`); `None` for anything else, or a negative time.
+pub fn parse_clock(s: &str) -> Option<f64> {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    // Digits, and a fraction after a point: what the desktop's field accepts too.
+    let seconds = |p: &str| -> Option<(f64, usize)> {
+        let (whole, fraction) = p.split_once('.').unwrap_or((p, "0"));
+        (digits(whole) && digits(fraction)).then(|| p.parse().ok().map(|v| (v, whole.len()))).flatten()
+    };
+    match s.trim().split_once(':') {
+        None => seconds(s.trim()).map(|(v, _)| v),
+        Some((m, sec)) => {
+            let minutes: u32 = if digits(m) { m.parse().ok()? } else { return None };
+            let (sec, width) = seconds(sec)?;
+            (width == 2 && sec < 60.0).then(|| f64::from(minutes) * 60.0 + sec)
+        }
+    }
+}
+
+/// A time in a song as a creator reads it: `0:40`, `1:05.5`.
+pub fn format_clock(seconds: f64) -> String {
+    let tenths = (seconds.max(0.0) * 10.0).round() as u64;
+    let (minutes, rest) = (tenths / 600, tenths % 600);
+    if rest % 10 == 0 {
+        format!("{minutes}:{:02}", rest / 10)
+    } else {
+        format!("{minutes}:{:02}.{}", rest / 10, rest % 10)
+    }
 }
 
 /// The seed a render follows: a stored seed without its re-run suffix.
@@ -27,7 +70,32 @@ pub fn render_seed(stored: &str) -> &str {
 }
 
 impl NewGeneration {
+    /// The part of the song asked for, `(start, end)` in seconds, when a trim was given.
+    pub fn trim(&self) -> Option<(f64, Option<f64>)> {
+        match (self.trim_start, self.trim_end) {
+            (None, None) => None,
+            (start, end) => Some((start.unwrap_or(0.0), end)),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), FieldError> {
+        let seconds = crate::projects::AUDIO_DURATION_MAX_SECONDS;
+        for (field, value) in [("trim_start", self.trim_start), ("trim_end", self.trim_end)] {
+            if let Some(v) = value.filter(|v| !(v.is_finite() && (0.0..=seconds).contains(v))) {
+                return Err(FieldError::new(
+                    field,
+                    format!("must be a number of seconds from 0 to {seconds} (got {v})"),
+                ));
+            }
+        }
+        if let Some((start, Some(end))) = self.trim() {
+            if end - start < MIN_TRIM_SECONDS {
+                return Err(FieldError::new(
+                    "trim_end",
+                    format!("must be at least {MIN_TRIM_SECONDS} s after trim_start ({start} s); got {end} s"),
+                ));
+            }
+        }
         if let Some(seed) = &self.seed {
             let seed = render_seed(seed);
             if seed.is_empty() || seed.chars().count() > SEED_MAX_CHARS {
@@ -49,14 +117,57 @@ mod tests {
     fn seeds_are_checked_and_rerun_suffixes_dropped() {
         assert_eq!(render_seed("a1b2~3"), "a1b2");
         assert_eq!(render_seed("a1b2"), "a1b2");
-        let ok = NewGeneration { seed: Some("9f3a-x_1".into()) };
+        let ok = NewGeneration { seed: Some("9f3a-x_1".into()), ..NewGeneration::default() };
         assert!(ok.validate().is_ok());
         // A stored seed pasted back, suffix and all, re-runs its render seed.
-        assert!(NewGeneration { seed: Some("9f3a~2".into()) }.validate().is_ok());
+        assert!(NewGeneration { seed: Some("9f3a~2".into()), ..NewGeneration::default() }.validate().is_ok());
         for bad in ["", "has space", "é", &"x".repeat(65)] {
-            let e = NewGeneration { seed: Some(bad.into()) }.validate().unwrap_err();
+            let e = NewGeneration { seed: Some(bad.into()), ..NewGeneration::default() }.validate().unwrap_err();
             assert_eq!(e.field, "seed", "{bad:?}");
         }
         assert!(NewGeneration::default().validate().is_ok());
+    }
+
+    #[test]
+    fn song_times_read_and_print_as_creators_write_them() {
+        assert_eq!(parse_clock("40"), Some(40.0));
+        assert_eq!(parse_clock("0:40"), Some(40.0));
+        assert_eq!(parse_clock("1:05.5"), Some(65.5));
+        assert_eq!(parse_clock(" 12:00 "), Some(720.0));
+        for bad in [
+            "", "-3", "1:60", "1:5", "a:10", "1:-05", "inf", "NaN", "+4", "1:2:03", "1e2", ".5", "5.", "1:05.", "+1:05",
+        ] {
+            assert_eq!(parse_clock(bad), None, "{bad:?}");
+        }
+        assert_eq!(format_clock(40.0), "0:40");
+        assert_eq!(format_clock(65.5), "1:05.5");
+        assert_eq!(format_clock(59.96), "1:00");
+        for t in [0.0, 9.9, 61.2, 3599.0] {
+            assert_eq!(parse_clock(&format_clock(t)), Some(t));
+        }
+    }
+
+    #[test]
+    fn a_trim_is_a_part_of_at_least_a_second() {
+        let trim = |start, end| NewGeneration { trim_start: start, trim_end: end, ..NewGeneration::default() };
+        assert_eq!(trim(Some(40.0), Some(60.0)).validate(), Ok(()));
+        assert_eq!(trim(Some(40.0), Some(60.0)).trim(), Some((40.0, Some(60.0))));
+        assert_eq!(trim(None, Some(20.0)).trim(), Some((0.0, Some(20.0))));
+        assert_eq!(trim(Some(30.0), None).trim(), Some((30.0, None)));
+        assert_eq!(NewGeneration::default().trim(), None);
+        assert_eq!(trim(Some(30.0), None).validate(), Ok(()));
+        for (start, end, field) in [
+            (Some(40.0), Some(40.5), "trim_end"),
+            (Some(40.0), Some(20.0), "trim_end"),
+            (None, Some(0.5), "trim_end"),
+            (Some(-1.0), None, "trim_start"),
+            (Some(f64::NAN), None, "trim_start"),
+            (None, Some(f64::INFINITY), "trim_end"),
+            (Some(36_001.0), None, "trim_start"),
+        ] {
+            assert_eq!(trim(start, end).validate().unwrap_err().field, field, "{start:?}..{end:?}");
+        }
+        // Unknown fields are refused, so a misspelt trim is never a silent whole-song render.
+        assert!(serde_json::from_str::<NewGeneration>(r#"{"start": 4}"#).is_err());
     }
 }

@@ -173,14 +173,115 @@ impl Resolution {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
+    /// The frame's short edge, in pixels: what the name says (720p is 720 pixels).
+    pub fn short_edge(self) -> u32 {
+        match self {
+            Self::R720p => 720,
+            Self::R1080p => 1080,
+            Self::R1440p => 1440,
+            Self::R2160p => 2160,
+        }
+    }
+
     /// Frame size (width, height) for a 16:9 render.
     pub fn dimensions(self) -> (u32, u32) {
-        match self {
-            Self::R720p => (1280, 720),
-            Self::R1080p => (1920, 1080),
-            Self::R1440p => (2560, 1440),
-            Self::R2160p => (3840, 2160),
+        self.dimensions_for(AspectRatio::Landscape)
+    }
+
+    /// Frame size (width, height) in `aspect`: the resolution names the short edge, so 1080p is
+    /// 1920×1080 in 16:9, 1080×1920 in 9:16, 1080×1080 in 1:1 and 1080×1350 in 4:5.
+    pub fn dimensions_for(self, aspect: AspectRatio) -> (u32, u32) {
+        let short = self.short_edge();
+        let long = self.long_edge(aspect);
+        if aspect.is_portrait() {
+            (short, long)
+        } else {
+            (long, short)
         }
+    }
+
+    /// The frame's long edge in `aspect`, the size a plan's limit is compared with (every edge
+    /// here is a whole, even number of pixels).
+    pub fn long_edge(self, aspect: AspectRatio) -> u32 {
+        let (long, short) = aspect.edges();
+        self.short_edge() * long / short
+    }
+}
+
+/// The shape of a render. The resolution names its short edge; a plan's limit is its long edge.
+/// - `16:9`: landscape, YouTube (the default);
+/// - `9:16`: vertical, Shorts, Reels and TikTok;
+/// - `1:1`: square, Instagram's feed;
+/// - `4:5`: Instagram's tall portrait.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub enum AspectRatio {
+    #[default]
+    #[serde(rename = "16:9")]
+    Landscape,
+    #[serde(rename = "9:16")]
+    Vertical,
+    #[serde(rename = "1:1")]
+    Square,
+    #[serde(rename = "4:5")]
+    Portrait,
+}
+
+impl AspectRatio {
+    pub const ALL: [AspectRatio; 4] = [Self::Landscape, Self::Vertical, Self::Square, Self::Portrait];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Landscape => "16:9",
+            Self::Vertical => "9:16",
+            Self::Square => "1:1",
+            Self::Portrait => "4:5",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// (long, short): the ratio of the long edge to the short one.
+    fn edges(self) -> (u32, u32) {
+        match self {
+            Self::Landscape | Self::Vertical => (16, 9),
+            Self::Square => (1, 1),
+            Self::Portrait => (5, 4),
+        }
+    }
+
+    /// Where a creator publishes in this shape.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Landscape => "Landscape: YouTube, Vimeo, a screen",
+            Self::Vertical => "Vertical: Shorts, Reels, TikTok, Stories",
+            Self::Square => "Square: an Instagram or Facebook feed",
+            Self::Portrait => "Portrait: Instagram's tallest feed post",
+        }
+    }
+
+    /// Taller than wide.
+    pub fn is_portrait(self) -> bool {
+        matches!(self, Self::Vertical | Self::Portrait)
+    }
+
+    /// Width over height.
+    pub fn ratio(self) -> f64 {
+        let (long, short) = self.edges();
+        if self.is_portrait() {
+            f64::from(short) / f64::from(long)
+        } else {
+            f64::from(long) / f64::from(short)
+        }
+    }
+}
+
+impl std::fmt::Display for AspectRatio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -257,6 +358,9 @@ pub struct Project {
     /// projects stored before it existed.
     #[serde(default)]
     pub tempo_bpm: Option<f64>,
+    /// The shape of its renders (absent from projects stored before shapes existed: 16:9).
+    #[serde(default)]
+    pub aspect: Option<AspectRatio>,
     pub status: Option<ProjectStatus>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
@@ -294,6 +398,12 @@ pub struct Generation {
     pub render_time_seconds: Option<i32>,
     pub status: Option<GenerationStatus>,
     pub error_message: Option<String>,
+    /// Where the render starts in the song, in seconds, when it covers a part of it (a trim).
+    #[serde(default)]
+    pub trim_start: Option<f64>,
+    /// Where the render ends in the song, in seconds, when it covers a part of it.
+    #[serde(default)]
+    pub trim_end: Option<f64>,
     pub created_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
 }
@@ -349,6 +459,30 @@ mod tests {
     fn resolution_uses_the_product_names() {
         assert_eq!(serde_json::to_string(&Resolution::R1440p).unwrap(), r#""1440p""#);
         assert!(serde_json::from_str::<Resolution>(r#""4k""#).is_err());
+    }
+
+    #[test]
+    fn the_resolution_names_the_short_edge_in_every_shape() {
+        use AspectRatio::*;
+        assert_eq!(Resolution::R1080p.dimensions(), (1920, 1080));
+        assert_eq!(Resolution::R1080p.dimensions_for(Vertical), (1080, 1920));
+        assert_eq!(Resolution::R1080p.dimensions_for(Square), (1080, 1080));
+        assert_eq!(Resolution::R1080p.dimensions_for(Portrait), (1080, 1350));
+        assert_eq!(Resolution::R720p.dimensions_for(Portrait), (720, 900));
+        assert_eq!(Resolution::R2160p.dimensions_for(Vertical), (2160, 3840));
+        for r in Resolution::ALL {
+            for a in AspectRatio::ALL {
+                let (w, h) = r.dimensions_for(a);
+                assert_eq!(w.min(h), r.short_edge(), "{r:?} {a}");
+                assert_eq!(w.max(h), r.long_edge(a), "{r:?} {a}");
+                assert!(w % 2 == 0 && h % 2 == 0, "H.264 in 4:2:0 needs even edges: {r:?} {a}");
+                assert!((f64::from(w) / f64::from(h) - a.ratio()).abs() < 1e-9, "{r:?} {a}");
+                assert_eq!(AspectRatio::parse(a.as_str()), Some(a));
+                assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{a}\""));
+            }
+        }
+        assert_eq!(AspectRatio::default(), Landscape);
+        assert!(serde_json::from_str::<AspectRatio>(r#""16/9""#).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Organization, Resolution, SubscriptionStatus};
+use crate::model::{AspectRatio, Organization, Resolution, SubscriptionStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -66,8 +66,11 @@ impl Plan {
         org.subscription_plan.as_deref().and_then(Plan::by_id).unwrap_or(FREE)
     }
 
-    pub fn allows(&self, resolution: Resolution) -> bool {
-        resolution.rank() <= self.max_resolution.rank()
+    /// Whether the plan renders `resolution` in `aspect`: the frame's long edge is compared
+    /// with the long edge of the plan's resolution in 16:9 (a Free plan's 1080p is 1920 pixels,
+    /// so it renders 1080p in every shape, and 1440p squares too, but no 1440p 9:16).
+    pub fn allows(&self, resolution: Resolution, aspect: AspectRatio) -> bool {
+        resolution.long_edge(aspect) <= self.max_resolution.long_edge(AspectRatio::Landscape)
     }
 }
 
@@ -139,8 +142,15 @@ mod tests {
 
     #[test]
     fn resolution_limits() {
-        assert!(FREE.allows(Resolution::R1080p));
-        assert!(!FREE.allows(Resolution::R1440p));
-        assert!(Plan::by_id("studio").is_some_and(|p| p.allows(Resolution::R2160p)));
+        use AspectRatio::*;
+        assert!(FREE.allows(Resolution::R1080p, Landscape));
+        assert!(!FREE.allows(Resolution::R1440p, Landscape));
+        assert!(Plan::by_id("studio").is_some_and(|p| p.allows(Resolution::R2160p, Landscape)));
+        // The long edge decides: 1080p 9:16 is 1920 high, a 1440p square 1440 wide.
+        assert!(FREE.allows(Resolution::R1080p, Vertical));
+        assert!(FREE.allows(Resolution::R1440p, Square));
+        assert!(FREE.allows(Resolution::R1440p, Portrait), "1440×1800 is within 1920");
+        assert!(!FREE.allows(Resolution::R1440p, Vertical));
+        assert!(!FREE.allows(Resolution::R2160p, Square));
     }
 }

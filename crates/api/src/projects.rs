@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::FieldError;
-use crate::model::{Resolution, StylePreference};
+use crate::model::{AspectRatio, Resolution, StylePreference};
 
 pub const NAME_MAX_CHARS: usize = 120;
 pub const PROMPT_MAX_CHARS: usize = 2000;
@@ -77,6 +77,9 @@ pub struct NewProject {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 30, maximum = 300))]
     pub tempo_bpm: Option<f64>,
+    /// The shape of its renders; absent: 16:9.
+    #[serde(default)]
+    pub aspect: Option<AspectRatio>,
 }
 
 /// A partial edit: absent fields are left as they are; `description: ""` clears it, and
@@ -139,6 +142,8 @@ pub struct ProjectPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(schema_with = tempo_patch_schema))]
     pub tempo_bpm: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspect: Option<AspectRatio>,
 }
 
 /// A patch's `tempo_bpm`: absent or null (unchanged), 0 (the detected tempo again), or a tempo.
@@ -299,6 +304,7 @@ mod tests {
             footage_visibility: Some(0.6),
             effect_intensity: Some(0.5),
             tempo_bpm: None,
+            aspect: None,
         }
     }
 

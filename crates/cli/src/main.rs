@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use resonance_api::model::{Resolution, StylePreference};
+use resonance_api::generations::NewGeneration;
+use resonance_api::model::{AspectRatio, Resolution, StylePreference};
 use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_api::sharing::ShareLifetime;
 use resonance_api::Sensitive;
@@ -77,6 +78,12 @@ enum Command {
         /// Re-render with the seed of an earlier generation.
         #[arg(long)]
         seed: Option<String>,
+        /// Render only a part of the song, from this time (seconds, or minutes:seconds as in 0:40).
+        #[arg(long, value_parser = song_time)]
+        from: Option<f64>,
+        /// Render only a part of the song, up to this time (seconds, or minutes:seconds as in 1:00).
+        #[arg(long, value_parser = song_time)]
+        to: Option<f64>,
         /// Follow the render's stages; exit 0 when it completes, 9 when it fails.
         #[arg(long)]
         wait: bool,
@@ -220,6 +227,10 @@ struct Look {
     /// it); in `project edit`, 0 returns to the detected tempo.
     #[arg(long)]
     tempo_bpm: Option<f64>,
+    /// The shape of the renders: 16:9 (YouTube), 9:16 (Shorts, Reels, TikTok), 1:1 or 4:5
+    /// (Instagram). The resolution names the short edge.
+    #[arg(long, value_parser = parse_aspect)]
+    aspect: Option<AspectRatio>,
 }
 
 #[derive(Args, Default)]
@@ -243,6 +254,7 @@ impl Fields {
             footage_visibility: self.look.footage_visibility,
             effect_intensity: self.look.effect_intensity,
             tempo_bpm: self.look.tempo_bpm,
+            aspect: self.look.aspect,
             ..ProjectPatch::default()
         }
     }
@@ -253,6 +265,16 @@ fn parse_resolution(s: &str) -> Result<Resolution, String> {
         .into_iter()
         .find(|r| r.as_str() == s)
         .ok_or_else(|| format!("one of {}", Resolution::ALL.map(Resolution::as_str).join(", ")))
+}
+
+fn parse_aspect(s: &str) -> Result<AspectRatio, String> {
+    AspectRatio::parse(s).ok_or_else(|| format!("one of {}", AspectRatio::ALL.map(AspectRatio::as_str).join(", ")))
+}
+
+/// `--from`, `--to`: a time in the song.
+fn song_time(s: &str) -> Result<f64, String> {
+    resonance_api::generations::parse_clock(s)
+        .ok_or_else(|| format!("{s} is not a time in the song; write seconds (40) or minutes:seconds (0:40)"))
 }
 
 fn parse_style(s: &str) -> Result<StylePreference, String> {
@@ -507,6 +529,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 footage_visibility: look.footage_visibility,
                 effect_intensity: look.effect_intensity,
                 tempo_bpm: look.tempo_bpm,
+                aspect: look.aspect,
             })?;
             let upload = client.record_upload(project.id, &audio, &facts)?;
             println!("{}", project.id);
@@ -525,8 +548,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             client.delete_project(id)?;
             push_and_report(&client).await?;
         }
-        Command::Generate { project, seed, wait } => {
-            let g = client.start_generation(project, seed).await?;
+        Command::Generate { project, seed, from, to, wait } => {
+            let new = NewGeneration { seed, trim_start: from, trim_end: to };
+            let g = client.start_generation(project, &new).await?;
             println!("{}", g.id);
             eprintln!(
                 "Started generation #{} with seed {}; it is queued for rendering.",

@@ -171,10 +171,12 @@ impl Client {
 
     /// Starts a generation of `project` on the server (this needs the server: it is charged to
     /// the month's quota). One key for all attempts: a retry after a lost answer returns the same
-    /// generation and is never charged twice. The new row goes into the mirror at once.
-    pub async fn start_generation(&self, project: Uuid, seed: Option<String>) -> Result<Generation> {
+    /// generation and is never charged twice. The new row goes into the mirror at once. `new`
+    /// may re-use a seed and cover a part of the song (a trim).
+    pub async fn start_generation(&self, project: Uuid, new: &NewGeneration) -> Result<Generation> {
         let s = self.signed_in()?;
-        let body = serde_json::to_value(NewGeneration { seed })?;
+        new.validate()?;
+        let body = serde_json::to_value(new)?;
         let path = format!("/v1/projects/{project}/generations");
         let key = Uuid::new_v4();
         let mut attempt = 0;

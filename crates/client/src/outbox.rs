@@ -13,7 +13,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use reqwest::Method;
-use resonance_api::model::{Project, ProjectStatus, Resolution, StylePreference};
+use resonance_api::model::{AspectRatio, Project, ProjectStatus, Resolution, StylePreference};
 use resonance_api::projects::{NewProject, ProjectPatch};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
@@ -144,6 +144,9 @@ pub fn apply_patch(project: &mut Project, patch: &ProjectPatch) {
         project.effect_intensity = patch.effect_intensity;
     }
     project.tempo_bpm = patch.tempo_after(project.tempo_bpm);
+    if patch.aspect.is_some() {
+        project.aspect = patch.aspect;
+    }
 }
 
 fn as_patch(new: &NewProject) -> ProjectPatch {
@@ -158,6 +161,7 @@ fn as_patch(new: &NewProject) -> ProjectPatch {
         footage_visibility: new.footage_visibility,
         effect_intensity: new.effect_intensity,
         tempo_bpm: new.tempo_bpm,
+        aspect: new.aspect,
     }
 }
 
@@ -221,6 +225,7 @@ fn local_project(account: &Account, id: Uuid, new: &NewProject) -> Project {
         footage_visibility: Some(DEFAULT_FOOTAGE_VISIBILITY),
         effect_intensity: Some(DEFAULT_EFFECT_INTENSITY),
         tempo_bpm: None,
+        aspect: Some(AspectRatio::Landscape),
         status: Some(ProjectStatus::Draft),
         created_at: Some(now),
         updated_at: Some(now),
@@ -249,6 +254,7 @@ fn patch_new(new: &mut NewProject, patch: &ProjectPatch) {
     new.footage_visibility = patch.footage_visibility.or(new.footage_visibility);
     new.effect_intensity = patch.effect_intensity.or(new.effect_intensity);
     new.tempo_bpm = patch.tempo_after(new.tempo_bpm);
+    new.aspect = patch.aspect.or(new.aspect);
 }
 
 /// Edits a project here and queues the edit.

@@ -64,7 +64,7 @@ fn encode_only(plan: &VisualPlan, (w, h): (u32, u32), dir: &Path) -> f64 {
             f
         })
         .collect();
-    let (preset, crf) = x264_settings(h);
+    let (preset, crf) = x264_settings((w, h));
     let started = Instant::now();
     let mut child = ffmpeg_for_frames(w, h)
         .args(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", preset, "-crf", &crf.to_string()])
@@ -86,7 +86,7 @@ fn draw_only(plan: &VisualPlan, size: (u32, u32)) -> f64 {
     let frames = (plan.duration * f64::from(FPS)).ceil() as u64;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let started = Instant::now();
-    draw_frames(plan, size, 0.0, frames, FPS, cores, |_, _| true);
+    draw_frames(plan, size, 0, frames, FPS, cores, |_, _| true);
     started.elapsed().as_secs_f64()
 }
 

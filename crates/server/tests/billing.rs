@@ -380,6 +380,49 @@ async fn checkout_links_the_customer_and_invoices_drive_status_and_periods() {
     }
 }
 
+/// The resolution names the short edge and the plan's limit is a long edge: on the Free plan
+/// (1080p, 1920 pixels), a 1080p vertical and a 1440p square render, a 1440p vertical does not.
+#[tokio::test]
+async fn the_plan_limit_compares_the_long_edge_in_every_shape() {
+    let s = TestServer::start_with(with_webhook).await;
+    let owner = s.signup("owner@shapes.test", "Shapes").await;
+    sqlx::query("UPDATE organizations SET generations_limit = 10 WHERE id = $1")
+        .bind(owner.organization_id)
+        .execute(&s.owner)
+        .await
+        .unwrap();
+    let mut expected_used = 0;
+    for (resolution, aspect, allowed) in [
+        ("1080p", "9:16", true),
+        ("1440p", "1:1", true),
+        ("1440p", "4:5", true),
+        ("1440p", "9:16", false),
+        ("2160p", "1:1", false),
+    ] {
+        let mut body = new_project("Shape");
+        body["resolution"] = json!(resolution);
+        body["aspect"] = json!(aspect);
+        let (_, p) = s.post("/v1/projects", &owner.access, body).await;
+        assert_eq!(p["aspect"], aspect, "{p}");
+        let project = p["id"].as_str().unwrap().to_owned();
+        let (status, err) = s.start_generation(&owner.access, &project, Uuid::new_v4(), json!({})).await;
+        if allowed {
+            expected_used += 1;
+            assert_eq!(status, StatusCode::CREATED, "{resolution} {aspect}: {err}");
+        } else {
+            assert_eq!((status.as_u16(), error_code(&err)), (402, "plan_limit"), "{resolution} {aspect}: {err}");
+            let message = err["error"]["message"].as_str().unwrap();
+            assert!(message.contains("1920 pixels on the long edge") && message.contains(aspect), "{message}");
+        }
+    }
+    assert_eq!(billing(&s, owner.organization_id).await.used, expected_used);
+    // A shape that is not one of the four is refused naming the field.
+    let mut body = new_project("Odd");
+    body["aspect"] = json!("21:9");
+    let (status, _) = s.post("/v1/projects", &owner.access, body).await;
+    assert_eq!(status.as_u16(), 422);
+}
+
 #[tokio::test]
 async fn the_plan_bounds_the_resolution_and_the_trial_end_stops_generating() {
     let s = TestServer::start_with(with_webhook).await;

@@ -157,3 +157,64 @@ async fn a_seed_can_be_given_again_to_re_render() {
     let (status, err) = start(&s, &org.developer.access, &project, Uuid::new_v4(), json!({"seed": "no spaces"})).await;
     assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("seed")));
 }
+
+/// A part of the song: stored on the generation and in its render job's inputs, counted once
+/// against the quota; an end past the song is its end; a part that is too short, backwards or
+/// after the song's end is refused naming the field, and nothing is counted.
+#[tokio::test]
+async fn a_generation_of_a_part_of_the_song_is_stored_checked_and_counted_once() {
+    let s = TestServer::start().await;
+    let org = s.organization("trim").await;
+    sqlx::query("UPDATE organizations SET generations_limit = 10 WHERE id = $1")
+        .bind(org.id)
+        .execute(&s.owner)
+        .await
+        .unwrap();
+    let token = &org.developer.access;
+    // The song is 183.5 s long (`new_project`).
+    let (_, p) = s.post("/v1/projects", token, new_project("Part")).await;
+    let project = p["id"].as_str().unwrap().to_owned();
+    let (status, g) = start(&s, token, &project, Uuid::new_v4(), json!({"trim_start": 40, "trim_end": 60})).await;
+    assert_eq!(status, StatusCode::CREATED, "{g}");
+    assert_eq!((g["trim_start"].as_f64(), g["trim_end"].as_f64()), (Some(40.0), Some(60.0)), "{g}");
+    let inputs: Value = sqlx::query_scalar("SELECT inputs FROM render.jobs WHERE generation_id = $1::uuid")
+        .bind(g["id"].as_str().unwrap())
+        .fetch_one(&s.owner)
+        .await
+        .unwrap();
+    assert_eq!((inputs["trim_start"].as_f64(), inputs["trim_end"].as_f64()), (Some(40.0), Some(60.0)), "{inputs}");
+    assert_eq!(inputs["aspect"], "16:9", "{inputs}");
+    assert_eq!(counter(&s, org.id).await, 1);
+
+    // To the song's end: an end past it, or none.
+    let (_, g) = start(&s, token, &project, Uuid::new_v4(), json!({"trim_start": 170, "trim_end": 500})).await;
+    assert_eq!((g["trim_start"].as_f64(), g["trim_end"].as_f64()), (Some(170.0), None), "{g}");
+    // An end within half a frame of the song's end is its end (a client's copy of the length may
+    // differ in its last digits), and the whole song is no trim at all.
+    let (status, g) =
+        start(&s, token, &project, Uuid::new_v4(), json!({"trim_start": 0.001, "trim_end": 183.49})).await;
+    assert_eq!(status, StatusCode::CREATED, "{g}");
+    assert!(g["trim_start"].is_null() && g["trim_end"].is_null(), "{g}");
+    let (_, g) = start(&s, token, &project, Uuid::new_v4(), json!({"trim_start": 10, "trim_end": 183.49})).await;
+    assert_eq!((g["trim_start"].as_f64(), g["trim_end"].as_f64()), (Some(10.0), None), "{g}");
+    assert_eq!(counter(&s, org.id).await, 4);
+
+    for (body, field) in [
+        (json!({"trim_start": 40, "trim_end": 40.5}), "trim_end"),
+        (json!({"trim_start": 60, "trim_end": 40}), "trim_end"),
+        (json!({"trim_start": -1}), "trim_start"),
+        (json!({"trim_start": 183}), "trim_start"),
+        (json!({"trim_start": 200, "trim_end": 260}), "trim_start"),
+    ] {
+        let (status, err) = start(&s, token, &project, Uuid::new_v4(), body.clone()).await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body}: {err}"
+        );
+        assert!(!err["error"]["message"].as_str().unwrap_or_default().is_empty(), "{err}");
+    }
+    let (_, err) = start(&s, token, &project, Uuid::new_v4(), json!({"trim_start": 200})).await;
+    assert!(err["error"]["message"].as_str().unwrap().contains("starts at 3:20, but the song is 3:03.5 long"), "{err}");
+    assert_eq!(counter(&s, org.id).await, 4, "refusals are not counted");
+}

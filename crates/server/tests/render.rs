@@ -18,16 +18,39 @@ use uuid::Uuid;
 
 /// A click track: 16-bit mono, a short 1 kHz click every beat, a low tone under it.
 fn click_track(seconds: f64, bpm: f64) -> Vec<u8> {
+    click_track_silent(seconds, bpm, 0.0..0.0)
+}
+
+/// [`click_track`], silent over `silence` (seconds): a landmark to find in a render's audio.
+fn click_track_silent(seconds: f64, bpm: f64, silence: std::ops::Range<f64>) -> Vec<u8> {
     let rate = 44_100u32;
     let period = (f64::from(rate) * 60.0 / bpm) as u32;
     let samples: Vec<i16> = (0..(f64::from(rate) * seconds) as u32)
         .map(|i| {
             let t = f64::from(i) / f64::from(rate);
+            if silence.contains(&t) {
+                return 0;
+            }
             let click = if i % period < 800 { (t * 1000.0 * std::f64::consts::TAU).sin() * 0.8 } else { 0.0 };
             ((click + (t * 110.0 * std::f64::consts::TAU).sin() * 0.1) * 30_000.0) as i16
         })
         .collect();
     wav_file(&samples, 1, rate)
+}
+
+/// The loudness (RMS, 0..1) of `video`'s audio over `span` seconds of the video.
+fn audio_level(video: &std::path::Path, span: std::ops::Range<f64>) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(video)
+        .args(["-map", "0:a", "-ac", "1", "-ar", "8000", "-f", "s16le", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let samples: Vec<f64> =
+        out.stdout.chunks_exact(2).map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect();
+    let part = &samples[(span.start * 8000.0) as usize..(span.end * 8000.0) as usize];
+    (part.iter().map(|v| v * v).sum::<f64>() / part.len() as f64).sqrt()
 }
 
 struct Setup {
@@ -76,12 +99,17 @@ async fn project_with_generation(st: &Setup, audio: Option<&[u8]>) -> (String, S
 
 /// Starts a generation of `project` (as its developer); its id.
 async fn start_generation(st: &Setup, project: &str) -> String {
+    start_generation_with(st, project, json!({})).await
+}
+
+/// Starts a generation of `project` with `body` (a seed, a trim); its id.
+async fn start_generation_with(st: &Setup, project: &str, body: Value) -> String {
     let resp =
         st.s.http
             .post(format!("{}/v1/projects/{project}/generations", st.s.base))
             .bearer_auth(&st.org.developer.access)
             .header("Idempotency-Key", Uuid::new_v4().to_string())
-            .json(&json!({}))
+            .json(&body)
             .send()
             .await
             .unwrap();
@@ -248,6 +276,107 @@ async fn a_generation_is_analysed_planned_rendered_and_moves_with_the_beats() {
         let refused = sqlx::query(forbidden).execute(st.db.pool()).await;
         assert!(refused.is_err(), "the worker role must not run: {forbidden}");
     }
+    let _ = std::fs::remove_dir_all(&st.dir);
+}
+
+/// The frames of `video` (rgb24 at `w`×`h`) whose numbers are in `wanted`.
+fn decoded_frames(video: &std::path::Path, (w, h): (u32, u32), wanted: &[usize]) -> Vec<Vec<u8>> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(video)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let frames: Vec<&[u8]> = out.stdout.chunks_exact((w * h * 3) as usize).collect();
+    wanted.iter().map(|n| frames[*n].to_vec()).collect()
+}
+
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse = a.iter().zip(b).map(|(x, y)| f64::from(x.abs_diff(*y)).powi(2)).sum::<f64>() / a.len() as f64;
+    10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
+}
+
+/// Shapes and trims through the worker: a 20 s part from 0:40 of a 64 s song, in 9:16, lasts
+/// 20 s (± a frame), is 720×1280 with a thumbnail of its shape, its frames are the whole song's
+/// frames at the same times (drawn again here from the stored plan, without the trim), and its
+/// audio is that part of the track (the song's silence at 0:45 is 5 s into it); a 1:1 render is
+/// square.
+#[tokio::test]
+async fn a_vertical_part_of_the_song_is_the_full_render_over_that_part_and_a_square_is_square() {
+    let st = setup().await;
+    let audio = click_track_silent(64.0, 120.0, 45.0..47.0);
+    let (_, p) = st.s.post("/v1/projects", &st.org.developer.access, new_project("Shapes")).await;
+    let project = p["id"].as_str().unwrap().to_owned();
+    st.s.upload_audio(&st.org.developer.access, &project, &audio).await;
+    let path = format!("/v1/projects/{project}");
+    let look = json!({"resolution": "720p", "aspect": "9:16", "style_preference": "geometric",
+                      "prompt": "neon rain over a night city", "effect_intensity": 0.8, "audio_duration": 64.0});
+    let (status, p) = st.s.patch(&path, &st.org.developer.access, look).await;
+    assert_eq!((status.as_u16(), p["aspect"].as_str()), (200, Some("9:16")), "{p}");
+    let part = start_generation_with(&st, &project, json!({"trim_start": 40, "trim_end": 60})).await;
+    let (status, p) = st.s.patch(&path, &st.org.developer.access, json!({"aspect": "1:1"})).await;
+    assert_eq!((status.as_u16(), p["aspect"].as_str()), (200, Some("1:1")), "{p}");
+    let square = start_generation_with(&st, &project, json!({"trim_start": 10, "trim_end": 12})).await;
+    let settings = WorkerSettings { name: "w1".into(), ..Default::default() };
+    assert!(worker::run_once(&st.db, &st.store, &settings).await.unwrap());
+    assert!(worker::run_once(&st.db, &st.store, &settings).await.unwrap());
+
+    let (_, g) = st.s.get(&format!("/v1/generations/{part}"), &st.org.viewer.access).await;
+    assert_eq!(g["status"], "completed", "{g}");
+    assert!((g["duration"].as_f64().unwrap() - 20.0).abs() < 1e-9, "{g}");
+    let base = st.dir.join(format!("{}/{project}/renders/{part}", st.org.id));
+    let video = base.with_extension("mp4");
+    let probe = ffprobe(&video);
+    let streams = probe["streams"].as_array().unwrap();
+    let v = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    assert_eq!((v["width"].as_i64(), v["height"].as_i64()), (Some(720), Some(1280)), "9:16 at 720p");
+    assert_eq!(v["nb_frames"].as_str(), Some("600"), "20 s at 30 frames a second");
+    let duration: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert!((duration - 20.0).abs() <= 1.0 / 30.0 + 0.03, "the part lasts {duration} s");
+    let a = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
+    let audio_seconds: f64 = a["duration"].as_str().unwrap().parse().unwrap();
+    assert!((audio_seconds - 20.0).abs() <= 0.05, "the audio is the part's too: {audio_seconds} s");
+    let (loud, silent) = (audio_level(&video, 1.0..4.0), audio_level(&video, 5.2..6.8));
+    assert!(
+        loud > 0.05 && silent < loud / 50.0,
+        "the song's silence at 0:45 is 5 s into the part: {loud:.4} then {silent:.4}"
+    );
+    let thumb = ffprobe(&base.with_extension("jpg"));
+    let t = &thumb["streams"][0];
+    assert_eq!((t["width"].as_i64(), t["height"].as_i64()), (Some(720), Some(1280)), "the thumbnail has the shape");
+    let plan: resonance_visuals::VisualPlan = serde_json::from_value(g["visual_plan"].clone()).unwrap();
+    assert_eq!(plan.trim, Some(resonance_visuals::Trim { start: 40.0, end: 60.0 }));
+    assert!(
+        (40.0..60.0).contains(&plan.thumbnail_time),
+        "the thumbnail is a frame of the part: {}",
+        plan.thumbnail_time
+    );
+    // The frames: the whole song's plan (no trim) drawn at the same times, against the video's.
+    let whole = resonance_visuals::VisualPlan { trim: None, ..plan };
+    let wanted = [0usize, 137, 599];
+    let decoded = decoded_frames(&video, (720, 1280), &wanted);
+    for (n, got) in wanted.iter().zip(&decoded) {
+        let mut same = resonance_visuals::Frame::new(720, 1280);
+        resonance_visuals::draw(&whole, (1200 + n) as f64 / 30.0, &mut same);
+        let mut later = resonance_visuals::Frame::new(720, 1280);
+        resonance_visuals::draw(&whole, (1200 + n) as f64 / 30.0 + 0.5, &mut later);
+        let (matched, shifted) = (psnr(got, &same.rgb), psnr(got, &later.rgb));
+        assert!(
+            matched > 28.0 && matched > shifted + 3.0,
+            "frame {n}: {matched:.1} dB at its time, {shifted:.1} dB half a second on"
+        );
+    }
+
+    let (_, g) = st.s.get(&format!("/v1/generations/{square}"), &st.org.viewer.access).await;
+    assert_eq!(g["status"], "completed", "{g}");
+    let video = st.dir.join(format!("{}/{project}/renders/{square}.mp4", st.org.id));
+    let probe = ffprobe(&video);
+    let v = probe["streams"].as_array().unwrap().iter().find(|s| s["codec_type"] == "video").unwrap().clone();
+    assert_eq!(
+        (v["width"].as_i64(), v["height"].as_i64(), v["nb_frames"].as_str()),
+        (Some(720), Some(720), Some("60"))
+    );
     let _ = std::fs::remove_dir_all(&st.dir);
 }
 

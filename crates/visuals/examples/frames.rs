@@ -25,15 +25,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // As the worker does: whole frames drawn on `threads` workers while the last is written.
     let mut out = std::io::stdout().lock();
     let mut failed = None;
-    draw_frames(&plan, (w, h), from, (seconds * 30.0).round() as u64, 30, threads, |_, frame| {
-        match out.write_all(&frame.rgb) {
+    draw_frames(
+        &plan,
+        (w, h),
+        (from * 30.0).round() as u64,
+        (seconds * 30.0).round() as u64,
+        30,
+        threads,
+        |_, frame| match out.write_all(&frame.rgb) {
             Ok(()) => true,
             Err(e) => {
                 failed = Some(e);
                 false
             }
-        }
-    });
+        },
+    );
     if let Some(e) = failed {
         return Err(e.into());
     }

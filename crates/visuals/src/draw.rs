@@ -410,9 +410,11 @@ const SOFT_ROWS: usize = 135;
 const PREVIEW_ROWS: usize = 540;
 
 /// The grid soft layers are evaluated on: one row for eight output rows (an eighth of the
-/// height, as blur and glow need no more), or `SOFT_ROWS` for a preview.
+/// height, as blur and glow need no more), or for a preview (a short edge of `PREVIEW_ROWS` or
+/// less) the rows a 1080p render of its shape has: `SOFT_ROWS` on the short edge.
 fn soft_size(w: usize, h: usize) -> (usize, usize) {
-    let lh = if h <= PREVIEW_ROWS { h.min(SOFT_ROWS) } else { h / 8 }.max(2);
+    let short = w.min(h).max(1);
+    let lh = if short <= PREVIEW_ROWS { h.min(SOFT_ROWS * h / short) } else { h / 8 }.max(2);
     let lw = ((lh * w + h / 2) / h).max(2);
     (lw, lh)
 }
@@ -458,6 +460,10 @@ struct Ctx<'a> {
     w: f32,
     h: f32,
     aspect: f32,
+    /// The frame's short edge in units (the height is 1): 1 in 16:9 and 1:1, less in 9:16 and
+    /// 4:5. The figures at the centre (polygons, rings, waves, the kaleidoscope) are sized by it,
+    /// so a vertical frame is composed for its width, not cropped from a landscape one.
+    fit: f32,
     t: f32,
     /// Distance travelled: time, faster when the music is loud and the prompt asks for speed.
     travel: f32,
@@ -565,6 +571,7 @@ impl<'a> Ctx<'a> {
             w: w as f32,
             h: h as f32,
             aspect: w as f32 / h as f32,
+            fit: (w as f32 / h as f32).min(1.0),
             t: t as f32,
             travel,
             beat,
@@ -692,7 +699,7 @@ impl<'a> Ctx<'a> {
             let partner = if p.secondary.warmth() >= p.accent.warmth() { p.secondary } else { p.accent };
             let bottom = p.primary.mix(partner, 0.35);
             c = if v <= horizon { top.mix(bottom, smoothstep(0.05, horizon, v)).0 } else { p.ink.scale(0.6).0 };
-            let (sx, sy) = (self.aspect * 0.5, horizon - 0.17);
+            let (sx, sy) = (self.aspect * 0.5, horizon - 0.17 * self.fit.sqrt());
             let d2 = (u - sx) * (u - sx) + (v - sy) * (v - sy);
             add(&mut c, p.accent.0, 0.45 * exp(-d2 * 9.0) * (0.8 + 0.3 * self.low) * (1.0 - 0.7 * self.overcast));
         }
@@ -861,13 +868,13 @@ impl<'a> Ctx<'a> {
         Some((
             self.aspect * 0.62 - self.cam_x * 0.2,
             if low { horizon - 0.1 } else { 0.22 },
-            if low { 0.1 } else { 0.07 },
+            if low { 0.1 } else { 0.07 } * self.fit.sqrt(),
         ))
     }
 
     #[inline(always)]
     fn moon(&self) -> Option<(f32, f32, f32)> {
-        has(self.plan, Motif::Moon).then_some((self.aspect * 0.75 - self.cam_x * 0.2, 0.2, 0.055))
+        has(self.plan, Motif::Moon).then_some((self.aspect * 0.75 - self.cam_x * 0.2, 0.2, 0.055 * self.fit.sqrt()))
     }
 
     /// (u, v) zoomed about the centre by the beat, and carried by the camera.
@@ -881,7 +888,7 @@ impl<'a> Ctx<'a> {
     /// warp does, but computed from time alone. (brightness 0..1, hue position)
     #[inline(always)]
     fn kaleidoscope(&self, u: f32, v: f32) -> (f32, f32) {
-        let (x, y) = (u - self.aspect * 0.5, v - 0.5);
+        let (x, y) = ((u - self.aspect * 0.5) / self.fit, (v - 0.5) / self.fit);
         let r = (x * x + y * y).sqrt();
         let folds = 5.0 + (self.variant % 4) as f32;
         let seg = std::f32::consts::TAU / folds;
@@ -941,8 +948,8 @@ impl<'a> Ctx<'a> {
         let px = self.px();
         let p = &self.pal;
         let hz = self.horizon.unwrap_or(0.6);
-        let (sx, sy) = (self.aspect * 0.5, hz - 0.17);
-        let sr = 0.2 * (1.0 + 0.04 * self.low * self.k + 0.03 * self.beat * self.k);
+        let (sx, sy) = (self.aspect * 0.5, hz - 0.17 * self.fit.sqrt());
+        let sr = 0.2 * self.fit.sqrt() * (1.0 + 0.04 * self.low * self.k + 0.03 * self.beat * self.k);
         if (v - sy).abs() < sr + px {
             // The sun: a gradient disc cut by bands that widen towards its foot and scroll down.
             let top = Rgb::hex(0xffe45e).mix(self.sun_color, 0.3);
@@ -1330,7 +1337,7 @@ impl<'a> Ctx<'a> {
                 for i in 0..shapes {
                     let sides = 3 + hash(self.variant ^ i) % 5;
                     let grow = 1.0 + 0.4 * self.beat * k + 0.1 * self.low * k;
-                    let r = (0.09 + 0.085 * i as f32) * grow;
+                    let r = (0.09 + 0.085 * i as f32) * grow * self.fit;
                     let dir = if i % 2 == 0 { 1.0 } else { -1.0 };
                     let rot = self.travel * 0.25 * dir + i as f32 + self.down * 0.3 * k;
                     let col = [p.primary, p.secondary, p.accent, p.primary.mix(p.accent, 0.5)][i as usize % 4];
@@ -1350,7 +1357,7 @@ impl<'a> Ctx<'a> {
                 }
                 for i in 0..16u32 {
                     let a = self.travel * 0.1 + i as f32 * std::f32::consts::TAU / 16.0;
-                    let (r0, r1) = (0.42, 0.5 + 0.12 * self.high);
+                    let (r0, r1) = (0.42 * self.fit, (0.5 + 0.12 * self.high) * self.fit);
                     let from = self.zoom_px(cx + r0 * cos(a), 0.5 + r0 * sin(a));
                     let to = self.zoom_px(cx + r1 * cos(a), 0.5 + r1 * sin(a));
                     out.push(Prim::segment(from, to, 0.0015 * h, p.accent, g * (0.3 + 0.6 * self.high), true));
@@ -1373,7 +1380,7 @@ impl<'a> Ctx<'a> {
             Style::Abstract => {
                 // A closed wave, as MilkDrop draws one: its radius follows the recent bands.
                 let n = 120u32;
-                let radius = 0.2 * (1.0 + 0.25 * self.beat * k);
+                let radius = 0.2 * (1.0 + 0.25 * self.beat * k) * self.fit;
                 let mut pts = Vec::with_capacity(n as usize + 1);
                 for i in 0..=n {
                     let f = i % n;
@@ -1381,7 +1388,7 @@ impl<'a> Ctx<'a> {
                     let t = f64::from(self.t) - back;
                     let bump = 0.6 * self.plan.mid.at(t) + 0.4 * self.plan.high.at(t);
                     let a = f as f32 / n as f32 * std::f32::consts::TAU + self.travel * 0.2;
-                    let r = radius + 0.07 * bump * k * sin(f as f32 * 0.9 + self.travel * 2.0);
+                    let r = radius + 0.07 * self.fit * bump * k * sin(f as f32 * 0.9 + self.travel * 2.0);
                     pts.push(self.zoom_px(cx + r * cos(a), 0.5 + r * sin(a)));
                 }
                 for pair in pts.windows(2) {
@@ -1410,7 +1417,7 @@ impl<'a> Ctx<'a> {
             Style::Retro => {}
             Style::Minimal => {
                 // One precise ring breathing with the kick, and one point going round it once a bar.
-                let r = 0.2 * (1.0 + 0.12 * self.low * k + 0.1 * self.beat * k);
+                let r = 0.2 * (1.0 + 0.12 * self.low * k + 0.1 * self.beat * k) * self.fit;
                 let ink = if matches!(plan.light, Light::Night | Light::Dusk) {
                     Rgb::hex(0xf2efe9)
                 } else {
@@ -1426,10 +1433,11 @@ impl<'a> Ctx<'a> {
         out
     }
 
-    /// Rows of black above and below the picture (cinematic's 2.39:1); 0 for other styles.
+    /// Rows of black above and below the picture (cinematic's 2.39:1 in a landscape frame);
+    /// 0 for other styles and for square and vertical frames, which a scope would leave a strip of.
     fn letterbox(&self) -> f32 {
         match self.style {
-            Style::Cinematic => ((self.h - self.w / 2.39) * 0.5).max(0.0),
+            Style::Cinematic if self.aspect > 1.2 => ((self.h - self.w / 2.39) * 0.5).max(0.0),
             _ => 0.0,
         }
     }

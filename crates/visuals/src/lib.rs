@@ -14,6 +14,8 @@ pub mod sequence;
 
 pub use color::Rgb;
 pub use draw::{draw, draw_baseline, draw_with_threads, Frame};
-pub use plan::{plan, Envelope, Palette, ProjectLook, Scene, VisualPlan, ENGINE_VERSION, MIN_FLASH_GAP_SECONDS};
+pub use plan::{
+    plan, Envelope, Palette, ProjectLook, Scene, Trim, TrimError, VisualPlan, ENGINE_VERSION, MIN_FLASH_GAP_SECONDS,
+};
 pub use prompt::{read as read_prompt, Light, Mood, Motif, PromptReading};
 pub use sequence::draw_frames;

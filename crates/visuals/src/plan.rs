@@ -169,6 +169,93 @@ pub struct VisualPlan {
     pub thumbnail_time: f64,
     /// Seeds every pseudo-random choice of the drawing.
     pub noise_seed: u32,
+    /// The part of the song this video covers, when it is a trim ([`VisualPlan::trimmed`]);
+    /// absent, the whole song.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trim: Option<Trim>,
+}
+
+/// A part of the song, in seconds of the song's own time, on whole frames.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Trim {
+    pub start: f64,
+    pub end: f64,
+}
+
+/// Why a trim cannot be rendered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrimError {
+    #[error("the trim starts at {start:.1} s, but the song is {duration:.1} s long: start it at least a second before the end")]
+    OutsideSong { start: f64, duration: f64 },
+}
+
+impl VisualPlan {
+    /// The frames of this video at `fps`: (the first, as a frame of the whole song, and how many).
+    /// Frame `first + n` of the song is at `(first + n) / fps` seconds, so a trim's frames are the
+    /// whole song's frames at the same times, to the byte.
+    pub fn frames(&self, fps: u32) -> (u64, u64) {
+        let fps = f64::from(fps.max(1));
+        let whole = (self.duration * fps).ceil().max(1.0) as u64;
+        match self.trim {
+            None => (0, whole),
+            Some(Trim { start, end }) => {
+                let first = (start * fps).round() as u64;
+                let last = ((end * fps).round() as u64).min(whole);
+                (first, last.saturating_sub(first).max(1))
+            }
+        }
+    }
+
+    /// Seconds of video: the song's, or the trim's.
+    pub fn length(&self) -> f64 {
+        match self.trim {
+            None => self.duration,
+            Some(t) => t.end - t.start,
+        }
+    }
+
+    /// This plan over `start..end` seconds of the song (`end` absent, past the song or within a
+    /// frame of its end: to its end), both on whole frames at `fps`: the slice of the whole song's
+    /// plan that a trim renders. Everything the drawing reads is kept, so the frames are those of
+    /// the whole song; only the thumbnail is chosen again, within the part. A part that would
+    /// end up shorter than a second (the decoded song is a little shorter than the length the
+    /// trim was checked against) starts a second before the end instead; one that starts after
+    /// the song's end is refused.
+    pub fn trimmed(mut self, start: f64, end: Option<f64>, fps: u32) -> Result<VisualPlan, TrimError> {
+        if !start.is_finite() || end.is_some_and(f64::is_nan) {
+            return Err(TrimError::OutsideSong { start, duration: self.duration });
+        }
+        let rate = f64::from(fps.max(1));
+        let whole = (self.duration * rate).ceil().max(1.0);
+        let mut first = (start.max(0.0) * rate).round();
+        let last = end.map_or(whole, |e| if e * rate > whole - 1.0 { whole } else { (e * rate).round() });
+        if !(first.is_finite() && last.is_finite()) || first >= whole {
+            return Err(TrimError::OutsideSong { start, duration: self.duration });
+        }
+        if last - first < rate {
+            first = (last - rate).max(0.0);
+        }
+        if last - first < rate {
+            return Err(TrimError::OutsideSong { start, duration: self.duration });
+        }
+        let (start, end) = (first / rate, last / rate);
+        self.thumbnail_time = thumbnail_time(&self.downbeats, &self.beats, &self.energy, start, end);
+        self.trim = Some(Trim { start, end });
+        Ok(self)
+    }
+}
+
+/// The frame a thumbnail shows within `start..end`: just after the loudest downbeat (or beat,
+/// when there are no downbeats), or 40% of the way in when there is neither.
+fn thumbnail_time(downbeats: &[f64], beats: &[f64], energy: &Envelope, start: f64, end: f64) -> f64 {
+    let times = if downbeats.is_empty() { beats } else { downbeats };
+    let loudest = times
+        .iter()
+        .copied()
+        .filter(|t| *t >= start && *t < end - 0.2)
+        .max_by(|a, b| energy.at(*a).total_cmp(&energy.at(*b)).then(b.total_cmp(a)));
+    loudest.map_or(start + (end - start) * 0.4, |t| (t + 0.12).min(end))
 }
 
 fn seed_bits(seed: &str) -> u64 {
@@ -389,14 +476,7 @@ pub fn plan(analysis: &Analysis, look: &ProjectLook, seed: &str) -> VisualPlan {
         flashes.sort_by(f64::total_cmp);
     }
 
-    let loudest = rhythm
-        .downbeats
-        .iter()
-        .chain(if rhythm.downbeats.is_empty() { rhythm.beats.iter() } else { [].iter() })
-        .copied()
-        .filter(|t| *t < duration - 0.2)
-        .max_by(|a, b| energy.at(*a).total_cmp(&energy.at(*b)).then(b.total_cmp(a)));
-    let thumbnail_time = loudest.map_or(duration * 0.4, |t| (t + 0.12).min(duration));
+    let thumbnail_time = thumbnail_time(&rhythm.downbeats, &rhythm.beats, &energy, 0.0, duration);
 
     VisualPlan {
         engine: ENGINE_VERSION,
@@ -421,5 +501,6 @@ pub fn plan(analysis: &Analysis, look: &ProjectLook, seed: &str) -> VisualPlan {
         high: band(&rhythm.bands.high),
         thumbnail_time,
         noise_seed,
+        trim: None,
     }
 }

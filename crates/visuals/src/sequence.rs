@@ -13,13 +13,14 @@ use std::sync::{mpsc, Condvar, Mutex};
 use crate::draw::{draw_with_threads, Frame};
 use crate::plan::VisualPlan;
 
-/// Draws frames `0..count` of `plan` (frame `n` at `from + n / fps` seconds) at `width`×`height`
-/// on `workers` threads and calls `sink(n, frame)` for each in order on this thread. Stops drawing
-/// as soon as `sink` answers `false`.
+/// Draws `count` frames of `plan` from frame `first` of the song (frame `n` of the run at
+/// `(first + n) / fps` seconds, so a run from the middle draws the very frames of a run from the
+/// start) at `width`×`height` on `workers` threads and calls `sink(n, frame)` for each in order on
+/// this thread. Stops drawing as soon as `sink` answers `false`.
 pub fn draw_frames(
     plan: &VisualPlan,
     (width, height): (u32, u32),
-    from: f64,
+    first: u64,
     count: u64,
     fps: u32,
     workers: usize,
@@ -68,7 +69,7 @@ pub fn draw_frames(
                 let mut n = k as u64;
                 while n < count {
                     let Some(mut frame) = take() else { return };
-                    draw_with_threads(plan, from + n as f64 / fps, &mut frame, 1);
+                    draw_with_threads(plan, (first + n) as f64 / fps, &mut frame, 1);
                     if full_tx.send(frame).is_err() {
                         return;
                     }

@@ -494,8 +494,8 @@ fn a_run_of_frames_on_several_workers_arrives_in_order_with_each_frame_s_own_byt
     let p = plan(track(), &look("neon rain over a night city", StylePreference::Glitch, 0.8), "run");
     for workers in [1, 2, 3] {
         let mut seen = Vec::new();
-        draw_frames(&p, (96, 54), 2.0, 7, 30, workers, |n, f| {
-            assert!(*f == frame(&p, 2.0 + n as f64 / 30.0, 96, 54), "frame {n} on {workers} workers");
+        draw_frames(&p, (96, 54), 60, 7, 30, workers, |n, f| {
+            assert!(*f == frame(&p, (60 + n) as f64 / 30.0, 96, 54), "frame {n} on {workers} workers");
             seen.push(n);
             true
         });
@@ -503,7 +503,7 @@ fn a_run_of_frames_on_several_workers_arrives_in_order_with_each_frame_s_own_byt
     }
     // A sink that refuses (an encoder gone away) stops the run.
     let mut handed = 0;
-    draw_frames(&p, (32, 18), 0.0, 10_000, 30, 2, |n, _| {
+    draw_frames(&p, (32, 18), 0, 10_000, 30, 2, |n, _| {
         handed += 1;
         n < 2
     });
@@ -532,5 +532,80 @@ fn the_preview_frame_is_the_render_frame_scaled_down() {
             }
             assert!(db >= 35.0, "{} at {t}: preview vs render {db:.1} dB", style.as_str());
         }
+        // And in a vertical frame: the preview samples its soft layers as the render of its shape does.
+        let render = frame(&plan, 2.0, 1080, 1920).downscaled(270, 480);
+        let db = psnr(&render, &frame(&plan, 2.0, 270, 480));
+        assert!(db >= 35.0, "{} vertical: preview vs render {db:.1} dB", style.as_str());
     }
+}
+
+/// A trim is the slice of the whole song's plan: its frames are the whole run's frames at the same
+/// times, to the byte; it starts and ends on whole frames; its thumbnail is a frame of the part;
+/// and a part after the song's end is refused.
+#[test]
+fn a_trim_draws_the_whole_songs_frames_over_its_part() {
+    let whole = plan(track(), &look("neon rain over a night city", StylePreference::Glitch, 0.8), "trim");
+    assert_eq!(whole.frames(30), (0, 480), "16 s");
+    let part = whole.clone().trimmed(4.01, Some(9.99), 30).unwrap();
+    assert_eq!(part.trim, Some(resonance_visuals::Trim { start: 4.0, end: 10.0 }), "on whole frames");
+    assert_eq!(part.frames(30), (120, 180));
+    assert_eq!(part.length(), 6.0);
+    assert!((4.0..10.0).contains(&part.thumbnail_time), "{}", part.thumbnail_time);
+    let mut all = Vec::new();
+    draw_frames(&whole, (48, 27), 0, 480, 30, 2, |_, f| {
+        all.push(f.rgb.clone());
+        true
+    });
+    let mut n = 0;
+    draw_frames(&part, (48, 27), 120, 180, 30, 2, |k, f| {
+        assert!(f.rgb == all[120 + k as usize], "frame {k} of the part is frame {} of the song", 120 + k);
+        n += 1;
+        true
+    });
+    assert_eq!(n, 180);
+    // An end past the song, or within a frame of its end, is its end.
+    assert_eq!(whole.clone().trimmed(12.0, Some(99.0), 30).unwrap().frames(30), (360, 120));
+    assert_eq!(whole.clone().trimmed(2.0, Some(15.99), 30).unwrap().frames(30), (60, 420));
+    // A part that would be under a second (the decoded song is shorter than the length it was
+    // checked against) ends where asked and starts a second before; one after the end is refused.
+    assert_eq!(whole.clone().trimmed(15.5, None, 30).unwrap().frames(30), (450, 30));
+    assert_eq!(whole.clone().trimmed(4.0, Some(4.5), 30).unwrap().frames(30), (105, 30));
+    assert!(whole.clone().trimmed(16.0, None, 30).is_err());
+    assert!(whole.clone().trimmed(f64::NAN, None, 30).is_err());
+    // Stored and read back, the trim is part of the recipe; a whole-song plan has none.
+    let stored = serde_json::to_value(&part).unwrap();
+    assert_eq!(stored["trim"], serde_json::json!({"start": 4.0, "end": 10.0}));
+    assert!(serde_json::to_value(&whole).unwrap().get("trim").is_none());
+}
+
+/// Each shape is composed for itself: the centre figures fit the short edge (a vertical frame's
+/// geometric rings stay inside its width), and the cinematic letterbox is landscape's alone.
+#[test]
+fn vertical_and_square_frames_are_composed_for_their_shape() {
+    let p = plan(track(), &look("a calm flat field", StylePreference::Geometric, 0.5), "shape");
+    // The figures' strokes (the brightest pixels) in a vertical frame: its outer columns hold
+    // few of them, as a landscape frame's outer columns do, since the figures fit its width.
+    let stroke_share = |w: u32, h: u32| {
+        let f = frame(&p, 6.0, w, h);
+        let lit: Vec<usize> = (0..(w * h) as usize)
+            .filter(|i| f.rgb[i * 3..][..3].iter().map(|v| u32::from(*v)).sum::<u32>() > 360)
+            .map(|i| i % w as usize)
+            .collect();
+        let outer = lit.iter().filter(|x| **x < (w / 8) as usize || **x >= (w - w / 8) as usize).count();
+        outer as f64 / lit.len().max(1) as f64
+    };
+    let (vertical, landscape) = (stroke_share(90, 160), stroke_share(160, 90));
+    assert!(landscape < 0.1, "{landscape:.3} of a landscape frame's strokes in its outer columns");
+    assert!(
+        vertical < 0.1,
+        "the figures sit inside a vertical frame: {vertical:.3} of their strokes in its outer columns"
+    );
+    let c = plan(track(), &look("a night city", StylePreference::Cinematic, 0.5), "shape");
+    let top_row_light = |w: u32, h: u32| {
+        let f = frame(&c, 6.0, w, h);
+        f.rgb[..(w * 3 * (h / 20)) as usize].iter().map(|v| u32::from(*v)).sum::<u32>()
+    };
+    assert_eq!(top_row_light(160, 90), 0, "a landscape frame is letterboxed");
+    assert!(top_row_light(90, 160) > 0, "a vertical frame is not");
+    assert!(top_row_light(100, 100) > 0, "nor a square one");
 }

@@ -1,6 +1,7 @@
 //! Starting generations, and the finished videos and thumbnails (from the media cache, offline
 //! too).
 
+use resonance_api::generations::NewGeneration;
 use resonance_api::model::Generation;
 use resonance_api::sharing::{ShareLifetime, ShareLink};
 use resonance_client::export::Preset;
@@ -11,12 +12,13 @@ use super::State;
 use crate::error::CmdResult;
 use crate::events::ExportProgress;
 
-/// Starts a generation (needs the server: it counts against the month's quota). `seed` repeats
-/// an earlier render's look ("re-run with the same seed").
+/// Starts a generation (needs the server: it counts against the month's quota). `request.seed`
+/// repeats an earlier render's look ("re-run with the same seed"); `request.trim_start` and
+/// `request.trim_end` render a part of the song.
 #[tauri::command]
 #[specta::specta]
-pub async fn generate(state: State<'_>, project: Uuid, seed: Option<String>) -> CmdResult<Generation> {
-    let generation = state.client.read().await.start_generation(project, seed).await?;
+pub async fn generate(state: State<'_>, project: Uuid, request: NewGeneration) -> CmdResult<Generation> {
+    let generation = state.client.read().await.start_generation(project, &request).await?;
     state.sync_now();
     Ok(generation)
 }

@@ -1,6 +1,6 @@
 //! Projects from the mirror (instant, offline too), and changes to them through the outbox.
 
-use resonance_api::model::{Generation, Organization, Project, Resolution, Role};
+use resonance_api::model::{AspectRatio, Generation, Organization, Project, Resolution, Role};
 use resonance_api::plans::Plan;
 use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_client::LocalProject;
@@ -20,6 +20,7 @@ pub struct ProjectRow {
     pub updated_at: Option<String>,
     pub audio_duration: Option<f64>,
     pub resolution: Option<resonance_api::model::Resolution>,
+    pub aspect: resonance_api::model::AspectRatio,
     pub pending_changes: u32,
     pub conflict: Option<String>,
 }
@@ -34,6 +35,7 @@ impl From<LocalProject> for ProjectRow {
             updated_at: project.updated_at.map(|t| t.to_rfc3339()),
             audio_duration: project.audio_duration,
             resolution: project.resolution,
+            aspect: project.aspect.unwrap_or_default(),
             pending_changes,
             conflict,
         }
@@ -80,6 +82,7 @@ pub fn allowance(
     role: Role,
     org: Option<&Organization>,
     resolution: Option<Resolution>,
+    aspect: AspectRatio,
     now: chrono::DateTime<chrono::Utc>,
 ) -> GenerateAllowance {
     use resonance_api::model::SubscriptionStatus as S;
@@ -103,11 +106,13 @@ pub fn allowance(
             _ => {}
         }
         let plan = Plan::of(org);
-        if let Some(r) = resolution.filter(|r| !plan.allows(*r)) {
+        if let Some(r) = resolution.filter(|r| !plan.allows(*r, aspect)) {
+            let (w, h) = r.dimensions_for(aspect);
             return refuse(&format!(
-                "The {} plan renders up to {}, and this project is set to {}. Choose a lower resolution, or the owner can upgrade under Account & plan.",
+                "The {} plan renders up to {} ({} pixels on the long edge), and this project is set to {} in {aspect} ({w}×{h}). Choose a lower resolution, or the owner can upgrade under Account & plan.",
                 plan.name,
                 plan.max_resolution.as_str(),
+                plan.max_resolution.long_edge(AspectRatio::Landscape),
                 r.as_str()
             ));
         }
@@ -153,7 +158,13 @@ pub async fn project(state: State<'_>, id: Uuid) -> CmdResult<ProjectDetail> {
         .find(|e| e.project_id == id && e.conflict)
         .map(|e| e.last_error.clone().unwrap_or_else(|| "The server refused a change to this project.".into()));
     let role = client.account()?.role;
-    let generate = allowance(role, client.organization()?.as_ref(), project.resolution, chrono::Utc::now());
+    let generate = allowance(
+        role,
+        client.organization()?.as_ref(),
+        project.resolution,
+        project.aspect.unwrap_or_default(),
+        chrono::Utc::now(),
+    );
     Ok(ProjectDetail { project, generations, pending_changes, conflict, on_server: client.on_server(id)?, generate })
 }
 
@@ -232,7 +243,13 @@ mod tests {
             (Role::Developer, Some(SubscriptionStatus::Trialing), 2, 3, 3, None),
         ];
         for (role, status, used, limit, trial, want) in cases {
-            let a = allowance(role, Some(&org(status, used, limit, trial)), Some(Resolution::R1080p), now);
+            let a = allowance(
+                role,
+                Some(&org(status, used, limit, trial)),
+                Some(Resolution::R1080p),
+                AspectRatio::Landscape,
+                now,
+            );
             assert_eq!(a.allowed, want.is_none(), "{role:?} {status:?} {used}/{limit}: {a:?}");
             if let Some(w) = want {
                 assert!(a.reason.as_deref().is_some_and(|r| r.contains(w)), "reason for {role:?} {status:?}: {a:?}");
@@ -245,14 +262,19 @@ mod tests {
     fn generate_is_refused_above_the_plans_resolution() {
         let now = chrono::Utc::now();
         let mut free = org(Some(SubscriptionStatus::Trialing), 0, 3, 5);
-        let a = allowance(Role::Owner, Some(&free), Some(Resolution::R2160p), now);
+        use AspectRatio::*;
+        let a = allowance(Role::Owner, Some(&free), Some(Resolution::R2160p), Landscape, now);
         assert!(
             !a.allowed && a.reason.as_deref().is_some_and(|r| r.contains("Free plan renders up to 1080p")),
             "{a:?}"
         );
-        assert!(allowance(Role::Owner, Some(&free), Some(Resolution::R1080p), now).allowed);
+        assert!(allowance(Role::Owner, Some(&free), Some(Resolution::R1080p), Landscape, now).allowed);
+        // The long edge decides: a 1440p square is 1440 wide, a 1440p vertical 2560 high.
+        assert!(allowance(Role::Owner, Some(&free), Some(Resolution::R1440p), Square, now).allowed);
+        let tall = allowance(Role::Owner, Some(&free), Some(Resolution::R1440p), Vertical, now);
+        assert!(!tall.allowed && tall.reason.as_deref().is_some_and(|r| r.contains("1440×2560")), "{tall:?}");
         free.subscription_plan = Some("studio".into());
         free.subscription_status = Some(SubscriptionStatus::Active);
-        assert!(allowance(Role::Owner, Some(&free), Some(Resolution::R2160p), now).allowed);
+        assert!(allowance(Role::Owner, Some(&free), Some(Resolution::R2160p), Landscape, now).allowed);
     }
 }

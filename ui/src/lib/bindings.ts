@@ -191,12 +191,13 @@ async uploads(project: string) : Promise<Result<Upload[], CommandError>> {
 }
 },
 /**
- * Starts a generation (needs the server: it counts against the month's quota). `seed` repeats
- * an earlier render's look ("re-run with the same seed").
+ * Starts a generation (needs the server: it counts against the month's quota). `request.seed`
+ * repeats an earlier render's look ("re-run with the same seed"); `request.trim_start` and
+ * `request.trim_end` render a part of the song.
  */
-async generate(project: string, seed: string | null) : Promise<Result<Generation, CommandError>> {
+async generate(project: string, request: NewGeneration) : Promise<Result<Generation, CommandError>> {
     try {
-    return { status: "ok", data: await TAURI_INVOKE("generate", { project, seed }) };
+    return { status: "ok", data: await TAURI_INVOKE("generate", { project, request }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -418,7 +419,7 @@ waveformProgress: "waveform-progress"
 
 /** user-defined constants **/
 
-export const CATALOG = [[30.0,300.0],[["as-rendered","The render as it is (MP4)"],["youtube","YouTube: H.264 High, AAC 320 kb/s"],["vertical","Shorts, Reels, TikTok: 1080×1920 vertical"],["canvas","Spotify Canvas: an 8-second vertical loop, no sound"],["gif","GIF: 10 seconds, 480 px wide"],["webm","WebM for the web: VP9 and Opus"]],[1,7,30]] as const;
+export const CATALOG = [[30.0,300.0],[["as-rendered","The render as it is (MP4)"],["youtube","YouTube: H.264 High, AAC 320 kb/s"],["vertical","Shorts, Reels, TikTok: 1080×1920 vertical"],["canvas","Spotify Canvas: an 8-second vertical loop, no sound"],["gif","GIF: 10 seconds, 480 px wide"],["webm","WebM for the web: VP9 and Opus"]],[1,7,30],[["16:9","Landscape: YouTube, Vimeo, a screen",[["720p",[1280,720]],["1080p",[1920,1080]],["1440p",[2560,1440]],["2160p",[3840,2160]]]],["9:16","Vertical: Shorts, Reels, TikTok, Stories",[["720p",[720,1280]],["1080p",[1080,1920]],["1440p",[1440,2560]],["2160p",[2160,3840]]]],["1:1","Square: an Instagram or Facebook feed",[["720p",[720,720]],["1080p",[1080,1080]],["1440p",[1440,1440]],["2160p",[2160,2160]]]],["4:5","Portrait: Instagram's tallest feed post",[["720p",[720,900]],["1080p",[1080,1350]],["1440p",[1440,1800]],["2160p",[2160,2700]]]]]] as const;
 
 /** user-defined types **/
 
@@ -447,6 +448,14 @@ subscribed: boolean }
  * What a word (or a run of words) decided.
  */
 export type Aspect = "palette" | "motif" | "light" | "mood" | "motion" | "temperature"
+/**
+ * The shape of a render. The resolution names its short edge; a plan's limit is its long edge.
+ * - `16:9`: landscape, YouTube (the default);
+ * - `9:16`: vertical, Shorts, Reels and TikTok;
+ * - `1:1`: square, Instagram's feed;
+ * - `4:5`: Instagram's tall portrait.
+ */
+export type AspectRatio = "16:9" | "9:16" | "1:1" | "4:5"
 /**
  * A previewed track and where the player finds its playable copy.
  */
@@ -644,7 +653,15 @@ frames: number; sample_rate: number; channels: number; bit_depth: number | null;
  * Whether Generate may be pressed, and if not, why; and what is left of the month's quota.
  */
 export type GenerateAllowance = { allowed: boolean; reason: string | null; used: number | null; limit: number | null }
-export type Generation = { id: string; project_id: string | null; organization_id: string; user_id: string; seed: string; generation_number: number | null; audio_analysis: JsonValue | null; visual_plan: JsonValue | null; video_url: string | null; thumbnail_url: string | null; duration: number | null; file_size: number | null; render_time_seconds: number | null; status: GenerationStatus | null; error_message: string | null; created_at: string | null; completed_at: string | null }
+export type Generation = { id: string; project_id: string | null; organization_id: string; user_id: string; seed: string; generation_number: number | null; audio_analysis: JsonValue | null; visual_plan: JsonValue | null; video_url: string | null; thumbnail_url: string | null; duration: number | null; file_size: number | null; render_time_seconds: number | null; status: GenerationStatus | null; error_message: string | null; 
+/**
+ * Where the render starts in the song, in seconds, when it covers a part of it (a trim).
+ */
+trim_start?: number | null; 
+/**
+ * Where the render ends in the song, in seconds, when it covers a part of it.
+ */
+trim_end?: number | null; created_at: string | null; completed_at: string | null }
 export type GenerationStatus = "pending" | "processing" | "completed" | "failed"
 /**
  * An invitation as the admin sees it once: the code to hand to the invitee.
@@ -675,6 +692,26 @@ export type NamedColor = { name: string; color: string }
  * Show this generation (a notification was clicked).
  */
 export type Navigate = { project_id: string; generation_id: string | null }
+/**
+ * `POST /v1/projects/{id}/generations`. Send it with an `Idempotency-Key`: a retry returns the
+ * same generation and is not counted against the quota twice.
+ */
+export type NewGeneration = { 
+/**
+ * Re-render with the seed of an earlier generation (its `seed` up to any `~`); omitted, the
+ * server picks a new one.
+ */
+seed?: string | null; 
+/**
+ * Render only a part of the song: from this second (absent: its start). Quota counts the
+ * render once, like any other; its frames are those of the whole song's render.
+ */
+trim_start?: number | null; 
+/**
+ * Render only a part of the song: up to this second (absent, or past the song's end: its end).
+ * At least `MIN_TRIM_SECONDS` after `trim_start`.
+ */
+trim_end?: number | null }
 export type NewProject = { 
 /**
  * Client-made id: a retried create with the same id and fields returns the same project.
@@ -683,7 +720,11 @@ id?: string | null; name: string; description?: string | null; prompt: string; a
 /**
  * The creator's tempo (BPM), when the detected one is wrong; absent: the detected one.
  */
-tempo_bpm?: number | null }
+tempo_bpm?: number | null; 
+/**
+ * The shape of its renders; absent: 16:9.
+ */
+aspect?: AspectRatio | null }
 export type Organization = { id: string; name: string; slug: string | null; stripe_customer_id: string | null; stripe_subscription_id: string | null; subscription_status: SubscriptionStatus | null; subscription_plan: string | null; trial_ends_at: string | null; generations_this_month: number | null; generations_limit: number | null; settings: JsonValue | null; created_at: string | null; updated_at: string | null }
 export type Plan = { 
 /**
@@ -739,7 +780,11 @@ export type Project = { id: string; organization_id: string; user_id: string; na
  * The creator's tempo (BPM) when the detected one is wrong: renders follow it. Absent from
  * projects stored before it existed.
  */
-tempo_bpm?: number | null; status: ProjectStatus | null; created_at: string | null; updated_at: string | null }
+tempo_bpm?: number | null; 
+/**
+ * The shape of its renders (absent from projects stored before shapes existed: 16:9).
+ */
+aspect?: AspectRatio | null; status: ProjectStatus | null; created_at: string | null; updated_at: string | null }
 /**
  * A project with its generations and what the Generate button needs to know.
  */
@@ -768,11 +813,11 @@ export type ProjectPatch = { name?: string | null; description?: string | null; 
 /**
  * The creator's tempo, 30 to 300 BPM; 0 returns to the detected one.
  */
-tempo_bpm?: number | null }
+tempo_bpm?: number | null; aspect?: AspectRatio | null }
 /**
  * A row of the project list: what the list shows, without the prompt and parameters.
  */
-export type ProjectRow = { id: string; name: string; status: ProjectStatus | null; updated_at: string | null; audio_duration: number | null; resolution: Resolution | null; pending_changes: number; conflict: string | null }
+export type ProjectRow = { id: string; name: string; status: ProjectStatus | null; updated_at: string | null; audio_duration: number | null; resolution: Resolution | null; aspect: AspectRatio; pending_changes: number; conflict: string | null }
 export type ProjectStatus = "draft" | "queued" | "analyzing" | "orchestrating" | "rendering" | "completed" | "failed"
 /**
  * Everything the engine took from a prompt, and why.

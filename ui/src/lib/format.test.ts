@@ -37,4 +37,17 @@ describe("format", () => {
     expect(percent(0.426)).toBe("43%");
     expect(percent(2)).toBe("100%");
   });
+  it("reads and prints times in a song as creators write them", async () => {
+    const { clock, parseClock } = await import("./format");
+    expect(clock(40)).toBe("0:40");
+    expect(clock(65.5)).toBe("1:05.5");
+    expect(clock(59.96)).toBe("1:00");
+    expect(parseClock("0:40")).toBe(40);
+    expect(parseClock("1:05.5")).toBe(65.5);
+    expect(parseClock(" 40 ")).toBe(40);
+    for (const bad of ["", "-3", "1:60", "1:5", "a:10", "+4", "1:2:03", "Infinity", "1e2", ".5", "5.", "1:05.", "+1:05"]) {
+      expect(parseClock(bad)).toBeNull();
+    }
+    for (const t of [0, 9.9, 61.2, 3599]) expect(parseClock(clock(t))).toBe(t);
+  });
 });

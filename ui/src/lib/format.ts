@@ -84,3 +84,23 @@ export function percent(fraction: number | null | undefined): string {
   if (fraction == null || !Number.isFinite(fraction)) return "–";
   return `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)}%`;
 }
+
+/** A time in a song as a creator reads it: 0:40, 1:05.5 (tenths only when there are some). */
+export function clock(seconds: number): string {
+  const tenths = Math.round(Math.max(0, seconds) * 10);
+  const [minutes, rest] = [Math.floor(tenths / 600), tenths % 600];
+  const whole = String(Math.floor(rest / 10)).padStart(2, "0");
+  return rest % 10 === 0 ? `${minutes}:${whole}` : `${minutes}:${whole}.${rest % 10}`;
+}
+
+/** A time typed by a creator: seconds (40, 40.5) or minutes:seconds (0:40, 1:05.5); null otherwise. */
+export function parseClock(text: string): number | null {
+  const s = text.trim();
+  const number = (p: string) => (/^\d+(\.\d+)?$/.test(p) ? Number(p) : null);
+  const m = /^(\d+):(\d{2}(?:\.\d+)?)$/.exec(s);
+  if (m) {
+    const sec = number(m[2]);
+    return sec !== null && sec < 60 ? Number(m[1]) * 60 + sec : null;
+  }
+  return number(s);
+}

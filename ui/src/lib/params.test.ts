@@ -47,4 +47,28 @@ describe("tempo", () => {
     expect(tempoUncertain(124, 0.3, 62)).toBe(false);
     expect(tempoUncertain(null, 0, null)).toBe(false);
   });
+  it("sizes frames from the catalog: the resolution names the short edge", async () => {
+    const { frameSize, cssAspect, SHAPES } = await import("./params");
+    expect(frameSize("1080p", "16:9")).toEqual([1920, 1080]);
+    expect(frameSize("1080p", "9:16")).toEqual([1080, 1920]);
+    expect(frameSize("720p", "4:5")).toEqual([720, 900]);
+    expect(frameSize("1440p", "1:1")).toEqual([1440, 1440]);
+    expect(SHAPES.map(([a]) => a)).toEqual(["16:9", "9:16", "1:1", "4:5"]);
+    expect(cssAspect("9:16")).toBe("9 / 16");
+    expect(cssAspect(null)).toBe("16 / 9");
+  });
+  it("snaps a dragged part to the nearest downbeats, at least a second long", async () => {
+    const { snapTrim } = await import("./params");
+    const downbeats = [0.5, 2.5, 4.5, 6.5, 8.5];
+    expect(snapTrim(2.9, 6.1, downbeats, [], 10)).toEqual([2.5, 6.5]);
+    // Dragged right to left, the same part.
+    expect(snapTrim(6.1, 2.9, downbeats, [], 10)).toEqual([2.5, 6.5]);
+    // The song's end is an edge too.
+    expect(snapTrim(4.4, 9.9, downbeats, [], 10)).toEqual([4.5, 10]);
+    // Both ends on one downbeat: no part.
+    expect(snapTrim(2.4, 2.6, downbeats, [], 10)).toBeNull();
+    // Beats when there are no downbeats; tenths when there are neither.
+    expect(snapTrim(1.1, 2.9, [], [1, 2, 3], 10)).toEqual([1, 3]);
+    expect(snapTrim(1.04, 3.26, [], [], 10)).toEqual([1, 3.3]);
+  });
 });

@@ -1,11 +1,11 @@
 // The render parameters as a creator reads them.
-import { CATALOG, type Resolution, type StylePreference } from "./bindings";
+import { CATALOG, type AspectRatio, type Resolution, type StylePreference } from "./bindings";
 
 export const RESOLUTIONS: { value: Resolution; text: string }[] = [
-  { value: "720p", text: "720p (1280×720) · fastest" },
-  { value: "1080p", text: "1080p (1920×1080) · Full HD" },
-  { value: "1440p", text: "1440p (2560×1440) · QHD" },
-  { value: "2160p", text: "2160p (3840×2160) · 4K, slowest" },
+  { value: "720p", text: "720p · fastest" },
+  { value: "1080p", text: "1080p · Full HD" },
+  { value: "1440p", text: "1440p · QHD" },
+  { value: "2160p", text: "2160p · 4K, slowest" },
 ];
 
 export const STYLES: { value: StylePreference; text: string; meaning: string }[] = [
@@ -80,8 +80,42 @@ export function lookSeedOf(projectId: string): string | null {
   }
 }
 
-/** The tempos a creator may set (the server's limits). */
-export const [[TEMPO_MIN_BPM, TEMPO_MAX_BPM], EXPORT_PRESETS, SHARE_LINK_DAYS] = CATALOG;
+/**
+ * The tempos a creator may set (the server's limits), the export presets, a share link's
+ * lifetimes, and the shapes with what each is for and its frame size at every resolution.
+ */
+export const [[TEMPO_MIN_BPM, TEMPO_MAX_BPM], EXPORT_PRESETS, SHARE_LINK_DAYS, SHAPES] = CATALOG;
+
+/** A frame's [width, height] at `resolution` in `aspect` (the resolution names the short edge). */
+export function frameSize(resolution: Resolution, aspect: AspectRatio): [number, number] {
+  const shape = SHAPES.find(([a]) => a === aspect) ?? SHAPES[0];
+  const found = shape[2].find(([r]) => r === resolution) ?? shape[2][1];
+  return [found[1][0], found[1][1]];
+}
+
+/** A shape as CSS writes an aspect ratio: "9 / 16". */
+export function cssAspect(aspect: AspectRatio | null | undefined): string {
+  return (aspect ?? "16:9").replace(":", " / ");
+}
+
+/**
+ * The part of a song between two times, snapped to the nearest downbeats (to beats when there are
+ * none, to the tenth of a second when there are neither), at least a second long and within the
+ * song: what a drag on the waveform selects.
+ */
+export function snapTrim(a: number, b: number, downbeats: readonly number[], beats: readonly number[], duration: number): [number, number] | null {
+  const grid = (downbeats.length ? downbeats : beats).filter((t) => t >= 0 && t <= duration);
+  const snap = (t: number) => {
+    if (!grid.length) return Math.round(t * 10) / 10;
+    const near = grid.reduce((best, g) => (Math.abs(g - t) < Math.abs(best - t) ? g : best), grid[0]);
+    // The song's own start and end are edges too.
+    return [0, duration, near].reduce((best, g) => (Math.abs(g - t) < Math.abs(best - t) ? g : best), near);
+  };
+  let [start, end] = [snap(Math.min(a, b)), snap(Math.max(a, b))];
+  start = Math.max(0, start);
+  end = Math.min(duration, end);
+  return end - start >= 1 ? [start, end] : null;
+}
 
 /**
  * Whether to say "tempo uncertain": a detected tempo whose confidence is below one half (on the

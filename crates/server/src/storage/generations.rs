@@ -17,7 +17,11 @@ pub async fn start(tx: &mut Tx, caller: &Caller, project: Uuid, new: &NewGenerat
     let seed = new.seed.as_deref().map(resonance_api::generations::render_seed);
     let made = fetch_one_json::<Generation>(
         tx,
-        sqlx::query_scalar("SELECT to_jsonb(g) FROM auth_private.start_generation($1, $2) g").bind(project).bind(seed),
+        sqlx::query_scalar("SELECT to_jsonb(g) FROM auth_private.start_generation($1, $2, $3, $4) g")
+            .bind(project)
+            .bind(seed)
+            .bind(new.trim_start)
+            .bind(new.trim_end),
     )
     .await?
     .ok_or_else(|| Error::Invariant("start_generation returned no row".into()))?;

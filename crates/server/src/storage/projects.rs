@@ -47,10 +47,11 @@ pub async fn create(tx: &mut Tx, caller: &Caller, new: &NewProject) -> Result<Cr
         tx,
         sqlx::query_scalar(
             "INSERT INTO projects (id, organization_id, user_id, name, description, prompt, audio_path, \
-               audio_duration, resolution, style_preference, footage_visibility, effect_intensity, tempo_bpm) \
+               audio_duration, resolution, style_preference, footage_visibility, effect_intensity, tempo_bpm, \
+               aspect) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::float8::numeric, coalesce($9, '1080p'), \
                coalesce($10, 'organic'), coalesce($11::float8::numeric, 0.6), coalesce($12::float8::numeric, 0.5), \
-               $13::float8::numeric) \
+               $13::float8::numeric, coalesce($14, '16:9')) \
              ON CONFLICT (id) DO NOTHING RETURNING to_jsonb(projects.*)",
         )
         .bind(id)
@@ -65,7 +66,8 @@ pub async fn create(tx: &mut Tx, caller: &Caller, new: &NewProject) -> Result<Cr
         .bind(new.style_preference.map(|s| s.as_str()))
         .bind(new.footage_visibility)
         .bind(new.effect_intensity)
-        .bind(new.tempo_bpm),
+        .bind(new.tempo_bpm)
+        .bind(new.aspect.map(|a| a.as_str())),
     )
     .await?;
     match inserted {
@@ -114,7 +116,8 @@ pub async fn update(tx: &mut Tx, caller: &Caller, id: Uuid, patch: &ProjectPatch
                style_preference = coalesce($8, style_preference), \
                footage_visibility = coalesce($9::float8::numeric, footage_visibility), \
                effect_intensity = coalesce($10::float8::numeric, effect_intensity), \
-               tempo_bpm = CASE WHEN $12 THEN $11::float8::numeric ELSE tempo_bpm END \
+               tempo_bpm = CASE WHEN $12 THEN $11::float8::numeric ELSE tempo_bpm END, \
+               aspect = coalesce($13, aspect) \
              WHERE id = $1 RETURNING to_jsonb(projects.*)",
         )
         .bind(id)
@@ -129,7 +132,8 @@ pub async fn update(tx: &mut Tx, caller: &Caller, id: Uuid, patch: &ProjectPatch
         .bind(patch.effect_intensity)
         // Set, cleared (`0`) or left: the patch says which (`ProjectPatch::tempo_after`).
         .bind(patch.tempo_after(None))
-        .bind(patch.tempo_bpm.is_some()),
+        .bind(patch.tempo_bpm.is_some())
+        .bind(patch.aspect.map(|a| a.as_str())),
     )
     .await?
     .ok_or_else(|| Error::not_found(NOT_FOUND))?;

@@ -188,6 +188,7 @@ pub const COLUMNS: [(&str, &[(&str, Kind)]); 5] = {
                 ("created_at", Time),
                 ("updated_at", Time),
                 ("tempo_bpm", Float),
+                ("aspect", Text),
             ],
         ),
         (
@@ -210,6 +211,8 @@ pub const COLUMNS: [(&str, &[(&str, Kind)]); 5] = {
                 ("error_message", Text),
                 ("created_at", Time),
                 ("completed_at", Time),
+                ("trim_start", Float),
+                ("trim_end", Float),
             ],
         ),
         (

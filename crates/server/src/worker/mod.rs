@@ -62,6 +62,8 @@ pub enum RenderError {
     AudioUnreadable(object_store::Error),
     #[error("the audio cannot be analysed ({}: {})", .0.kind, .0.message)]
     Unanalysable(resonance_audio::AudioError),
+    #[error("the generation cannot be rendered: {0}")]
+    Trim(resonance_visuals::TrimError),
     #[error("the renderer crashed")]
     Crashed(String),
     #[error("the video could not be encoded")]
@@ -78,7 +80,10 @@ impl RenderError {
     /// Whether another attempt can succeed: a project without audio or with audio that cannot
     /// be decoded fails at once instead of three times.
     pub fn retryable(&self) -> bool {
-        !matches!(self, RenderError::NoInputs | RenderError::NoAudio | RenderError::Unanalysable(_))
+        !matches!(
+            self,
+            RenderError::NoInputs | RenderError::NoAudio | RenderError::Unanalysable(_) | RenderError::Trim(_)
+        )
     }
 
     fn log_detail(&self) {
@@ -192,6 +197,14 @@ struct Inputs {
     /// The creator's tempo, when set (absent from jobs queued before it existed).
     #[serde(default)]
     tempo_bpm: Option<f64>,
+    /// The shape (absent from jobs queued before shapes existed: 16:9).
+    #[serde(default)]
+    aspect: resonance_api::model::AspectRatio,
+    /// The part of the song to render, when the generation is a trim.
+    #[serde(default)]
+    trim_start: Option<f64>,
+    #[serde(default)]
+    trim_end: Option<f64>,
 }
 
 /// Whether `key` is an object of this job's own project: the worker reads nothing else.
@@ -251,12 +264,17 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
         effect_intensity: inputs.effect_intensity,
         footage_visibility: inputs.footage_visibility,
     };
-    let plan = resonance_visuals::plan(&analysis, &look, &seed);
+    let mut plan = resonance_visuals::plan(&analysis, &look, &seed);
+    if inputs.trim_start.is_some() || inputs.trim_end.is_some() {
+        // The whole song's plan over the part: the trim's frames are the full render's.
+        plan =
+            plan.trimmed(inputs.trim_start.unwrap_or(0.0), inputs.trim_end, render::FPS).map_err(RenderError::Trim)?;
+    }
     queue::store_plan(db, job, &plan).await?;
 
     // Rendering.
     queue::enter(db, job, Stage::Rendering).await?;
-    let size = inputs.resolution.dimensions();
+    let size = inputs.resolution.dimensions_for(inputs.aspect);
     let (video, thumbnail) = (scratch.0.join("video.mp4"), scratch.0.join("thumbnail.jpg"));
     let (v, t, a, p) = (video.clone(), thumbnail.clone(), audio.clone(), plan.clone());
     let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(0.0f64);
@@ -286,7 +304,7 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
         storage.put(&ObjectPath::from(key), bytes.into()).await.map_err(RenderError::Store)?;
     }
     let finished = queue::Finished {
-        duration: plan.duration,
+        duration: plan.length(),
         file_size: std::fs::metadata(&video).map(|m| m.len()).unwrap_or(0),
         render_seconds: started.elapsed().as_secs(),
     };

@@ -17,7 +17,7 @@ pub const FPS: u32 = 30;
 /// this: 25 MB each at 2160p).
 const MAX_WORKERS: usize = 8;
 
-/// The longest edge of the thumbnail.
+/// The thumbnail's short edge at most (its height in 16:9, its width in 9:16).
 const THUMBNAIL_HEIGHT: u32 = 720;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,10 +30,11 @@ pub enum EncodeError {
     Io(#[from] std::io::Error),
 }
 
-/// The x264 preset and quality for an output height: chosen with `cargo xtask bench`'s figures
-/// so that drawing and encoding together stay close to what encoding alone needs.
-pub fn x264_settings(height: u32) -> (&'static str, u8) {
-    match height {
+/// The x264 preset and quality for a frame of `width`×`height`, by its short edge (what the
+/// resolution names, whatever the shape): chosen with `cargo xtask bench`'s figures so that
+/// drawing and encoding together stay close to what encoding alone needs.
+pub fn x264_settings((width, height): (u32, u32)) -> (&'static str, u8) {
+    match width.min(height) {
         0..=720 => ("veryfast", 20),
         721..=1080 => ("veryfast", 21),
         _ => ("superfast", 22),
@@ -98,7 +99,9 @@ fn finished(child: std::process::Child) -> Result<(), EncodeError> {
 }
 
 /// Renders `plan` with `audio` into `video` (H.264 + AAC, `width`×`height`), calling `progress`
-/// with the fraction done now and then, and the thumbnail (`THUMBNAIL_HEIGHT` high at most).
+/// with the fraction done now and then, and the thumbnail (`THUMBNAIL_HEIGHT` on its short edge
+/// at most). A trimmed plan renders its part of the song: those frames of the whole song's video,
+/// and that part of the audio.
 pub fn render(
     plan: &VisualPlan,
     audio: &Path,
@@ -107,10 +110,9 @@ pub fn render(
     (width, height): (u32, u32),
     mut progress: impl FnMut(f64) + Send,
 ) -> Result<(), EncodeError> {
-    let frames = (plan.duration * f64::from(FPS)).ceil().max(1.0) as u64;
+    let (first, frames) = plan.frames(FPS);
     // The thumbnail first, encoded by its own ffmpeg while the video is drawn and encoded.
-    let thumb_h = height.min(THUMBNAIL_HEIGHT);
-    let thumb_w = ((u64::from(width) * u64::from(thumb_h) / u64::from(height.max(1))) as u32) & !1;
+    let (thumb_w, thumb_h) = thumbnail_size(width, height);
     let mut frame = Frame::new(thumb_w, thumb_h);
     draw(plan, plan.thumbnail_time, &mut frame);
     let mut thumb = ffmpeg_for_frames(thumb_w, thumb_h)
@@ -126,8 +128,15 @@ pub fn render(
         let _ = stdin.write_all(&frame.rgb);
     }
     drop(frame);
-    let (preset, crf) = x264_settings(height);
-    let spawned = ffmpeg_for_frames(width, height)
+    let (preset, crf) = x264_settings((width, height));
+    let mut encoder = ffmpeg_for_frames(width, height);
+    if plan.trim.is_some() {
+        // The audio of the part: ffmpeg decodes from the start and drops what comes before
+        // (exact to the sample for audio), and stops at the part's end.
+        let (fps, first) = (f64::from(FPS), first as f64);
+        encoder.args(["-ss", &format!("{:.6}", first / fps), "-t", &format!("{:.6}", frames as f64 / fps)]);
+    }
+    let spawned = encoder
         .arg("-i")
         .arg(audio)
         .args(["-map", "0:v:0", "-map", "1:a:0", "-pix_fmt", "yuv420p"])
@@ -156,7 +165,7 @@ pub fn render(
         std::thread::scope(|s| {
             s.spawn(|| {
                 yield_to_encoder();
-                stream_frames(plan, frames, (width, height), stdin, &mut progress);
+                stream_frames(plan, (first, frames), (width, height), stdin, &mut progress);
             });
         });
     }
@@ -167,17 +176,27 @@ pub fn render(
     thumbnailed
 }
 
-/// Draws frames 0..`frames` on every core (at most `MAX_WORKERS`) and writes them in order to
-/// `out` while the next ones are drawn. Stops early if the reader goes away (its message says why).
+/// The thumbnail's size for a video of `width`×`height`: the same shape, its short edge at most
+/// `THUMBNAIL_HEIGHT`, both edges even.
+pub fn thumbnail_size(width: u32, height: u32) -> (u32, u32) {
+    let (w, h) = (u64::from(width.max(1)), u64::from(height.max(1)));
+    let short = w.min(h).min(u64::from(THUMBNAIL_HEIGHT));
+    let scale = |edge: u64| ((edge * short / w.min(h)) as u32 & !1).max(2);
+    (scale(w), scale(h))
+}
+
+/// Draws `frames` frames from frame `first` of the song on every core (at most `MAX_WORKERS`)
+/// and writes them in order to `out` while the next ones are drawn. Stops early if the reader goes
+/// away (its message says why).
 pub fn stream_frames(
     plan: &VisualPlan,
-    frames: u64,
+    (first, frames): (u64, u64),
     size: (u32, u32),
     mut out: impl Write,
     progress: &mut impl FnMut(f64),
 ) {
     let workers = std::thread::available_parallelism().map_or(1, usize::from).min(MAX_WORKERS);
-    draw_frames(plan, size, 0.0, frames, FPS, workers, |n, frame| {
+    draw_frames(plan, size, first, frames, FPS, workers, |n, frame| {
         if out.write_all(&frame.rgb).is_err() {
             return false;
         }
@@ -192,6 +211,24 @@ pub fn stream_frames(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    /// A shape keeps its resolution's encoder settings: a 1080p vertical is encoded as a 1080p
+    /// landscape is, not as 1440p; and the thumbnail keeps the video's shape.
+    #[test]
+    fn every_shape_is_encoded_and_thumbnailed_by_its_short_edge() {
+        use resonance_api::model::{AspectRatio, Resolution};
+        for r in Resolution::ALL {
+            let landscape = x264_settings(r.dimensions());
+            for a in AspectRatio::ALL {
+                let (w, h) = r.dimensions_for(a);
+                assert_eq!(x264_settings((w, h)), landscape, "{r:?} {a}");
+                let (tw, th) = thumbnail_size(w, h);
+                assert_eq!(tw.min(th), THUMBNAIL_HEIGHT.min(r.short_edge()), "{r:?} {a}");
+                assert!((f64::from(tw) / f64::from(th) - a.ratio()).abs() < 0.01, "{r:?} {a}: {tw}×{th}");
+            }
+        }
+        assert_eq!(x264_settings((720, 1280)), ("veryfast", 20));
+    }
 
     /// The drawing runs at the lowest priority (progress is reported from the thread that hands
     /// frames to ffmpeg, whose drawing threads it started), and the caller, a thread of the
