@@ -362,6 +362,8 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.click(&wd.wait_for("[data-sync-state]", SHORT).await).await; // sync now: finds the server gone
     wd.wait_for("[data-offline-banner]", SHORT).await;
     shot(&desktop, "09-projects-offline").await;
+    let row = wd.text(&wd.wait_for("[data-project='Night Drive'] [data-project-shape]", SHORT).await).await;
+    assert_eq!(row, "0:12 · 720p · 9:16", "the list says the project's shape, offline too");
     wd.click(&wd.wait_for("[data-project='Night Drive']", SHORT).await).await;
     wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
     wd.execute("document.querySelector('video').muted = true; document.querySelector('video').play();", json!([]))

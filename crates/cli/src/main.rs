@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use resonance_api::generations::NewGeneration;
+use resonance_api::generations::{format_clock, NewGeneration};
 use resonance_api::model::{AspectRatio, Resolution, StylePreference};
 use resonance_api::projects::{NewProject, ProjectPatch};
 use resonance_api::sharing::ShareLifetime;
@@ -654,7 +654,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 for g in &generations {
                     let status = g.status.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default();
-                    println!("#{:<4} {}  seed {}  {status}", g.generation_number.unwrap_or(0), g.id, g.seed);
+                    let part = match (g.trim_start, g.trim_end) {
+                        (Some(from), to) => format!(
+                            "  part {}–{}",
+                            format_clock(from),
+                            to.map_or_else(|| "end".to_owned(), format_clock)
+                        ),
+                        (None, _) => String::new(),
+                    };
+                    println!("#{:<4} {}  seed {}  {status}{part}", g.generation_number.unwrap_or(0), g.id, g.seed);
                 }
             }
         }

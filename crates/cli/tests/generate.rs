@@ -18,15 +18,27 @@ async fn generate_starts_one_and_refusals_are_told_in_words() {
     let project =
         m.ok(&["project", "create", "--name", "Track", "--prompt", "p", "--audio", wav.to_str().unwrap()]).await;
     let project = project.trim().to_owned();
-    for n in 1..=3 {
+    for n in 1..=2 {
         let out = m.run(&["generate", &project]).await;
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(stderr(&out).contains(&format!("Started generation #{n}")), "{}", stderr(&out));
     }
+    // A part of a longer song, written as a creator writes times; a time that is not one is
+    // refused before anything is sent.
+    let long = tone_wav(keyring.dir.path(), "long.wav", 4.0);
+    let other =
+        m.ok(&["project", "create", "--name", "Long", "--prompt", "p", "--audio", long.to_str().unwrap()]).await;
+    let other = other.trim().to_owned();
+    let bad = m.run(&["generate", &other, "--from", "1:5"]).await;
+    assert!(!bad.status.success() && stderr(&bad).contains("not a time in the song"), "{}", stderr(&bad));
+    let part = m.run(&["generate", &other, "--from", "0:01", "--to", "3"]).await;
+    assert!(part.status.success(), "{}", stderr(&part));
+    let text = m.ok(&["generations", &other]).await;
+    assert!(text.contains("part 0:01–0:03"), "{text}");
     let listed = m.json(&["generations", &project, "--json"]).await;
     let numbers: Vec<i64> =
         listed.as_array().unwrap().iter().map(|g| g["generation_number"].as_i64().unwrap()).collect();
-    assert_eq!(numbers, vec![3, 2, 1], "the mirror shows them at once, newest first");
+    assert_eq!(numbers, vec![2, 1], "the mirror shows them at once, newest first");
     assert!(listed.as_array().unwrap().iter().all(|g| g["status"] == "pending"));
     // The free plan's three are used: the fourth is refused, in words, and nothing is charged.
     let fourth = m.run(&["generate", &project, "--seed", "again"]).await;
