@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod footage;
 pub mod generations;
 pub mod model;
 pub mod plans;
