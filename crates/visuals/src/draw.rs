@@ -464,6 +464,9 @@ struct Ctx<'a> {
     /// 4:5. The figures at the centre (polygons, rings, waves, the kaleidoscope) are sized by it,
     /// so a vertical frame is composed for its width, not cropped from a landscape one.
     fit: f32,
+    /// `fit`'s square root, once per frame: the suns and the moon belong to the scene more than
+    /// to the figures, and shrink less in a narrow frame.
+    sun_scale: f32,
     t: f32,
     /// Distance travelled: time, faster when the music is loud and the prompt asks for speed.
     travel: f32,
@@ -565,13 +568,15 @@ impl<'a> Ctx<'a> {
             [Motif::City, Motif::Forest, Motif::Desert, Motif::Ocean, Motif::Mountains].iter().any(|m| has(plan, *m))
                 || plan.style == Style::Retro;
         let (low, mid, high) = (plan.low.at(t), plan.mid.at(t), plan.high.at(t));
+        let fit = (w as f32 / h as f32).min(1.0);
         let mut ctx = Ctx {
             plan,
             style: plan.style,
             w: w as f32,
             h: h as f32,
             aspect: w as f32 / h as f32,
-            fit: (w as f32 / h as f32).min(1.0),
+            fit,
+            sun_scale: fit.sqrt(),
             t: t as f32,
             travel,
             beat,
@@ -699,7 +704,7 @@ impl<'a> Ctx<'a> {
             let partner = if p.secondary.warmth() >= p.accent.warmth() { p.secondary } else { p.accent };
             let bottom = p.primary.mix(partner, 0.35);
             c = if v <= horizon { top.mix(bottom, smoothstep(0.05, horizon, v)).0 } else { p.ink.scale(0.6).0 };
-            let (sx, sy) = (self.aspect * 0.5, horizon - 0.17 * self.fit.sqrt());
+            let (sx, sy) = (self.aspect * 0.5, horizon - 0.17 * self.sun_scale);
             let d2 = (u - sx) * (u - sx) + (v - sy) * (v - sy);
             add(&mut c, p.accent.0, 0.45 * exp(-d2 * 9.0) * (0.8 + 0.3 * self.low) * (1.0 - 0.7 * self.overcast));
         }
@@ -868,13 +873,13 @@ impl<'a> Ctx<'a> {
         Some((
             self.aspect * 0.62 - self.cam_x * 0.2,
             if low { horizon - 0.1 } else { 0.22 },
-            if low { 0.1 } else { 0.07 } * self.fit.sqrt(),
+            if low { 0.1 } else { 0.07 } * self.sun_scale,
         ))
     }
 
     #[inline(always)]
     fn moon(&self) -> Option<(f32, f32, f32)> {
-        has(self.plan, Motif::Moon).then_some((self.aspect * 0.75 - self.cam_x * 0.2, 0.2, 0.055 * self.fit.sqrt()))
+        has(self.plan, Motif::Moon).then_some((self.aspect * 0.75 - self.cam_x * 0.2, 0.2, 0.055 * self.sun_scale))
     }
 
     /// (u, v) zoomed about the centre by the beat, and carried by the camera.
@@ -948,8 +953,8 @@ impl<'a> Ctx<'a> {
         let px = self.px();
         let p = &self.pal;
         let hz = self.horizon.unwrap_or(0.6);
-        let (sx, sy) = (self.aspect * 0.5, hz - 0.17 * self.fit.sqrt());
-        let sr = 0.2 * self.fit.sqrt() * (1.0 + 0.04 * self.low * self.k + 0.03 * self.beat * self.k);
+        let (sx, sy) = (self.aspect * 0.5, hz - 0.17 * self.sun_scale);
+        let sr = 0.2 * self.sun_scale * (1.0 + 0.04 * self.low * self.k + 0.03 * self.beat * self.k);
         if (v - sy).abs() < sr + px {
             // The sun: a gradient disc cut by bands that widen towards its foot and scroll down.
             let top = Rgb::hex(0xffe45e).mix(self.sun_color, 0.3);

@@ -195,8 +195,8 @@ impl VisualPlan {
     /// Frame `first + n` of the song is at `(first + n) / fps` seconds, so a trim's frames are the
     /// whole song's frames at the same times, to the byte.
     pub fn frames(&self, fps: u32) -> (u64, u64) {
+        let whole = self.whole_frames(fps) as u64;
         let fps = f64::from(fps.max(1));
-        let whole = (self.duration * fps).ceil().max(1.0) as u64;
         match self.trim {
             None => (0, whole),
             Some(Trim { start, end }) => {
@@ -205,6 +205,11 @@ impl VisualPlan {
                 (first, last.saturating_sub(first).max(1))
             }
         }
+    }
+
+    /// The frames of the whole song at `fps` (its last frame begins before the song ends).
+    fn whole_frames(&self, fps: u32) -> f64 {
+        (self.duration * f64::from(fps.max(1))).ceil().max(1.0)
     }
 
     /// Seconds of video: the song's, or the trim's.
@@ -226,11 +231,11 @@ impl VisualPlan {
         if !start.is_finite() || end.is_some_and(f64::is_nan) {
             return Err(TrimError::OutsideSong { start, duration: self.duration });
         }
-        let rate = f64::from(fps.max(1));
-        let whole = (self.duration * rate).ceil().max(1.0);
+        let (rate, whole) = (f64::from(fps.max(1)), self.whole_frames(fps));
         let mut first = (start.max(0.0) * rate).round();
+        // An end past the song (+∞ included) or within a frame of its end is the song's end.
         let last = end.map_or(whole, |e| if e * rate > whole - 1.0 { whole } else { (e * rate).round() });
-        if !(first.is_finite() && last.is_finite()) || first >= whole {
+        if first >= whole {
             return Err(TrimError::OutsideSong { start, duration: self.duration });
         }
         if last - first < rate {

@@ -566,6 +566,8 @@ fn a_trim_draws_the_whole_songs_frames_over_its_part() {
     // An end past the song, or within a frame of its end, is its end.
     assert_eq!(whole.clone().trimmed(12.0, Some(99.0), 30).unwrap().frames(30), (360, 120));
     assert_eq!(whole.clone().trimmed(2.0, Some(15.99), 30).unwrap().frames(30), (60, 420));
+    assert_eq!(whole.clone().trimmed(2.0, Some(f64::INFINITY), 30).unwrap().frames(30), (60, 420));
+    assert!(whole.clone().trimmed(2.0, Some(f64::NAN), 30).is_err());
     // A part that would be under a second (the decoded song is shorter than the length it was
     // checked against) ends where asked and starts a second before; one after the end is refused.
     assert_eq!(whole.clone().trimmed(15.5, None, 30).unwrap().frames(30), (450, 30));

@@ -71,4 +71,26 @@ describe("tempo", () => {
     expect(snapTrim(1.1, 2.9, [], [1, 2, 3], 10)).toEqual([1, 3]);
     expect(snapTrim(1.04, 3.26, [], [], 10)).toEqual([1, 3.3]);
   });
+  it("keeps a part, sends it and reads a typed one, the whole song being none", async () => {
+    const { partOf, trimRequest, typedPart } = await import("./params");
+    expect(partOf([0, 12], 12)).toBeNull();
+    expect(partOf([0.001, 11.99], 12)).toBeNull();
+    expect(partOf([2, 12], 12)).toEqual([2, 12]);
+    expect(partOf([0, 12], null)).toEqual([0, 12]);
+    expect(trimRequest(null, 12)).toEqual({});
+    expect(trimRequest([2, 12], 12)).toEqual({ trim_start: 2, trim_end: null });
+    expect(trimRequest([2, 10], 12)).toEqual({ trim_start: 2, trim_end: 10 });
+    expect(trimRequest([2, null], 12)).toEqual({ trim_start: 2, trim_end: null });
+    expect(typedPart(null, 0, "0:02", 12)).toEqual({ part: [2, 12] });
+    expect(typedPart([2, 12], 1, "10", 12)).toEqual({ part: [2, 10] });
+    expect(typedPart([2, 10], 1, "0:40", 12)).toEqual({ part: [2, 12] });
+    expect(typedPart([2, 10], 0, "", 12)).toEqual({ part: [0, 10] });
+    expect(typedPart([0, 10], 1, "", 12)).toEqual({ part: null });
+    const error = (r: ReturnType<typeof typedPart>) => ("error" in r ? r.error : "");
+    expect(error(typedPart(null, 0, "1:5", 12))).toContain("not a time");
+    expect(error(typedPart(null, 0, "11.5", 12))).toContain("a second before the song ends (0:12)");
+    expect(error(typedPart([2, 10], 1, "2.5", 12))).toContain("at least a second long");
+    expect(error(typedPart(null, 0, "3", null))).toContain("length is not known");
+    expect(typedPart(null, 1, "5", null)).toEqual({ part: [0, 5] });
+  });
 });

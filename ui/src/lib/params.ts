@@ -1,5 +1,6 @@
 // The render parameters as a creator reads them.
 import { CATALOG, type AspectRatio, type Resolution, type StylePreference } from "./bindings";
+import { clock, parseClock } from "./format";
 
 export const RESOLUTIONS: { value: Resolution; text: string }[] = [
   { value: "720p", text: "720p · fastest" },
@@ -115,6 +116,40 @@ export function snapTrim(a: number, b: number, downbeats: readonly number[], bea
   start = Math.max(0, start);
   end = Math.min(duration, end);
   return end - start >= 1 ? [start, end] : null;
+}
+
+/** Half a frame at 30 fps: a time this close to the song's start or end is that start or end. */
+const HALF_FRAME = 1 / 60;
+
+/** A part as kept: null when it is the whole song (`total` its length, when known). */
+export function partOf(part: [number, number], total: number | null): [number, number] | null {
+  return part[0] < HALF_FRAME && total !== null && part[1] >= total - HALF_FRAME ? null : part;
+}
+
+/**
+ * What "Generate" sends for a part: no end when it runs to the song's end, so the server never
+ * compares two copies of the song's length; nothing for the whole song.
+ */
+export function trimRequest(part: readonly [number, number | null] | null, total: number | null): { trim_start?: number; trim_end?: number | null } {
+  if (!part) return {};
+  const end = part[1] !== null && (total === null || part[1] < total - HALF_FRAME) ? part[1] : null;
+  return { trim_start: part[0], trim_end: end };
+}
+
+/**
+ * The part after the creator typed `text` as its start (`which` 0) or end (1): a time as 0:40 or
+ * 40, blank for the song's own start or end. An error to show when the text is not a time, the
+ * song's length is unknown and no end is given, or the part would be under a second.
+ */
+export function typedPart(current: [number, number] | null, which: 0 | 1, text: string, total: number | null): { part: [number, number] | null } | { error: string } {
+  const end = total ?? Number.POSITIVE_INFINITY;
+  const t = text.trim() === "" ? (which === 0 ? 0 : end) : parseClock(text);
+  if (t === null) return { error: `${text} is not a time in the song: write 0:40 or 40.` };
+  const next: [number, number] = which === 0 ? [t, current?.[1] ?? end] : [current?.[0] ?? 0, Math.min(t, end)];
+  if (!Number.isFinite(next[1])) return { error: "Type where the part ends too: this song's length is not known here." };
+  if (next[0] + 1 > end) return { error: `The part must start at least a second before the song ends (${clock(end)}).` };
+  if (!(next[1] - next[0] >= 1)) return { error: "The part must be at least a second long, and end after it starts." };
+  return { part: partOf(next, total) };
 }
 
 /**
