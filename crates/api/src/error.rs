@@ -68,6 +68,8 @@ pub enum ErrorCode {
     WrongContentType,
     /// The uploaded file is not audio that can be decoded.
     NotAudio,
+    /// The uploaded file is not footage that can be decoded (a clip or a still of a kind we take).
+    NotFootage,
     /// The server cannot reach its database right now; retry later.
     Unavailable,
     /// Something failed on the server; the operator's log has the details.
@@ -95,7 +97,7 @@ impl ErrorCode {
             Self::ChecksumMismatch => 460,
             Self::UploadExpired | Self::ShareLinkGone => 410,
             Self::WrongContentType => 415,
-            Self::NotAudio | Self::IdempotencyKeyReused => 422,
+            Self::NotAudio | Self::NotFootage | Self::IdempotencyKeyReused => 422,
             Self::ValidationFailed => 422,
             Self::TooManyAttempts => 429,
             Self::Internal => 500,

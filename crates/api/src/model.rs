@@ -408,6 +408,51 @@ pub struct Generation {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+/// One of a project's clips or stills (`public.footage`): the finished footage upload of the same
+/// id, in the project's order, with the part of a clip to use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Footage {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub project_id: Uuid,
+    pub user_id: Uuid,
+    pub kind: crate::footage::FootageKind,
+    /// The file's name on the machine it came from.
+    pub filename: Option<String>,
+    /// Where the file is stored (served through `GET /v1/footage/{id}/source`).
+    pub object_key: String,
+    /// Where its poster frame is stored (served through `GET /v1/footage/{id}/poster`).
+    pub poster_key: String,
+    pub sha256: String,
+    /// Bytes.
+    pub size: i64,
+    /// Seconds of a clip; absent for a still.
+    pub duration: Option<f64>,
+    /// As it is shown (an upright phone clip is taller than wide).
+    pub width: i32,
+    pub height: i32,
+    /// ffprobe's name of its picture codec (`h264`, `hevc`, `vp9`, `av1`, `mjpeg`, `png`, `webp`).
+    pub codec: String,
+    /// Its place in the project's list, from 0.
+    pub position: i32,
+    /// Where the part of a clip to use starts, in seconds (absent: its start).
+    pub in_point: Option<f64>,
+    /// Where it ends (absent: the clip's end).
+    pub out_point: Option<f64>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Footage {
+    /// The part of the item a render uses, in seconds of the clip (`None` for a still).
+    pub fn span(&self) -> Option<(f64, f64)> {
+        let duration = self.duration?;
+        Some((self.in_point.unwrap_or(0.0), self.out_point.unwrap_or(duration)))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

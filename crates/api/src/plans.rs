@@ -22,6 +22,10 @@ pub struct Plan {
     pub monthly_price_usd: u32,
     /// Whether it is bought through Stripe Checkout (the free plan is not).
     pub paid: bool,
+    /// Footage items (clips and stills) an organization may keep across its projects.
+    pub footage_items: u32,
+    /// Bytes of footage an organization may keep.
+    pub footage_bytes: u64,
 }
 
 /// Every plan, cheapest first.
@@ -33,6 +37,8 @@ pub const PLANS: [Plan; 3] = [
         max_resolution: Resolution::R1080p,
         monthly_price_usd: 0,
         paid: false,
+        footage_items: 20,
+        footage_bytes: 1 << 30,
     },
     Plan {
         id: "creator",
@@ -41,6 +47,8 @@ pub const PLANS: [Plan; 3] = [
         max_resolution: Resolution::R1440p,
         monthly_price_usd: 19,
         paid: true,
+        footage_items: 200,
+        footage_bytes: 20 << 30,
     },
     Plan {
         id: "studio",
@@ -49,6 +57,8 @@ pub const PLANS: [Plan; 3] = [
         max_resolution: Resolution::R2160p,
         monthly_price_usd: 79,
         paid: true,
+        footage_items: 1000,
+        footage_bytes: 200 << 30,
     },
 ];
 
@@ -113,6 +123,8 @@ mod tests {
             assert!(pair[0].monthly_generations < pair[1].monthly_generations);
             assert!(pair[0].max_resolution.rank() <= pair[1].max_resolution.rank());
             assert!(pair[0].monthly_price_usd < pair[1].monthly_price_usd);
+            assert!(pair[0].footage_items < pair[1].footage_items);
+            assert!(pair[0].footage_bytes < pair[1].footage_bytes);
         }
         for p in &PLANS {
             assert_eq!(Plan::by_id(p.id), Some(p));

@@ -6,7 +6,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
-use crate::model::{Generation, Organization, Project, SystemLog, User};
+use crate::model::{Footage, Generation, Organization, Project, SystemLog, User};
 
 /// Response header carrying the page's `cursor`, so a client can ask for the next page before
 /// it has decoded this one (pipelining a full pull).
@@ -26,10 +26,12 @@ pub enum Table {
     Projects,
     Generations,
     SystemLogs,
+    Footage,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [Self::Organizations, Self::Users, Self::Projects, Self::Generations, Self::SystemLogs];
+    pub const ALL: [Table; 6] =
+        [Self::Organizations, Self::Users, Self::Projects, Self::Generations, Self::SystemLogs, Self::Footage];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,6 +40,7 @@ impl Table {
             Self::Projects => "projects",
             Self::Generations => "generations",
             Self::SystemLogs => "system_logs",
+            Self::Footage => "footage",
         }
     }
 }
@@ -62,7 +65,7 @@ pub struct Change {
     pub row: Option<Row>,
 }
 
-/// A row of one of the five tables.
+/// A row of one of the synced tables.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
@@ -72,6 +75,7 @@ pub enum Row {
     Project(Project),
     Generation(Generation),
     SystemLog(SystemLog),
+    Footage(Footage),
 }
 
 /// Decodes an optional row as the given table's type.
@@ -87,6 +91,7 @@ impl<'de> DeserializeSeed<'de> for RowOf {
             Table::Projects => Option::<Project>::deserialize(d)?.map(Row::Project),
             Table::Generations => Option::<Generation>::deserialize(d)?.map(Row::Generation),
             Table::SystemLogs => Option::<SystemLog>::deserialize(d)?.map(Row::SystemLog),
+            Table::Footage => Option::<Footage>::deserialize(d)?.map(Row::Footage),
         })
     }
 }

@@ -131,6 +131,9 @@ enum Command {
         #[arg(long)]
         project: Uuid,
     },
+    /// A project's footage: clips and stills the video is cut from.
+    #[command(subcommand)]
+    Footage(FootageCommand),
     /// Lists uploads not finished yet.
     Uploads {
         #[arg(long)]
@@ -180,6 +183,63 @@ fn export_preset(value: &str) -> Result<Preset, String> {
 fn share_days(value: &str) -> Result<u32, String> {
     let days: u32 = value.parse().map_err(|_| format!("{value} is not a number of days"))?;
     ShareLifetime::try_from(days).map(u32::from)
+}
+
+#[derive(Subcommand)]
+enum FootageCommand {
+    /// Adds clips (MP4, MOV, WebM, MKV: H.264, HEVC, VP9, AV1) and stills (JPEG, PNG, WebP) to a
+    /// project's footage, resumably; what is not footage is refused before a byte is sent.
+    Add {
+        project: Uuid,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Lists a project's footage in its order (from the local mirror; offline too).
+    List {
+        project: Uuid,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Moves an item to a place in its project's list (1 is first).
+    Move {
+        item: Uuid,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        to: u32,
+    },
+    /// Sets the part of a clip to use (seconds, or minutes:seconds), or with --clear, all of it.
+    Trim {
+        item: Uuid,
+        #[arg(long = "in", value_parser = song_time)]
+        in_point: Option<f64>,
+        #[arg(long = "out", value_parser = song_time)]
+        out_point: Option<f64>,
+        #[arg(long, conflicts_with_all = ["in_point", "out_point"], required_unless_present_any = ["in_point", "out_point"])]
+        clear: bool,
+    },
+    /// Removes an item from its project (its files are deleted on the server).
+    Rm { item: Uuid },
+}
+
+/// One line of `resonance footage list`.
+fn footage_line(f: &resonance_api::model::Footage) -> String {
+    let what = match f.duration {
+        Some(d) => format!("clip  {:>7}", format_clock(d)),
+        None => "still        ".to_owned(),
+    };
+    let part = match f.span().filter(|_| f.in_point.is_some() || f.out_point.is_some()) {
+        Some((from, to)) => format!("  uses {}–{}", format_clock(from), format_clock(to)),
+        None => String::new(),
+    };
+    format!(
+        "{:>2}  {what}  {:>4}×{:<4}  {:<5} {:>8.1} MB  {}  {}{part}",
+        f.position + 1,
+        f.width,
+        f.height,
+        f.codec,
+        f.size as f64 / 1e6,
+        f.id,
+        f.filename.as_deref().unwrap_or("(unnamed)"),
+    )
 }
 
 #[derive(Subcommand)]
@@ -631,6 +691,80 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             send_upload(&client, upload.id).await?;
+        }
+        Command::Footage(FootageCommand::Add { project, files }) => {
+            client.project(project)?;
+            // Each file on its own: one refused or failed does not stop the others.
+            let mut failed: Vec<anyhow::Error> = Vec::new();
+            let mut queued = Vec::new();
+            for file in &files {
+                match client.probe_footage(file) {
+                    Ok(probed) => queued.push(client.record_footage(project, file, &probed)?),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed.push(e.into());
+                    }
+                }
+            }
+            if !client.on_server(project)? {
+                eprintln!("The project has not reached the server yet; its footage will upload after the next sync.");
+            } else {
+                for upload in &queued {
+                    if let Err(e) = send_upload(&client, upload.id).await {
+                        eprintln!("{}: {e}", upload.path.display());
+                        failed.push(e);
+                    }
+                }
+                if !queued.is_empty() {
+                    for f in client.refresh_footage(project).await? {
+                        println!("{}", footage_line(&f));
+                    }
+                }
+            }
+            if let Some(first) = failed.into_iter().next() {
+                return Err(first);
+            }
+        }
+        Command::Footage(FootageCommand::List { project, json }) => {
+            client.project(project)?;
+            let items = client.footage(project)?;
+            if json {
+                print_json(&items)?;
+            } else if items.is_empty() {
+                println!("No footage yet: add clips and stills with `resonance footage add {project} FILE…`.");
+            } else {
+                for f in &items {
+                    println!("{}", footage_line(f));
+                }
+            }
+        }
+        Command::Footage(FootageCommand::Move { item, to }) => {
+            let patch = resonance_api::footage::FootagePatch { position: Some(to - 1), ..Default::default() };
+            for f in client.change_footage(item, &patch).await? {
+                println!("{}", footage_line(&f));
+            }
+        }
+        Command::Footage(FootageCommand::Trim { item, in_point, out_point, clear }) => {
+            let patch = if clear {
+                resonance_api::footage::FootagePatch {
+                    in_point: Some(None),
+                    out_point: Some(None),
+                    ..Default::default()
+                }
+            } else {
+                resonance_api::footage::FootagePatch {
+                    position: None,
+                    in_point: in_point.map(Some),
+                    out_point: out_point.map(Some),
+                }
+            };
+            for f in client.change_footage(item, &patch).await?.iter().filter(|f| f.id == item) {
+                println!("{}", footage_line(f));
+            }
+        }
+        Command::Footage(FootageCommand::Rm { item }) => {
+            client.remove_footage(item).await?;
+            println!("Removed.");
         }
         Command::Uploads { json } => {
             let list = client.unfinished_uploads()?;

@@ -206,7 +206,54 @@ impl Client {
         path: &std::path::Path,
         facts: &resonance_audio::Facts,
     ) -> Result<uploads::Upload> {
-        uploads::record(&self.signed_in()?.mirror, project, path, facts)
+        uploads::record(&self.signed_in()?.mirror, project, path, &facts.sha256, uploads::UploadPurpose::Audio)
+    }
+
+    /// Reads and hashes a clip or still (refusing what is not footage); blocking.
+    pub fn probe_footage(&self, path: &std::path::Path) -> Result<crate::footage::Probed> {
+        crate::footage::probe(path)
+    }
+
+    /// Records an upload of `path` (probed) to `project`'s footage, to be sent by `run_upload`.
+    pub fn record_footage(
+        &self,
+        project: Uuid,
+        path: &std::path::Path,
+        probed: &crate::footage::Probed,
+    ) -> Result<uploads::Upload> {
+        uploads::record(&self.signed_in()?.mirror, project, path, &probed.sha256, uploads::UploadPurpose::Footage)
+    }
+
+    /// The project's footage from the mirror, in its order (offline too).
+    pub fn footage(&self, project: Uuid) -> Result<Vec<resonance_api::model::Footage>> {
+        self.signed_in()?.mirror.footage(project)
+    }
+
+    /// One footage item from the mirror.
+    pub fn footage_item(&self, id: Uuid) -> Result<Option<resonance_api::model::Footage>> {
+        self.signed_in()?.mirror.footage_item(id)
+    }
+
+    /// The project's footage as the server has it now (the mirror is brought up to it).
+    pub async fn refresh_footage(&self, project: Uuid) -> Result<Vec<resonance_api::model::Footage>> {
+        let s = self.signed_in()?;
+        crate::footage::refresh(&s.session, &s.mirror, project).await
+    }
+
+    /// Moves a footage item or sets the part of a clip it uses; the project's list after it.
+    pub async fn change_footage(
+        &self,
+        id: Uuid,
+        patch: &resonance_api::footage::FootagePatch,
+    ) -> Result<Vec<resonance_api::model::Footage>> {
+        let s = self.signed_in()?;
+        crate::footage::change(&s.session, &s.mirror, id, patch).await
+    }
+
+    /// Removes a footage item from its project.
+    pub async fn remove_footage(&self, id: Uuid) -> Result<()> {
+        let s = self.signed_in()?;
+        crate::footage::remove(&s.session, &s.mirror, id).await
     }
 
     /// Sends an upload until done, paused (`pause` set) or left for later (offline).

@@ -8,6 +8,7 @@ pub mod client;
 pub mod engine;
 pub mod error;
 pub mod export;
+pub mod footage;
 pub mod http;
 pub mod keyring;
 pub mod look;

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use resonance_api::model::{Generation, Organization, Project, SystemLog, User};
+use resonance_api::model::{Footage, Generation, Organization, Project, SystemLog, User};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -245,6 +245,15 @@ impl Mirror {
         self.one("SELECT data FROM generations WHERE id = ?1", id)
     }
 
+    /// The project's footage, in its order.
+    pub fn footage(&self, project: Uuid) -> Result<Vec<Footage>> {
+        self.all("SELECT data FROM footage WHERE project_id = ?1 ORDER BY position, id", params![project.to_string()])
+    }
+
+    pub fn footage_item(&self, id: Uuid) -> Result<Option<Footage>> {
+        self.one("SELECT data FROM footage WHERE id = ?1", id)
+    }
+
     /// The members of the organization, by name.
     pub fn members(&self) -> Result<Vec<User>> {
         self.all("SELECT data FROM users ORDER BY lower(coalesce(json_extract(data, '$.name'), email)), id", [])
@@ -421,6 +430,7 @@ mod tests {
         let projects = mirror.projects(None).unwrap();
         assert_eq!(projects.len(), 1);
         assert_eq!((projects[0].project.id, projects[0].project.name.as_str()), (id, "From version 1"));
+        assert!(mirror.footage(id).unwrap().is_empty(), "version 4 adds the footage table");
     }
 
     #[test]

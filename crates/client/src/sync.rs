@@ -112,11 +112,22 @@ pub struct RawPage<'a> {
 
 #[derive(Deserialize)]
 pub struct RawChange<'a> {
-    pub table: Table,
+    /// `None` for a table this version does not know (a newer server's): such changes are
+    /// skipped, so a new table never stops an older app's sync. The cursor moves past them, so
+    /// a local migration that adds a mirrored table must also start a rebuild
+    /// (`UPDATE sync_state SET cursor = NULL, …`) for the rows skipped before it (0004 needs
+    /// none: no version before it skipped a table).
+    #[serde(deserialize_with = "known_table")]
+    pub table: Option<Table>,
     pub op: Op,
     pub id: Uuid,
     #[serde(borrow, default)]
     pub row: Option<&'a RawValue>,
+}
+
+fn known_table<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Table>, D::Error> {
+    let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+    Ok(Table::ALL.into_iter().find(|t| t.as_str() == name))
 }
 
 /// The columns the mirror indexes, whichever table the row is from.
@@ -135,6 +146,7 @@ struct Indexed<'a> {
     generation_number: Option<i32>,
     #[serde(borrow)]
     status: Option<std::borrow::Cow<'a, str>>,
+    position: Option<i64>,
 }
 
 fn upsert(tx: &Transaction<'_>, table: Table, id: Uuid, row: &RawValue, mark: i64) -> Result<()> {
@@ -190,6 +202,14 @@ fn upsert(tx: &Transaction<'_>, table: Table, id: Uuid, row: &RawValue, mark: i6
                    created_at = excluded.created_at, data = excluded.data, mark = excluded.mark",
             )?
             .execute(params![id, org, k.created_at, data, mark])?,
+        Table::Footage => tx
+            .prepare_cached(
+                "INSERT INTO footage (id, project_id, organization_id, position, data, mark) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id,
+                   organization_id = excluded.organization_id, position = excluded.position,
+                   data = excluded.data, mark = excluded.mark",
+            )?
+            .execute(params![id, k.project_id.map(|p| p.to_string()), org, k.position, data, mark])?,
     };
     Ok(())
 }
@@ -201,22 +221,23 @@ pub fn apply_page(conn: &mut Connection, page: &RawPage<'_>) -> Result<(u64, u64
     let (mut upserts, mut deletes) = (0u64, 0u64);
     let mut touched: Vec<Uuid> = Vec::new();
     for change in &page.changes {
+        let Some(table) = change.table else { continue };
         match (change.op, change.row) {
             (Op::Upsert, Some(row)) => {
                 // A row the feed sends again as it is (a late commit's window re-delivers
                 // what a scan already gave) is written for its mark but is no change.
                 let same: bool = tx
-                    .prepare_cached(&format!("SELECT data = ?2 FROM {} WHERE id = ?1", change.table.as_str()))?
+                    .prepare_cached(&format!("SELECT data = ?2 FROM {} WHERE id = ?1", table.as_str()))?
                     .query_row(params![change.id.to_string(), row.get()], |r| r.get(0))
                     .optional()?
                     .unwrap_or(false);
-                upsert(&tx, change.table, change.id, row, mark)?;
+                upsert(&tx, table, change.id, row, mark)?;
                 if !same {
                     upserts += 1;
                 }
             }
             (Op::Delete, _) => {
-                tx.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", change.table.as_str()))?
+                tx.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", table.as_str()))?
                     .execute(params![change.id.to_string()])?;
                 deletes += 1;
             }
@@ -227,7 +248,7 @@ pub fn apply_page(conn: &mut Connection, page: &RawPage<'_>) -> Result<(u64, u64
                 })
             }
         }
-        if change.table == Table::Projects {
+        if table == Table::Projects {
             touched.push(change.id);
         }
     }
@@ -390,5 +411,36 @@ mod tests {
         assert_eq!(page_path(None), format!("/v1/sync?limit={PAGE_LIMIT}"));
         assert_eq!(page_path(Some("djI_abc-9")), format!("/v1/sync?limit={PAGE_LIMIT}&cursor=djI_abc-9"));
         assert!(page_path(Some("a&b=c")).ends_with("cursor=a%26b%3Dc"));
+    }
+
+    #[test]
+    fn footage_is_mirrored_in_order_and_a_table_this_version_does_not_know_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = Mirror::open(&dir.path().join("mirror.sqlite")).unwrap();
+        let (project, org) = (Uuid::new_v4(), Uuid::new_v4());
+        let item = |id: Uuid, position: i32, name: &str| {
+            serde_json::json!({"id": id, "organization_id": org, "project_id": project, "user_id": org,
+                "kind": "video", "filename": name, "object_key": "k", "poster_key": "p", "sha256": "s",
+                "size": 10, "duration": 2.0, "width": 320, "height": 240, "codec": "h264", "position": position,
+                "in_point": null, "out_point": null, "created_at": null, "updated_at": null})
+        };
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let text = serde_json::json!({"changes": [
+            {"table": "footage", "op": "upsert", "id": b, "row": item(b, 1, "second")},
+            {"table": "footage", "op": "upsert", "id": a, "row": item(a, 0, "first")},
+            {"table": "playlists", "op": "upsert", "id": Uuid::new_v4(), "row": {"id": 1}},
+        ], "cursor": "c1", "has_more": false})
+        .to_string();
+        let page: RawPage<'_> = serde_json::from_str(&text).unwrap();
+        assert_eq!(apply_page(&mut mirror.lock(), &page).unwrap(), (2, 0));
+        let names: Vec<_> = mirror.footage(project).unwrap().into_iter().filter_map(|f| f.filename).collect();
+        assert_eq!(names, ["first", "second"]);
+        let text = serde_json::json!({"changes": [{"table": "footage", "op": "delete", "id": a}],
+            "cursor": "c2", "has_more": false})
+        .to_string();
+        let page: RawPage<'_> = serde_json::from_str(&text).unwrap();
+        apply_page(&mut mirror.lock(), &page).unwrap();
+        assert_eq!(mirror.footage(project).unwrap().len(), 1);
+        assert!(mirror.footage_item(a).unwrap().is_none());
     }
 }

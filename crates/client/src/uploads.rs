@@ -1,6 +1,6 @@
-//! Uploading a project's audio with tus 1.0. Invariants:
-//! - the file is probed (decoded) and hashed here first: what is not audio is refused before a
-//!   byte is sent;
+//! Uploading a project's audio and footage with tus 1.0. Invariants:
+//! - the file is probed and hashed here first (audio decoded, footage read by ffprobe): what is
+//!   not what it is sent as is refused before a byte is sent;
 //! - where each upload stands is kept in the mirror (`uploads`), updated after every chunk the
 //!   server confirmed, so an upload resumes after a dropped network or a restart from the
 //!   server's offset, re-sending at most the chunk that was in flight;
@@ -22,6 +22,7 @@ use crate::error::{ClientError, Result};
 use crate::http::Payload;
 use crate::mirror::Mirror;
 use crate::session::Session;
+pub use resonance_api::footage::UploadPurpose;
 
 /// Bytes per PATCH (`RESONANCE_UPLOAD_CHUNK_BYTES` overrides it, from 64 KiB to 64 MiB).
 pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
@@ -48,6 +49,8 @@ pub struct Upload {
     /// `pending`, `paused`, `done` or `failed`.
     pub state: String,
     pub last_error: Option<String>,
+    /// The project's track, or its footage.
+    pub purpose: UploadPurpose,
     upload_url: Option<String>,
 }
 
@@ -69,8 +72,8 @@ pub enum Outcome {
     Waiting,
 }
 
-/// A row of `uploads` as stored: id, project, path, sha256, size, offset, state, error, URL.
-type RawUpload = (String, String, String, String, i64, i64, String, Option<String>, Option<String>);
+/// A row of `uploads` as stored: id, project, path, sha256, size, offset, state, error, URL, purpose.
+type RawUpload = (String, String, String, String, i64, i64, String, Option<String>, Option<String>, String);
 
 fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawUpload> {
     Ok((
@@ -83,13 +86,14 @@ fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawUpload> {
         row.get(6)?,
         row.get(7)?,
         row.get(8)?,
+        row.get(9)?,
     ))
 }
 
-const COLUMNS: &str = "id, project_id, path, sha256, size, offset, state, last_error, upload_url";
+const COLUMNS: &str = "id, project_id, path, sha256, size, offset, state, last_error, upload_url, purpose";
 
 fn to_upload(raw: RawUpload) -> Result<Upload> {
-    let (id, project, path, sha256, size, offset, state, last_error, upload_url) = raw;
+    let (id, project, path, sha256, size, offset, state, last_error, upload_url, purpose) = raw;
     let bad = || ClientError::Io(std::io::Error::other(format!("upload {id}: unreadable row")));
     Ok(Upload {
         id: Uuid::parse_str(&id).map_err(|_| bad())?,
@@ -100,6 +104,7 @@ fn to_upload(raw: RawUpload) -> Result<Upload> {
         offset: u64::try_from(offset).map_err(|_| bad())?,
         state,
         last_error,
+        purpose: UploadPurpose::parse(&purpose).ok_or_else(bad)?,
         upload_url,
     })
 }
@@ -128,12 +133,12 @@ pub fn unfinished(mirror: &Mirror) -> Result<Vec<Upload>> {
 }
 
 /// The file on this computer that holds the project's audio, to preview it: that of the newest
-/// upload not cancelled, if the file is still there. `None` when the project's audio was never
+/// audio upload not cancelled, if the file is still there (footage is never the track). `None` when the project's audio was never
 /// sent from this computer or its file has gone.
 pub fn local_track(mirror: &Mirror, project: Uuid) -> Result<Option<PathBuf>> {
     let conn = mirror.lock();
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM uploads WHERE project_id = ?1 AND last_error IS NOT 'cancelled'
+        "SELECT {COLUMNS} FROM uploads WHERE project_id = ?1 AND purpose = 'audio' AND last_error IS NOT 'cancelled'
          ORDER BY created_at DESC LIMIT 1"
     ))?;
     let newest = stmt.query_map(params![project.to_string()], read)?.next().transpose()?;
@@ -159,18 +164,19 @@ pub fn not_audio(path: &Path, e: resonance_audio::AudioError) -> ClientError {
     }
 }
 
-/// Records the upload of `path` (already probed) for `project`, or finds the unfinished upload
-/// of the same bytes for it, to resume that one.
-pub fn record(mirror: &Mirror, project: Uuid, path: &Path, facts: &resonance_audio::Facts) -> Result<Upload> {
+/// Records the upload of `path` (already probed; `sha256` is its hash) for `project`, or finds
+/// the unfinished upload of the same bytes for the same purpose, to resume that one.
+pub fn record(mirror: &Mirror, project: Uuid, path: &Path, sha256: &str, purpose: UploadPurpose) -> Result<Upload> {
     let size = std::fs::metadata(path)?.len();
     let path = path.canonicalize()?;
     let existing = mirror
         .lock()
         .query_row(
             &format!(
-                "SELECT {COLUMNS} FROM uploads WHERE project_id = ?1 AND sha256 = ?2 AND state IN ('pending', 'paused')"
+                "SELECT {COLUMNS} FROM uploads WHERE project_id = ?1 AND sha256 = ?2 AND purpose = ?3
+                   AND state IN ('pending', 'paused')"
             ),
-            params![project.to_string(), facts.sha256],
+            params![project.to_string(), sha256, purpose.as_str()],
             read,
         )
         .optional()?;
@@ -180,9 +186,17 @@ pub fn record(mirror: &Mirror, project: Uuid, path: &Path, facts: &resonance_aud
     let id = Uuid::new_v4();
     let now = Utc::now().to_rfc3339();
     mirror.lock().execute(
-        "INSERT INTO uploads (id, project_id, path, sha256, size, offset, state, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 0, 'pending', ?6, ?6)",
-        params![id.to_string(), project.to_string(), path.display().to_string(), facts.sha256, size as i64, now],
+        "INSERT INTO uploads (id, project_id, path, sha256, size, offset, state, created_at, updated_at, purpose)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, 'pending', ?6, ?6, ?7)",
+        params![
+            id.to_string(),
+            project.to_string(),
+            path.display().to_string(),
+            sha256,
+            size as i64,
+            now,
+            purpose.as_str()
+        ],
     )?;
     get(mirror, id)
 }
@@ -233,7 +247,13 @@ async fn create(session: &Session, up: &Upload) -> Result<String> {
     headers.push(("Upload-Length", up.size.to_string()));
     headers.push((
         "Upload-Metadata",
-        format!("project_id {},filename {},sha256 {}", b64(&up.project_id.to_string()), b64(&name), b64(&up.sha256)),
+        format!(
+            "project_id {},filename {},sha256 {},purpose {}",
+            b64(&up.project_id.to_string()),
+            b64(&name),
+            b64(&up.sha256),
+            b64(up.purpose.as_str())
+        ),
     ));
     let resp = session.request_with(Method::POST, "/v1/uploads", Payload::None, &headers, None).await?;
     let location =
@@ -355,12 +375,16 @@ mod tests {
     use super::*;
 
     fn add(mirror: &Mirror, project: Uuid, path: &Path, at: &str, state: &str, error: Option<&str>) {
+        add_for(mirror, project, path, at, state, error, "audio");
+    }
+
+    fn add_for(mirror: &Mirror, project: Uuid, path: &Path, at: &str, state: &str, error: Option<&str>, purpose: &str) {
         mirror
             .lock()
             .execute(
-                "INSERT INTO uploads (id, project_id, path, sha256, size, offset, state, last_error, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, 'x', 1, 0, ?4, ?5, ?6, ?6)",
-                params![Uuid::new_v4().to_string(), project.to_string(), path.display().to_string(), state, error, at],
+                "INSERT INTO uploads (id, project_id, path, sha256, size, offset, state, last_error, created_at, updated_at, purpose)
+                 VALUES (?1, ?2, ?3, 'x', 1, 0, ?4, ?5, ?6, ?6, ?7)",
+                params![Uuid::new_v4().to_string(), project.to_string(), path.display().to_string(), state, error, at, purpose],
             )
             .unwrap();
     }
@@ -382,6 +406,8 @@ mod tests {
         add(&mirror, project, &new, "2026-01-02T00:00:00Z", "pending", None);
         add(&mirror, project, &dropped, "2026-01-03T00:00:00Z", "failed", Some("cancelled"));
         add(&mirror, other, &theirs, "2026-01-04T00:00:00Z", "done", None);
+        // A clip added to the footage later is not the track.
+        add_for(&mirror, project, &theirs, "2026-01-05T00:00:00Z", "done", None, "footage");
         assert_eq!(local_track(&mirror, project).unwrap().as_deref(), Some(new.as_path()));
         std::fs::remove_file(&new).unwrap();
         assert_eq!(local_track(&mirror, project).unwrap(), None, "the file has gone: no preview, no guess");

@@ -124,16 +124,20 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         for (position, plan) in resonance_api::plans::PLANS.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO billing.plans (id, name, monthly_generations, max_resolution, position) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, \
+                "INSERT INTO billing.plans (id, name, monthly_generations, max_resolution, position, \
+                   max_footage_items, max_footage_bytes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, \
                  monthly_generations = EXCLUDED.monthly_generations, max_resolution = EXCLUDED.max_resolution, \
-                 position = EXCLUDED.position",
+                 position = EXCLUDED.position, max_footage_items = EXCLUDED.max_footage_items, \
+                 max_footage_bytes = EXCLUDED.max_footage_bytes",
             )
             .bind(plan.id)
             .bind(plan.name)
             .bind(plan.monthly_generations)
             .bind(plan.max_resolution.as_str())
             .bind(i32::try_from(position).unwrap_or(i32::MAX))
+            .bind(i32::try_from(plan.footage_items).unwrap_or(i32::MAX))
+            .bind(i64::try_from(plan.footage_bytes).unwrap_or(i64::MAX))
             .execute(&mut *tx)
             .await?;
         }

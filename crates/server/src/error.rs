@@ -149,7 +149,7 @@ fn database_detail(e: &sqlx::Error) -> ErrorDetail {
 /// `projects_effect_intensity_check` → `effect_intensity`.
 fn constraint_field(constraint: &str) -> String {
     let trimmed = constraint.strip_suffix("_check").unwrap_or(constraint);
-    for table in ["organizations_", "users_", "projects_", "generations_", "system_logs_", "invitations_"] {
+    for table in ["organizations_", "users_", "projects_", "generations_", "system_logs_", "invitations_", "footage_"] {
         if let Some(rest) = trimmed.strip_prefix(table) {
             return rest.to_owned();
         }

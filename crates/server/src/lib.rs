@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod mail;
 pub mod maintenance;
+pub mod media;
 pub mod objects;
 pub mod storage;
 pub mod worker;

@@ -211,6 +211,8 @@ async fn request_roles_execute_only_the_functions_they_are_granted() {
         "resonance_app auth_private.current_org",
         "resonance_app auth_private.current_rank",
         "resonance_app auth_private.end_session",
+        // Whether an organization's plan has room for more footage (locks its row).
+        "resonance_app auth_private.footage_room",
         "resonance_app auth_private.idempotent_record",
         "resonance_app auth_private.idempotent_replay",
         "resonance_app auth_private.is_removed",

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 const ROLES: [&str; 4] = ["viewer", "developer", "admin", "owner"];
-const TABLES: [&str; 6] = ["organizations", "users", "projects", "generations", "system_logs", "share_links"];
+const TABLES: [&str; 7] =
+    ["organizations", "users", "projects", "generations", "system_logs", "share_links", "footage"];
 
 struct World {
     s: TestServer,
@@ -17,10 +18,12 @@ struct World {
     b: Org,
     b_project: Uuid,
     b_generation: Uuid,
+    b_footage: Uuid,
+    a_project: Uuid,
 }
 
 /// Two organizations, each with members of every role, a project, a generation, a share link of
-/// it and log entries.
+/// it, a footage item and log entries.
 async fn world() -> World {
     let s = TestServer::start().await;
     let a = s.organization("alpha").await;
@@ -45,7 +48,9 @@ async fn world() -> World {
         .unwrap();
         gens.push(id);
     }
-    World { s, a, b, b_project, b_generation: gens[1] }
+    s.insert_footage(&a, a_project, "alpha-clip.mp4").await;
+    let b_footage = s.insert_footage(&b, b_project, "beta-clip.mp4").await;
+    World { s, a, b, b_project, b_generation: gens[1], b_footage, a_project }
 }
 
 fn ids_in(v: &Value) -> String {
@@ -56,8 +61,16 @@ fn ids_in(v: &Value) -> String {
 async fn no_request_of_organization_a_reaches_organization_b() {
     let w = world().await;
     let (s, b) = (&w.s, &w.b);
-    let b_ids =
-        [b.id, w.b_project, w.b_generation, b.owner.user_id, b.admin.user_id, b.developer.user_id, b.viewer.user_id];
+    let b_ids = [
+        b.id,
+        w.b_project,
+        w.b_generation,
+        w.b_footage,
+        b.owner.user_id,
+        b.admin.user_id,
+        b.developer.user_id,
+        b.viewer.user_id,
+    ];
     let b_project = format!("/v1/projects/{}", w.b_project);
     for role in ROLES {
         let t = &w.a.by_role(role).access;
@@ -77,6 +90,11 @@ async fn no_request_of_organization_a_reaches_organization_b() {
             (Method::DELETE, b_project.clone(), None),
             (Method::GET, format!("{b_project}/generations"), None),
             (Method::GET, format!("/v1/generations/{}", w.b_generation), None),
+            (Method::GET, format!("{b_project}/footage"), None),
+            (Method::PATCH, format!("/v1/footage/{}", w.b_footage), Some(json!({"position": 0, "in_point": 0.5}))),
+            (Method::DELETE, format!("/v1/footage/{}", w.b_footage), None),
+            (Method::GET, format!("/v1/footage/{}/poster", w.b_footage), None),
+            (Method::GET, format!("/v1/footage/{}/source", w.b_footage), None),
             (Method::PATCH, format!("/v1/members/{}", b.viewer.user_id), Some(json!({"role": "admin"}))),
             (Method::DELETE, format!("/v1/members/{}", b.viewer.user_id), None),
         ];
@@ -87,6 +105,7 @@ async fn no_request_of_organization_a_reaches_organization_b() {
                 "{role} {method} {path} must be refused as unknown or forbidden, got {status}: {resp}"
             );
             assert!(!ids_in(&resp).contains("beta-track"), "{role} {method} {path} leaked B's data");
+            assert!(!ids_in(&resp).contains("beta-clip"), "{role} {method} {path} leaked B's footage");
         }
         // A create that reuses B's id neither overwrites nor reveals B's project.
         let mut np = new_project("collide");
@@ -104,6 +123,13 @@ async fn no_request_of_organization_a_reaches_organization_b() {
             .await
             .unwrap();
     assert_eq!((name.as_str(), role.as_str()), ("beta-track", "viewer"));
+    let (position, in_point): (i32, Option<f64>) =
+        sqlx::query_as("SELECT position, in_point FROM footage WHERE id = $1")
+            .bind(w.b_footage)
+            .fetch_one(&s.owner)
+            .await
+            .unwrap();
+    assert_eq!((position, in_point), (0, None), "B's footage is untouched");
     let removed: bool = sqlx::query_scalar("SELECT auth_private.is_removed($1)")
         .bind(b.viewer.user_id)
         .fetch_one(&s.owner)
@@ -154,6 +180,7 @@ async fn in_sql_the_request_role_with_a_claims_sees_and_changes_nothing_of_b() {
             let set = match table {
                 "generations" => "seed = 'hijacked'",
                 "share_links" => "revoked_at = now(), revoked_by = auth.uid()",
+                "footage" => "position = 99, in_point = 0.5",
                 _ => set,
             };
             for sql in
@@ -179,6 +206,9 @@ async fn in_sql_the_request_role_with_a_claims_sees_and_changes_nothing_of_b() {
             ("moving a project to B", "UPDATE projects SET organization_id = $1".to_owned(), b_org),
             ("share_links", format!("INSERT INTO share_links (organization_id, generation_id, created_by, expires_at) VALUES ($1, '{}', '{}', now() + interval '1 day')", w.b_generation, me.user_id), b_org),
             ("share links of B's generation", format!("INSERT INTO share_links (organization_id, generation_id, created_by, expires_at) VALUES ('{}', $1, '{}', now() + interval '1 day')", w.a.id, me.user_id), w.b_generation),
+            ("footage", format!("INSERT INTO footage (id, organization_id, project_id, user_id, kind, object_key, poster_key, sha256, size, width, height, codec, position) VALUES ('{}', $1, '{}', '{}', 'image', 'k', 'p', 's', 1, 16, 16, 'png', 0)", w.b_footage, w.b_project, me.user_id), b_org),
+            // A finished footage upload of A's for B's project, then its row: the upload is refused.
+            ("footage in B's project", format!("WITH u AS (INSERT INTO uploads (organization_id, project_id, user_id, length, \"offset\", state, object_key, sha256, expires_at, purpose) VALUES ('{}', $1, '{}', 1, 1, 'complete', 'k', 's', now(), 'footage') RETURNING id) INSERT INTO footage (id, organization_id, project_id, user_id, kind, object_key, poster_key, sha256, size, width, height, codec, position) SELECT u.id, '{}', $1, '{}', 'image', '{}/' || $1 || '/footage/' || u.id || '/source.png', '{}/' || $1 || '/footage/' || u.id || '/poster.jpg', 's', 1, 16, 16, 'png', 0 FROM u", w.a.id, me.user_id, w.a.id, me.user_id, w.a.id, w.a.id), b_project),
         ];
         for (what, sql, bind) in inserts {
             let r = attempt(&mut tx, &sql, bind).await;
@@ -187,6 +217,20 @@ async fn in_sql_the_request_role_with_a_claims_sees_and_changes_nothing_of_b() {
                 "{role}: writing {what} into B must be refused, got {r:?}"
             );
         }
+        // A's own footage naming B's files: refused by its keys' check (viewers, by RLS first).
+        let sql = format!(
+            "WITH u AS (INSERT INTO uploads (organization_id, project_id, user_id, length, \"offset\", state, object_key, sha256, expires_at, purpose) \
+             VALUES ('{a}', '{p}', '{me}', 1, 1, 'complete', 'k', 's', now(), 'footage') RETURNING id) \
+             INSERT INTO footage (id, organization_id, project_id, user_id, kind, object_key, poster_key, sha256, size, width, height, codec, position) \
+             SELECT u.id, '{a}', '{p}', '{me}', 'image', $1 || '/{bp}/footage/{bf}/source.mp4', $1 || '/{bp}/footage/{bf}/poster.jpg', 's', 1, 16, 16, 'png', 0 FROM u",
+            a = w.a.id,
+            p = w.a_project,
+            me = me.user_id,
+            bp = w.b_project,
+            bf = w.b_footage,
+        );
+        let r = attempt(&mut tx, &sql, b_org).await;
+        assert!(matches!(r, Err(ref c) if c == "42501" || c == "23514"), "{role}: footage naming B's files: {r:?}");
         let feed: i64 = sqlx::query_scalar("SELECT count(*) FROM sync.row_versions WHERE organization_id = $1")
             .bind(b_org)
             .fetch_one(&mut *tx)

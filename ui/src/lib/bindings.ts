@@ -601,6 +601,10 @@ export type ErrorCode =
  */
 "not_audio" | 
 /**
+ * The uploaded file is not footage that can be decoded (a clip or a still of a kind we take).
+ */
+"not_footage" | 
+/**
  * The server cannot reach its database right now; retry later.
  */
 "unavailable" | 
@@ -746,7 +750,15 @@ monthly_price_usd: number;
 /**
  * Whether it is bought through Stripe Checkout (the free plan is not).
  */
-paid: boolean }
+paid: boolean; 
+/**
+ * Footage items (clips and stills) an organization may keep across its projects.
+ */
+footage_items: number; 
+/**
+ * Bytes of footage an organization may keep.
+ */
+footage_bytes: number }
 /**
  * Where a video is going, and so how it is encoded.
  */
@@ -950,7 +962,11 @@ export type Upload = { id: string; project_id: string; path: string; sha256: str
 /**
  * `pending`, `paused`, `done` or `failed`.
  */
-state: string; last_error: string | null; upload_url: string | null }
+state: string; last_error: string | null; 
+/**
+ * The project's track, or its footage.
+ */
+purpose: UploadPurpose; upload_url: string | null }
 /**
  * An upload moved on.
  */
@@ -959,6 +975,10 @@ export type UploadProgress = { upload_id: string; project_id: string; sent: numb
  * sending | paused | waiting | done | failed | canceled
  */
 state: string; error: string | null }
+/**
+ * What an upload is for: the project's track, or its footage (tus metadata `purpose`).
+ */
+export type UploadPurpose = "audio" | "footage"
 /**
  * A member of an organization (the `users` table; credentials live elsewhere and never travel).
  */

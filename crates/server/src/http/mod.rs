@@ -6,6 +6,7 @@ mod auth;
 mod billing;
 pub mod events;
 mod extract;
+mod footage;
 mod members;
 mod openapi;
 mod pages;
@@ -93,7 +94,7 @@ impl AppState {
 #[openapi(
     info(title = "Resonance API", description = "The hosted backend of Resonance Desktop."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "projects"), (name = "generations"), (name = "sharing"), (name = "uploads"), (name = "members"),
+    tags((name = "auth"), (name = "projects"), (name = "generations"), (name = "sharing"), (name = "uploads"), (name = "footage"), (name = "members"),
          (name = "activity"), (name = "billing"), (name = "sync"), (name = "health"))
 )]
 struct ApiDoc;
@@ -133,6 +134,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(members::system_logs))
         .routes(routes!(uploads::options, uploads::create))
         .routes(routes!(uploads::head, uploads::patch, uploads::terminate))
+        .routes(routes!(footage::list))
+        .routes(routes!(footage::update, footage::remove))
+        .routes(routes!(footage::poster))
+        .routes(routes!(footage::source))
         .routes(routes!(billing::webhook))
         .routes(routes!(billing::checkout))
         .routes(routes!(billing::portal))

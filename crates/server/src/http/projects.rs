@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::storage::{generations, idempotency, projects};
 
 /// The first answer to this key, if the write was already made.
-async fn replay(tx: &mut Tx, key: Option<uuid::Uuid>, request: &str) -> Result<Option<Response>> {
+pub(super) async fn replay(tx: &mut Tx, key: Option<uuid::Uuid>, request: &str) -> Result<Option<Response>> {
     let Some(key) = key else { return Ok(None) };
     Ok(idempotency::replay(tx, key, request).await?.map(|answer| match answer.body {
         Some(body) => (answer.status, Json(body)).into_response(),
@@ -26,7 +26,7 @@ async fn replay(tx: &mut Tx, key: Option<uuid::Uuid>, request: &str) -> Result<O
 }
 
 /// Keeps this answer for the key, in the write's transaction.
-async fn remember<T: serde::Serialize>(
+pub(super) async fn remember<T: serde::Serialize>(
     tx: &mut Tx,
     key: Option<uuid::Uuid>,
     request: &str,
@@ -301,7 +301,7 @@ async fn media(
 
 /// A stored file as the answer, with one byte range when the request asks for one (players
 /// seek this way).
-pub(crate) async fn serve_object(
+pub(super) async fn serve_object(
     app: &AppState,
     key: &object_store::path::Path,
     content_type: &'static str,

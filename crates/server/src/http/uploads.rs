@@ -6,8 +6,10 @@
 //!   offset moves past it, under the row's lock, so the offset a client reads back is always
 //!   backed by stored bytes; a chunk cut off mid-way is dropped whole, so a resumed upload
 //!   re-sends at most that one chunk;
-//! - the finished file is joined, hashed and decoded as audio before it is kept: what is not
-//!   audio is refused (and deleted); bytes the organization already stored finish at once.
+//! - the finished file is joined, hashed and judged before it is kept: as audio (decoded) for
+//!   the project's track, as footage (probed, decoded, its poster drawn) for its footage; what it
+//!   is not is refused and nothing of it is kept; bytes the organization already stored finish at
+//!   once.
 
 use std::time::SystemTime;
 
@@ -27,8 +29,10 @@ use super::extract::{Authenticated, PathId};
 use super::AppState;
 use crate::credentials::AccessClaims;
 use crate::error::{Error, Result};
+use crate::media::{self, Judged};
+use crate::storage::footage::{self, NewFootage};
 use crate::storage::logs::{self, Entry};
-use crate::storage::uploads::{self, NewUpload, Upload};
+use crate::storage::uploads::{self, NewUpload, Purpose, Upload};
 
 const TUS_VERSION: &str = "1.0.0";
 /// The largest single PATCH accepted: clients send chunks of a few MB.
@@ -100,9 +104,16 @@ fn part_key(id: Uuid, offset: i64) -> ObjectPath {
     ObjectPath::from(format!("_uploads/{id}/{offset:020}-{}", Uuid::new_v4().simple()))
 }
 
-/// Where a finished file is kept: `<organization>/<project>/<sha256>.<ext>`.
+/// Where a finished audio file is kept: `<organization>/<project>/<sha256>.<ext>`.
 fn object_key(upload: &Upload, sha256: &str, ext: &str) -> String {
     format!("{}/{}/{sha256}.{ext}", upload.organization_id, upload.project_id)
+}
+
+/// Where a footage item is kept: its own folder, `<organization>/<project>/footage/<id>/`,
+/// holding `source.<ext>` and `poster.jpg` (deleting the item deletes the folder).
+fn footage_keys(upload: &Upload, ext: &str) -> (String, String) {
+    let folder = format!("{}/{}/footage/{}", upload.organization_id, upload.project_id, upload.id);
+    (format!("{folder}/source.{ext}"), format!("{folder}/poster.jpg"))
 }
 
 fn extension(container: &str) -> &'static str {
@@ -152,13 +163,14 @@ pub async fn options(State(app): State<AppState>) -> Response {
 }
 
 /// Starts an upload (tus creation): `Upload-Length` and `Upload-Metadata` with `project_id`
-/// (required), `filename` and `sha256` (the file's, hex; with it, bytes the organization already
-/// stored finish at once).
+/// (required), `filename`, `sha256` (the file's, hex; with it, bytes the organization already
+/// stored finish at once) and `purpose` (`audio`, the default: the project's track; `footage`: a
+/// clip or still added to its footage, within the plan's room).
 #[utoipa::path(post, path = "/v1/uploads", operation_id = "create_upload", tag = "uploads", security(("bearer" = [])),
     params(
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
         ("Upload-Length" = u64, Header, description = "the file's size in bytes"),
-        ("Upload-Metadata" = String, Header, description = "tus metadata: `project_id` (required), `filename`, `sha256` (hex; with it, bytes the organization already stored finish at once)")),
+        ("Upload-Metadata" = String, Header, description = "tus metadata: `project_id` (required), `filename`, `sha256` (hex; with it, bytes the organization already stored finish at once), `purpose` (`audio` by default, or `footage`)")),
     responses((status = 201, description = "the upload was created; with a `sha256` of bytes the organization already stored, it is complete at once (HEAD answers Upload-Offset = Upload-Length, and a PATCH at 0 is answered so without its bytes being kept)", headers(
             ("Location" = String, description = "the upload's URL"),
             ("Upload-Expires" = String, description = "when an unfinished upload is forgotten (RFC 9110 date)"),
@@ -167,7 +179,7 @@ pub async fn options(State(app): State<AppState>) -> Response {
               (status = 403, body = resonance_api::ErrorBody),
               (status = 404, body = resonance_api::ErrorBody), (status = 412, body = resonance_api::ErrorBody),
               (status = 413, body = resonance_api::ErrorBody),
-              (status = 422, body = resonance_api::ErrorBody, description = "Upload-Metadata has no project_id, or a value this server reads is not UTF-8 text")))]
+              (status = 422, body = resonance_api::ErrorBody, description = "Upload-Metadata has no project_id, names an unknown purpose, or a value this server reads is not UTF-8 text")))]
 pub async fn create(State(app): State<AppState>, Authenticated(claims): Authenticated, headers: HeaderMap) -> Response {
     tus(create_inner(&app, &claims, &headers).await)
 }
@@ -192,9 +204,17 @@ async fn create_inner(app: &AppState, claims: &AccessClaims, headers: &HeaderMap
             Some((_, None)) => Err(Error::invalid(key, format!("Upload-Metadata: {key} must be UTF-8 text."))),
         }
     };
-    let project_id = get("project_id")?
-        .and_then(|p| Uuid::parse_str(p).ok())
-        .ok_or_else(|| Error::invalid("project_id", "Upload-Metadata must name the project_id the audio is for."))?;
+    let purpose = match get("purpose")? {
+        None => Purpose::Audio,
+        Some(text) => Purpose::parse(text)
+            .ok_or_else(|| Error::invalid("purpose", "Upload-Metadata: purpose is audio (the default) or footage."))?,
+    };
+    let project_id = get("project_id")?.and_then(|p| Uuid::parse_str(p).ok()).ok_or_else(|| {
+        Error::invalid(
+            "project_id",
+            format!("Upload-Metadata must name the project_id the {} is for.", purpose.as_str()),
+        )
+    })?;
     let declared = get("sha256")?.map(str::to_ascii_lowercase);
     let filename = get("filename")?;
     if filename.is_some_and(|f| f.chars().any(char::is_control)) {
@@ -205,12 +225,41 @@ async fn create_inner(app: &AppState, claims: &AccessClaims, headers: &HeaderMap
     }
     let raw_meta = headers.get("upload-metadata").and_then(|v| v.to_str().ok());
     let (mut tx, caller) = app.db.begin_for(claims).await?;
-    let new = NewUpload { project_id, length, metadata: raw_meta, filename, declared_sha256: declared.as_deref() };
+    let new =
+        NewUpload { project_id, length, metadata: raw_meta, filename, declared_sha256: declared.as_deref(), purpose };
     let upload = uploads::create(&mut tx, &caller, &new).await?;
     let location = format!("/v1/uploads/{}", upload.id);
+    if purpose == Purpose::Footage {
+        let stored = match &declared {
+            Some(sha) => footage::with_bytes(&mut tx, project_id, sha, length).await?,
+            None => None,
+        };
+        match stored {
+            // Already this project's: the upload is that item.
+            Some(item) if item.project_id == project_id => {
+                uploads::complete(&mut tx, upload.id, &item.object_key, &item.sha256, item.duration).await?;
+            }
+            Some(item) => {
+                footage::room(&mut tx, 1, length).await?;
+                adopt_footage(app, &mut tx, &caller, &upload, &item).await?;
+            }
+            None => {
+                // Refused before a byte is sent when it cannot fit; checked again when it is kept.
+                footage::room(&mut tx, 1, length).await?;
+                tx.commit().await?;
+                return Ok((
+                    StatusCode::CREATED,
+                    [header("location", location), header("upload-expires", expires(&upload))],
+                )
+                    .into_response());
+            }
+        }
+        tx.commit().await?;
+        return Ok((StatusCode::CREATED, [header("location", location)]).into_response());
+    }
     // Bytes already stored for this organization: no need to send them again.
     if let Some(sha) = &declared {
-        if let Some(stored) = uploads::find_stored(&mut tx, sha, length).await? {
+        if let Some(stored) = uploads::find_stored(&mut tx, sha, length, Purpose::Audio).await? {
             let (Some(from), Some(duration)) = (&stored.object_key, stored.duration) else {
                 return Err(Error::Invariant("a complete upload without its object".into()));
             };
@@ -219,7 +268,7 @@ async fn create_inner(app: &AppState, claims: &AccessClaims, headers: &HeaderMap
             if *from != key {
                 app.storage.copy(&ObjectPath::from(from.as_str()), &ObjectPath::from(key.as_str())).await?;
             }
-            uploads::complete(&mut tx, upload.id, &key, sha, duration).await?;
+            uploads::complete(&mut tx, upload.id, &key, sha, Some(duration)).await?;
             uploads::attach_to_project(&mut tx, project_id, &key, duration).await?;
             logs::append(
                 &mut tx,
@@ -240,6 +289,64 @@ async fn create_inner(app: &AppState, claims: &AccessClaims, headers: &HeaderMap
         .into_response())
 }
 
+/// Footage another project of the organization already holds, copied into this upload's folder
+/// and listed in its project with the same facts (a file is judged once).
+async fn adopt_footage(
+    app: &AppState,
+    tx: &mut crate::db::Tx,
+    caller: &crate::db::Caller,
+    upload: &Upload,
+    item: &resonance_api::model::Footage,
+) -> Result<()> {
+    let ext = item.object_key.rsplit('.').next().unwrap_or("bin");
+    let (key, poster) = footage_keys(upload, ext);
+    let listed = async {
+        app.storage.copy(&ObjectPath::from(item.object_key.as_str()), &ObjectPath::from(key.as_str())).await?;
+        app.storage.copy(&ObjectPath::from(item.poster_key.as_str()), &ObjectPath::from(poster.as_str())).await?;
+        list_copy(tx, caller, upload, item, (&key, &poster), ext).await
+    }
+    .await;
+    if listed.is_err() {
+        // The transaction is rolled back with the error: its copies must not outlive it.
+        for k in [&key, &poster] {
+            delete_object(app.storage.as_ref(), &ObjectPath::from(k.as_str())).await;
+        }
+    }
+    listed
+}
+
+/// The upload completed as a copy of `item`, listed with its facts.
+async fn list_copy(
+    tx: &mut crate::db::Tx,
+    caller: &crate::db::Caller,
+    upload: &Upload,
+    item: &resonance_api::model::Footage,
+    (key, poster): (&str, &str),
+    ext: &str,
+) -> Result<()> {
+    uploads::complete(tx, upload.id, key, &item.sha256, item.duration).await?;
+    let facts = resonance_api::footage::FootageFacts {
+        kind: item.kind,
+        duration: item.duration,
+        width: u32::try_from(item.width).unwrap_or(0),
+        height: u32::try_from(item.height).unwrap_or(0),
+        codec: item.codec.clone(),
+        extension: ext.to_owned(),
+    };
+    let new = NewFootage {
+        id: upload.id,
+        project_id: upload.project_id,
+        filename: upload.filename.as_deref().or(item.filename.as_deref()),
+        object_key: key,
+        poster_key: poster,
+        sha256: &item.sha256,
+        size: item.size,
+        facts: &facts,
+    };
+    footage::insert(tx, caller, &new).await?;
+    Ok(())
+}
+
 /// The upload as it stands now, read in a transaction of its own (under the caller's RLS).
 async fn read(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<Upload> {
     let (mut tx, _caller) = app.db.begin_for(claims).await?;
@@ -252,9 +359,11 @@ async fn read(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<Upload>
 fn check_open(upload: &Upload) -> Result<()> {
     match upload.state.as_str() {
         "terminated" => Err(Error::not_found("This upload was cancelled.")),
-        "failed" => {
-            Err(Error::refused(ErrorCode::NotAudio, "This upload was refused: the file is not audio we can decode."))
-        }
+        "failed" => Err(match (upload.refusal.0, upload.error.as_deref()) {
+            // Asked again, a refusal says what it said the first time.
+            (Some(code), Some(message)) => Error::refused(code, format!("This upload was refused: {message}")),
+            _ => Error::refused(ErrorCode::NotAudio, "This upload was refused: the file is not audio we can decode."),
+        }),
         "receiving" if upload.expires_at <= chrono::Utc::now() => Err(Error::refused(
             ErrorCode::UploadExpired,
             "This upload expired before it was finished; start a new one.",
@@ -323,7 +432,8 @@ async fn head_inner(app: &AppState, claims: &AccessClaims, id: Uuid, headers: &H
               (status = 410, body = resonance_api::ErrorBody, description = "the upload expired"),
               (status = 413, body = resonance_api::ErrorBody, description = "the chunk goes past Upload-Length"),
               (status = 415, body = resonance_api::ErrorBody, description = "not `application/offset+octet-stream`"),
-              (status = 422, body = resonance_api::ErrorBody, description = "the finished file is not audio (not_audio)"),
+              (status = 402, body = resonance_api::ErrorBody, description = "finished footage does not fit in the plan (plan_limit)"),
+              (status = 422, body = resonance_api::ErrorBody, description = "the finished file is not audio (not_audio), or not footage (not_footage)"),
               (status = 460, body = resonance_api::ErrorBody, description = "checksum mismatch")))]
 pub async fn patch(
     State(app): State<AppState>,
@@ -494,8 +604,11 @@ async fn claim(app: &AppState, claims: &AccessClaims, id: Uuid, at: i64, holder:
     let (mut tx, caller) = app.db.begin_for(claims).await?;
     if !caller.role.can_edit_projects() {
         // Existence is no secret from a member who can read the organization's uploads anyway.
-        uploads::get(&mut tx, id, false).await?;
-        return Err(Error::forbidden("Viewers cannot upload audio; ask an admin for the developer role."));
+        let upload = uploads::get(&mut tx, id, false).await?;
+        return Err(Error::forbidden(format!(
+            "Viewers cannot upload {}; ask an admin for the developer role.",
+            upload.purpose.0.as_str()
+        )));
     }
     if let Some(upload) = uploads::claim(&mut tx, id, holder, at, uploads::PATCH_LEASE_SECONDS).await? {
         tx.commit().await?;
@@ -683,9 +796,10 @@ async fn finish(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<()> {
         return Ok(());
     }
     claimed.done();
+    let mut unkept: Vec<String> = Vec::new();
     let refusal = match outcome {
         Examined::Audio { key, sha256, duration } => {
-            uploads::complete(&mut tx, id, &key, &sha256, duration).await?;
+            uploads::complete(&mut tx, id, &key, &sha256, Some(duration)).await?;
             uploads::attach_to_project(&mut tx, upload.project_id, &key, duration).await?;
             let name = upload.filename.as_deref().unwrap_or("audio");
             let message = format!("Uploaded \u{201c}{name}\u{201d} ({duration:.1} s)");
@@ -694,11 +808,11 @@ async fn finish(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<()> {
             None
         }
         Examined::ChecksumMismatch(message) => {
-            uploads::fail(&mut tx, id, &message).await?;
+            uploads::fail(&mut tx, id, &message, ErrorCode::ChecksumMismatch).await?;
             Some(Error::refused(ErrorCode::ChecksumMismatch, message))
         }
         Examined::NotAudio(message) => {
-            uploads::fail(&mut tx, id, &message).await?;
+            uploads::fail(&mut tx, id, &message, ErrorCode::NotAudio).await?;
             logs::append(
                 &mut tx,
                 &caller,
@@ -707,10 +821,102 @@ async fn finish(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<()> {
             .await?;
             Some(Error::refused(ErrorCode::NotAudio, message))
         }
+        Examined::Footage { key, poster, sha256, facts } => {
+            match keep_footage(&mut tx, &caller, &upload, &key, &poster, &sha256, &facts).await? {
+                Kept::Listed => None,
+                Kept::AlreadyListed => {
+                    unkept = vec![key, poster];
+                    None
+                }
+                Kept::NoRoom(refusal) => {
+                    unkept = vec![key, poster];
+                    let message = refusal.detail().message;
+                    uploads::fail(&mut tx, id, &message, ErrorCode::PlanLimit).await?;
+                    refuse_footage(&mut tx, &caller, &upload, &message).await?;
+                    Some(refusal)
+                }
+            }
+        }
+        Examined::NotFootage(message) => {
+            uploads::fail(&mut tx, id, &message, ErrorCode::NotFootage).await?;
+            refuse_footage(&mut tx, &caller, &upload, &message).await?;
+            Some(Error::refused(ErrorCode::NotFootage, message))
+        }
     };
     tx.commit().await?;
     delete_parts(app.storage.as_ref(), id).await;
+    for key in &unkept {
+        delete_object(app.storage.as_ref(), &ObjectPath::from(key.as_str())).await;
+    }
     refusal.map_or(Ok(()), Err)
+}
+
+/// How finished footage was kept.
+enum Kept {
+    Listed,
+    /// The project already lists these bytes (two uploads of one file raced): the upload is that
+    /// item, and the copy just stored is not needed.
+    AlreadyListed,
+    /// The plan's room ran out while the file was sent.
+    NoRoom(Error),
+}
+
+/// Lists judged footage in its project, in the caller's transaction, unless it is there already
+/// or does not fit (checked under the organization's lock, inside a savepoint so a refusal leaves
+/// the transaction usable).
+async fn keep_footage(
+    tx: &mut crate::db::Tx,
+    caller: &crate::db::Caller,
+    upload: &Upload,
+    key: &str,
+    poster: &str,
+    sha256: &str,
+    facts: &resonance_api::footage::FootageFacts,
+) -> Result<Kept> {
+    if let Some(item) = footage::with_bytes(tx, upload.project_id, sha256, upload.length).await? {
+        if item.project_id == upload.project_id {
+            uploads::complete(tx, upload.id, &item.object_key, sha256, item.duration).await?;
+            return Ok(Kept::AlreadyListed);
+        }
+    }
+    sqlx::query("SAVEPOINT footage_room").execute(&mut **tx).await?;
+    if let Err(e) = footage::room(tx, 1, upload.length).await {
+        let detail = e.detail();
+        if detail.code != ErrorCode::PlanLimit {
+            return Err(e);
+        }
+        sqlx::query("ROLLBACK TO SAVEPOINT footage_room").execute(&mut **tx).await?;
+        return Ok(Kept::NoRoom(Error::refused(ErrorCode::PlanLimit, detail.message)));
+    }
+    uploads::complete(tx, upload.id, key, sha256, facts.duration).await?;
+    let new = NewFootage {
+        id: upload.id,
+        project_id: upload.project_id,
+        filename: upload.filename.as_deref(),
+        object_key: key,
+        poster_key: poster,
+        sha256,
+        size: upload.length,
+        facts,
+    };
+    footage::insert(tx, caller, &new).await?;
+    Ok(Kept::Listed)
+}
+
+async fn refuse_footage(
+    tx: &mut crate::db::Tx,
+    caller: &crate::db::Caller,
+    upload: &Upload,
+    message: &str,
+) -> Result<()> {
+    let name = upload.filename.as_deref().unwrap_or("the file");
+    logs::append(
+        tx,
+        caller,
+        Entry::success("footage.refused", format!("Refused \u{201c}{name}\u{201d} as footage: {message}"))
+            .project(upload.project_id),
+    )
+    .await
 }
 
 /// What a whole upload turned out to be.
@@ -723,6 +929,14 @@ enum Examined {
     },
     ChecksumMismatch(String),
     NotAudio(String),
+    /// Footage, kept under its folder (the file and its poster).
+    Footage {
+        key: String,
+        poster: String,
+        sha256: String,
+        facts: resonance_api::footage::FootageFacts,
+    },
+    NotFootage(String),
 }
 
 /// Joins the chunks into `temp`, checks the declared hash, decodes the file and, when it is
@@ -731,6 +945,25 @@ async fn examine(app: &AppState, upload: &Upload, temp: &std::path::Path) -> Res
     let sha256 = join_parts(app.storage.as_ref(), upload, temp).await?;
     if let Some(declared) = upload.declared_sha256.as_deref().filter(|d| *d != sha256) {
         return Ok(Examined::ChecksumMismatch(format!("The file's SHA-256 is {sha256}, not the declared {declared}.")));
+    }
+    if upload.purpose.0 == Purpose::Footage {
+        let poster_file = temp.with_extension("poster.jpg");
+        let judged = media::examine_footage(temp, &poster_file).await;
+        let kept = match judged {
+            Ok(Judged::Footage(facts)) => {
+                let (key, poster) = footage_keys(upload, &facts.extension);
+                let stored = async {
+                    store_file(app.storage.as_ref(), temp, &key).await?;
+                    store_file(app.storage.as_ref(), &poster_file, &poster).await
+                }
+                .await;
+                stored.map(|()| Examined::Footage { key, poster, sha256, facts })
+            }
+            Ok(Judged::Refused(message)) => Ok(Examined::NotFootage(message)),
+            Err(e) => Err(e),
+        };
+        let _ = std::fs::remove_file(&poster_file);
+        return kept;
     }
     let path = temp.to_owned();
     let probed = tokio::task::spawn_blocking(move || resonance_audio::probe(&path, &mut []))

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod billing;
 pub mod demo;
+pub mod footage;
 pub mod generations;
 pub mod idempotency;
 pub mod logs;

@@ -137,7 +137,7 @@ pub enum Kind {
 
 /// Every column of each synced table, in the schema's order. A test compares these with
 /// information_schema, so a column added to a table cannot silently miss the wire.
-pub const COLUMNS: [(&str, &[(&str, Kind)]); 5] = {
+pub const COLUMNS: [(&str, &[(&str, Kind)]); 6] = {
     use Kind::*;
     [
         (
@@ -230,6 +230,31 @@ pub const COLUMNS: [(&str, &[(&str, Kind)]); 5] = {
                 ("details", Json),
                 ("error_message", Text),
                 ("created_at", Time),
+            ],
+        ),
+        // Last: a scan cursor holds a table's index.
+        (
+            "footage",
+            &[
+                ("id", Uuid),
+                ("organization_id", Uuid),
+                ("project_id", Uuid),
+                ("user_id", Uuid),
+                ("kind", Text),
+                ("filename", Text),
+                ("object_key", Text),
+                ("poster_key", Text),
+                ("sha256", Text),
+                ("size", Int),
+                ("duration", Float),
+                ("width", Int),
+                ("height", Int),
+                ("codec", Text),
+                ("position", Int),
+                ("in_point", Float),
+                ("out_point", Float),
+                ("created_at", Time),
+                ("updated_at", Time),
             ],
         ),
     ]
@@ -613,7 +638,8 @@ mod tests {
             "djE".to_owned(),
             URL_SAFE_NO_PAD.encode(format!("v2.{e}.0.L.1.-1")),
             URL_SAFE_NO_PAD.encode(format!("v2.{e}.0.L.1")),
-            URL_SAFE_NO_PAD.encode(format!("v2.{e}.0.S.1.5.-")),
+            // A table past the last.
+            URL_SAFE_NO_PAD.encode(format!("v2.{e}.0.S.1.{}.-", COLUMNS.len())),
             URL_SAFE_NO_PAD.encode(format!("v2.{e}.0.S.1.0.not-a-uuid")),
             URL_SAFE_NO_PAD.encode(format!("v1.{e}.1.1.0")),
         ] {

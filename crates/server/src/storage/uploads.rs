@@ -28,11 +28,44 @@ pub struct Upload {
     pub expires_at: DateTime<Utc>,
     /// The PATCH request streaming into this upload now, while its lease lasts.
     pub patch_holder: Option<Uuid>,
+    /// What the file is for: the project's track, or its footage.
+    #[sqlx(try_from = "String")]
+    pub purpose: PurposeText,
+    /// Why a failed upload was refused, and what it was told.
+    #[sqlx(try_from = "Option<String>")]
+    pub refusal: Refusal,
+    pub error: Option<String>,
 }
+
+/// `uploads.refusal`: an `ErrorCode` by its wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal(pub Option<resonance_api::ErrorCode>);
+
+impl TryFrom<Option<String>> for Refusal {
+    type Error = serde_json::Error;
+    fn try_from(text: Option<String>) -> std::result::Result<Self, serde_json::Error> {
+        text.map(|t| serde_json::from_value(serde_json::Value::String(t))).transpose().map(Self)
+    }
+}
+
+/// `uploads.purpose` as read from a row (a CHECK keeps it one of the two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurposeText(pub Purpose);
+
+impl TryFrom<String> for PurposeText {
+    type Error = String;
+    fn try_from(text: String) -> std::result::Result<Self, String> {
+        Purpose::parse(&text).map(Self).ok_or_else(|| format!("an upload's purpose is {text:?}"))
+    }
+}
+
+/// What an upload is for: the project's track or its footage (`uploads.purpose`).
+pub use resonance_api::footage::UploadPurpose as Purpose;
 
 const COLUMNS: &str = "id, organization_id, project_id, length, \"offset\", parts, metadata, filename, \
                        declared_sha256, state, object_key, sha256, duration, expires_at, \
-                       CASE WHEN patch_lease_until > now() THEN patch_holder END AS patch_holder";
+                       CASE WHEN patch_lease_until > now() THEN patch_holder END AS patch_holder, purpose, \
+                       refusal, error";
 
 /// How long a PATCH holds its upload without a sign of life; renewed while its body streams, so
 /// only a server that died mid-request leaves an upload held, and only this long.
@@ -48,17 +81,21 @@ pub struct NewUpload<'a> {
     pub metadata: Option<&'a str>,
     pub filename: Option<&'a str>,
     pub declared_sha256: Option<&'a str>,
+    pub purpose: Purpose,
 }
 
 pub async fn create(tx: &mut Tx, caller: &Caller, new: &NewUpload<'_>) -> Result<Upload> {
     if !caller.role.can_edit_projects() {
-        return Err(Error::forbidden("Viewers cannot upload audio; ask an admin for the developer role."));
+        return Err(Error::forbidden(format!(
+            "Viewers cannot upload {}; ask an admin for the developer role.",
+            new.purpose.as_str()
+        )));
     }
     // The project must be the caller's organization's (RLS answers "none" otherwise).
     super::projects::get(tx, caller, new.project_id).await?;
     Ok(sqlx::query_as::<_, Upload>(&format!(
-        "INSERT INTO uploads (organization_id, project_id, user_id, length, metadata, filename, declared_sha256, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8)) RETURNING {COLUMNS}"
+        "INSERT INTO uploads (organization_id, project_id, user_id, length, metadata, filename, declared_sha256, expires_at, purpose) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8), $9) RETURNING {COLUMNS}"
     ))
     .bind(caller.organization_id)
     .bind(new.project_id)
@@ -68,6 +105,7 @@ pub async fn create(tx: &mut Tx, caller: &Caller, new: &NewUpload<'_>) -> Result
     .bind(new.filename)
     .bind(new.declared_sha256)
     .bind(EXPIRES_AFTER_HOURS as i32)
+    .bind(new.purpose.as_str())
     .fetch_one(&mut **tx)
     .await?)
 }
@@ -122,14 +160,15 @@ pub async fn release_patch(tx: &mut Tx, id: Uuid, holder: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// A finished upload of these bytes in the caller's organization, if there is one.
-pub async fn find_stored(tx: &mut Tx, sha256: &str, length: i64) -> Result<Option<Upload>> {
+/// A finished upload of these bytes for this purpose in the caller's organization, if there is one.
+pub async fn find_stored(tx: &mut Tx, sha256: &str, length: i64, purpose: Purpose) -> Result<Option<Upload>> {
     Ok(sqlx::query_as::<_, Upload>(&format!(
-        "SELECT {COLUMNS} FROM uploads WHERE sha256 = $1 AND length = $2 AND state = 'complete' \
+        "SELECT {COLUMNS} FROM uploads WHERE sha256 = $1 AND length = $2 AND state = 'complete' AND purpose = $3 \
          ORDER BY created_at LIMIT 1"
     ))
     .bind(sha256)
     .bind(length)
+    .bind(purpose.as_str())
     .fetch_optional(&mut **tx)
     .await?)
 }
@@ -148,7 +187,8 @@ pub async fn advance(tx: &mut Tx, id: Uuid, new_offset: i64, part: &str) -> Resu
     .await?)
 }
 
-pub async fn complete(tx: &mut Tx, id: Uuid, object_key: &str, sha256: &str, duration: f64) -> Result<()> {
+/// Marks the upload finished with its object (`duration`: seconds of audio or of a clip).
+pub async fn complete(tx: &mut Tx, id: Uuid, object_key: &str, sha256: &str, duration: Option<f64>) -> Result<()> {
     sqlx::query(
         "UPDATE uploads SET state = 'complete', \"offset\" = length, object_key = $2, sha256 = $3, duration = $4, \
            updated_at = now() WHERE id = $1",
@@ -162,10 +202,13 @@ pub async fn complete(tx: &mut Tx, id: Uuid, object_key: &str, sha256: &str, dur
     Ok(())
 }
 
-pub async fn fail(tx: &mut Tx, id: Uuid, error: &str) -> Result<()> {
-    sqlx::query("UPDATE uploads SET state = 'failed', error = $2, updated_at = now() WHERE id = $1")
+/// Marks the upload refused, with what it was told and why (`code`).
+pub async fn fail(tx: &mut Tx, id: Uuid, error: &str, code: resonance_api::ErrorCode) -> Result<()> {
+    let code = serde_json::to_value(code)?;
+    sqlx::query("UPDATE uploads SET state = 'failed', error = $2, refusal = $3, updated_at = now() WHERE id = $1")
         .bind(id)
         .bind(error)
+        .bind(code.as_str())
         .execute(&mut **tx)
         .await?;
     Ok(())

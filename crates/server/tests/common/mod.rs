@@ -202,6 +202,45 @@ impl TestServer {
     }
 
     /// `POST /v1/projects/{project}/generations` with the given Idempotency-Key.
+    /// A footage item of `project` (a finished footage upload and its row), written as the owner:
+    /// a 2-second 320×240 clip whose file is not stored.
+    pub async fn insert_footage(&self, org: &Org, project: Uuid, name: &str) -> Uuid {
+        let id = Uuid::new_v4();
+        let sha = format!("{:064x}", id.as_u128());
+        let key = format!("{}/{project}/footage/{id}/source.mp4", org.id);
+        sqlx::query(
+            "INSERT INTO uploads (id, organization_id, project_id, user_id, length, \"offset\", state, object_key, sha256, \
+               duration, expires_at, purpose) VALUES ($1, $2, $3, $4, 1000, 1000, 'complete', $5, $6, 2, now(), 'footage')",
+        )
+        .bind(id)
+        .bind(org.id)
+        .bind(project)
+        .bind(org.developer.user_id)
+        .bind(&key)
+        .bind(&sha)
+        .execute(&self.owner)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO footage (id, organization_id, project_id, user_id, kind, filename, object_key, poster_key, sha256, \
+               size, duration, width, height, codec, position) \
+             VALUES ($1, $2, $3, $4, 'video', $5, $6, $7, $8, 1000, 2, 320, 240, 'h264', \
+               (SELECT coalesce(max(position) + 1, 0) FROM footage WHERE project_id = $3))",
+        )
+        .bind(id)
+        .bind(org.id)
+        .bind(project)
+        .bind(org.developer.user_id)
+        .bind(name)
+        .bind(&key)
+        .bind(key.replace("source.mp4", "poster.jpg"))
+        .bind(&sha)
+        .execute(&self.owner)
+        .await
+        .unwrap();
+        id
+    }
+
     pub async fn start_generation(&self, token: &str, project: &str, key: Uuid, body: Value) -> (StatusCode, Value) {
         let resp = self
             .http
