@@ -91,9 +91,49 @@ fn draw_only(plan: &VisualPlan, size: (u32, u32)) -> f64 {
 }
 
 fn full_render(plan: &VisualPlan, audio: &Path, size: (u32, u32), dir: &Path) -> f64 {
+    full_render_with(plan, audio, size, dir, &[])
+}
+
+fn full_render_with(plan: &VisualPlan, audio: &Path, size: (u32, u32), dir: &Path, footage: &[PathBuf]) -> f64 {
     let started = Instant::now();
-    render::render(plan, audio, &dir.join("video.mp4"), &dir.join("thumb.jpg"), size, |_| {}).unwrap();
+    render::render(plan, audio, &dir.join("video.mp4"), &dir.join("thumb.jpg"), size, footage, |_| {}).unwrap();
     started.elapsed().as_secs_f64()
+}
+
+/// Footage for the footage rows: two 1080p H.264 clips (a test card and a fractal zoom) and a
+/// still, as a phone or a camera gives them.
+fn footage_files(dir: &Path) -> (Vec<resonance_visuals::FootageItem>, Vec<PathBuf>) {
+    use resonance_api::footage::FootageKind;
+    let make = |name: &str, input: &str, extra: &[&str]| {
+        let out = dir.join(name);
+        let ok = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i", input])
+            .args(extra)
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "{name}");
+        out
+    };
+    let h264 = ["-t", "8", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"];
+    let paths = vec![
+        make("band.mp4", "testsrc2=s=1920x1080:r=30", &h264),
+        make("crowd.mp4", "mandelbrot=s=1920x1080:r=30", &h264),
+        make("cover.png", "smptehdbars=s=1920x1080", &["-frames:v", "1"]),
+    ];
+    let item = |id: &str, kind, duration| resonance_visuals::FootageItem {
+        id: id.into(),
+        kind,
+        duration,
+        in_point: None,
+        out_point: None,
+    };
+    let items = vec![
+        item("band", FootageKind::Video, Some(8.0)),
+        item("crowd", FootageKind::Video, Some(8.0)),
+        item("cover", FootageKind::Image, None),
+    ];
+    (items, paths)
 }
 
 fn main() {
@@ -167,6 +207,29 @@ fn main() {
     }
     for style in StylePreference::ALL.into_iter().filter(|s| *s != StylePreference::Cinematic) {
         row(style, (1920, 1080), None);
+    }
+
+    // Footage: the same 1080p render with two clips and a still cut in, against none.
+    if only.as_ref().is_none_or(|rows| rows.iter().any(|r| r == "footage")) {
+        let (items, paths) = footage_files(dir.path());
+        println!("  footage at 1080p (minimal; best of {ROUNDS}): {:>9} {:>9} {:>8}", "with s", "without s", "÷");
+        for visibility in [0.6, 1.0] {
+            let mut l = look(StylePreference::Minimal, 0.6);
+            l.footage_visibility = visibility;
+            let with = resonance_visuals::plan_with_footage(&analysis, &l, &items, "bench");
+            let without = plan(&analysis, &l, "bench");
+            let (mut w, mut wo) = (f64::MAX, f64::MAX);
+            for _ in 0..ROUNDS {
+                w = w.min(full_render_with(&with, &audio, (1920, 1080), dir.path(), &paths));
+                wo = wo.min(full_render(&without, &audio, (1920, 1080), dir.path()));
+            }
+            println!(
+                "    visibility {visibility:.1} ({} cuts) {:>21.1} {wo:>9.1} {:>7.2}×",
+                with.cuts.len(),
+                w,
+                w / wo
+            );
+        }
     }
 
     println!("  beat F of frame-to-frame change against the analysis' beats (target ≥ 0.8):");

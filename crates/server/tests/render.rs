@@ -380,6 +380,130 @@ async fn a_vertical_part_of_the_song_is_the_full_render_over_that_part_and_a_squ
     let _ = std::fs::remove_dir_all(&st.dir);
 }
 
+/// A file made by ffmpeg from `args`, its bytes.
+fn made(name: &str, args: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(name);
+    let ok =
+        Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args.split_whitespace()).arg(&out).status().unwrap();
+    assert!(ok.success(), "ffmpeg {args}");
+    std::fs::read(&out).unwrap()
+}
+
+/// The times ffmpeg's scene detection finds a cut at in `video` (score above `threshold`).
+fn detected_cuts(video: &std::path::Path, threshold: f64) -> Vec<f64> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "info", "-i"])
+        .arg(video)
+        .args(["-vf", &format!("select='gt(scene,{threshold})',showinfo"), "-an", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains("Parsed_showinfo"))
+        .filter_map(|l| l.split("pts_time:").nth(1)?.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+fn framemd5(video: &std::path::Path) -> Vec<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(video)
+        .args(["-an", "-f", "framemd5", "-"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.rsplit(',').next().unwrap_or("").trim().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn footage_is_cut_on_the_music_and_at_visibility_zero_none_of_it_shows() {
+    let st = setup().await;
+    let token = &st.org.developer.access;
+    let audio = click_track(12.0, 120.0);
+    let (_, p) = st.s.post("/v1/projects", token, new_project("Band video")).await;
+    let project = p["id"].as_str().unwrap().to_owned();
+    st.s.upload_audio(token, &project, &audio).await;
+    let clips = [
+        ("band.mp4", made("a.mp4", "-f lavfi -i testsrc2=s=640x360:r=30:d=6 -c:v libx264 -pix_fmt yuv420p")),
+        ("crowd.mp4", made("b.mp4", "-f lavfi -i mandelbrot=s=640x360:r=30 -t 6 -c:v libx264 -pix_fmt yuv420p")),
+        ("cover.png", made("c.png", "-f lavfi -i smptehdbars=s=640x360 -frames:v 1")),
+    ];
+    for (name, bytes) in &clips {
+        st.s.upload_footage(token, &project, bytes, name).await;
+    }
+    let look = json!({"resolution": "720p", "style_preference": "minimal", "prompt": "a quiet room",
+                      "effect_intensity": 0.5, "footage_visibility": 1.0});
+    let (status, _) = st.s.patch(&format!("/v1/projects/{project}"), token, look).await;
+    assert_eq!(status, 200);
+    let cut = start_generation_with(&st, &project, json!({"seed": "cut"})).await;
+    let settings = WorkerSettings { name: "w1".into(), ..Default::default() };
+    assert!(worker::run_once(&st.db, &st.store, &settings).await.unwrap());
+    let (_, g) = st.s.get(&format!("/v1/generations/{cut}"), token).await;
+    assert_eq!(g["status"], "completed", "{g}");
+    let plan: resonance_visuals::VisualPlan = serde_json::from_value(g["visual_plan"].clone()).unwrap();
+    assert_eq!(plan.footage.len(), 3, "the plan records the footage it cut");
+    assert!(plan.cuts.len() >= 3, "{:?}", plan.cuts);
+    let video = st.dir.join(format!("{}/{project}/renders/{cut}.mp4", st.org.id));
+    let found = detected_cuts(&video, 0.2);
+    let planned: Vec<f64> = plan.cuts.iter().skip(1).map(|c| c.start).collect();
+    let frame = 1.0 / 30.0 + 1e-3;
+    for t in &found {
+        assert!(
+            planned.iter().any(|p| (p - t).abs() <= frame),
+            "a cut at {t} s that the plan does not have: {planned:?}"
+        );
+    }
+    for p in &planned {
+        assert!(found.iter().any(|t| (p - t).abs() <= frame), "the plan's cut at {p} s is not in the video: {found:?}");
+    }
+    println!("cuts: planned {planned:?}, detected {found:?}");
+    // A contact sheet, for a person to look at.
+    let sheet = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("footage-render.png");
+    let _ = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&video)
+        .args(["-vf", "fps=2,scale=320:-2,tile=4x6", "-frames:v", "1"])
+        .arg(&sheet)
+        .status();
+
+    // A part of it shows the full render's pictures at the same times (each cut is decoded from
+    // its own source, never from where the part starts).
+    let part = start_generation_with(&st, &project, json!({"seed": "cut", "trim_start": 3.0, "trim_end": 9.0})).await;
+    assert!(worker::run_once(&st.db, &st.store, &settings).await.unwrap());
+    let part_video = st.dir.join(format!("{}/{project}/renders/{part}.mp4", st.org.id));
+    let wanted = [0usize, 31, 95, 179];
+    let full = decoded_frames(&video, (1280, 720), &wanted.map(|n| n + 90));
+    let trimmed = decoded_frames(&part_video, (1280, 720), &wanted);
+    for ((n, a), b) in wanted.iter().zip(&full).zip(&trimmed) {
+        let db = psnr(a, b);
+        assert!(db > 32.0, "frame {n} of the part against the full render's: {db:.1} dB");
+    }
+
+    // At visibility 0 the video is the graphics alone: the very frames of a project without footage.
+    let (status, _) = st.s.patch(&format!("/v1/projects/{project}"), token, json!({"footage_visibility": 0.0})).await;
+    assert_eq!(status, 200);
+    let hidden = start_generation_with(&st, &project, json!({"seed": "same"})).await;
+    let (_, p) = st.s.post("/v1/projects", token, new_project("No footage")).await;
+    let bare = p["id"].as_str().unwrap().to_owned();
+    st.s.upload_audio(token, &bare, &audio).await;
+    let look = json!({"resolution": "720p", "style_preference": "minimal", "prompt": "a quiet room",
+                      "effect_intensity": 0.5, "footage_visibility": 0.0});
+    let (status, _) = st.s.patch(&format!("/v1/projects/{bare}"), token, look).await;
+    assert_eq!(status, 200);
+    let plain = start_generation_with(&st, &bare, json!({"seed": "same"})).await;
+    assert!(worker::run_once(&st.db, &st.store, &settings).await.unwrap());
+    assert!(worker::run_once(&st.db, &st.store, &settings).await.unwrap());
+    let hidden = framemd5(&st.dir.join(format!("{}/{project}/renders/{hidden}.mp4", st.org.id)));
+    let plain = framemd5(&st.dir.join(format!("{}/{bare}/renders/{plain}.mp4", st.org.id)));
+    assert_eq!(hidden.len(), 360);
+    assert!(hidden == plain, "at visibility 0 no frame shows footage");
+    let _ = std::fs::remove_dir_all(&st.dir);
+}
+
 #[tokio::test]
 async fn a_crashed_workers_job_is_finished_by_another_and_a_hopeless_one_fails_at_once() {
     let st = setup().await;

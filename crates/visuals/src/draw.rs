@@ -15,6 +15,8 @@ use std::sync::Mutex;
 use resonance_api::model::StylePreference as Style;
 
 use crate::color::Rgb;
+use crate::cuts::{Footage, NoFootage};
+use crate::layer::Layer;
 use crate::math::{atan2, cos, exp, fbm, fract, hash, mix, noise, rnd, round_small, sin, smoothstep, Whole};
 use crate::plan::{Palette, VisualPlan};
 use crate::prompt::{Light, Motif};
@@ -63,19 +65,31 @@ pub fn draw(plan: &VisualPlan, t: f64, frame: &mut Frame) {
 
 /// [`draw`] on `threads` threads: the same bytes for any number.
 pub fn draw_with_threads(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: usize) {
-    draw_on(plan, t, frame, threads, Isa::detect());
+    draw_on(plan, t, frame, threads, Isa::detect(), &NoFootage);
+}
+
+/// [`draw_with_threads`] with the pictures of the plan's footage from `footage` (see
+/// [`crate::cuts`]): at visibility 1 the footage alone, at 0 the graphics alone (the bytes of a
+/// plan without footage), between them the two mixed.
+pub fn draw_with_footage(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: usize, footage: &dyn Footage) {
+    draw_on(plan, t, frame, threads, Isa::detect(), footage);
 }
 
 /// [`draw`] on one thread with the baseline instruction set only (no AVX2 even where the CPU
 /// has it): the reference the faster path is held to, byte for byte.
 pub fn draw_baseline(plan: &VisualPlan, t: f64, frame: &mut Frame) {
-    draw_on(plan, t, frame, 1, Isa::Baseline);
+    draw_on(plan, t, frame, 1, Isa::Baseline, &NoFootage);
 }
 
-fn draw_on(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: usize, isa: Isa) {
+/// [`draw_baseline`] with footage: the reference for [`draw_with_footage`].
+pub fn draw_baseline_with_footage(plan: &VisualPlan, t: f64, frame: &mut Frame, footage: &dyn Footage) {
+    draw_on(plan, t, frame, 1, Isa::Baseline, footage);
+}
+
+fn draw_on(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: usize, isa: Isa, footage: &dyn Footage) {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => draw_using(plan, t, frame, threads, &mut scratch, isa),
-        Err(_) => draw_using(plan, t, frame, threads, &mut Scratch::default(), isa),
+        Ok(mut scratch) => draw_using(plan, t, frame, threads, &mut scratch, isa, footage),
+        Err(_) => draw_using(plan, t, frame, threads, &mut Scratch::default(), isa, footage),
     });
 }
 
@@ -163,9 +177,34 @@ const SOFT_CHUNK_ROWS: usize = 8;
 const CITY_REACH2: f32 = 0.012;
 const CITY_ACROSS: f32 = 0.1096;
 
-fn draw_using(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: usize, scratch: &mut Scratch, isa: Isa) {
+fn draw_using(
+    plan: &VisualPlan,
+    t: f64,
+    frame: &mut Frame,
+    threads: usize,
+    scratch: &mut Scratch,
+    isa: Isa,
+    footage: &dyn Footage,
+) {
     let (w, h) = (frame.width as usize, frame.height as usize);
     if w == 0 || h == 0 {
+        return;
+    }
+    let layer = Layer::of(plan, t, (w, h), footage, pulse(&plan.beats, t, 0.12).0);
+    if let Some(alone) = layer.as_ref().filter(|l| l.alpha == 256) {
+        // The footage alone: no graphics to draw under it.
+        rows_in_parallel(
+            &mut frame.rgb,
+            w * 3 * BIN_ROWS,
+            threads,
+            &mut (),
+            || (),
+            |_, first, chunk| {
+                for (j, out) in chunk.chunks_mut(w * 3).enumerate() {
+                    alone.blend_row(first * BIN_ROWS + j, out);
+                }
+            },
+        );
         return;
     }
     let ctx = Ctx::new(plan, t, w, h);
@@ -192,6 +231,7 @@ fn draw_using(plan: &VisualPlan, t: f64, frame: &mut Frame, threads: usize, scra
         prims: &prims,
         silhouettes: ctx.silhouettes(),
         bar: ctx.letterbox(),
+        layer: layer.as_ref(),
         lh,
         w,
         h,
@@ -253,6 +293,8 @@ struct ComposePass<'a> {
     silhouettes: Vec<Silhouette>,
     /// The letterbox bars' height, in rows.
     bar: f32,
+    /// The footage, mixed with the graphics as each row is written.
+    layer: Option<&'a Layer>,
     lh: usize,
     w: usize,
     h: usize,
@@ -291,6 +333,9 @@ impl ComposePass<'_> {
             }
             ctx.finish_row(y, row, scratch);
             row.write_bytes(out);
+            if let Some(layer) = self.layer {
+                layer.blend_row(y, out);
+            }
         }
     }
 }
@@ -557,7 +602,8 @@ impl<'a> Ctx<'a> {
         };
         // A scene change swings the camera across.
         let swing = if since < 0.8 { (1.0 - smoothstep(0.0, 0.8, since)) * 0.25 } else { 0.0 };
-        let scene_weight = plan.footage_visibility
+        // The creator's footage takes the place of the scene the prompt describes.
+        let scene_weight = (if plan.cuts.is_empty() { plan.footage_visibility } else { 0.0 })
             * match plan.style {
                 Style::Minimal => 0.45,
                 Style::Abstract => 0.75,

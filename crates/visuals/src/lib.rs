@@ -1,11 +1,15 @@
 //! resonance-visuals: the video engine, with no I/O. [`prompt::read`] reads a prompt into colours,
 //! motifs, light, moods and pace, and says which words chose what; [`plan`] turns an analysis, a
 //! project's look and a seed into a [`VisualPlan`], the whole recipe of a video; [`draw`] draws
-//! any frame of it at any size. The render worker draws every frame at the output size with it;
-//! the desktop draws its live preview with it, from the same plan.
+//! any frame of it at any size. With the creator's footage, [`plan_with_footage`] also cuts it to
+//! the music ([`cuts`]) and [`draw_with_footage`] lays its pictures, which the caller supplies
+//! ([`Footage`]), with the graphics. The render worker draws every frame at the output size with
+//! it; the desktop draws its live preview with it, from the same plan.
 
 pub mod color;
+pub mod cuts;
 pub mod draw;
+mod layer;
 mod math;
 pub mod measure;
 pub mod plan;
@@ -13,9 +17,11 @@ pub mod prompt;
 pub mod sequence;
 
 pub use color::Rgb;
-pub use draw::{draw, draw_baseline, draw_with_threads, Frame};
+pub use cuts::{Cut, Footage, FootageItem, NoFootage};
+pub use draw::{draw, draw_baseline, draw_baseline_with_footage, draw_with_footage, draw_with_threads, Frame};
 pub use plan::{
-    plan, Envelope, Palette, ProjectLook, Scene, Trim, TrimError, VisualPlan, ENGINE_VERSION, MIN_FLASH_GAP_SECONDS,
+    plan, plan_with_footage, Envelope, Palette, ProjectLook, Scene, Trim, TrimError, VisualPlan, ENGINE_VERSION,
+    MIN_FLASH_GAP_SECONDS,
 };
 pub use prompt::{read as read_prompt, Light, Mood, Motif, PromptReading};
-pub use sequence::draw_frames;
+pub use sequence::{draw_frames, draw_frames_with};

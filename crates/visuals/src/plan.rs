@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::color::Rgb;
+use crate::cuts::{self, Cut, CutInputs, FootageItem};
 use crate::prompt::{self, Light, Motif, PromptReading};
 
 /// Bumped whenever the same plan would draw different frames.
@@ -173,6 +174,13 @@ pub struct VisualPlan {
     /// absent, the whole song.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trim: Option<Trim>,
+    /// The creator's footage, in the project's order: what the cuts show (absent without any,
+    /// so a plan without footage is written as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub footage: Vec<FootageItem>,
+    /// Which footage shows when, from where and how framed ([`crate::cuts`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cuts: Vec<Cut>,
 }
 
 /// A part of the song, in seconds of the song's own time, on whole frames.
@@ -397,6 +405,12 @@ fn palette(reading: &PromptReading, style: StylePreference, light: Light, hue_tu
 
 /// Plans a video. Pure: the same analysis, look and seed give the same plan.
 pub fn plan(analysis: &Analysis, look: &ProjectLook, seed: &str) -> VisualPlan {
+    plan_with_footage(analysis, look, &[], seed)
+}
+
+/// Plans a video cut from the creator's `footage` (in the project's order) to the music. The
+/// cuts draw on a random stream of their own, so everything else is [`plan`]'s to the byte.
+pub fn plan_with_footage(analysis: &Analysis, look: &ProjectLook, footage: &[FootageItem], seed: &str) -> VisualPlan {
     let bits = seed_bits(seed);
     let noise_seed = (bits >> 32) as u32 ^ bits as u32;
     let reading = prompt::read(&look.prompt);
@@ -425,7 +439,7 @@ pub fn plan(analysis: &Analysis, look: &ProjectLook, seed: &str) -> VisualPlan {
     bounds.push(duration.max(0.0));
     let hue_turn = ((bits % 41) as f32) - 20.0;
     let base = palette(&reading, style, light, hue_turn);
-    let scenes = bounds
+    let scenes: Vec<Scene> = bounds
         .windows(2)
         .enumerate()
         .map(|(i, w)| {
@@ -482,6 +496,17 @@ pub fn plan(analysis: &Analysis, look: &ProjectLook, seed: &str) -> VisualPlan {
     }
 
     let thumbnail_time = thumbnail_time(&rhythm.downbeats, &rhythm.beats, &energy, 0.0, duration);
+    let sections: Vec<f64> = scenes.iter().map(|s| s.start).collect();
+    let cuts = cuts::plan_cuts(&CutInputs {
+        items: footage,
+        beats: &rhythm.beats,
+        downbeats: &rhythm.downbeats,
+        sections: &sections,
+        energy: &energy,
+        intensity,
+        duration,
+        seed: seed_bits(&format!("{seed}/footage")),
+    });
 
     VisualPlan {
         engine: ENGINE_VERSION,
@@ -507,5 +532,7 @@ pub fn plan(analysis: &Analysis, look: &ProjectLook, seed: &str) -> VisualPlan {
         thumbnail_time,
         noise_seed,
         trim: None,
+        footage: if cuts.is_empty() { Vec::new() } else { footage.to_vec() },
+        cuts,
     }
 }

@@ -10,7 +10,8 @@
 
 use std::sync::{mpsc, Condvar, Mutex};
 
-use crate::draw::{draw_with_threads, Frame};
+use crate::cuts::{Footage, NoFootage};
+use crate::draw::{draw_with_footage, Frame};
 use crate::plan::VisualPlan;
 
 /// Draws `count` frames of `plan` from frame `first` of the song (frame `n` of the run at
@@ -19,11 +20,26 @@ use crate::plan::VisualPlan;
 /// this thread. Stops drawing as soon as `sink` answers `false`.
 pub fn draw_frames(
     plan: &VisualPlan,
+    size: (u32, u32),
+    first: u64,
+    count: u64,
+    fps: u32,
+    workers: usize,
+    sink: impl FnMut(u64, &Frame) -> bool,
+) {
+    draw_frames_with(plan, size, first, count, fps, workers, &NoFootage, sink);
+}
+
+/// [`draw_frames`] with the pictures of the plan's footage from `footage`.
+#[allow(clippy::too_many_arguments)]
+pub fn draw_frames_with(
+    plan: &VisualPlan,
     (width, height): (u32, u32),
     first: u64,
     count: u64,
     fps: u32,
     workers: usize,
+    footage: &dyn Footage,
     mut sink: impl FnMut(u64, &Frame) -> bool,
 ) {
     let workers = workers.clamp(1, count.clamp(1, 64) as usize);
@@ -69,7 +85,7 @@ pub fn draw_frames(
                 let mut n = k as u64;
                 while n < count {
                     let Some(mut frame) = take() else { return };
-                    draw_with_threads(plan, (first + n) as f64 / fps, &mut frame, 1);
+                    draw_with_footage(plan, (first + n) as f64 / fps, &mut frame, 1, footage);
                     if full_tx.send(frame).is_err() {
                         return;
                     }

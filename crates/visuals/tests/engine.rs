@@ -611,3 +611,182 @@ fn vertical_and_square_frames_are_composed_for_their_shape() {
     assert!(top_row_light(90, 160) > 0, "a vertical frame is not");
     assert!(top_row_light(100, 100) > 0, "nor a square one");
 }
+
+/// Footage as a test supplies it: each item a picture of its own colour with a gradient across
+/// that moves with the step, at the frame's size.
+struct Painted {
+    size: (u32, u32),
+    items: Vec<[u8; 3]>,
+    cuts: Vec<resonance_visuals::Cut>,
+}
+
+impl Painted {
+    fn new(plan: &VisualPlan, size: (u32, u32)) -> Painted {
+        let palette = [[220, 40, 40], [40, 200, 60], [40, 80, 230], [230, 200, 40]];
+        Painted { size, items: palette.to_vec(), cuts: plan.cuts.clone() }
+    }
+
+    fn paint(&self, item: usize, step: u64) -> Frame {
+        let (w, h) = self.size;
+        let mut f = Frame::new(w, h);
+        let c = self.items[item % self.items.len()];
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                let shade = ((x as u64 * 97 / u64::from(w) + step * 3) % 97) as u16;
+                let i = (y * w as usize + x) * 3;
+                for (k, channel) in c.iter().enumerate() {
+                    f.rgb[i + k] = ((u16::from(*channel) * (160 + shade)) / 256) as u8;
+                }
+            }
+        }
+        f
+    }
+}
+
+impl resonance_visuals::Footage for Painted {
+    fn picture(&self, cut: usize, step: u64) -> Option<std::sync::Arc<Frame>> {
+        let item = self.cuts.get(cut)?.item as usize;
+        Some(std::sync::Arc::new(self.paint(item, step)))
+    }
+}
+
+fn footage_items() -> Vec<resonance_visuals::FootageItem> {
+    use resonance_api::footage::FootageKind::{Image, Video};
+    let item = |id: &str, kind, duration: Option<f64>, in_point: Option<f64>| resonance_visuals::FootageItem {
+        id: id.into(),
+        kind,
+        duration,
+        in_point,
+        out_point: None,
+    };
+    vec![
+        item("band", Video, Some(5.0), None),
+        item("crowd", Video, Some(8.0), Some(1.0)),
+        item("cover", Image, None, None),
+    ]
+}
+
+fn with_footage(seed: &str, intensity: f64, visibility: f64) -> VisualPlan {
+    let mut l = look("neon rain over a night city", StylePreference::Glitch, intensity);
+    l.footage_visibility = visibility;
+    resonance_visuals::plan_with_footage(track(), &l, &footage_items(), seed)
+}
+
+#[test]
+fn cuts_fall_on_the_music_tile_the_song_and_never_repeat_an_item() {
+    let p = with_footage("cuts", 0.6, 1.0);
+    let cuts = &p.cuts;
+    assert!(cuts.len() >= 4, "{} cuts in 16 s", cuts.len());
+    assert_eq!(cuts[0].start, 0.0);
+    assert_eq!(cuts.last().unwrap().end, p.duration);
+    let sections: Vec<f64> = p.scenes.iter().map(|s| s.start).collect();
+    let on_music = |t: f64| p.downbeats.iter().chain(&p.beats).chain(&sections).any(|b| (b - t).abs() < 1e-9);
+    for pair in cuts.windows(2) {
+        assert_eq!(pair[0].end, pair[1].start, "no gap, no overlap");
+        assert_ne!(pair[0].item, pair[1].item, "an item never follows itself");
+        assert!(on_music(pair[1].start), "a cut at {} is on a downbeat, a beat or a section", pair[1].start);
+        assert!(pair[0].end - pair[0].start >= resonance_visuals::cuts::MIN_CUT_SECONDS - 1e-9);
+    }
+    let items = footage_items();
+    for c in cuts {
+        if let Some((from, to)) = items[c.item as usize].range() {
+            assert!(c.source >= from - 1e-9 && c.source_time(c.end) <= to + 1e-6, "{c:?} plays within {from}–{to}");
+        } else {
+            assert_ne!(c.zoom[0], c.zoom[1], "a still zooms slowly");
+        }
+    }
+    // Every section opens with a cut.
+    for s in sections.iter().filter(|s| **s > 0.0) {
+        assert!(cuts.iter().any(|c| (c.start - s).abs() < 1e-9), "a cut opens the section at {s}");
+    }
+    // Calmer, fewer cuts; more intense, more.
+    let calm = with_footage("cuts", 0.1, 1.0).cuts.len();
+    let wild = with_footage("cuts", 0.95, 1.0).cuts.len();
+    assert!(calm < cuts.len() && cuts.len() <= wild, "{calm} < {} <= {wild}", cuts.len());
+}
+
+#[test]
+fn cuts_are_the_seeds_and_adding_footage_changes_nothing_else_of_the_plan() {
+    let a = with_footage("seed-a", 0.6, 0.6);
+    assert_eq!(a.cuts, with_footage("seed-a", 0.6, 0.6).cuts);
+    assert_ne!(a.cuts, with_footage("seed-b", 0.6, 0.6).cuts);
+    let mut l = look("neon rain over a night city", StylePreference::Glitch, 0.6);
+    l.footage_visibility = 0.6;
+    let without = plan(track(), &l, "seed-a");
+    let mut stripped = serde_json::to_value(&a).unwrap();
+    let object = stripped.as_object_mut().unwrap();
+    assert!(object.remove("cuts").is_some() && object.remove("footage").is_some());
+    assert_eq!(stripped, serde_json::to_value(&without).unwrap(), "the rest of the recipe is the same");
+    assert!(
+        serde_json::to_value(&without).unwrap().get("cuts").is_none(),
+        "a plan without footage is written as before"
+    );
+    let back: VisualPlan = serde_json::from_value(serde_json::to_value(&a).unwrap()).unwrap();
+    assert_eq!(back, a);
+}
+
+#[test]
+fn visibility_zero_draws_the_graphics_alone_and_one_the_footage_alone() {
+    let (w, h) = (160, 90);
+    let none = with_footage("mix", 0.0, 0.0);
+    let mut l = look("neon rain over a night city", StylePreference::Glitch, 0.0);
+    l.footage_visibility = 0.0;
+    let plain = plan(track(), &l, "mix");
+    let painted = Painted::new(&none, (w, h));
+    for t in [0.5, 4.02, 9.3] {
+        let mut f = Frame::new(w, h);
+        resonance_visuals::draw_with_footage(&none, t, &mut f, 2, &painted);
+        assert!(f == frame(&plain, t, w, h), "at 0 the bytes of a plan without footage ({t} s)");
+    }
+    // At 1, with no punch (intensity 0), a clip's cut shows its picture exactly.
+    let alone = with_footage("mix", 0.0, 1.0);
+    let painted = Painted::new(&alone, (w, h));
+    let (k, cut) =
+        alone.cuts.iter().enumerate().find(|(_, c)| footage_items()[c.item as usize].range().is_some()).unwrap();
+    let t = (cut.start + cut.end) / 2.0;
+    let mut f = Frame::new(w, h);
+    resonance_visuals::draw_with_footage(&alone, t, &mut f, 2, &painted);
+    assert!(f == painted.paint(cut.item as usize, cut.step(t)), "cut {k} at {t} s is its picture");
+    // Between, both: neither the picture nor the graphics alone.
+    let half = with_footage("mix", 0.0, 0.5);
+    let painted = Painted::new(&half, (w, h));
+    let mut mixed = Frame::new(w, h);
+    resonance_visuals::draw_with_footage(&half, t, &mut mixed, 2, &painted);
+    assert!(mixed != painted.paint(cut.item as usize, cut.step(t)) && mixed != frame(&half, t, w, h));
+}
+
+#[test]
+fn footage_draws_the_same_bytes_on_every_path_and_a_trim_shows_the_full_renders_pictures() {
+    let p = with_footage("paths", 0.9, 0.7);
+    let painted = Painted::new(&p, (320, 180));
+    for t in [1.0, 4.02, 8.5, 12.25] {
+        let (mut fast, mut reference) = (Frame::new(320, 180), Frame::new(320, 180));
+        resonance_visuals::draw_with_footage(&p, t, &mut fast, 3, &painted);
+        resonance_visuals::draw_baseline_with_footage(&p, t, &mut reference, &painted);
+        assert!(fast == reference, "at {t}");
+    }
+    let painted = Painted::new(&p, (48, 27));
+    let mut all = Vec::new();
+    resonance_visuals::draw_frames_with(&p, (48, 27), 0, 480, 30, 2, &painted, |_, f| {
+        all.push(f.rgb.clone());
+        true
+    });
+    let part = p.clone().trimmed(5.0, Some(11.0), 30).unwrap();
+    assert_eq!(part.cuts, p.cuts, "a trim keeps the song's cuts");
+    resonance_visuals::draw_frames_with(&part, (48, 27), 150, 180, 30, 2, &painted, |k, f| {
+        assert!(f.rgb == all[150 + k as usize], "frame {k} of the part");
+        true
+    });
+}
+
+/// Stills of footage at three visibilities, for a person to look at (in the stills directory).
+#[test]
+fn footage_stills_are_written_for_a_look() {
+    for (name, visibility) in [("footage-0.png", 0.0), ("footage-60.png", 0.6), ("footage-100.png", 1.0)] {
+        let p = with_footage("look", 0.7, visibility);
+        let painted = Painted::new(&p, (640, 360));
+        let mut f = Frame::new(640, 360);
+        resonance_visuals::draw_with_footage(&p, 9.3, &mut f, 2, &painted);
+        save_png(&f, &stills_dir().join(name));
+    }
+}

@@ -10,6 +10,7 @@
 //! claims; it runs as `resonance_worker` instead (`Db::connect_worker`), which may touch only the
 //! queue, the render columns of generations, projects' status and the activity log.
 
+mod footage;
 pub mod queue;
 pub mod render;
 
@@ -205,6 +206,67 @@ struct Inputs {
     trim_start: Option<f64>,
     #[serde(default)]
     trim_end: Option<f64>,
+    /// The project's footage in its order, as it stood at Generate (absent from older jobs).
+    #[serde(default)]
+    footage: Vec<FootageInput>,
+}
+
+/// One footage item of a render's inputs.
+#[derive(Debug, serde::Deserialize)]
+struct FootageInput {
+    id: Uuid,
+    kind: resonance_api::footage::FootageKind,
+    object_key: String,
+    #[serde(default)]
+    duration: Option<f64>,
+    #[serde(default)]
+    in_point: Option<f64>,
+    #[serde(default)]
+    out_point: Option<f64>,
+}
+
+/// Downloads the job's footage into `dir`: the items the plan may cut to, with their files. An
+/// item removed since Generate (its file gone) is left out, so the render goes on with the rest;
+/// a key outside the project is never read.
+async fn fetch_footage(
+    storage: &dyn ObjectStore,
+    job: &Job,
+    inputs: &[FootageInput],
+    dir: &std::path::Path,
+) -> Result<(Vec<resonance_visuals::FootageItem>, Vec<PathBuf>), RenderError> {
+    let (mut items, mut paths) = (Vec::new(), Vec::new());
+    for input in inputs {
+        if !own_object(job, &input.object_key) {
+            tracing::warn!(generation = %job.generation_id, "a footage item outside the project was left out");
+            continue;
+        }
+        let ext = input.object_key.rsplit('.').next().filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()));
+        let path = dir.join(format!("footage-{}.{}", input.id, ext.unwrap_or("bin")));
+        let mut stream = match storage.get(&ObjectPath::from(input.object_key.as_str())).await {
+            Ok(found) => found.into_stream(),
+            Err(object_store::Error::NotFound { .. }) => {
+                tracing::info!(generation = %job.generation_id, item = %input.id, "a footage item was removed since Generate; rendering without it");
+                continue;
+            }
+            Err(e) => return Err(RenderError::Store(e)),
+        };
+        {
+            use std::io::Write as _;
+            let mut file = std::fs::File::create(&path).map_err(RenderError::Scratch)?;
+            while let Some(piece) = stream.next().await {
+                file.write_all(&piece.map_err(RenderError::Store)?).map_err(RenderError::Scratch)?;
+            }
+        }
+        items.push(resonance_visuals::FootageItem {
+            id: input.id.to_string(),
+            kind: input.kind,
+            duration: input.duration,
+            in_point: input.in_point,
+            out_point: input.out_point,
+        });
+        paths.push(path);
+    }
+    Ok((items, paths))
 }
 
 /// Whether `key` is an object of this job's own project: the worker reads nothing else.
@@ -264,7 +326,8 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
         effect_intensity: inputs.effect_intensity,
         footage_visibility: inputs.footage_visibility,
     };
-    let mut plan = resonance_visuals::plan(&analysis, &look, &seed);
+    let (items, footage_paths) = fetch_footage(storage, job, &inputs.footage, &scratch.0).await?;
+    let mut plan = resonance_visuals::plan_with_footage(&analysis, &look, &items, &seed);
     if inputs.trim_start.is_some() || inputs.trim_end.is_some() {
         // The whole song's plan over the part: the trim's frames are the full render's.
         plan =
@@ -279,7 +342,7 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
     let (v, t, a, p) = (video.clone(), thumbnail.clone(), audio.clone(), plan.clone());
     let (progress_tx, mut progress_rx) = tokio::sync::watch::channel(0.0f64);
     let rendering = tokio::task::spawn_blocking(move || {
-        render::render(&p, &a, &v, &t, size, |f| {
+        render::render(&p, &a, &v, &t, size, &footage_paths, |f| {
             let _ = progress_tx.send(f);
         })
     });

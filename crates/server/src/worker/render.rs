@@ -9,7 +9,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use resonance_visuals::{draw, draw_frames, Frame, VisualPlan};
+use resonance_visuals::{draw_frames_with, draw_with_footage, Frame, VisualPlan};
+
+use super::footage::{Feed, Pictures};
 
 pub const FPS: u32 = 30;
 
@@ -28,6 +30,8 @@ pub enum EncodeError {
     Ffmpeg(String),
     #[error("writing the video failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Footage(String),
 }
 
 /// The x264 preset and quality for a frame of `width`×`height`, by its short edge (what the
@@ -101,20 +105,27 @@ fn finished(child: std::process::Child) -> Result<(), EncodeError> {
 /// Renders `plan` with `audio` into `video` (H.264 + AAC, `width`×`height`), calling `progress`
 /// with the fraction done now and then, and the thumbnail (`THUMBNAIL_HEIGHT` on its short edge
 /// at most). A trimmed plan renders its part of the song: those frames of the whole song's video,
-/// and that part of the audio.
+/// and that part of the audio. `footage[i]` is the file of `plan.footage[i]`.
 pub fn render(
     plan: &VisualPlan,
     audio: &Path,
     video: &Path,
     thumbnail: &Path,
     (width, height): (u32, u32),
+    footage: &[std::path::PathBuf],
     mut progress: impl FnMut(f64) + Send,
 ) -> Result<(), EncodeError> {
     let (first, frames) = plan.frames(FPS);
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(MAX_WORKERS);
     // The thumbnail first, encoded by its own ffmpeg while the video is drawn and encoded.
     let (thumb_w, thumb_h) = thumbnail_size(width, height);
     let mut frame = Frame::new(thumb_w, thumb_h);
-    draw(plan, plan.thumbnail_time, &mut frame);
+    let pictures = Feed::new(plan, footage.to_vec(), (thumb_w, thumb_h), 1, FPS);
+    draw_with_footage(plan, plan.thumbnail_time, &mut frame, workers, &Pictures(pictures.clone()));
+    pictures.close();
+    if let Some(e) = pictures.error() {
+        return Err(EncodeError::Footage(e));
+    }
     let mut thumb = ffmpeg_for_frames(thumb_w, thumb_h)
         .args(["-frames:v", "1", "-q:v", "3"])
         .arg(thumbnail)
@@ -159,18 +170,24 @@ pub fn render(
             return Err(EncodeError::NoFfmpeg(e));
         }
     };
+    let pictures = Feed::new(plan, footage.to_vec(), (width, height), workers, FPS);
     if let Some(stdin) = child.stdin.take() {
         enlarge_pipe(&stdin);
         // Drawn on threads of their own whose priority is below ffmpeg's (see `yield_to_encoder`).
         std::thread::scope(|s| {
             s.spawn(|| {
                 yield_to_encoder();
-                stream_frames(plan, (first, frames), (width, height), stdin, &mut progress);
+                let footage = Pictures(pictures.clone());
+                stream_frames(plan, (first, frames), (width, height), &footage, stdin, &mut progress);
             });
         });
     }
+    pictures.close();
     let encoded = finished(child);
     let thumbnailed = finished(thumb);
+    if let Some(e) = pictures.error() {
+        return Err(EncodeError::Footage(e));
+    }
     encoded?;
     progress(1.0);
     thumbnailed
@@ -192,11 +209,12 @@ pub fn stream_frames(
     plan: &VisualPlan,
     (first, frames): (u64, u64),
     size: (u32, u32),
+    footage: &dyn resonance_visuals::Footage,
     mut out: impl Write,
     progress: &mut impl FnMut(f64),
 ) {
     let workers = std::thread::available_parallelism().map_or(1, usize::from).min(MAX_WORKERS);
-    draw_frames(plan, size, first, frames, FPS, workers, |n, frame| {
+    draw_frames_with(plan, size, first, frames, FPS, workers, footage, |n, frame| {
         if out.write_all(&frame.rgb).is_err() {
             return false;
         }
@@ -255,7 +273,7 @@ mod tests {
         let before = rustix::process::getpriority_process(None).unwrap();
         assert!(before < DRAWING_NICENESS, "the test runs at nice {before}: nothing to tell apart");
         let seen = std::sync::Mutex::new(Vec::new());
-        render(&plan, &audio, &dir.path().join("v.mp4"), &dir.path().join("t.jpg"), (64, 36), |_| {
+        render(&plan, &audio, &dir.path().join("v.mp4"), &dir.path().join("t.jpg"), (64, 36), &[], |_| {
             seen.lock().unwrap().push(rustix::process::getpriority_process(None).unwrap());
         })
         .unwrap();

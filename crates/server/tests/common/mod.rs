@@ -287,6 +287,40 @@ impl TestServer {
         p["audio_path"].as_str().unwrap().to_owned()
     }
 
+    /// Uploads `bytes` as footage of `project` named `name`, in one chunk; the item's id.
+    pub async fn upload_footage(&self, token: &str, project: &str, bytes: &[u8], name: &str) -> String {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let created = self
+            .http
+            .post(format!("{}/v1/uploads", self.base))
+            .bearer_auth(token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", bytes.len().to_string())
+            .header(
+                "Upload-Metadata",
+                format!("project_id {},filename {},purpose {}", b64(project), b64(name), b64("footage")),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let location = created.headers()["location"].to_str().unwrap().to_owned();
+        let sent = self
+            .http
+            .patch(format!("{}{location}", self.base))
+            .bearer_auth(token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", "0")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::NO_CONTENT, "{name}: {}", sent.text().await.unwrap_or_default());
+        location.rsplit('/').next().unwrap().to_owned()
+    }
+
     /// A transaction as the server's request role with this user's claims (no session check).
     pub async fn as_app(&self, user: Option<Uuid>) -> Transaction<'static, Postgres> {
         let mut tx = self.owner.begin().await.unwrap();
