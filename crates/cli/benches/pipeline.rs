@@ -116,6 +116,74 @@ async fn bench() {
         if ratio >= 0.8 { "met" } else { "NOT met" }
     );
 
+    // Footage: a ~70 MB H.264 clip (moov first, so the changed last byte is picture data), ours
+    // against one curl PATCH with the purpose `footage`; both include the server's probe, decode
+    // check and poster.
+    let clip = keyring.dir.path().join("clip.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=30", "-t", "14"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", "-movflags", "+faststart"])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let clip_bytes = std::fs::read(&clip).unwrap();
+    let clip_size = clip_bytes.len() as f64;
+    let (mut ours, mut curl) = (Vec::new(), Vec::new());
+    for round in 0..3u8 {
+        let file = keyring.dir.path().join(format!("clip-{round}.mp4"));
+        let mut bytes = clip_bytes.clone();
+        let last = bytes.len() - 1;
+        bytes[last] ^= round + 1;
+        std::fs::write(&file, &bytes).unwrap();
+        let probed = client.probe_footage(&file).unwrap();
+        let upload = client.record_footage(project, &file, &probed).unwrap();
+        let (_, paused) = tokio::sync::watch::channel(false);
+        let started = Instant::now();
+        client.run_upload(upload.id, &paused, |_| {}).await.unwrap();
+        ours.push(started.elapsed().as_secs_f64());
+
+        bytes[last] ^= 0x80;
+        let copy = keyring.dir.path().join(format!("curl-clip-{round}.mp4"));
+        std::fs::write(&copy, &bytes).unwrap();
+        let meta = format!("project_id {},purpose {}", base64_of(&project.to_string()), base64_of("footage"));
+        let started = Instant::now();
+        let created = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-D", "-", "-X", "POST", "-H", "Tus-Resumable: 1.0.0"])
+            .args(["-H", &format!("Upload-Length: {}", bytes.len()), "-H", &format!("Upload-Metadata: {meta}")])
+            .args(["-H", &format!("Authorization: Bearer {token}"), &format!("{}/v1/uploads", backend.base)])
+            .output()
+            .unwrap();
+        let headers = String::from_utf8_lossy(&created.stdout).to_string();
+        let location = headers
+            .lines()
+            .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
+            .unwrap()
+            .trim()
+            .to_owned();
+        let sent = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH", "-H", "Tus-Resumable: 1.0.0"])
+            .args(["-H", "Content-Type: application/offset+octet-stream", "-H", "Upload-Offset: 0"])
+            .args(["-H", &format!("Authorization: Bearer {token}"), "-T"])
+            .arg(&copy)
+            .arg(format!("{}{location}", backend.base))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&sent.stdout), "204");
+        curl.push(started.elapsed().as_secs_f64());
+    }
+    let (ours, curl) = (percentile(ours, 0.5), percentile(curl, 0.5));
+    let ratio = curl / ours;
+    println!(
+        "pipeline bench: footage upload of {:.0} MB on loopback: ours {:.2} s ({:.0} MB/s), curl -T {:.2} s ({:.0} MB/s): {ratio:.2}x curl (target >= 0.8: {})",
+        clip_size / 1e6,
+        ours,
+        clip_size / 1e6 / ours,
+        curl,
+        clip_size / 1e6 / curl,
+        if ratio >= 0.8 { "met" } else { "NOT met" }
+    );
+
     // Render speed: a 30 s track at 720p and 1080p.
     let db = resonance_server::Db::connect_worker(
         &resonance_server::config::DatabaseUrl::parse(&backend.db_url()).unwrap(),

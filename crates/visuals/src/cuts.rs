@@ -271,30 +271,29 @@ pub fn plan_cuts(i: &CutInputs<'_>) -> Vec<Cut> {
                     let rising = i.energy.at(end - 0.05) >= i.energy.at(start + 0.05);
                     cut.speed = if rising { [1.0, 1.6] } else { [1.0, 0.6] };
                 }
-                let mut needed = cut.source_span();
-                if needed > usable {
+                let fits = |needed: f64| needed <= usable * (1.0 + 1e-6);
+                if !fits(cut.source_span()) {
                     // Too long for the clip even from its start: slower, down to half speed,
-                    // then split where a beat allows and go on with another item.
+                    // then split on a beat (leaving no sliver) and go on with another item.
                     let slowed = (usable / length).max(SLOWEST);
                     cut.speed = [slowed as f32; 2];
-                    needed = cut.source_span();
-                    if needed > usable + 1e-9 {
+                    if !fits(cut.source_span()) {
                         let room = usable / SLOWEST;
-                        let split = i
-                            .beats
-                            .iter()
-                            .copied()
-                            .rev()
-                            .find(|b| *b > start + MIN_CUT_SECONDS && *b <= start + room)
-                            .unwrap_or(start + room)
-                            .max(start + MIN_CUT_SECONDS.min(length));
-                        if split < end - 1e-9 {
+                        let on_beat = i.beats.iter().copied().rev().find(|b| {
+                            *b >= start + MIN_CUT_SECONDS && *b <= start + room && *b <= end - MIN_CUT_SECONDS
+                        });
+                        if let Some(split) = on_beat {
                             cut.end = split;
                             spans.insert(s, (split, end));
                         }
-                        needed = cut.source_span().min(usable);
+                    }
+                    // What still does not fit (no beat to split on, a clip shorter than a
+                    // cut can be) plays slower still, never past the clip's part.
+                    if !fits(cut.source_span()) {
+                        cut.speed = [(usable / (cut.end - cut.start)) as f32; 2];
                     }
                 }
+                let needed = cut.source_span().min(usable);
                 // A new section opens a new part of its clip; a clip that ran out starts over.
                 if new_section && cursor[item] > from + 1e-9 {
                     cursor[item] += (rng.unit() * 0.5 * usable).min(usable);

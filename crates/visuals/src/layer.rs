@@ -69,7 +69,10 @@ impl Layer {
         let p = cut.progress(t);
         let lerp = |a: f32, b: f32| f64::from(a + (b - a) * p);
         let zoom = lerp(cut.zoom[0], cut.zoom[1]).max(1.0) * (1.0 + f64::from(cut.punch * beat.clamp(0.0, 1.0)));
-        let (px, py) = (lerp(cut.pan[0][0], cut.pan[1][0]), lerp(cut.pan[0][1], cut.pan[1][1]));
+        // A drift never shows past the picture's edge: at most the margin the zoom leaves.
+        let margin = (1.0 - 1.0 / zoom) / 2.0;
+        let drift = |a: f32, b: f32| lerp(a, b).clamp(-margin, margin);
+        let (px, py) = (drift(cut.pan[0][0], cut.pan[1][0]), drift(cut.pan[0][1], cut.pan[1][1]));
         Some(Layer { cols: taps(w, pw, zoom, px), rows: taps(h, ph, zoom, py), pic, alpha })
     }
 

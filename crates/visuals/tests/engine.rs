@@ -790,3 +790,46 @@ fn footage_stills_are_written_for_a_look() {
         save_png(&f, &stills_dir().join(name));
     }
 }
+
+#[test]
+fn any_footage_tiles_the_song_and_never_plays_past_a_clips_part() {
+    use resonance_api::footage::FootageKind::{Image, Video};
+    let clip = |d: f64, from: Option<f64>, to: Option<f64>| resonance_visuals::FootageItem {
+        id: "c".into(),
+        kind: Video,
+        duration: Some(d),
+        in_point: from,
+        out_point: to,
+    };
+    let still =
+        resonance_visuals::FootageItem { id: "s".into(), kind: Image, duration: None, in_point: None, out_point: None };
+    let sets: Vec<Vec<resonance_visuals::FootageItem>> = vec![
+        vec![clip(0.2, None, None)],
+        vec![clip(0.2, None, None), clip(0.15, None, None)],
+        vec![still.clone()],
+        vec![still.clone(), still.clone()],
+        vec![clip(30.0, Some(3.0), Some(3.2)), still],
+        vec![clip(1.0, None, None); 5],
+    ];
+    for (n, items) in sets.iter().enumerate() {
+        for intensity in [0.1, 0.6, 1.0] {
+            let mut l = look("rain", StylePreference::Minimal, intensity);
+            l.footage_visibility = 1.0;
+            let p = resonance_visuals::plan_with_footage(track(), &l, items, "edge");
+            assert_eq!(p.cuts.first().map(|c| c.start), Some(0.0), "set {n}");
+            assert_eq!(p.cuts.last().map(|c| c.end), Some(p.duration), "set {n}");
+            for pair in p.cuts.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start, "set {n}: tiles");
+            }
+            for c in &p.cuts {
+                assert!(c.end > c.start, "set {n}: {c:?}");
+                if let Some((from, to)) = items[c.item as usize].range() {
+                    assert!(
+                        c.source >= from - 1e-9 && c.source_time(c.end) <= to + 1e-4,
+                        "set {n} at {intensity}: {c:?}"
+                    );
+                }
+            }
+        }
+    }
+}

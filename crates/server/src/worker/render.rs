@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use resonance_visuals::{draw_frames_with, draw_with_footage, Frame, VisualPlan};
 
-use super::footage::{Feed, Pictures};
+use super::footage::{Closing, Feed, Pictures};
 
 pub const FPS: u32 = 30;
 
@@ -120,12 +120,12 @@ pub fn render(
     // The thumbnail first, encoded by its own ffmpeg while the video is drawn and encoded.
     let (thumb_w, thumb_h) = thumbnail_size(width, height);
     let mut frame = Frame::new(thumb_w, thumb_h);
-    let pictures = Feed::new(plan, footage.to_vec(), (thumb_w, thumb_h), 1, FPS);
-    draw_with_footage(plan, plan.thumbnail_time, &mut frame, workers, &Pictures(pictures.clone()));
-    pictures.close();
-    if let Some(e) = pictures.error() {
+    let pictures = Closing(Feed::new(plan, footage.to_vec(), (thumb_w, thumb_h), 1, FPS));
+    draw_with_footage(plan, plan.thumbnail_time, &mut frame, workers, &Pictures(pictures.0.clone()));
+    if let Some(e) = pictures.0.error() {
         return Err(EncodeError::Footage(e));
     }
+    drop(pictures);
     let mut thumb = ffmpeg_for_frames(thumb_w, thumb_h)
         .args(["-frames:v", "1", "-q:v", "3"])
         .arg(thumbnail)
@@ -170,22 +170,23 @@ pub fn render(
             return Err(EncodeError::NoFfmpeg(e));
         }
     };
-    let pictures = Feed::new(plan, footage.to_vec(), (width, height), workers, FPS);
+    let pictures = Closing(Feed::new(plan, footage.to_vec(), (width, height), workers, FPS));
     if let Some(stdin) = child.stdin.take() {
         enlarge_pipe(&stdin);
         // Drawn on threads of their own whose priority is below ffmpeg's (see `yield_to_encoder`).
         std::thread::scope(|s| {
             s.spawn(|| {
                 yield_to_encoder();
-                let footage = Pictures(pictures.clone());
+                let footage = Pictures(pictures.0.clone());
                 stream_frames(plan, (first, frames), (width, height), &footage, stdin, &mut progress);
             });
         });
     }
-    pictures.close();
+    let failed = pictures.0.error();
+    drop(pictures);
     let encoded = finished(child);
     let thumbnailed = finished(thumb);
-    if let Some(e) = pictures.error() {
+    if let Some(e) = failed {
         return Err(EncodeError::Footage(e));
     }
     encoded?;
