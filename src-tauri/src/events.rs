@@ -56,6 +56,12 @@ pub struct RenderProgress {
 pub struct UploadProgress {
     pub upload_id: Uuid,
     pub project_id: Uuid,
+    /// The project's track, or its footage.
+    pub purpose: resonance_api::footage::UploadPurpose,
+    /// The file's name (without its folder).
+    pub file: String,
+    /// The file's SHA-256 (hex): a finished footage upload becomes the item with these bytes.
+    pub sha256: String,
     pub sent: f64,
     pub total: f64,
     /// sending | paused | waiting | done | failed | canceled

@@ -146,8 +146,20 @@ impl AppState {
                 return;
             }
         };
+        // A project's footage one file after the other, oldest first (its list's order).
+        let mut footage: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
         for upload in unfinished.into_iter().filter(|u| u.state != "paused") {
-            crate::commands::uploads::spawn_upload(self.clone(), app.clone(), upload.id, upload.project_id);
+            if upload.purpose == resonance_api::footage::UploadPurpose::Footage {
+                match footage.iter_mut().find(|(p, _)| *p == upload.project_id) {
+                    Some((_, ids)) => ids.push(upload.id),
+                    None => footage.push((upload.project_id, vec![upload.id])),
+                }
+            } else {
+                crate::commands::uploads::spawn_upload(self.clone(), app.clone(), upload.id, upload.project_id);
+            }
+        }
+        for (project, ids) in footage {
+            crate::commands::uploads::spawn_uploads_in_order(self.clone(), app.clone(), ids, project);
         }
     }
 }

@@ -128,6 +128,8 @@ impl Desktop {
             ("DISPLAY".to_owned(), display.clone()),
             ("RESONANCE_DATA_DIR".to_owned(), data.display().to_string()),
             ("RESONANCE_SERVER".to_owned(), server.to_owned()),
+            // Uploads in many small pieces, so that their progress can be watched.
+            ("RESONANCE_UPLOAD_CHUNK_BYTES".to_owned(), (64 << 10).to_string()),
         ]);
         let port = free_port();
         let native = free_port();

@@ -160,9 +160,15 @@ impl WebDriver {
     /// Drops `file` on the window, as the OS delivers a drop to a Tauri app (WebDriver cannot
     /// drag files from outside the page).
     pub async fn drop_file(&self, file: &std::path::Path) {
+        self.drop_files(&[file]).await;
+    }
+
+    /// Several files dropped on the window at once, as the OS delivers them.
+    pub async fn drop_files(&self, files: &[&std::path::Path]) {
+        let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         self.execute(
-            "window.__TAURI_INTERNALS__.invoke('plugin:event|emit', {event: 'tauri://drag-drop', payload: {paths: [arguments[0]], position: {x: 400, y: 300}}});",
-            json!([file.display().to_string()]),
+            "window.__TAURI_INTERNALS__.invoke('plugin:event|emit', {event: 'tauri://drag-drop', payload: {paths: arguments[0], position: {x: 400, y: 300}}});",
+            json!([paths]),
         )
         .await;
     }

@@ -48,6 +48,20 @@ fn beat_mp3(dir: &Path) -> PathBuf {
     mp3
 }
 
+/// A clip or picture made by ffmpeg from `args`.
+fn media_file(dir: &Path, name: &str, args: &str) -> PathBuf {
+    let out = dir.join(name);
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args.split_whitespace())
+        .arg(&out)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg {args}");
+    out
+}
+
 /// Waits until the app has asked the browser to open a URL starting with `prefix`; returns all.
 async fn wait_for_url(desktop: &Desktop, prefix: &str) -> Vec<String> {
     for _ in 0..80 {
@@ -203,6 +217,47 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.wait_for("[data-screen=project]", SHORT).await;
     wd.wait_for("[data-project-look=ready]", SHORT).await;
     wd.wait_until("the project screen's preview draws", &format!("return ({canvas_sum}) > 1e7"), SHORT).await;
+
+    // Footage: a phone clip, a cover image and a file that only claims to be a clip, dropped on
+    // the project together. The two are judged, then upload with progress (every bar value seen
+    // is written down); the third is refused, naming why, and nothing of it is kept.
+    let clip = media_file(
+        keyring.dir.path(),
+        "band-take.mp4",
+        "-f lavfi -i testsrc2=s=1280x720:r=30:d=4 -c:v libx264 -b:v 8M -pix_fmt yuv420p",
+    );
+    let cover = media_file(keyring.dir.path(), "cover.png", "-f lavfi -i mandelbrot=s=1080x1350 -frames:v 1");
+    let fake = keyring.dir.path().join("notes.mov");
+    std::fs::write(&fake, b"set list: intro, verse, drop").unwrap();
+    wd.execute(
+        "window.__bars = []; new MutationObserver(() => document.querySelectorAll('[data-footage-upload] [role=progressbar]') \
+           .forEach((b) => window.__bars.push(Number(b.getAttribute('aria-valuenow'))))) \
+           .observe(document.body, {subtree: true, childList: true, attributes: true});",
+        json!([]),
+    )
+    .await;
+    wd.drop_files(&[&clip, &cover, &fake]).await;
+    let refused = wd.text(&wd.wait_for("[data-footage-refused]", SHORT).await).await;
+    assert!(refused.starts_with("notes.mov is not footage") && refused.contains("ffmpeg cannot read it"), "{refused}");
+    wd.wait_until(
+        "the clip and the image join the footage, with their posters, and their uploads are over",
+        "return document.querySelectorAll('[data-footage-item]').length === 2 \
+           && !document.querySelector('[data-footage-upload]') \
+           && document.querySelectorAll('[data-footage-poster=shown] img').length === 2 \
+           && [...document.querySelectorAll('[data-footage-poster] img')].every((i) => i.complete && i.naturalWidth > 0);",
+        LONG,
+    )
+    .await;
+    let bars = wd.execute("return window.__bars", json!([])).await;
+    let bars: Vec<f64> = bars.as_array().unwrap().iter().filter_map(|v| v.as_f64()).collect();
+    assert!(bars.iter().any(|v| *v > 0.0 && *v < 100.0), "a footage upload's progress was shown on its way: {bars:?}");
+    let order = wd
+        .execute("return [...document.querySelectorAll('[data-footage-item]')].map((e) => [e.dataset.footageItem, e.dataset.footageName]);", json!([]))
+        .await;
+    assert_eq!(order, json!([["video", "band-take.mp4"], ["image", "cover.png"]]), "in the order dropped");
+    let about = wd.text(&wd.wait_for("[data-footage-item=video]", SHORT).await).await;
+    assert!(about.contains("Clip · 0:04 · 1280×720"), "the clip is described: {about}");
+    shot(&desktop, "03b-footage").await;
     assert_eq!(
         wd.text(&wd.wait_for("[data-project-look] [data-look-seed]", SHORT).await).await,
         look_seed,
@@ -266,6 +321,10 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     }
     let length = rendered["duration"].as_f64().unwrap_or(0.0);
     assert!((length - (part[1] - part[0])).abs() <= 1.0 / 30.0, "the video lasts the part: {length} s for {part:?}");
+    // The footage was cut into the render: the plan names both items and cuts to them.
+    let plan = &rendered["visual_plan"];
+    assert_eq!(plan["footage"].as_array().map(Vec::len), Some(2), "the plan holds the footage: {}", plan["footage"]);
+    assert!(plan["cuts"].as_array().is_some_and(|c| !c.is_empty()), "the plan cuts to the footage");
     let card = wd.text(&wd.wait_for("[data-generation='1'] [data-generation-trim]", SHORT).await).await;
     assert!(card.starts_with("Part 0:0"), "the card names the part: {card}");
 
@@ -365,6 +424,14 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     let row = wd.text(&wd.wait_for("[data-project='Night Drive'] [data-project-shape]", SHORT).await).await;
     assert_eq!(row, "0:12 · 720p · 9:16", "the list says the project's shape, offline too");
     wd.click(&wd.wait_for("[data-project='Night Drive']", SHORT).await).await;
+    // The footage list, from the mirror, with its posters from the media cache.
+    wd.wait_until(
+        "the footage shows offline",
+        "return document.querySelectorAll('[data-footage-item]').length === 2 \
+           && document.querySelectorAll('[data-footage-poster=shown] img').length === 2;",
+        SHORT,
+    )
+    .await;
     wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
     wd.execute("document.querySelector('video').muted = true; document.querySelector('video').play();", json!([]))
         .await;

@@ -62,10 +62,12 @@ fn cargo() -> Command {
     c
 }
 
-/// What every command needs: Postgres, runuser, and libopus (with pkg-config to find it), which
-/// `resonance-audio` links to decode Opus.
+/// What every command needs: Postgres, runuser, libopus (with pkg-config to find it), which
+/// `resonance-audio` links to decode Opus, and ffmpeg: the worker encodes with it, the server
+/// and the desktop judge footage with ffprobe, and the desktop exports with it.
 fn ensure_machine() -> Result<()> {
     ensure_packages(&[
+        ("ffmpeg", &|| have("ffmpeg") && have("ffprobe")),
         ("postgresql", &|| postgres::find_bin_dir().is_some()),
         ("util-linux", &|| have("runuser")),
         ("pkg-config", &|| have("pkg-config")),
@@ -75,7 +77,7 @@ fn ensure_machine() -> Result<()> {
 
 /// What building and testing the client needs besides Postgres: libdbus to build the keyring
 /// (Secret Service) support, a session bus and GNOME Keyring for the tests' real Secret Service,
-/// `secret-tool` to look into it, and ffmpeg to encode the audio test corpus.
+/// `secret-tool` to look into it (ffmpeg, which encodes the audio test corpus, every command has).
 fn ensure_test_tools() -> Result<()> {
     ensure_packages(&[
         ("pkg-config", &|| have("pkg-config")),
@@ -85,7 +87,6 @@ fn ensure_test_tools() -> Result<()> {
         ("dbus", &|| have("dbus-daemon") && have("dbus-send")),
         ("gnome-keyring", &|| have("gnome-keyring-daemon")),
         ("libsecret-tools", &|| have("secret-tool")),
-        ("ffmpeg", &|| have("ffmpeg")),
     ])
 }
 

@@ -224,6 +224,18 @@ impl Client {
         uploads::record(&self.signed_in()?.mirror, project, path, &probed.sha256, uploads::UploadPurpose::Footage)
     }
 
+    /// Judges each file and records the upload of those that are footage new to `project`
+    /// (blocking: it reads and hashes them); send each queued one with `run_upload`.
+    pub fn offer_footage(&self, project: Uuid, paths: &[std::path::PathBuf]) -> Result<Vec<crate::footage::Offered>> {
+        crate::footage::offer(&self.signed_in()?.mirror, project, paths)
+    }
+
+    /// A footage item's poster frame, from the media cache (offline too) or the server.
+    pub async fn footage_poster(&self, id: Uuid) -> Result<std::path::PathBuf> {
+        let s = self.signed_in()?;
+        crate::media::fetch(&s.session, &s.mirror, id, crate::media::Kind::Poster).await
+    }
+
     /// The project's footage from the mirror, in its order (offline too).
     pub fn footage(&self, project: Uuid) -> Result<Vec<resonance_api::model::Footage>> {
         self.signed_in()?.mirror.footage(project)
@@ -265,6 +277,11 @@ impl Client {
     ) -> Result<uploads::Outcome> {
         let s = self.signed_in()?;
         uploads::run(&s.session, &s.mirror, id, pause, progress).await
+    }
+
+    /// Marks a pending upload paused (see [`uploads::mark_paused`]).
+    pub fn mark_upload_paused(&self, id: Uuid) -> Result<uploads::Upload> {
+        uploads::mark_paused(&self.signed_in()?.mirror, id)
     }
 
     pub fn upload(&self, id: Uuid) -> Result<uploads::Upload> {

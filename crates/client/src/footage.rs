@@ -27,9 +27,10 @@ pub struct Probed {
     pub size: u64,
 }
 
-/// Extensions that are only ever audio, or only ever pictures.
+/// Extensions that are only ever audio, only ever pictures, or (Apple's) only ever video.
 const AUDIO_EXTENSIONS: [&str; 9] = ["mp3", "wav", "flac", "ogg", "opus", "m4a", "aac", "aiff", "aif"];
 const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
+const VIDEO_EXTENSIONS: [&str; 2] = ["mov", "m4v"];
 
 fn read_probe(path: &Path) -> Result<std::result::Result<resonance_api::footage::Probe, String>> {
     let out = std::process::Command::new("ffprobe")
@@ -84,14 +85,15 @@ pub fn probe(path: &Path) -> Result<Probed> {
 }
 
 /// What a file dropped on a project is for: its track (audio) or its footage (a clip or a still).
-/// Known extensions decide; a container that holds either (MP4, WebM, Matroska, MOV) is footage
-/// when it has a picture of its own (a song's cover art is not one), else audio.
+/// Known extensions decide; a container that holds either (MP4, WebM, Matroska) is footage
+/// when it has a picture of its own (a song's cover art is not one), else audio. A file ffmpeg
+/// cannot read at all (and a MOV) counts as footage, so that its refusal says why.
 pub fn classify(path: &Path) -> Result<UploadPurpose> {
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
         return Ok(UploadPurpose::Audio);
     }
-    if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+    if IMAGE_EXTENSIONS.contains(&ext.as_str()) || VIDEO_EXTENSIONS.contains(&ext.as_str()) {
         return Ok(UploadPurpose::Footage);
     }
     Ok(match read_probe(path)? {
@@ -103,8 +105,50 @@ pub fn classify(path: &Path) -> Result<UploadPurpose> {
         {
             UploadPurpose::Footage
         }
-        _ => UploadPurpose::Audio,
+        Ok(_) => UploadPurpose::Audio,
+        Err(_) => UploadPurpose::Footage,
     })
+}
+
+/// What became of one file offered as a project's footage.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Offered {
+    /// Judged footage and recorded: its upload is ready to be sent.
+    Queued { upload: crate::uploads::Upload },
+    /// The same bytes are already among the project's footage: nothing is sent.
+    Present { path: std::path::PathBuf, item: Uuid },
+    /// Not footage, or unreadable: nothing is kept, and why is said.
+    Refused { path: std::path::PathBuf, reason: String },
+}
+
+/// Judges each of `paths` and records the upload of those that are footage and new to
+/// `project` (blocking: it reads and hashes every file). One file refused does not stop the others.
+pub fn offer(mirror: &Mirror, project: Uuid, paths: &[std::path::PathBuf]) -> Result<Vec<Offered>> {
+    let mut out = Vec::with_capacity(paths.len());
+    for path in paths {
+        let probed = match probe(path) {
+            Ok(p) => p,
+            Err(ClientError::Invalid { message, .. }) => {
+                out.push(Offered::Refused { path: path.clone(), reason: message });
+                continue;
+            }
+            Err(ClientError::Io(e)) => {
+                let reason = format!("{} cannot be read: {e}", path.display());
+                out.push(Offered::Refused { path: path.clone(), reason });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(item) = mirror.footage(project)?.into_iter().find(|f| f.sha256 == probed.sha256) {
+            out.push(Offered::Present { path: path.clone(), item: item.id });
+            continue;
+        }
+        let upload = crate::uploads::record(mirror, project, path, &probed.sha256, UploadPurpose::Footage)?;
+        out.push(Offered::Queued { upload });
+    }
+    Ok(out)
 }
 
 /// Replaces the mirror's list of `project` with the server's.
@@ -146,6 +190,7 @@ pub async fn remove(session: &Session, mirror: &Mirror, id: Uuid) -> Result<()> 
     let project = mirror.footage_item(id)?.map(|item| item.project_id);
     session.request(Method::DELETE, &format!("/v1/footage/{id}"), None, Some(Uuid::new_v4())).await?;
     mirror.lock().execute("DELETE FROM footage WHERE id = ?1", params![id.to_string()])?;
+    crate::media::forget(mirror, id, crate::media::Kind::Poster)?;
     if let Some(project) = project {
         refresh(session, mirror, project).await?;
     }
@@ -182,6 +227,12 @@ mod tests {
         assert_eq!(classify(&song).unwrap(), UploadPurpose::Audio, "an MP4 without a picture is a song");
         assert_eq!(classify(&still).unwrap(), UploadPurpose::Footage);
         assert_eq!(classify(&wav).unwrap(), UploadPurpose::Audio);
+        let broken = dir.path().join("phone.mov");
+        std::fs::write(&broken, b"not a movie").unwrap();
+        assert_eq!(classify(&broken).unwrap(), UploadPurpose::Footage, "a MOV is footage, so its refusal says why");
+        let pdf = dir.path().join("lyrics.pdf");
+        std::fs::write(&pdf, b"%PDF-1.4 words").unwrap();
+        assert_eq!(classify(&pdf).unwrap(), UploadPurpose::Footage, "so is what ffmpeg cannot read");
 
         let probed = probe(&clip).unwrap();
         assert_eq!((probed.facts.width, probed.facts.height, probed.facts.codec.as_str()), (320, 240, "h264"));
@@ -193,5 +244,66 @@ mod tests {
         std::fs::write(&words, b"only words").unwrap();
         let refused = probe(&words).unwrap_err().to_string();
         assert!(refused.contains("ffmpeg cannot read it (Invalid data found"), "{refused}");
+    }
+
+    #[test]
+    fn offered_files_are_queued_once_refused_with_their_reason_or_found_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = Mirror::open(&dir.path().join("mirror.sqlite")).unwrap();
+        let project = Uuid::new_v4();
+        let clip =
+            made(dir.path(), "band.mp4", "-f lavfi -i testsrc2=s=320x240:r=30:d=1 -c:v libx264 -pix_fmt yuv420p");
+        let still = made(dir.path(), "cover.png", "-f lavfi -i testsrc2=s=64x48 -frames:v 1");
+        let wav = made(dir.path(), "take.wav", "-f lavfi -i sine=d=1");
+        let gone = dir.path().join("gone.mp4");
+        let offered = offer(&mirror, project, &[clip.clone(), wav.clone(), gone.clone(), still.clone()]).unwrap();
+        let Offered::Queued { upload } = &offered[0] else { panic!("{offered:?}") };
+        assert_eq!(
+            (upload.purpose, upload.project_id, upload.state.as_str()),
+            (UploadPurpose::Footage, project, "pending")
+        );
+        assert!(
+            matches!(&offered[1], Offered::Refused { path, reason } if path == &wav && reason.starts_with(&*wav.to_string_lossy()) && reason.contains("holds no picture")),
+            "{offered:?}"
+        );
+        assert!(
+            matches!(&offered[2], Offered::Refused { path, reason } if path == &gone && reason.contains("gone.mp4")),
+            "{offered:?}"
+        );
+        assert!(matches!(&offered[3], Offered::Queued { .. }), "one refused file does not stop the next: {offered:?}");
+        // The same file again resumes the same upload, not a second one.
+        let again = offer(&mirror, project, std::slice::from_ref(&clip)).unwrap();
+        assert!(matches!(&again[0], Offered::Queued { upload: u } if u.id == upload.id), "{again:?}");
+        // Paused before its turn, it stays paused (a restart does not send it); twice is harmless.
+        assert_eq!(crate::uploads::mark_paused(&mirror, upload.id).unwrap().state, "paused");
+        assert_eq!(crate::uploads::mark_paused(&mirror, upload.id).unwrap().state, "paused");
+        let left = crate::uploads::unfinished(&mirror).unwrap();
+        assert!(left.iter().any(|u| u.id == upload.id && u.state == "paused"), "{left:?}");
+        // Once the clip is among the project's footage, offering it sends nothing.
+        let probed = probe(&clip).unwrap();
+        let item = Footage {
+            id: Uuid::new_v4(),
+            organization_id: Uuid::new_v4(),
+            project_id: project,
+            user_id: Uuid::new_v4(),
+            kind: resonance_api::footage::FootageKind::Video,
+            filename: Some("band.mp4".into()),
+            object_key: "k".into(),
+            poster_key: "p".into(),
+            sha256: probed.sha256,
+            size: i64::try_from(probed.size).unwrap(),
+            duration: Some(1.0),
+            width: 320,
+            height: 240,
+            codec: "h264".into(),
+            position: 0,
+            in_point: None,
+            out_point: None,
+            created_at: None,
+            updated_at: None,
+        };
+        mirror_list(&mirror, project, std::slice::from_ref(&item)).unwrap();
+        let present = offer(&mirror, project, &[clip]).unwrap();
+        assert_eq!(present, vec![Offered::Present { path: dir.path().join("band.mp4"), item: item.id }]);
     }
 }

@@ -1,5 +1,6 @@
-//! The media cache: rendered videos and thumbnails on disk, so past generations play offline.
-//! Thumbnails are fetched as renders finish, videos when asked for. Invariants: a file is in
+//! The media cache: rendered videos and thumbnails on disk, so past generations play offline,
+//! and footage posters, so a project's footage list shows its pictures offline. Thumbnails are
+//! fetched as renders finish, videos and posters when asked for. Invariants: a file is in
 //! the index only once it is complete on disk (written aside, then renamed); the cache stays
 //! under its size cap by evicting the least recently used files first.
 
@@ -47,8 +48,12 @@ pub fn usage(mirror: &Mirror) -> Result<u64> {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// A generation's video.
     Video,
+    /// A generation's thumbnail.
     Thumbnail,
+    /// A footage item's poster frame (keyed by the item's id).
+    Poster,
 }
 
 impl Kind {
@@ -56,6 +61,7 @@ impl Kind {
         match self {
             Self::Video => "video",
             Self::Thumbnail => "thumbnail",
+            Self::Poster => "poster",
         }
     }
 
@@ -63,6 +69,7 @@ impl Kind {
         match self {
             Self::Video => "mp4",
             Self::Thumbnail => "jpg",
+            Self::Poster => "poster.jpg",
         }
     }
 }
@@ -101,26 +108,32 @@ pub fn cached(mirror: &Mirror, generation: Uuid, kind: Kind) -> Result<Option<Pa
     }
 }
 
-/// The file, from the cache or downloaded into it.
+/// Where the server serves `kind` of `id` (a generation's, or a footage item's poster).
+fn source(mirror: &Mirror, id: Uuid, kind: Kind) -> Result<String> {
+    if kind == Kind::Poster {
+        mirror.footage_item(id)?.ok_or_else(|| ClientError::NotFound { what: "footage", id: id.to_string() })?;
+        return Ok(format!("/v1/footage/{id}/poster"));
+    }
+    let g = mirror.generation(id)?.ok_or_else(|| ClientError::NotFound { what: "generation", id: id.to_string() })?;
+    match kind {
+        Kind::Video => g.video_url,
+        Kind::Thumbnail | Kind::Poster => g.thumbnail_url,
+    }
+    .ok_or_else(|| ClientError::Invalid { field: "generation".into(), message: "this render has not finished".into() })
+}
+
+/// The file, from the cache or downloaded into it: `kind` of the generation `id`, or the poster
+/// of the footage item `id`.
 pub async fn fetch(session: &Session, mirror: &Mirror, generation: Uuid, kind: Kind) -> Result<PathBuf> {
     if let Some(path) = cached(mirror, generation, kind)? {
         return Ok(path);
     }
-    let g = mirror
-        .generation(generation)?
-        .ok_or_else(|| ClientError::NotFound { what: "generation", id: generation.to_string() })?;
-    let url = match kind {
-        Kind::Video => g.video_url,
-        Kind::Thumbnail => g.thumbnail_url,
-    }
-    .ok_or_else(|| ClientError::Invalid {
-        field: "generation".into(),
-        message: "this render has not finished".into(),
-    })?;
+    let url = source(mirror, generation, kind)?;
     let dir = directory(mirror);
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("{generation}.{}", kind.extension()));
-    let partial = dir.join(format!("{generation}.{}.partial", kind.extension()));
+    // Each download its own partial file: two at once (a list redrawn twice) never mix bytes.
+    let partial = dir.join(format!("{generation}.{}.{}.partial", kind.extension(), Uuid::new_v4().simple()));
     let resp = session.request(Method::GET, &url, None, None).await?;
     let mut file = std::fs::File::create(&partial)?;
     let mut size = 0u64;
@@ -163,6 +176,26 @@ pub fn evict(mirror: &Mirror, cap: u64) -> Result<u64> {
         removed += 1;
     }
     Ok(removed)
+}
+
+/// Drops `kind` of `id` from the cache (a removed footage item's poster).
+pub fn forget(mirror: &Mirror, id: Uuid, kind: Kind) -> Result<()> {
+    let conn = mirror.lock();
+    let path: Option<String> = conn
+        .query_row(
+            "SELECT path FROM media_cache WHERE generation_id = ?1 AND kind = ?2",
+            params![id.to_string(), kind.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(path) = path {
+        let _ = std::fs::remove_file(path);
+        conn.execute(
+            "DELETE FROM media_cache WHERE generation_id = ?1 AND kind = ?2",
+            params![id.to_string(), kind.as_str()],
+        )?;
+    }
+    Ok(())
 }
 
 /// Empties the cache ("clear cache" in settings).

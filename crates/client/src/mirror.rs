@@ -434,6 +434,23 @@ mod tests {
     }
 
     #[test]
+    fn version_5_lets_the_media_cache_hold_posters_and_keeps_what_it_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("mirror.sqlite")).unwrap();
+        migrate_to(&mut conn, 4).unwrap();
+        let kept = "INSERT INTO media_cache (generation_id, kind, path, size, last_used_at) VALUES ('g', 'video', '/v.mp4', 7, 'now')";
+        conn.execute(kept, []).unwrap();
+        let poster = "INSERT INTO media_cache (generation_id, kind, path, size, last_used_at) VALUES ('f', 'poster', '/f.jpg', 3, 'now')";
+        assert!(conn.execute(poster, []).is_err(), "version 4 knows no posters");
+        migrate(&mut conn).unwrap();
+        conn.execute(poster, []).unwrap();
+        let rows: i64 = conn.query_row("SELECT sum(size) FROM media_cache", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 10, "the cached video is still indexed");
+        let odd = "INSERT INTO media_cache (generation_id, kind, path, size, last_used_at) VALUES ('x', 'other', '/x', 1, 'now')";
+        assert!(conn.execute(odd, []).is_err(), "the kinds are still checked");
+    }
+
+    #[test]
     fn a_failing_migration_leaves_the_database_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mirror.sqlite");

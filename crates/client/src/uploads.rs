@@ -201,6 +201,16 @@ pub fn record(mirror: &Mirror, project: Uuid, path: &Path, sha256: &str, purpose
     get(mirror, id)
 }
 
+/// Marks a pending upload paused (one waiting its turn, the project or the network): it stays
+/// so across restarts until resumed. An upload in any other state is left as it is.
+pub fn mark_paused(mirror: &Mirror, id: Uuid) -> Result<Upload> {
+    mirror.lock().execute(
+        "UPDATE uploads SET state = 'paused', updated_at = ?2 WHERE id = ?1 AND state = 'pending'",
+        params![id.to_string(), Utc::now().to_rfc3339()],
+    )?;
+    get(mirror, id)
+}
+
 /// Cancels an upload: the server forgets what it received, and it will not resume.
 pub async fn cancel(session: &Session, mirror: &Mirror, id: Uuid) -> Result<()> {
     let up = get(mirror, id)?;

@@ -191,6 +191,84 @@ async uploads(project: string) : Promise<Result<Upload[], CommandError>> {
 }
 },
 /**
+ * What each of `paths` is for: the project's track (audio) or its footage (a clip or a still).
+ */
+async classifyFiles(paths: string[]) : Promise<Result<DroppedFile[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("classify_files", { paths }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Judges each file (what is not footage is refused, naming why, and nothing is kept) and
+ * starts uploading those that are new to the project, one after the other in the order given.
+ */
+async addFootage(project: string, paths: string[]) : Promise<Result<Offered[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("add_footage", { project, paths }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The project's footage in its order, from the mirror (offline too).
+ */
+async footage(project: string) : Promise<Result<Footage[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("footage", { project }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The project's footage as the server has it now (an error offline: the mirror's list stands).
+ */
+async refreshFootage(project: string) : Promise<Result<Footage[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("refresh_footage", { project }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Where the webview shows an item's poster frame: the cached JPEG, served on loopback.
+ */
+async footagePoster(id: string) : Promise<Result<string, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("footage_poster", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Moves an item or sets the part of a clip it uses (online); the project's list after it.
+ */
+async changeFootage(id: string, patch: FootagePatch) : Promise<Result<Footage[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("change_footage", { id, patch }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Removes an item from its project (online).
+ */
+async removeFootage(id: string) : Promise<Result<null, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("remove_footage", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Starts a generation (needs the server: it counts against the month's quota). `request.seed`
  * repeats an earlier render's look ("re-run with the same seed"); `request.trim_start` and
  * `request.trim_end` render a part of the song.
@@ -485,6 +563,10 @@ export type CommandError = { code: ErrorKind; message: string; field: string | n
  * The server's own code when it refused.
  */
 api_code: ErrorCode | null }
+/**
+ * A file dropped on a project, and what it is for.
+ */
+export type DroppedFile = { path: string; purpose: UploadPurpose }
 export type ErrorCode = 
 /**
  * The request is malformed (bad JSON, bad query string, bad id).
@@ -654,6 +736,72 @@ export type Facts = { duration_seconds: number;
  */
 frames: number; sample_rate: number; channels: number; bit_depth: number | null; codec: string; container: string; sha256: string; tags: Tags; has_cover_art: boolean; warnings: string[] }
 /**
+ * One of a project's clips or stills (`public.footage`): the finished footage upload of the same
+ * id, in the project's order, with the part of a clip to use.
+ */
+export type Footage = { id: string; organization_id: string; project_id: string; user_id: string; kind: FootageKind; 
+/**
+ * The file's name on the machine it came from.
+ */
+filename: string | null; 
+/**
+ * Where the file is stored (served through `GET /v1/footage/{id}/source`).
+ */
+object_key: string; 
+/**
+ * Where its poster frame is stored (served through `GET /v1/footage/{id}/poster`).
+ */
+poster_key: string; sha256: string; 
+/**
+ * Bytes.
+ */
+size: number; 
+/**
+ * Seconds of a clip; absent for a still.
+ */
+duration: number | null; 
+/**
+ * As it is shown (an upright phone clip is taller than wide).
+ */
+width: number; height: number; 
+/**
+ * ffprobe's name of its picture codec (`h264`, `hevc`, `vp9`, `av1`, `mjpeg`, `png`, `webp`).
+ */
+codec: string; 
+/**
+ * Its place in the project's list, from 0.
+ */
+position: number; 
+/**
+ * Where the part of a clip to use starts, in seconds (absent: its start).
+ */
+in_point: number | null; 
+/**
+ * Where it ends (absent: the clip's end).
+ */
+out_point: number | null; created_at: string | null; updated_at: string | null }
+/**
+ * A clip or a still.
+ */
+export type FootageKind = "video" | "image"
+/**
+ * A change to a footage item (`PATCH /v1/footage/{id}`): its place in the list, and the part of
+ * a clip to use (`null` clears a point; an absent field is left as it is).
+ */
+export type FootagePatch = { 
+/**
+ * Its new place in the project's list, from 0 (past the end: last); the others move aside.
+ */
+position?: number | null; 
+/**
+ * Where the part of the clip to use starts, in seconds; `null`: the clip's start.
+ */
+in_point?: number | null; 
+/**
+ * Where it ends, in seconds; `null`: the clip's end.
+ */
+out_point?: number | null }
+/**
  * Whether Generate may be pressed, and if not, why; and what is left of the month's quota.
  */
 export type GenerateAllowance = { allowed: boolean; reason: string | null; used: number | null; limit: number | null }
@@ -672,7 +820,19 @@ export type GenerationStatus = "pending" | "processing" | "completed" | "failed"
  */
 export type InvitationView = { email: string; role: Role; expires_at: string; invite_code: string | null }
 export type JsonValue = null | boolean | number | string | JsonValue[] | Partial<{ [key in string]: JsonValue }>
-export type Kind = "video" | "thumbnail"
+export type Kind = 
+/**
+ * A generation's video.
+ */
+"video" | 
+/**
+ * A generation's thumbnail.
+ */
+"thumbnail" | 
+/**
+ * A footage item's poster frame (keyed by the item's id).
+ */
+"poster"
 /**
  * The light of the scene.
  */
@@ -729,6 +889,22 @@ tempo_bpm?: number | null;
  * The shape of its renders; absent: 16:9.
  */
 aspect?: AspectRatio | null }
+/**
+ * What became of one file offered as a project's footage.
+ */
+export type Offered = 
+/**
+ * Judged footage and recorded: its upload is ready to be sent.
+ */
+{ outcome: "queued"; upload: Upload } | 
+/**
+ * The same bytes are already among the project's footage: nothing is sent.
+ */
+{ outcome: "present"; path: string; item: string } | 
+/**
+ * Not footage, or unreadable: nothing is kept, and why is said.
+ */
+{ outcome: "refused"; path: string; reason: string }
 export type Organization = { id: string; name: string; slug: string | null; stripe_customer_id: string | null; stripe_subscription_id: string | null; subscription_status: SubscriptionStatus | null; subscription_plan: string | null; trial_ends_at: string | null; generations_this_month: number | null; generations_limit: number | null; settings: JsonValue | null; created_at: string | null; updated_at: string | null }
 export type Plan = { 
 /**
@@ -970,7 +1146,19 @@ purpose: UploadPurpose; upload_url: string | null }
 /**
  * An upload moved on.
  */
-export type UploadProgress = { upload_id: string; project_id: string; sent: number; total: number; 
+export type UploadProgress = { upload_id: string; project_id: string; 
+/**
+ * The project's track, or its footage.
+ */
+purpose: UploadPurpose; 
+/**
+ * The file's name (without its folder).
+ */
+file: string; 
+/**
+ * The file's SHA-256 (hex): a finished footage upload becomes the item with these bytes.
+ */
+sha256: string; sent: number; total: number; 
 /**
  * sending | paused | waiting | done | failed | canceled
  */
