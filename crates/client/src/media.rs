@@ -79,17 +79,22 @@ pub fn directory(mirror: &Mirror) -> PathBuf {
     mirror.path().parent().map_or_else(|| PathBuf::from("media"), |d| d.join("media"))
 }
 
-/// The cached file, if it is there (and marks it used).
-pub fn cached(mirror: &Mirror, generation: Uuid, kind: Kind) -> Result<Option<PathBuf>> {
-    let conn = mirror.lock();
+/// Where the index says `kind` of `id` is, if it is indexed.
+fn indexed(conn: &rusqlite::Connection, id: Uuid, kind: Kind) -> Result<Option<PathBuf>> {
     let path: Option<String> = conn
         .query_row(
             "SELECT path FROM media_cache WHERE generation_id = ?1 AND kind = ?2",
-            params![generation.to_string(), kind.as_str()],
+            params![id.to_string(), kind.as_str()],
             |r| r.get(0),
         )
         .optional()?;
-    match path.map(PathBuf::from) {
+    Ok(path.map(PathBuf::from))
+}
+
+/// The cached file, if it is there (and marks it used).
+pub fn cached(mirror: &Mirror, generation: Uuid, kind: Kind) -> Result<Option<PathBuf>> {
+    let conn = mirror.lock();
+    match indexed(&conn, generation, kind)? {
         Some(p) if p.exists() => {
             conn.execute(
                 "UPDATE media_cache SET last_used_at = ?3 WHERE generation_id = ?1 AND kind = ?2",
@@ -181,14 +186,7 @@ pub fn evict(mirror: &Mirror, cap: u64) -> Result<u64> {
 /// Drops `kind` of `id` from the cache (a removed footage item's poster).
 pub fn forget(mirror: &Mirror, id: Uuid, kind: Kind) -> Result<()> {
     let conn = mirror.lock();
-    let path: Option<String> = conn
-        .query_row(
-            "SELECT path FROM media_cache WHERE generation_id = ?1 AND kind = ?2",
-            params![id.to_string(), kind.as_str()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(path) = path {
+    if let Some(path) = indexed(&conn, id, kind)? {
         let _ = std::fs::remove_file(path);
         conn.execute(
             "DELETE FROM media_cache WHERE generation_id = ?1 AND kind = ?2",
@@ -234,5 +232,30 @@ mod tests {
         assert!(!media.join(format!("{}.mp4", ids[1])).exists(), "evicted files are deleted");
         clear(&mirror).unwrap();
         assert!(ids.iter().all(|id| cached(&mirror, *id, Kind::Video).unwrap().is_none()));
+    }
+
+    #[test]
+    fn a_forgotten_poster_leaves_the_index_and_the_disk_and_nothing_else_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = Mirror::open(&dir.path().join("mirror.sqlite")).unwrap();
+        let media = directory(&mirror);
+        std::fs::create_dir_all(&media).unwrap();
+        let id = Uuid::new_v4();
+        for kind in [Kind::Poster, Kind::Thumbnail] {
+            let path = media.join(format!("{id}.{}", kind.extension()));
+            std::fs::write(&path, b"jpeg").unwrap();
+            mirror
+                .lock()
+                .execute(
+                    "INSERT INTO media_cache (generation_id, kind, path, size, last_used_at) VALUES (?1, ?2, ?3, 4, 'now')",
+                    params![id.to_string(), kind.as_str(), path.display().to_string()],
+                )
+                .unwrap();
+        }
+        forget(&mirror, id, Kind::Poster).unwrap();
+        forget(&mirror, id, Kind::Poster).unwrap(); // twice is harmless
+        assert!(cached(&mirror, id, Kind::Poster).unwrap().is_none());
+        assert!(!media.join(format!("{id}.poster.jpg")).exists(), "the file is deleted");
+        assert!(cached(&mirror, id, Kind::Thumbnail).unwrap().is_some(), "only the poster goes");
     }
 }
