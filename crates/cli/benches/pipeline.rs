@@ -52,7 +52,7 @@ async fn bench() {
     }
     let client = Client::open(DataDir::resolve(Some(m.data.clone())).unwrap()).unwrap();
 
-    // Upload: a 60 MB WAV, ours (4 MiB checksummed chunks) against one curl PATCH.
+    // Upload: a 60 MB WAV, ours (checksummed chunks sized to the link) against one curl PATCH.
     let big = tone_wav(keyring.dir.path(), "big.wav", 680.0);
     let size = std::fs::metadata(&big).unwrap().len() as f64;
     let short = tone_wav(keyring.dir.path(), "short.wav", 1.0);

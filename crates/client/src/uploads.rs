@@ -24,16 +24,60 @@ use crate::mirror::Mirror;
 use crate::session::Session;
 pub use resonance_api::footage::UploadPurpose;
 
-/// Bytes per PATCH (`RESONANCE_UPLOAD_CHUNK_BYTES` overrides it, from 64 KiB to 64 MiB).
+/// Bytes in an upload's first PATCH; the next ones follow the link (see [`ChunkSize`]).
 pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
+/// The smallest chunk a slow link is given (a fixed size may go down to 64 KiB).
+const MIN_CHUNK_BYTES: usize = 1 << 20;
+/// The largest chunk: what the server takes in one PATCH.
+const MAX_CHUNK_BYTES: usize = 64 << 20;
+/// How long a chunk should take on the wire: progress every second or so, and little to send
+/// again after a cut.
+const CHUNK_SECONDS: f64 = 1.0;
 /// Failed sends of one chunk (offline, 5xx) before the upload is left for later.
 const ATTEMPTS: u32 = 5;
 
-fn chunk_bytes() -> usize {
-    std::env::var("RESONANCE_UPLOAD_CHUNK_BYTES")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .map_or(DEFAULT_CHUNK_BYTES, |n| n.clamp(64 << 10, 64 << 20))
+/// How many bytes the next PATCH carries.
+///
+/// Every chunk costs the server a claim, a commit and an object, and the client a round trip and
+/// a save: on a fast link 4 MiB chunks spend a quarter of the time on that. So the size follows
+/// the link: each chunk is sized to take about [`CHUNK_SECONDS`] at the rate the last one went,
+/// at most doubling from one chunk to the next and halving after a failed send, within
+/// 1 MiB..64 MiB. `RESONANCE_UPLOAD_CHUNK_BYTES` fixes the size instead (64 KiB..64 MiB).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ChunkSize {
+    bytes: usize,
+    fixed: bool,
+}
+
+impl ChunkSize {
+    fn from_env() -> Self {
+        match std::env::var("RESONANCE_UPLOAD_CHUNK_BYTES").ok().and_then(|v| v.parse::<usize>().ok()) {
+            Some(n) => Self { bytes: n.clamp(64 << 10, MAX_CHUNK_BYTES), fixed: true },
+            None => Self { bytes: DEFAULT_CHUNK_BYTES, fixed: false },
+        }
+    }
+
+    fn next(self) -> usize {
+        self.bytes
+    }
+
+    /// A chunk of `len` bytes was confirmed `took` after it was sent.
+    fn sent(&mut self, len: usize, took: std::time::Duration) {
+        // A short last piece says little about the link.
+        if self.fixed || len < self.bytes / 2 {
+            return;
+        }
+        let rate = len as f64 / took.as_secs_f64().max(1e-3);
+        let wanted = (rate * CHUNK_SECONDS) as usize;
+        self.bytes = wanted.clamp(MIN_CHUNK_BYTES, self.bytes.saturating_mul(2).min(MAX_CHUNK_BYTES));
+    }
+
+    /// A send failed on the way (offline, a timeout, a 5xx).
+    fn failed(&mut self) {
+        if !self.fixed {
+            self.bytes = (self.bytes / 2).max(MIN_CHUNK_BYTES);
+        }
+    }
 }
 
 /// An upload as the mirror keeps it.
@@ -332,22 +376,24 @@ async fn send(
     save(mirror, up.id, up.offset, up.upload_url.as_deref(), "pending", None)?;
     progress(Progress { sent: up.offset, total: up.size });
     let url = up.upload_url.clone().unwrap_or_default();
-    let chunk = chunk_bytes();
+    let mut chunk = ChunkSize::from_env();
     let mut failures = 0;
     while up.offset < up.size {
         if *pause.borrow() {
             return Ok(Outcome::Paused);
         }
-        let len = usize::try_from(up.size - up.offset).unwrap_or(usize::MAX).min(chunk);
+        let len = usize::try_from(up.size - up.offset).unwrap_or(usize::MAX).min(chunk.next());
         let bytes = read_chunk(&up.path, up.offset, len)?;
         let sum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
         let mut headers = tus_headers();
         headers.push(("Content-Type", "application/offset+octet-stream".to_owned()));
         headers.push(("Upload-Offset", up.offset.to_string()));
         headers.push(("Upload-Checksum", format!("sha256 {sum}")));
+        let started = std::time::Instant::now();
         match session.request_with(Method::PATCH, &url, Payload::Octets(bytes.into()), &headers, None).await {
             Ok(resp) => {
                 failures = 0;
+                chunk.sent(len, started.elapsed());
                 up.offset = header_number(&resp, "upload-offset").unwrap_or(up.offset + len as u64);
                 save(mirror, up.id, up.offset, Some(&url), "pending", None)?;
                 progress(Progress { sent: up.offset, total: up.size });
@@ -364,6 +410,7 @@ async fn send(
             }
             Err(e) if e.is_transient() => {
                 failures += 1;
+                chunk.failed();
                 if failures >= ATTEMPTS {
                     save(mirror, up.id, up.offset, Some(&url), "pending", Some(&e.to_string()))?;
                     return Ok(Outcome::Waiting);
@@ -397,6 +444,39 @@ mod tests {
                 params![Uuid::new_v4().to_string(), project.to_string(), path.display().to_string(), state, error, at, purpose],
             )
             .unwrap();
+    }
+
+    #[test]
+    fn chunks_follow_the_link_growing_at_most_twofold_and_halving_after_a_failure() {
+        use std::time::Duration;
+        let mut c = ChunkSize { bytes: DEFAULT_CHUNK_BYTES, fixed: false };
+        // Loopback: 4 MiB in 20 ms. The size doubles each chunk up to the server's limit.
+        for expected in [8 << 20, 16 << 20, 32 << 20, 64 << 20, 64 << 20] {
+            c.sent(c.next(), Duration::from_millis(20));
+            assert_eq!(c.next(), expected);
+        }
+        // The link slows to 2 MB/s: the next chunk takes about a second at that rate.
+        c.sent(c.next(), Duration::from_secs_f64((64 << 20) as f64 / 2e6));
+        assert_eq!(c.next(), 2_000_000);
+        // Slower still: never under 1 MiB.
+        c.sent(c.next(), Duration::from_secs(60));
+        assert_eq!(c.next(), MIN_CHUNK_BYTES);
+        // A short last piece sent fast does not count as the link's speed.
+        let mut c = ChunkSize { bytes: 8 << 20, fixed: false };
+        c.sent(1000, Duration::from_millis(1));
+        assert_eq!(c.next(), 8 << 20);
+        // Failures halve it, down to the floor.
+        c.failed();
+        assert_eq!(c.next(), 4 << 20);
+        for _ in 0..10 {
+            c.failed();
+        }
+        assert_eq!(c.next(), MIN_CHUNK_BYTES);
+        // A size fixed by the environment stays what it was told.
+        let mut fixed = ChunkSize { bytes: 64 << 10, fixed: true };
+        fixed.sent(64 << 10, Duration::from_millis(1));
+        fixed.failed();
+        assert_eq!(fixed.next(), 64 << 10);
     }
 
     #[test]
