@@ -45,6 +45,9 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         .commands(collect_commands![
             commands::session::session,
             commands::session::sign_in,
+            commands::session::sign_up,
+            commands::session::sign_up_problems,
+            commands::session::invitation,
             commands::session::sign_out,
             commands::projects::project_page,
             commands::projects::project,

@@ -574,3 +574,124 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     assert_eq!(wd.window_size().await, (1000, 680), "the next launch opens at the size the window was left");
     wd.close().await;
 }
+
+/// A newcomer makes an account and an organization in the app, with the server's rules shown as
+/// they type; a teammate pastes the invitation code and joins, seeing where it leads first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_newcomer_signs_up_in_the_app_and_a_teammate_joins_with_a_code() {
+    let keyring = Keyring::start();
+    let backend = Backend::start().await;
+    let desktop = Desktop::start(&keyring, &backend.base);
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    let value = |css: &str| format!("return document.querySelector('{css}')?.value ?? null");
+
+    wd.click(&wd.wait_for("[data-mode-switch=sign-up]", SHORT).await).await;
+    wd.wait_for("[data-screen=sign-in][data-mode=sign-up]", SHORT).await;
+    wd.type_into(&wd.wait_for("#name", SHORT).await, "Noor").await;
+    wd.type_into(&wd.wait_for("#email", SHORT).await, "noor@e2e.resonance.local").await;
+    let password = wd.wait_for("#password", SHORT).await;
+    wd.type_into(&password, "short").await;
+    // The rule is the server's, shown as typed, and unmet.
+    wd.wait_until(
+        "the password rule shows unmet",
+        "const r = document.querySelector('[data-rule=password]'); \
+         return r && r.dataset.met === 'false' && /at least 10 characters/.test(r.textContent);",
+        SHORT,
+    )
+    .await;
+    // Sent without an organization: each problem is named beside its field, nothing is made.
+    wd.click(&wd.wait_for("[data-submit]", SHORT).await).await;
+    let missing = wd.wait_for("[data-problem=organization_name]", SHORT).await;
+    assert!(wd.text(&missing).await.contains("must not be empty"), "{}", wd.text(&missing).await);
+    wd.wait_until(
+        "the unmet password rule is marked, and the first problem has the focus",
+        "return document.querySelector('[data-rule=password]').classList.contains('unmet') \
+           && document.activeElement.id === 'password';",
+        SHORT,
+    )
+    .await;
+    shot(&desktop, "20-sign-up-rules").await;
+    let (status, _) = backend
+        .call(
+            reqwest::Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "password", "email": "noor@e2e.resonance.local", "password": "short"})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED, "no account was made");
+    wd.type_into(&password, " but longer now").await;
+    wd.wait_until(
+        "the password rule is met",
+        "return document.querySelector('[data-rule=password]').dataset.met === 'true';",
+        SHORT,
+    )
+    .await;
+    wd.type_into(&wd.wait_for("#organization", SHORT).await, "Noor Records").await;
+    wd.wait_until("no problem is left", "return !document.querySelector('[data-problem]');", SHORT).await;
+    wd.click(&wd.wait_for("[data-submit]", SHORT).await).await;
+    wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
+    wd.wait_until(
+        "the sidebar names the new organization",
+        "return document.querySelector('.who')?.textContent.includes('Noor Records');",
+        SHORT,
+    )
+    .await;
+    assert_eq!(keyring.secrets().len(), 1, "the new session is in the Secret Service");
+    shot(&desktop, "21-signed-up").await;
+
+    // Noor invites a teammate (the code as the Account screen shows it) and signs out.
+    let (status, noor) = backend
+        .call(
+            reqwest::Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "password", "email": "noor@e2e.resonance.local", "password": "short but longer now"})),
+        )
+        .await;
+    assert!(status.is_success(), "{noor}");
+    let code = backend.invite(noor["access_token"].as_str().unwrap(), "kai@e2e.resonance.local", "developer").await;
+    wd.click(&wd.wait_for("[data-nav=settings]", SHORT).await).await;
+    wd.click(&wd.wait_for("[data-sign-out]", SHORT).await).await;
+
+    // The teammate pastes a code nobody made, then the real one: the invitation shows first.
+    wd.click(&wd.wait_for("[data-mode-switch=join]", SHORT).await).await;
+    let code_input = wd.wait_for("#invite-code", SHORT).await;
+    wd.type_into(&code_input, &"x".repeat(43)).await;
+    let unknown = wd.wait_for("[data-problem=invite_code]", SHORT).await;
+    assert!(wd.text(&unknown).await.contains("unknown, already used or expired"), "{}", wd.text(&unknown).await);
+    wd.clear(&code_input).await;
+    wd.type_into(&code_input, &code).await;
+    let invitation = wd.wait_for("[data-invitation]", SHORT).await;
+    let said = wd.text(&invitation).await;
+    assert!(
+        said.contains("Noor invites kai@e2e.resonance.local to join Noor Records as developer"),
+        "the invitation shows who, where and as what: {said}"
+    );
+    wd.wait_until(
+        "the invited address is filled in",
+        &format!("return ({}) === 'kai@e2e.resonance.local'", value("#email")),
+        SHORT,
+    )
+    .await;
+    wd.type_into(&wd.wait_for("#name", SHORT).await, "Kai").await;
+    wd.type_into(&wd.wait_for("#password", SHORT).await, PASSWORD).await;
+    let button = wd.wait_for("[data-submit]", SHORT).await;
+    assert_eq!(wd.text(&button).await, "Join Noor Records");
+    shot(&desktop, "22-join-with-code").await;
+    wd.click(&button).await;
+    wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
+    wd.wait_until(
+        "signed in as the teammate, in Noor's organization",
+        "const w = document.querySelector('.who')?.textContent ?? ''; return w.includes('Kai') && w.includes('Noor Records');",
+        SHORT,
+    )
+    .await;
+    let (_, members) =
+        backend.call(reqwest::Method::GET, "/v1/members", Some(noor["access_token"].as_str().unwrap()), None).await;
+    assert!(
+        members.as_array().unwrap().iter().any(|m| m["email"] == "kai@e2e.resonance.local" && m["role"] == "developer"),
+        "{members}"
+    );
+    wd.close().await;
+}

@@ -47,7 +47,10 @@ pub struct SignUpRequest {
     )]
     #[serde(default)]
     pub organization_name: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"^[A-Za-z0-9_-]+$")
+    )]
     #[serde(default, serialize_with = "Sensitive::expose_option", skip_serializing_if = "Option::is_none")]
     pub invite_token: Option<Sensitive<String>>,
 }
@@ -191,14 +194,80 @@ pub fn validate_person_name(field: &'static str, name: &str, max: usize) -> Resu
     Ok(())
 }
 
+/// `POST /v1/auth/invitation`: what an invitation code leads to, asked before signing up with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InvitationLookup {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[A-Za-z0-9_-]+$")
+    )]
+    #[serde(serialize_with = "Sensitive::expose")]
+    pub invite_token: Sensitive<String>,
+}
+
+/// What a person invited sees before joining: who invites them, where, with which role, and the
+/// address the invitation is for (the account must be made with it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct InvitationPreview {
+    pub organization_name: String,
+    pub email: String,
+    pub role: Role,
+    /// The inviter's name (or e-mail when they have no name).
+    pub invited_by: String,
+    #[cfg_attr(feature = "specta", specta(type = String))]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Codes are 43 URL-safe characters; anything much longer is not one.
+pub const INVITE_CODE_MAX_CHARS: usize = 200;
+
+/// An invitation code as pasted: surrounding spaces and a `resonance://invite/` prefix (someone
+/// pasting the whole link) are dropped; what remains must look like a code.
+pub fn parse_invite_code(text: &str) -> Result<String, FieldError> {
+    let t = text.trim();
+    let t = t.strip_prefix("resonance://invite/").unwrap_or(t).trim_end_matches('/');
+    if t.is_empty() {
+        return Err(FieldError::new("invite_token", "paste the invitation code you were sent"));
+    }
+    if t.chars().count() > INVITE_CODE_MAX_CHARS
+        || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(FieldError::new(
+            "invite_token",
+            "is not an invitation code (letters, digits, - and _ only): copy the whole code from the message",
+        ));
+    }
+    Ok(t.to_owned())
+}
+
 impl SignUpRequest {
-    pub fn validate(&self) -> Result<(), FieldError> {
-        validate_email(&self.email)?;
-        validate_password(self.password.reveal())?;
-        validate_person_name("name", &self.name, PERSON_NAME_MAX_CHARS)?;
+    /// Every rule the request breaks, in the form's order, so a form can show them all as the
+    /// person types (`validate` stops at the first).
+    pub fn problems(&self) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        if let Err(e) = validate_person_name("name", &self.name, PERSON_NAME_MAX_CHARS) {
+            problems.push(e);
+        }
+        if let Err(e) = validate_email(&self.email) {
+            problems.push(e);
+        }
+        if let Err(e) = validate_password(self.password.reveal()) {
+            problems.push(e);
+        }
+        if let Err(e) = self.organization_or_invitation() {
+            problems.push(e);
+        }
+        problems
+    }
+
+    fn organization_or_invitation(&self) -> Result<(), FieldError> {
         match (&self.organization_name, &self.invite_token) {
             (Some(org), None) => validate_person_name("organization_name", org, PERSON_NAME_MAX_CHARS),
-            (None, Some(_)) => Ok(()),
+            (None, Some(code)) => parse_invite_code(code.reveal()).map(|_| ()),
             (Some(_), Some(_)) => Err(FieldError::new(
                 "organization_name",
                 "give either organization_name (new organization) or invite_token (join one), not both",
@@ -207,6 +276,13 @@ impl SignUpRequest {
                 Err(FieldError::new("organization_name", "is required unless you sign up with an invite_token"))
             }
         }
+    }
+
+    pub fn validate(&self) -> Result<(), FieldError> {
+        validate_email(&self.email)?;
+        validate_password(self.password.reveal())?;
+        validate_person_name("name", &self.name, PERSON_NAME_MAX_CHARS)?;
+        self.organization_or_invitation()
     }
 }
 
@@ -253,5 +329,42 @@ mod tests {
         assert!(s.validate().is_ok());
         s.invite_token = Some(Sensitive::new("x".into()));
         assert!(s.validate().is_err());
+        s.organization_name = None;
+        assert!(s.validate().is_ok());
+        s.invite_token = Some(Sensitive::new("not a code".into()));
+        assert_eq!(s.validate().unwrap_err().field, "invite_token");
+    }
+
+    #[test]
+    fn problems_lists_every_broken_rule_in_the_forms_order() {
+        let s = SignUpRequest {
+            email: "ana@".into(),
+            password: Sensitive::new("short".into()),
+            name: " ".into(),
+            organization_name: Some(String::new()),
+            invite_token: None,
+        };
+        let fields: Vec<_> = s.problems().iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["name", "email", "password", "organization_name"]);
+        assert!(s.problems()[2].message.contains(&PASSWORD_MIN_CHARS.to_string()));
+        let fine = SignUpRequest {
+            email: "ana@example.com".into(),
+            password: Sensitive::new("ten chars!".into()),
+            name: "Ana".into(),
+            organization_name: Some("Band".into()),
+            invite_token: None,
+        };
+        assert!(fine.problems().is_empty());
+    }
+
+    #[test]
+    fn invite_codes_are_read_from_a_code_or_a_whole_link() {
+        let code = "Zx3_-abcDEF0123456789abcdefghijklmnopqrstu";
+        assert_eq!(parse_invite_code(code).unwrap(), code);
+        assert_eq!(parse_invite_code(&format!("  {code}\n")).unwrap(), code);
+        assert_eq!(parse_invite_code(&format!("resonance://invite/{code}/")).unwrap(), code);
+        for bad in ["", "   ", "resonance://invite/", "abc def", "abc/def", "cod\u{e9}", &"a".repeat(201)] {
+            assert_eq!(parse_invite_code(bad).unwrap_err().field, "invite_token", "{bad:?}");
+        }
     }
 }

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use resonance_api::auth::SignUpRequest;
 use resonance_api::generations::{format_clock, NewGeneration};
 use resonance_api::model::{AspectRatio, Resolution, StylePreference};
 use resonance_api::projects::{NewProject, ProjectPatch};
@@ -18,19 +19,19 @@ use resonance_api::sharing::ShareLifetime;
 use resonance_api::Sensitive;
 use resonance_client::export::Preset;
 use resonance_client::watcher::{Listener, Notification, Notifier};
-use resonance_client::{Client, ClientError, DataDir};
+use resonance_client::{Account, Client, ClientError, DataDir, SignedUp, DEFAULT_SERVER};
 use uuid::Uuid;
-
-const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
 
 #[derive(Parser)]
 #[command(name = "resonance", version, about = "Resonance from the command line: projects, generations and sync")]
 #[command(after_help = "Exit codes: 0 done, 1 failed, 2 bad usage, 3 not signed in, 4 server unreachable, \
 5 refused or invalid, 6 no OS keyring, 7 not found, 8 wrong e-mail or password, 9 render failed.")]
 struct Cli {
-    /// The Resonance server (used by `login`; later commands use the signed-in account's).
-    #[arg(long, global = true, env = "RESONANCE_SERVER", default_value = DEFAULT_SERVER)]
-    server: String,
+    /// The Resonance server (used by `login`, `signup` and `join`; later commands use the
+    /// signed-in account's). Default: the server this e-mail last signed in to here, else the
+    /// last one used, else the one this build names.
+    #[arg(long, global = true, env = "RESONANCE_SERVER")]
+    server: Option<String>,
     /// Where local data lives (default: the platform's data directory).
     #[arg(long, global = true, env = "RESONANCE_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -44,6 +45,33 @@ enum Command {
     Login {
         email: String,
         /// Read the password from standard input instead of asking for it.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Creates an account and a new organization you own, and signs in.
+    Signup {
+        email: String,
+        /// Your name, as other members see it.
+        #[arg(long)]
+        name: String,
+        /// The new organization's name.
+        #[arg(long)]
+        organization: String,
+        /// Read the password from standard input instead of asking for it (twice).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Accepts an invitation: shows where it leads, creates your account there and signs in.
+    Join {
+        /// The invitation code (or the whole resonance://invite/… link).
+        code: String,
+        /// Your name, as other members see it.
+        #[arg(long)]
+        name: String,
+        /// The address the invitation was sent to (default: the invitation's).
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input instead of asking for it (twice).
         #[arg(long)]
         password_stdin: bool,
     },
@@ -366,6 +394,22 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     1
 }
 
+/// A new password: from standard input, or asked twice on the terminal with the rules checked
+/// before the second prompt.
+fn read_new_password(from_stdin: bool) -> anyhow::Result<Sensitive<String>> {
+    let password = read_password(from_stdin)?;
+    resonance_api::auth::validate_password(password.reveal()).map_err(ClientError::from)?;
+    if !from_stdin {
+        let again = rpassword::prompt_password("Repeat the password: ")?;
+        if again != *password.reveal() {
+            return Err(
+                ClientError::Invalid { field: "password".into(), message: "the two passwords differ".into() }.into()
+            );
+        }
+    }
+    Ok(password)
+}
+
 fn read_password(from_stdin: bool) -> anyhow::Result<Sensitive<String>> {
     let password = if from_stdin {
         let mut line = String::new();
@@ -501,21 +545,66 @@ async fn push_and_report(client: &Client) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The server to sign in or up at: `--server`, else where this e-mail (or the last account)
+/// signed in here, else this build's default.
+fn server_for(flag: &Option<String>, client: &Client, email: &str) -> String {
+    match flag {
+        Some(server) => server.clone(),
+        None => client.known_servers().for_email(email).unwrap_or(DEFAULT_SERVER).to_owned(),
+    }
+}
+
+async fn signed_in(client: &Client, account: &Account) {
+    println!("Signed in as {} ({}, {}) at {}.", account.email, account.organization_name, account.role, account.server);
+    match client.sync().await {
+        Ok(r) => println!("Synced {} change(s).", r.upserts + r.deletes),
+        Err(e) => eprintln!("Signed in, but the first sync failed: {e}"),
+    }
+}
+
+async fn signed_up(outcome: &SignedUp, client: &Client) {
+    match outcome {
+        SignedUp::SignedIn { account } => {
+            println!("Welcome to {}.", account.organization_name);
+            signed_in(client, account).await;
+        }
+        SignedUp::ConfirmEmail { message } => println!("{message}"),
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let data = DataDir::resolve(cli.data_dir.clone())?;
     let mut client = Client::open(data)?;
     match cli.command {
         Command::Login { email, password_stdin } => {
+            let server = server_for(&cli.server, &client, &email);
             let password = read_password(password_stdin)?;
-            let account = client.sign_in(&cli.server, &email, password).await?;
+            let account = client.sign_in(&server, &email, password).await?;
+            signed_in(&client, &account).await;
+        }
+        Command::Signup { email, name, organization, password_stdin } => {
+            let server = server_for(&cli.server, &client, &email);
+            let password = read_new_password(password_stdin)?;
+            let request =
+                SignUpRequest { email, password, name, organization_name: Some(organization), invite_token: None };
+            signed_up(&client.sign_up(&server, request).await?, &client).await;
+        }
+        Command::Join { code, name, email, password_stdin } => {
+            let server = server_for(&cli.server, &client, email.as_deref().unwrap_or_default());
+            let invitation = Client::invitation(&server, &code).await?;
             println!(
-                "Signed in as {} ({}, {:?}) at {}.",
-                account.email, account.organization_name, account.role, account.server
+                "{} invites {} to join {} as {}.",
+                invitation.invited_by, invitation.email, invitation.organization_name, invitation.role
             );
-            match client.sync().await {
-                Ok(r) => println!("Synced {} change(s).", r.upserts + r.deletes),
-                Err(e) => eprintln!("Signed in, but the first sync failed: {e}"),
-            }
+            let password = read_new_password(password_stdin)?;
+            let request = SignUpRequest {
+                email: email.unwrap_or(invitation.email),
+                password,
+                name,
+                organization_name: None,
+                invite_token: Some(Sensitive::new(code)),
+            };
+            signed_up(&client.sign_up(&server, request).await?, &client).await;
         }
         Command::Logout { forget } => {
             client.sign_out(forget).await?;

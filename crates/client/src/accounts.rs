@@ -24,6 +24,47 @@ pub struct Account {
     pub server: String,
 }
 
+const SERVERS_FILE: &str = "servers.json";
+
+/// The server a first sign-in goes to: chosen when the app is built (`RESONANCE_DEFAULT_SERVER`,
+/// e.g. the hosted service for a release), else a backend on this machine (`cargo xtask dev`).
+pub const DEFAULT_SERVER: &str = match option_env!("RESONANCE_DEFAULT_SERVER") {
+    Some(server) => server,
+    None => "http://127.0.0.1:8787",
+};
+
+/// Which server each e-mail signed in to here, and the last one used: the sign-in form's server
+/// field keeps its value per account. Addresses are compared without letter case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct KnownServers {
+    pub last: Option<String>,
+    /// (e-mail, server), the most recently used first.
+    pub accounts: Vec<(String, String)>,
+}
+
+impl KnownServers {
+    /// Most accounts one machine remembers.
+    const MAX: usize = 50;
+
+    pub fn remember(&mut self, email: &str, server: &str) {
+        self.accounts.retain(|(e, _)| !e.eq_ignore_ascii_case(email));
+        self.accounts.insert(0, (email.to_owned(), server.to_owned()));
+        self.accounts.truncate(Self::MAX);
+        self.last = Some(server.to_owned());
+    }
+
+    /// The server `email` signed in to here, else the last one used.
+    pub fn for_email(&self, email: &str) -> Option<&str> {
+        let email = email.trim();
+        self.accounts
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(email))
+            .map(|(_, s)| s.as_str())
+            .or(self.last.as_deref())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DataDir {
     root: PathBuf,
@@ -73,13 +114,30 @@ impl DataDir {
         }
     }
 
-    /// Makes `account` the signed-in one (written whole or not at all).
+    /// Makes `account` the signed-in one (written whole or not at all), and remembers its server
+    /// for the next sign-in with its e-mail.
     pub fn set_current(&self, account: &Account) -> Result<()> {
         std::fs::create_dir_all(self.account_dir(account.user_id))?;
-        let tmp = self.root.join("current-account.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(account)?)?;
-        std::fs::rename(&tmp, self.current_path())?;
+        self.write_whole("current-account.json", &serde_json::to_vec_pretty(account)?)?;
+        let mut servers = self.servers();
+        servers.remember(&account.email, &account.server);
+        self.write_whole(SERVERS_FILE, &serde_json::to_vec_pretty(&servers)?)
+    }
+
+    fn write_whole(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let tmp = self.root.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, self.root.join(name))?;
         Ok(())
+    }
+
+    /// The servers accounts signed in to on this machine (none when the file is missing or
+    /// unreadable: it only saves typing).
+    pub fn servers(&self) -> KnownServers {
+        std::fs::read(self.root.join(SERVERS_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
     }
 
     pub fn clear_current(&self) -> Result<()> {
@@ -141,5 +199,38 @@ mod tests {
         assert!(!data.account_dir(account.user_id).exists());
         data.clear_current().unwrap();
         assert_eq!(data.current().unwrap(), None);
+    }
+
+    #[test]
+    fn each_accounts_server_is_remembered_without_letter_case_and_the_last_is_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::resolve(Some(dir.path().to_owned())).unwrap();
+        assert_eq!(data.servers(), KnownServers::default());
+        let mut account = Account {
+            user_id: Uuid::new_v4(),
+            email: "Ana@Example.com".into(),
+            name: None,
+            organization_id: Uuid::new_v4(),
+            organization_name: "Band".into(),
+            role: Role::Owner,
+            server: "https://eu.resonance.example".into(),
+        };
+        data.set_current(&account).unwrap();
+        account.email = "bo@example.com".into();
+        account.server = "http://127.0.0.1:8787".into();
+        data.set_current(&account).unwrap();
+        let servers = data.servers();
+        assert_eq!(servers.for_email(" ana@example.COM "), Some("https://eu.resonance.example"));
+        assert_eq!(servers.for_email("bo@example.com"), Some("http://127.0.0.1:8787"));
+        assert_eq!(servers.for_email("new@example.com"), Some("http://127.0.0.1:8787"), "the last one used");
+        // Signing in again moves the account to the front, once.
+        account.email = "ana@example.com".into();
+        account.server = "https://us.resonance.example".into();
+        data.set_current(&account).unwrap();
+        let servers = data.servers();
+        assert_eq!(servers.accounts.len(), 2);
+        assert_eq!(servers.for_email("ANA@example.com"), Some("https://us.resonance.example"));
+        std::fs::write(dir.path().join("servers.json"), b"{not json").unwrap();
+        assert_eq!(data.servers(), KnownServers::default(), "an unreadable file only costs typing");
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use reqwest::Method;
-use resonance_api::auth::{ChangeRole, Invitation, InviteMember};
+use resonance_api::auth::{ChangeRole, Invitation, InvitationPreview, InviteMember, SignUpRequest};
 use resonance_api::generations::NewGeneration;
 use resonance_api::model::Role;
 use resonance_api::model::{Generation, Project};
@@ -20,7 +20,7 @@ use crate::error::{ClientError, Result};
 use crate::http::Http;
 use crate::mirror::{LocalProject, Mirror, ProjectPage};
 use crate::outbox::{self, DrainReport, Entry};
-use crate::session::{read_json, Session};
+use crate::session::{read_json, Session, SignUp};
 use crate::sync::{self, PullReport, SyncStatus};
 use crate::uploads;
 
@@ -44,6 +44,17 @@ pub struct SyncReport {
     pub upserts: u64,
     pub deletes: u64,
     pub rebuilt: bool,
+}
+
+/// How a sign-up ended, as a shell shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SignedUp {
+    /// The account exists and is signed in here.
+    SignedIn { account: Account },
+    /// The server sent a message to confirm the address first; sign in after opening its link.
+    ConfirmEmail { message: String },
 }
 
 impl Client {
@@ -86,6 +97,31 @@ impl Client {
         let mirror = Arc::new(Mirror::open(&self.data.mirror_path(account.user_id))?);
         self.signed_in = Some(SignedIn { session: Arc::new(session), mirror });
         Ok(account)
+    }
+
+    /// Creates an account on `server` (a new organization, or joining one with an invitation)
+    /// and signs it in here, unless the server first wants the address confirmed.
+    pub async fn sign_up(&mut self, server: &str, request: SignUpRequest) -> Result<SignedUp> {
+        let http = Http::new(server)?;
+        match Session::sign_up(http, &self.data, request).await? {
+            SignUp::SignedIn(session) => {
+                let account = session.account().clone();
+                let mirror = Arc::new(Mirror::open(&self.data.mirror_path(account.user_id))?);
+                self.signed_in = Some(SignedIn { session: Arc::from(session), mirror });
+                Ok(SignedUp::SignedIn { account })
+            }
+            SignUp::ConfirmEmail { message } => Ok(SignedUp::ConfirmEmail { message }),
+        }
+    }
+
+    /// What an invitation code leads to on `server` (organization, address, role, inviter).
+    pub async fn invitation(server: &str, code: &str) -> Result<InvitationPreview> {
+        Session::invitation(&Http::new(server)?, code).await
+    }
+
+    /// The server each account signed in to on this machine, and the last one used.
+    pub fn known_servers(&self) -> crate::accounts::KnownServers {
+        self.data.servers()
     }
 
     /// Signs out: the session ends on the server when it is reachable, the tokens leave the

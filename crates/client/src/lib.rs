@@ -21,8 +21,8 @@ pub mod sync;
 pub mod uploads;
 pub mod watcher;
 
-pub use accounts::{Account, DataDir};
-pub use client::Client;
+pub use accounts::{Account, DataDir, KnownServers, DEFAULT_SERVER};
+pub use client::{Client, SignedUp};
 pub use error::{ClientError, Result};
 pub use mirror::{LocalProject, Mirror, ProjectPage};
 pub use sync::{SyncState, SyncStatus};

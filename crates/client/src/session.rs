@@ -13,7 +13,9 @@ use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
 use reqwest::Method;
-use resonance_api::auth::{Me, TokenRequest, TokenResponse};
+use resonance_api::auth::{
+    InvitationLookup, InvitationPreview, Me, SignUpAccepted, SignUpRequest, TokenRequest, TokenResponse,
+};
 use resonance_api::{ErrorCode, Sensitive};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -26,6 +28,15 @@ use crate::keyring::{self, Tokens};
 /// Refresh this long before the access token's expiry, so a request never carries a token that
 /// expires in flight.
 const EXPIRY_MARGIN_SECONDS: i64 = 30;
+
+/// How a sign-up ended.
+#[derive(Debug)]
+pub enum SignUp {
+    /// The account exists and is signed in here.
+    SignedIn(Box<Session>),
+    /// The server sent a message to confirm the address; sign in after opening its link.
+    ConfirmEmail { message: String },
+}
 
 pub struct Session {
     http: Http,
@@ -73,7 +84,44 @@ impl Session {
             }
             Err(e) => return Err(e),
         };
-        let token: TokenResponse = read_json(resp).await?;
+        Self::start(http, data, read_json(resp).await?).await
+    }
+
+    /// Creates an account (a new organization, or joining one with an invitation code) and,
+    /// unless the server first wants the e-mail address confirmed, signs it in. Checked here
+    /// first, so a form's mistakes are named without a round trip and the keyring is known to
+    /// work before an account exists.
+    pub async fn sign_up(http: Http, data: &DataDir, mut request: SignUpRequest) -> Result<SignUp> {
+        request.email = request.email.trim().to_owned();
+        request.name = request.name.trim().to_owned();
+        request.organization_name = request.organization_name.map(|o| o.trim().to_owned());
+        if let Some(code) = &request.invite_token {
+            let code = resonance_api::auth::parse_invite_code(code.reveal())?;
+            request.invite_token = Some(Sensitive::new(code));
+        }
+        request.validate()?;
+        blocking(keyring::check).await?;
+        let body = serde_json::to_value(&request)?;
+        let resp = http.send(Method::POST, "/v1/auth/signup", None, Some(&body), None).await?;
+        if resp.status() == reqwest::StatusCode::ACCEPTED {
+            let accepted: SignUpAccepted = read_json(resp).await?;
+            return Ok(SignUp::ConfirmEmail { message: accepted.message });
+        }
+        let session = Self::start(http, data, read_json(resp).await?).await?;
+        tracing::info!(user = %session.account.user_id, "signed up");
+        Ok(SignUp::SignedIn(Box::new(session)))
+    }
+
+    /// What an invitation code leads to, asked of `http`'s server before signing up with it.
+    pub async fn invitation(http: &Http, code: &str) -> Result<InvitationPreview> {
+        let code = resonance_api::auth::parse_invite_code(code)?;
+        let body = serde_json::to_value(InvitationLookup { invite_token: Sensitive::new(code) })?;
+        read_json(http.send(Method::POST, "/v1/auth/invitation", None, Some(&body), None).await?).await
+    }
+
+    /// A session from a fresh token pair: who it is (`/v1/me`), tokens into the keyring (or the
+    /// session revoked on the server when that fails), and this account made the current one.
+    async fn start(http: Http, data: &DataDir, token: TokenResponse) -> Result<Self> {
         let tokens = tokens_from(&token);
         let me: Me =
             read_json(http.send(Method::GET, "/v1/me", Some(tokens.access_token.reveal()), None, None).await?).await?;

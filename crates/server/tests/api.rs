@@ -321,6 +321,7 @@ async fn the_openapi_document_covers_every_route() {
     let paths = doc["paths"].as_object().unwrap();
     for (path, methods) in [
         ("/v1/auth/signup", &["post"][..]),
+        ("/v1/auth/invitation", &["post"]),
         ("/v1/auth/token", &["post"]),
         ("/v1/auth/logout", &["post"]),
         ("/v1/me", &["get"]),

@@ -216,6 +216,33 @@ async fn invitations_are_single_use_and_bound_to_their_email() {
     assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invite_token")));
 }
 
+/// The invitee sees what a code leads to before signing up; a used, unknown or malformed code
+/// is told apart from a good one and reveals nothing.
+#[tokio::test]
+async fn an_invitation_code_shows_its_organization_role_and_inviter_until_used() {
+    let s = TestServer::start().await;
+    let owner = s.signup("rae@example.com", "Rae's Band").await;
+    let (_, inv) = s.post("/v1/members", &owner.access, json!({"email": "Sam@Example.com", "role": "viewer"})).await;
+    let token = inv["invite_token"].as_str().unwrap().to_owned();
+    let look = |code: &str| json!({"invite_token": code});
+    let (status, preview) = s.call(Method::POST, "/v1/auth/invitation", None, Some(look(&format!(" {token}\n")))).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["email"], "Sam@Example.com");
+    assert_eq!(preview["role"], "viewer");
+    assert_eq!(preview["invited_by"], "rae@example.com", "the inviter's name (the helper names people by e-mail)");
+    assert_eq!(preview["organization_name"], "Rae's Band");
+    assert!(preview.get("invite_token").is_none() && !preview.to_string().contains(&token), "{preview}");
+    let (status, body) = s.call(Method::POST, "/v1/auth/invitation", None, Some(look("no such code"))).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invite_token")));
+    let (status, body) = s.call(Method::POST, "/v1/auth/invitation", None, Some(look(&"x".repeat(43)))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"), "{body}");
+    let signup = json!({"email": "sam@example.com", "password": PASSWORD, "name": "Sam", "invite_token": token});
+    let (status, body) = s.call(Method::POST, "/v1/auth/signup", None, Some(signup)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = s.call(Method::POST, "/v1/auth/invitation", None, Some(look(&token))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"), "a used code shows nothing: {body}");
+}
+
 /// Inviting someone who is already a member (yourself included, in any letter case) is a
 /// conflict, not a second invitation; a removed member can be invited back.
 #[tokio::test]

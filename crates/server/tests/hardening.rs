@@ -229,6 +229,8 @@ async fn request_roles_execute_only_the_functions_they_are_granted() {
         "resonance_auth auth.uid",
         "resonance_auth auth_private.accept_invitation",
         "resonance_auth auth_private.create_organization_with_owner",
+        // What an invitation code leads to, for its holder (keyed by the code's hash).
+        "resonance_auth auth_private.invitation_preview",
         "resonance_auth auth_private.membership_state",
         "resonance_auth auth_private.record_auth_event",
         "resonance_billing billing.month_start",

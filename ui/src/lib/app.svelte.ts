@@ -1,15 +1,17 @@
 // App-wide state: who is signed in and how sync stands, kept current by the Rust side's events.
-import type { Account, SyncStatusView } from "./bindings";
+import type { Account, KnownServers, SyncStatusView } from "./bindings";
 
 export const app = $state<{
   loaded: boolean;
   account: Account | null;
   defaultServer: string;
+  /** Which server each account signed in to on this computer, and the last one used. */
+  knownServers: KnownServers | null;
   sync: SyncStatusView | null;
   /** Bumped when the mirror changed: screens reload what they show. */
   revision: number;
   signedOutReason: string | null;
-}>({ loaded: false, account: null, defaultServer: "", sync: null, revision: 0, signedOutReason: null });
+}>({ loaded: false, account: null, defaultServer: "", knownServers: null, sync: null, revision: 0, signedOutReason: null });
 
 /** The indicator's state: offline and error win over pending changes, which win over idle. */
 export function syncLabel(s: SyncStatusView | null): { state: string; text: string } {

@@ -23,6 +23,35 @@ async signIn(server: string, email: string, password: string) : Promise<Result<A
 }
 },
 /**
+ * Creates the account and, unless its address must be confirmed first, signs it in here.
+ */
+async signUp(server: string, form: SignUpForm) : Promise<Result<SignedUp, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("sign_up", { server, form }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Every rule the sign-up form breaks now: the server's own rules (`resonance-api`), checked
+ * here without a round trip.
+ */
+async signUpProblems(form: SignUpForm) : Promise<Problem[]> {
+    return await TAURI_INVOKE("sign_up_problems", { form });
+},
+/**
+ * What an invitation code leads to on `server`, shown before joining.
+ */
+async invitation(server: string, code: string) : Promise<Result<InvitationPreview, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("invitation", { server, code }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Signs out; with `forget`, this account's local data (mirror, media cache) is removed too.
  */
 async signOut(forget: boolean) : Promise<Result<null, CommandError>> {
@@ -816,6 +845,15 @@ trim_start?: number | null;
 trim_end?: number | null; created_at: string | null; completed_at: string | null }
 export type GenerationStatus = "pending" | "processing" | "completed" | "failed"
 /**
+ * What a person invited sees before joining: who invites them, where, with which role, and the
+ * address the invitation is for (the account must be made with it).
+ */
+export type InvitationPreview = { organization_name: string; email: string; role: Role; 
+/**
+ * The inviter's name (or e-mail when they have no name).
+ */
+invited_by: string; expires_at: string }
+/**
  * An invitation as the admin sees it once: the code to hand to the invitee.
  */
 export type InvitationView = { email: string; role: Role; expires_at: string; invite_code: string | null }
@@ -833,6 +871,15 @@ export type Kind =
  * A footage item's poster frame (keyed by the item's id).
  */
 "poster"
+/**
+ * Which server each e-mail signed in to here, and the last one used: the sign-in form's server
+ * field keeps its value per account. Addresses are compared without letter case.
+ */
+export type KnownServers = { last: string | null; 
+/**
+ * (e-mail, server), the most recently used first.
+ */
+accounts: ([string, string])[] }
 /**
  * The light of the scene.
  */
@@ -963,6 +1010,10 @@ export type Preset =
  * WebM for the web: VP9 and Opus.
  */
 "webm"
+/**
+ * A rule the form breaks, for the form to show beside its field as the person types.
+ */
+export type Problem = { field: string; message: string }
 export type Project = { id: string; organization_id: string; user_id: string; name: string; description: string | null; prompt: string; audio_path: string; audio_duration: number | null; resolution: Resolution | null; style_preference: StylePreference | null; footage_visibility: number | null; effect_intensity: number | null; 
 /**
  * The creator's tempo (BPM) when the detected one is wrong: renders follow it. Absent from
@@ -1060,9 +1111,18 @@ export type Role =
  */
 "owner"
 /**
- * Who is signed in, if anyone, and the server the sign-in screen offers.
+ * Who is signed in, if anyone, and the servers the sign-in screen offers.
  */
-export type SessionInfo = { account: Account | null; default_server: string }
+export type SessionInfo = { account: Account | null; 
+/**
+ * For an e-mail this machine has not seen and no server used before.
+ */
+default_server: string; 
+/**
+ * The server each account signed in to here, and the last one used: the form fills the
+ * server in from the e-mail typed.
+ */
+known_servers: KnownServers }
 export type Settings = { 
 /**
  * An OS notification when a render finishes.
@@ -1090,9 +1150,25 @@ export type ShareLinkState =
  */
 "revoked"
 /**
+ * The sign-up form as typed: a new organization's name, or an invitation code (not both).
+ */
+export type SignUpForm = { email: string; password: string; name: string; organization_name: string | null; invite_code: string | null }
+/**
  * The session ended: the UI goes back to sign-in.
  */
 export type SignedOut = { reason: string }
+/**
+ * How a sign-up ended, as a shell shows it.
+ */
+export type SignedUp = 
+/**
+ * The account exists and is signed in here.
+ */
+{ state: "signed_in"; account: Account } | 
+/**
+ * The server sent a message to confirm the address first; sign in after opening its link.
+ */
+{ state: "confirm_email"; message: string }
 /**
  * The visual language of a render. The documented list:
  * - `organic`: flowing, soft shapes and gradients that breathe with the energy (the default);

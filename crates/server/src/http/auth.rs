@@ -8,7 +8,9 @@ use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use resonance_api::auth::{Me, SignUpAccepted, SignUpRequest, TokenRequest, TokenResponse};
+use resonance_api::auth::{
+    InvitationLookup, InvitationPreview, Me, SignUpAccepted, SignUpRequest, TokenRequest, TokenResponse,
+};
 use resonance_api::ErrorBody;
 
 use super::extract::{Authenticated, Body};
@@ -40,6 +42,22 @@ pub async fn signup(
         accounts::SignedUp::Tokens(tokens) => (StatusCode::CREATED, Json(tokens)).into_response(),
         accounts::SignedUp::Accepted(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
     })
+}
+
+/// What an invitation code leads to (organization, address, role, inviter), for the invitee to
+/// see before signing up with it. The code travels in the body, never in a URL that proxies log.
+#[utoipa::path(post, path = "/v1/auth/invitation", tag = "auth", request_body = InvitationLookup,
+    responses((status = 200, body = InvitationPreview),
+              (status = 404, body = ErrorBody, description = "not_found: unknown, used or expired"),
+              (status = 422, body = ErrorBody, description = "not an invitation code"),
+              (status = 429, body = ErrorBody, description = "too_many_attempts (Retry-After)")))]
+pub async fn invitation(
+    State(app): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Body(req): Body<InvitationLookup>,
+) -> Result<Json<InvitationPreview>> {
+    within_rate(&app, client)?;
+    Ok(Json(accounts::invitation_preview(&app.db, req.invite_token.reveal()).await?))
 }
 
 /// The link in a sign-up's e-mail: confirms the address, so the account may generate. Answers a

@@ -114,6 +114,7 @@ impl utoipa::Modify for BearerAuth {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::signup))
+        .routes(routes!(auth::invitation))
         .routes(routes!(auth::token))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))

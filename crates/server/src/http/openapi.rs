@@ -133,7 +133,7 @@ fn refine_sign_up(doc: &mut Value) {
             "oneOf".into(),
             json!([
                 {"required": ["organization_name"], "properties": {"organization_name": {"type": "string"}}},
-                {"required": ["invite_token"], "properties": {"invite_token": {"type": "string"}}}
+                {"required": ["invite_token"], "properties": {"invite_token": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}}}
             ]),
         );
     }

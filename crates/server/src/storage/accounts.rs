@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use resonance_api::auth::{SignUpAccepted, SignUpRequest, TokenResponse};
+use resonance_api::auth::{InvitationPreview, SignUpAccepted, SignUpRequest, TokenResponse};
+use resonance_api::model::Role;
 use resonance_api::{ErrorCode, Sensitive};
 use serde_json::json;
 use uuid::Uuid;
@@ -244,6 +245,25 @@ pub async fn sign_up(
     tx.commit().await?;
     tracing::info!(%user_id, "signed up");
     Ok(SignedUp::Tokens(response))
+}
+
+/// What an invitation code leads to, for the invitee to see before signing up with it. The
+/// same answer for a code never made, used or expired: the inviter can send a new one.
+pub async fn invitation_preview(db: &Db, code: &str) -> Result<InvitationPreview> {
+    let code = resonance_api::auth::parse_invite_code(code)?;
+    let mut tx = db.begin_auth().await?;
+    let row: Option<(String, String, String, String, DateTime<Utc>)> =
+        sqlx::query_as("SELECT * FROM auth_private.invitation_preview($1)")
+            .bind(token_hash(&code))
+            .fetch_optional(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    let Some((organization_name, email, role, invited_by, expires_at)) = row else {
+        return Err(Error::not_found("This invitation is unknown, already used or expired: ask for a new one."));
+    };
+    let role =
+        Role::parse(&role).ok_or_else(|| Error::Invariant(format!("an invitation has the unknown role {role:?}")))?;
+    Ok(InvitationPreview { organization_name, email, role, invited_by, expires_at })
 }
 
 /// Confirms an account's e-mail address with the token its message carried; false when the
