@@ -97,3 +97,10 @@ pub struct ExportProgress {
     pub preset: resonance_client::export::Preset,
     pub done: f64,
 }
+
+/// A `resonance://` link was opened (by a second launch, or the browser handing one over): what
+/// to show. Sent after the window is brought forward.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct LinkOpened {
+    pub action: resonance_client::links::LinkAction,
+}

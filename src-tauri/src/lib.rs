@@ -93,6 +93,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::settings::media_cache_usage,
             commands::settings::clear_media_cache,
             commands::settings::ui_ready,
+            commands::links::launch_link,
         ])
         .events(collect_events![
             events::SyncChanged,
@@ -103,6 +104,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             events::WaveformProgress,
             events::Navigate,
             events::SignedOut,
+            events::LinkOpened,
         ])
         // One constant, since the exporter writes several in no fixed order: the tempo range the
         // server enforces (the editor checks it as the creator types), the export presets with
@@ -151,8 +153,10 @@ pub fn render_bindings() -> Result<String, String> {
 pub fn run() {
     let builder = specta_builder();
     let app = tauri::Builder::default()
-        // First: a second launch hands over to this one and quits.
+        // First: a second launch hands over to this one and quits (a `resonance://` link it was
+        // started with goes on to the deep-link plugin, then to `commands::links::opened`).
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| notifier::focus_main(app)))
+        .plugin(tauri_plugin_deep_link::init())
         .plugin(
             tauri_plugin_log::Builder::new()
                 .level(log::LevelFilter::Info)
@@ -190,6 +194,19 @@ pub fn run() {
             let media = tauri::async_runtime::block_on(media_server::MediaServer::start())?;
             let state = Arc::new(AppState::open(data, media)?);
             app.manage(state.clone());
+            {
+                use tauri_plugin_deep_link::DeepLinkExt;
+                // Started by a link: the UI asks for it once it is drawn (`launch_link`).
+                if let Ok(Some(urls)) = app.deep_link().get_current() {
+                    *state::lock(&state.launch_link) = urls.first().map(|u| u.to_string());
+                }
+                let handle = app.handle().clone();
+                app.deep_link().on_open_url(move |event| {
+                    for url in event.urls() {
+                        commands::links::opened(&handle, url.to_string());
+                    }
+                });
+            }
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { state.start_background(&handle).await });
             Ok(())

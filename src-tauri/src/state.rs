@@ -32,6 +32,8 @@ pub struct AppState {
     settings: Mutex<Settings>,
     /// Where the webview plays audio and video from.
     pub media: crate::media_server::MediaServer,
+    /// The `resonance://` link the app was started with, until the UI asks for it.
+    pub launch_link: Mutex<Option<String>>,
 }
 
 struct Background {
@@ -39,7 +41,7 @@ struct Background {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -55,6 +57,7 @@ impl AppState {
             uploads: Mutex::new(HashMap::new()),
             settings: Mutex::new(settings),
             media,
+            launch_link: Mutex::new(None),
         })
     }
 

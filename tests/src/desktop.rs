@@ -173,8 +173,21 @@ impl Desktop {
     /// it to exit (it should hand over to the running one); `None` if it is still running after
     /// `timeout`, in which case it is killed.
     pub fn launch_again(&self, app: &Path, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let mut child =
-            spawn(Command::new(app).envs(self.env.clone()).stdout(Stdio::null()).stderr(Stdio::null()), "the app");
+        self.launch_with(app, &[], timeout)
+    }
+
+    /// Opens `link` as the system does when one is clicked: the app started again with the link
+    /// as its only argument (the `.desktop` file's `%u`); it hands the link to the running app and
+    /// exits. `None` if it is still running after `timeout`.
+    pub fn open_link(&self, app: &Path, link: &str, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.launch_with(app, &[link], timeout)
+    }
+
+    fn launch_with(&self, app: &Path, args: &[&str], timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = spawn(
+            Command::new(app).args(args).envs(self.env.clone()).stdout(Stdio::null()).stderr(Stdio::null()),
+            "the app",
+        );
         let started = std::time::Instant::now();
         while started.elapsed() < timeout {
             if let Ok(Some(status)) = child.try_wait() {

@@ -506,20 +506,42 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
             "items": {"data": [{"price": {"id": "price_creator_e2e"},
                                 "current_period_start": now - 60, "current_period_end": now + 30 * 86_400}]}}}});
     assert_eq!(backend.deliver_stripe_event(WHSEC, &subscription).await, "applied");
-    // Back from the browser: the window regains focus and the app pulls at once. (The periodic
-    // pull is a minute apart; the plan must show well before.)
-    desktop.refocus("Resonance");
+    // Back from the browser: Stripe's return page hands `resonance://billing/checkout` to the
+    // system, which starts the app with it; the running window comes forward on the plan, synced
+    // at once (the periodic pull is a minute apart; the plan must show well before).
+    wd.click(&wd.wait_for("[data-nav=projects]", SHORT).await).await;
+    wd.wait_for("[data-screen=projects]", SHORT).await;
+    let handed = desktop.open_link(&app_binary(), "resonance://billing/checkout", Duration::from_secs(15));
+    assert!(handed.is_some_and(|s| s.success()), "the link's launch hands over and exits: {handed:?}");
     wd.wait_until(
-        "the new plan arrives when the window regains focus",
+        "the link shows the new plan",
         "const p = document.querySelector('[data-plan]'); return p && p.textContent === 'Creator';",
         SHORT,
     )
     .await;
+    let notice = wd.wait_for("[data-notice=info]", SHORT).await;
+    assert!(wd.text(&notice).await.contains("Welcome back"), "{}", wd.text(&notice).await);
     assert_eq!(wd.text(&wd.wait_for("[data-usage]", SHORT).await).await, "0 of 50", "a new period on the new plan");
     shot(&desktop, "13-account-subscribed").await;
+    wd.click(&wd.wait_for("[data-notice] .dismiss", SHORT).await).await;
     // Manage billing opens Stripe's Billing Portal.
     wd.click(&wd.wait_for("[data-manage-billing]", SHORT).await).await;
     wait_for_url(&desktop, "https://billing.stripe.com/p/session/").await;
+    // There the plan becomes Studio; back in the app (the window regains focus, no link this
+    // time) the change is pulled at once.
+    let upgraded = json!({"id": "evt_e2e_3", "type": "customer.subscription.updated", "created": now + 1,
+        "data": {"object": {"id": "sub_e2e", "customer": "cus_e2e", "status": "active",
+            "metadata": {"organization_id": organization},
+            "items": {"data": [{"price": {"id": "price_studio_e2e"},
+                                "current_period_start": now - 60, "current_period_end": now + 30 * 86_400}]}}}});
+    assert_eq!(backend.deliver_stripe_event(WHSEC, &upgraded).await, "applied");
+    desktop.refocus("Resonance");
+    wd.wait_until(
+        "the portal's change arrives when the window regains focus",
+        "const p = document.querySelector('[data-plan]'); return p && p.textContent === 'Studio';",
+        SHORT,
+    )
+    .await;
 
     // A long list, read a page at a time: 1,234 more projects arrive with the next sync; the
     // list counts them all but holds only the rows in view, and scrolling and search reach any.
@@ -576,7 +598,8 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
 }
 
 /// A newcomer makes an account and an organization in the app, with the server's rules shown as
-/// they type; a teammate pastes the invitation code and joins, seeing where it leads first.
+/// they type; a teammate opens the invitation's `resonance://` link (handed to the running app
+/// by a second launch) and joins, seeing where it leads first; a damaged link changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_newcomer_signs_up_in_the_app_and_a_teammate_joins_with_a_code() {
     let keyring = Keyring::start();
@@ -651,12 +674,28 @@ async fn a_newcomer_signs_up_in_the_app_and_a_teammate_joins_with_a_code() {
         .await;
     assert!(status.is_success(), "{noor}");
     let code = backend.invite(noor["access_token"].as_str().unwrap(), "kai@e2e.resonance.local", "developer").await;
-    wd.click(&wd.wait_for("[data-nav=settings]", SHORT).await).await;
-    wd.click(&wd.wait_for("[data-sign-out]", SHORT).await).await;
 
-    // The teammate pastes a code nobody made, then the real one: the invitation shows first.
-    wd.click(&wd.wait_for("[data-mode-switch=join]", SHORT).await).await;
+    // A damaged link, handed over by a second launch: said so, nothing changes.
+    let handed = desktop.open_link(&app_binary(), "resonance://project/not-an-id", Duration::from_secs(15));
+    assert!(handed.is_some_and(|s| s.success()), "the link's launch hands over and exits: {handed:?}");
+    let refused = wd.wait_for("[data-notice=error]", SHORT).await;
+    assert!(wd.text(&refused).await.contains("incomplete or damaged"), "{}", wd.text(&refused).await);
+    wd.wait_for("[data-screen=projects]", SHORT).await;
+    // The invitation's link, opened on this computer (Kai's e-mail, read here): the app is
+    // signed in as Noor, so it offers to sign out first, then opens "Join" with the code.
+    let handed = desktop.open_link(&app_binary(), &format!("resonance://invite/{code}"), Duration::from_secs(15));
+    assert!(handed.is_some_and(|s| s.success()), "the link's launch hands over and exits: {handed:?}");
+    let offer = wd.wait_for("[data-notice=info]", SHORT).await;
+    assert!(wd.text(&offer).await.contains("signed in as noor@e2e.resonance.local"), "{}", wd.text(&offer).await);
+    wd.click(&wd.wait_for("[data-sign-out-to-join]", SHORT).await).await;
+    wd.wait_for("[data-screen=sign-in][data-mode=join]", SHORT).await;
+    wd.wait_until("the link's code is filled in", &format!("return ({}) === '{code}'", value("#invite-code")), SHORT)
+        .await;
+    wd.wait_for("[data-invitation]", SHORT).await;
+
+    // A code nobody made, typed over it, is told apart; the link's code again shows the invitation.
     let code_input = wd.wait_for("#invite-code", SHORT).await;
+    wd.clear(&code_input).await;
     wd.type_into(&code_input, &"x".repeat(43)).await;
     let unknown = wd.wait_for("[data-problem=invite_code]", SHORT).await;
     assert!(wd.text(&unknown).await.contains("unknown, already used or expired"), "{}", wd.text(&unknown).await);

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod footage;
 pub mod generations;
+pub mod links;
 pub mod model;
 pub mod plans;
 pub mod projects;

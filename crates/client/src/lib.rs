@@ -11,6 +11,7 @@ pub mod export;
 pub mod footage;
 pub mod http;
 pub mod keyring;
+pub mod links;
 pub mod look;
 pub mod media;
 pub mod mirror;

@@ -609,10 +609,22 @@ async fn checkout_and_portal_open_stripe_sessions_for_owners() {
         assert_eq!(field("customer_email"), Some("owner@keyed.test"));
         assert_eq!(field("success_url"), Some(format!("{}/v1/billing/return?from=checkout", s.base).as_str()));
     }
-    // The page Stripe returns to.
-    let page = s.http.get(format!("{}/v1/billing/return?from=checkout", s.base)).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("return to Resonance Desktop"));
+    // The page Stripe returns to hands the browser on to the app, with a link to click too; an
+    // unknown `from` is taken as checkout, never echoed.
+    for (from, link, says) in [
+        ("checkout", "resonance://billing/checkout", "as soon as Stripe confirms"),
+        ("checkout-canceled", "resonance://billing/checkout-canceled", "Nothing was charged"),
+        ("portal", "resonance://billing/portal", "Any change you made"),
+        ("<script>", "resonance://billing/checkout", "as soon as Stripe confirms"),
+    ] {
+        let page = s.http.get(format!("{}/v1/billing/return?from={from}", s.base)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let refresh = page.headers().get("refresh").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let text = page.text().await.unwrap();
+        assert_eq!(refresh, Some(format!("0;url={link}")), "{from}: {text}");
+        assert!(text.contains(&format!("href=\"{link}\"")) && text.contains(says), "{from}: {text}");
+        assert!(!text.contains("<script>"), "{text}");
+    }
     // Only paid plans; only owners.
     let (status, err) = s.post("/v1/billing/checkout", &owner.access, json!({"plan": "free"})).await;
     assert_eq!((status.as_u16(), err["error"]["field"].as_str()), (422, Some("plan")), "{err}");

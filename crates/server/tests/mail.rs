@@ -171,6 +171,7 @@ async fn a_sign_up_is_confirmed_by_email_before_it_generates_and_tells_no_one_wh
         .expect("the code's line")
         .trim()
         .to_owned();
+    assert!(invite.contains(&format!("resonance://invite/{code}")), "the link that opens the app: {invite}");
     let (status, body) = s
         .call(
             Method::POST,

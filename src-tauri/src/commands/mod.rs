@@ -5,6 +5,7 @@ pub mod account;
 pub mod audio;
 pub mod footage;
 pub mod generations;
+pub mod links;
 pub mod look;
 pub mod projects;
 pub mod session;

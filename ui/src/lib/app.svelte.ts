@@ -1,5 +1,6 @@
 // App-wide state: who is signed in and how sync stands, kept current by the Rust side's events.
 import type { Account, KnownServers, SyncStatusView } from "./bindings";
+import type { Notice } from "./links";
 
 export const app = $state<{
   loaded: boolean;
@@ -11,7 +12,11 @@ export const app = $state<{
   /** Bumped when the mirror changed: screens reload what they show. */
   revision: number;
   signedOutReason: string | null;
-}>({ loaded: false, account: null, defaultServer: "", knownServers: null, sync: null, revision: 0, signedOutReason: null });
+  /** A message at the top of the window (a link's outcome), until dismissed. */
+  notice: Notice | null;
+  /** An invitation code a link brought: the sign-in screen opens on "Join" with it. */
+  joinCode: string | null;
+}>({ loaded: false, account: null, defaultServer: "", knownServers: null, sync: null, revision: 0, signedOutReason: null, notice: null, joinCode: null });
 
 /** The indicator's state: offline and error win over pending changes, which win over idle. */
 export function syncLabel(s: SyncStatusView | null): { state: string; text: string } {

@@ -498,6 +498,17 @@ async uiReady() : Promise<Result<null, CommandError>> {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * What the link the app was started with opens (once; `None` when there was none).
+ */
+async launchLink() : Promise<Result<LinkAction | null, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("launch_link") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -506,6 +517,7 @@ async uiReady() : Promise<Result<null, CommandError>> {
 
 export const events = __makeEvents__<{
 exportProgress: ExportProgress,
+linkOpened: LinkOpened,
 mirrorChanged: MirrorChanged,
 navigate: Navigate,
 renderProgress: RenderProgress,
@@ -515,6 +527,7 @@ uploadProgress: UploadProgress,
 waveformProgress: WaveformProgress
 }>({
 exportProgress: "export-progress",
+linkOpened: "link-opened",
 mirrorChanged: "mirror-changed",
 navigate: "navigate",
 renderProgress: "render-progress",
@@ -575,6 +588,22 @@ playback: string;
  * Names this preview for the live look preview (`crate::look`).
  */
 track: string }) & { playback_url: string }
+/**
+ * Which Stripe page the browser came back from.
+ */
+export type BillingReturn = 
+/**
+ * Checkout finished: the new plan arrives with Stripe's events.
+ */
+"checkout" | 
+/**
+ * Checkout was left without paying: nothing changed.
+ */
+"checkout_canceled" | 
+/**
+ * The Billing Portal (plan changed, card updated, or canceled).
+ */
+"portal"
 /**
  * One decision of the reading: "palette neon magenta + cyan ← 'neon'".
  */
@@ -884,6 +913,32 @@ accounts: ([string, string])[] }
  * The light of the scene.
  */
 export type Light = "night" | "dawn" | "day" | "golden" | "dusk"
+/**
+ * What the app does with a link it was handed.
+ */
+export type LinkAction = 
+/**
+ * Join an organization with this code. `signed_in_as` names the account signed in here
+ * now (joining makes a new account, so the shell offers to sign out first).
+ */
+{ action: "join"; code: string; signed_in_as: string | null } | 
+/**
+ * Show a project (and one of its videos).
+ */
+{ action: "show"; project_id: string; generation_id: string | null } | 
+/**
+ * Back from Stripe: show the plan (the shell syncs at once).
+ */
+{ action: "billing"; from: BillingReturn } | 
+/**
+ * Nothing is opened; say why.
+ */
+{ action: "refused"; message: string }
+/**
+ * A `resonance://` link was opened (by a second launch, or the browser handing one over): what
+ * to show. Sent after the window is brought forward.
+ */
+export type LinkOpened = { action: LinkAction }
 export type LogStatus = "started" | "success" | "warning" | "error"
 /**
  * A pull wrote to the mirror under the UI (a sync round, an event from the server): reload what

@@ -150,15 +150,39 @@ pub async fn portal(
     Ok(Json(BillingSession { url }))
 }
 
-/// Where Stripe sends the browser back: a page that says to return to the app, which refreshes
-/// the plan when it regains focus.
-pub async fn returned() -> Response {
-    super::pages::notice(
-        StatusCode::OK,
-        "Back to Resonance",
-        "You can close this tab and return to Resonance Desktop. Your plan there updates as soon as Stripe \
-         confirms the change, usually within seconds.",
-    )
+/// Where Stripe sends the browser back: a page that hands the browser on to the app
+/// (`resonance://billing/…`, which brings its window forward and syncs at once), with a link to
+/// click where the browser asks first, and what to expect either way.
+pub async fn returned(axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>) -> Response {
+    use resonance_api::links::{AppLink, BillingReturn};
+    let from = query
+        .iter()
+        .find(|(k, _)| k == "from")
+        .and_then(|(_, v)| BillingReturn::parse(v))
+        .unwrap_or(BillingReturn::Checkout);
+    let (title, text) = match from {
+        BillingReturn::Checkout => (
+            "Back to Resonance",
+            "Your plan in Resonance Desktop updates as soon as Stripe confirms the payment, usually within seconds.",
+        ),
+        BillingReturn::CheckoutCanceled => ("Nothing was charged", "You left the checkout; your plan is as it was."),
+        BillingReturn::Portal => {
+            ("Back to Resonance", "Any change you made shows in Resonance Desktop within seconds.")
+        }
+    };
+    let link = super::pages::escape(&AppLink::Billing { from }.to_url());
+    let body = format!(
+        "<h1>{}</h1><p>{}</p><p><a href=\"{link}\" data-app-link>Open Resonance Desktop</a></p>\
+         <p>If it does not open, close this tab and return to the app.</p>",
+        super::pages::escape(title),
+        super::pages::escape(text),
+    );
+    let mut page = super::pages::page(StatusCode::OK, title, &body, super::pages::STYLE);
+    // Hands the browser on to the app at once (browsers ask before opening another program).
+    if let Ok(refresh) = axum::http::HeaderValue::from_str(&format!("0;url={}", AppLink::Billing { from }.to_url())) {
+        page.headers_mut().insert(axum::http::HeaderName::from_static("refresh"), refresh);
+    }
+    page
 }
 
 fn owner_only(role: Role) -> Result<()> {

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-const STYLE: &str = "body{font:16px system-ui,sans-serif;max-width:32em;margin:20vh auto;padding:0 1em;color:#222}\
+pub const STYLE: &str = "body{font:16px system-ui,sans-serif;max-width:32em;margin:20vh auto;padding:0 1em;color:#222}\
      @media(prefers-color-scheme:dark){body{background:#111;color:#eee}}";
 
 /// A page that says one thing: a heading and a paragraph (both plain text).

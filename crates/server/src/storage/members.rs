@@ -184,9 +184,11 @@ pub async fn invite(
             Some(base) => {
                 let body = format!(
                     "You are invited to join an organization on Resonance as {}.\n\n\
-                     Open Resonance Desktop, choose \u{201c}Join with an invitation\u{201d} and paste this code:\n{token}\n\n\
+                     With Resonance Desktop installed, open this link:\n{}\n\n\
+                     Or open Resonance Desktop, choose \u{201c}Join with an invitation\u{201d} and paste this code:\n{token}\n\n\
                      The server is {base}. The code works once, for 7 days. If you did not expect this, you need do nothing.",
-                    invite.role
+                    invite.role,
+                    resonance_api::links::AppLink::Invite { code: token.clone() }.to_url(),
                 );
                 crate::mail::queue(tx, &invite.email, "You are invited to Resonance", &body).await?;
                 None
