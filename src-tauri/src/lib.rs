@@ -9,6 +9,7 @@ pub mod media_server;
 pub mod notifier;
 pub mod settings;
 pub mod state;
+pub mod tray;
 
 use std::sync::Arc;
 
@@ -176,6 +177,18 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .invoke_handler(builder.invoke_handler())
         .on_window_event(|window, event| match event {
+            // Closed with "Keep running in the background" on: hidden, and the work goes on.
+            tauri::WindowEvent::CloseRequested { api, .. } => {
+                let keep = window.try_state::<Arc<AppState>>().is_some_and(|s| s.settings().keep_running);
+                if tray::on_close(keep) == tray::OnClose::Hide {
+                    api.prevent_close();
+                    let _ = window.hide();
+                    tracing::info!("the window was closed; running in the background");
+                    if tray::hidden_first_time() {
+                        notifier::running_in_background();
+                    }
+                }
+            }
             // Back from the browser (Stripe Checkout or the Billing Portal): pull at once, so
             // the plan shown is Stripe's latest.
             tauri::WindowEvent::Focused(true) => {
@@ -206,6 +219,10 @@ pub fn run() {
                         commands::links::opened(&handle, url.to_string());
                     }
                 });
+            }
+            if let Err(e) = tray::install(app) {
+                // No tray (no StatusNotifier host): the window is the only way back, so closing it quits.
+                tracing::warn!(error = %e, "no tray icon; closing the window will quit");
             }
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { state.start_background(&handle).await });

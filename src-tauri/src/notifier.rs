@@ -25,6 +25,21 @@ pub fn focus_main(app: &AppHandle) {
     }
 }
 
+/// Says, once, that closing the window did not quit: the work goes on and the tray brings it back.
+pub fn running_in_background() {
+    std::thread::spawn(|| {
+        let shown = notify_rust::Notification::new()
+            .appname("Resonance")
+            .summary("Resonance is still running")
+            .body("Uploads go on and you will hear when a render is ready. Open or quit it from its tray icon.")
+            .icon("dev.resonance.desktop")
+            .show();
+        if let Err(e) = shown {
+            tracing::warn!(error = %e, "the OS notification could not be shown");
+        }
+    });
+}
+
 impl Notifier for DesktopNotifier {
     fn notify(&self, n: &Notification) {
         let state = self.app.state::<Arc<AppState>>();

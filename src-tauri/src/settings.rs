@@ -12,11 +12,14 @@ pub struct Settings {
     pub notifications: bool,
     /// The media cache's size limit, in megabytes.
     pub media_cache_mb: u32,
+    /// Closing the window hides it: uploads, sync, the render watcher and notifications go on,
+    /// with the tray icon to come back or quit. Off: closing the window quits.
+    pub keep_running: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { notifications: true, media_cache_mb: 2048 }
+        Self { notifications: true, media_cache_mb: 2048, keep_running: true }
     }
 }
 
@@ -47,10 +50,14 @@ mod tests {
     fn settings_survive_a_restart_and_a_damaged_file_means_defaults() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(load(dir.path()), Settings::default(), "no file: defaults");
-        let changed = Settings { notifications: false, media_cache_mb: 500 };
+        let changed = Settings { notifications: false, media_cache_mb: 500, keep_running: false };
         save(dir.path(), &changed).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(load(dir.path()), changed, "saved settings are read back");
         std::fs::write(file(dir.path()), b"{not json").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(load(dir.path()), Settings::default(), "a damaged file must not stop the app");
+        // A file from before a setting existed keeps its values and takes the new one's default.
+        std::fs::write(file(dir.path()), br#"{"notifications": false, "media_cache_mb": 300}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(load(dir.path()), Settings { notifications: false, media_cache_mb: 300, keep_running: true });
     }
 }

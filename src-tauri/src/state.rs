@@ -137,11 +137,23 @@ impl AppState {
             }
         });
         *lock(&self.background) = Some(Background { engine, tasks: vec![status_task, changes_task, watch_task] });
-        self.resume_uploads(app).await;
+        self.resume_uploads(app, false).await;
     }
 
-    /// Sends the uploads left unfinished by an earlier run (or waiting for the network).
-    async fn resume_uploads(self: &Arc<Self>, app: &AppHandle) {
+    /// Ends the background work before the app quits, without pausing the uploads in flight:
+    /// they resume at the next start, as after any interruption.
+    pub fn shut_down(&self) {
+        if let Some(b) = lock(&self.background).take() {
+            for t in b.tasks {
+                t.abort();
+            }
+            b.engine.stop();
+        }
+    }
+
+    /// Sends the uploads left unfinished by an earlier run (or waiting for the network); with
+    /// `paused`, those paused too (the tray's "Resume uploads").
+    pub async fn resume_uploads(self: &Arc<Self>, app: &AppHandle, paused: bool) {
         let unfinished = match self.client.read().await.unfinished_uploads() {
             Ok(u) => u,
             Err(e) => {
@@ -151,7 +163,7 @@ impl AppState {
         };
         // A project's footage one file after the other, oldest first (its list's order).
         let mut footage: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
-        for upload in unfinished.into_iter().filter(|u| u.state != "paused") {
+        for upload in unfinished.into_iter().filter(|u| paused || u.state != "paused") {
             if upload.purpose == resonance_api::footage::UploadPurpose::Footage {
                 match footage.iter_mut().find(|(p, _)| *p == upload.project_id) {
                     Some((_, ids)) => ids.push(upload.id),

@@ -200,6 +200,35 @@ impl Desktop {
         None
     }
 
+    /// Whether a window titled `title` is mapped (shown) on the display.
+    pub fn window_visible(&self, title: &str) -> bool {
+        !self.window_id(title).is_empty()
+    }
+
+    fn window_id(&self, title: &str) -> String {
+        let out = Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", &format!("^{title}$")])
+            .env("DISPLAY", &self.display)
+            .output()
+            .unwrap_or_else(|e| panic!("xdotool is needed: run the tests with `cargo xtask test` ({e})"));
+        String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().trim().to_owned()
+    }
+
+    /// Asks the window titled `title` to close, as a window manager's close button does: the
+    /// ICCCM `WM_DELETE_WINDOW` message (no window manager runs here; xdotool can only destroy).
+    pub fn close_window(&self, title: &str) {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask};
+        let id: u32 = self.window_id(title).parse().unwrap_or_else(|_| panic!("no visible window is titled {title}"));
+        let (conn, _) =
+            x11rb::connect(Some(&self.display)).unwrap_or_else(|e| panic!("cannot open {}: {e}", self.display));
+        let atom = |name: &[u8]| conn.intern_atom(false, name).unwrap().reply().unwrap().atom;
+        let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
+        let event = ClientMessageEvent::new(32, id, protocols, [delete, x11rb::CURRENT_TIME, 0, 0, 0]);
+        conn.send_event(false, id, EventMask::NO_EVENT, event).unwrap().check().unwrap();
+        conn.flush().unwrap();
+    }
+
     /// Clicks the newest notification, as a creator would (dunst's default action).
     pub fn click_notification(&self) {
         let status = Command::new("dunstctl")

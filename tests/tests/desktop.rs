@@ -734,3 +734,105 @@ async fn a_newcomer_signs_up_in_the_app_and_a_teammate_joins_with_a_code() {
     );
     wd.close().await;
 }
+
+/// With "Keep running in the background" on (the default), closing the window hides it: an
+/// upload waiting for the server finishes once the server is back, the render's notification
+/// arrives, and launching the app again brings the same window back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn closing_the_window_keeps_uploads_and_render_notifications_going() {
+    let keyring = Keyring::start();
+    let mut backend = Backend::start().await;
+    let _worker = backend.spawn_worker().await;
+    let email = "bo@e2e.resonance.local";
+    let (token, _) = backend.signup(email, "Bo Tapes").await;
+    let track = beat_mp3(keyring.dir.path());
+    let desktop = Desktop::start(&keyring, &backend.base);
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    wd.type_into(&wd.wait_for("#email", SHORT).await, email).await;
+    wd.type_into(&wd.wait_for("#password", SHORT).await, PASSWORD).await;
+    wd.click(&wd.wait_for("[data-submit]", SHORT).await).await;
+    wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
+
+    // The server goes away; a project is made here and its upload waits for the server.
+    backend.stop().await;
+    wd.click(&wd.wait_for("[data-new-project]", SHORT).await).await;
+    wd.wait_for("[data-screen=new-project] [data-drop-ready]", SHORT).await;
+    wd.drop_file(&track).await;
+    wd.wait_until(
+        "the project is named after the file",
+        "return document.querySelector('#name').value === 'Night Drive'",
+        SHORT,
+    )
+    .await;
+    wd.type_into(&wd.wait_for("#prompt", SHORT).await, "Tape hiss under a slow neon city").await;
+    wd.click(&wd.wait_for("[data-save]", SHORT).await).await;
+    wd.wait_for("[data-screen=project]", SHORT).await;
+
+    // Closed as a window manager's close button would: hidden, not quit, and said so once.
+    desktop.close_window("Resonance");
+    for _ in 0..80 {
+        if !desktop.window_visible("Resonance") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(125)).await;
+    }
+    assert!(!desktop.window_visible("Resonance"), "closing the window hides it");
+    let mut told = String::new();
+    for _ in 0..40 {
+        told = desktop.notifications();
+        if told.contains("still running") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(told.contains("Resonance is still running"), "closing says the app goes on: {told}");
+
+    // The server returns: with the window closed, the project syncs and the upload finishes.
+    backend.restart().await;
+    let mut complete = 0i64;
+    for _ in 0..240 {
+        complete = sqlx::query_scalar("SELECT count(*) FROM uploads WHERE state = 'complete'")
+            .fetch_one(&backend.owner)
+            .await
+            .unwrap();
+        if complete > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(complete, 1, "the upload finished with the window closed");
+    assert!(!desktop.window_visible("Resonance"), "and the window stayed closed");
+    // A render started elsewhere (the web, a teammate): its notification reaches the closed app.
+    let projects = backend.projects(&token).await;
+    let (project_id, _) = projects.iter().find(|(_, p)| p["name"] == "Night Drive").expect("the project synced");
+    let started = reqwest::Client::new()
+        .post(format!("{}/v1/projects/{project_id}/generations", backend.base))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.status().is_success(), "{:?}", started.text().await);
+    for _ in 0..720 {
+        told = desktop.notifications();
+        if told.contains("Night Drive") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(told.contains("Night Drive") && told.contains("is ready"), "the render's notification arrives: {told}");
+
+    // Launching the app again brings the same window back, where it was.
+    let second = desktop.launch_again(&app_binary(), Duration::from_secs(15));
+    assert!(second.is_some(), "a second launch hands over to the running app and exits");
+    for _ in 0..80 {
+        if desktop.window_visible("Resonance") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(125)).await;
+    }
+    assert!(desktop.window_visible("Resonance"), "the window is back");
+    wd.wait_for("[data-screen=project]", SHORT).await;
+    wd.close().await;
+}

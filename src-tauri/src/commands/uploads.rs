@@ -35,6 +35,11 @@ pub async fn start_upload(app: AppHandle, state: State<'_>, project: Uuid, path:
 #[tauri::command]
 #[specta::specta]
 pub async fn pause_upload(app: AppHandle, state: State<'_>, id: Uuid) -> CmdResult<()> {
+    pause(&app, &state, id).await
+}
+
+/// Pauses one upload (the command, and the tray's "Pause uploads" for each).
+pub async fn pause(app: &AppHandle, state: &AppState, id: Uuid) -> CmdResult<()> {
     if let Some(pause) = state.uploads.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
         let _ = pause.send(true);
     }
@@ -42,7 +47,7 @@ pub async fn pause_upload(app: AppHandle, state: State<'_>, id: Uuid) -> CmdResu
     // here and now, and stays paused across restarts; one being sent says so when it stops.
     let upload = state.client.read().await.mark_upload_paused(id)?;
     if upload.state == "paused" {
-        emit(&app, &upload, upload.offset, "paused", None);
+        emit(app, &upload, upload.offset, "paused", None);
     }
     Ok(())
 }

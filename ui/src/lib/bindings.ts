@@ -1186,7 +1186,12 @@ notifications: boolean;
 /**
  * The media cache's size limit, in megabytes.
  */
-media_cache_mb: number }
+media_cache_mb: number; 
+/**
+ * Closing the window hides it: uploads, sync, the render watcher and notifications go on,
+ * with the tray icon to come back or quit. Off: closing the window quits.
+ */
+keep_running: boolean }
 /**
  * A share link as its organization's members see it; `url` opens the player page.
  */
