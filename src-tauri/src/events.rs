@@ -104,3 +104,9 @@ pub struct ExportProgress {
 pub struct LinkOpened {
     pub action: resonance_client::links::LinkAction,
 }
+
+/// A menu item the UI carries out was chosen (`ui/src/lib/shortcuts.ts` names the commands).
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct MenuCommand {
+    pub command: String,
+}

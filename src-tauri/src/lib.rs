@@ -6,6 +6,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod media_server;
+pub mod menu;
 pub mod notifier;
 pub mod settings;
 pub mod state;
@@ -106,6 +107,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             events::Navigate,
             events::SignedOut,
             events::LinkOpened,
+            events::MenuCommand,
         ])
         // One constant, since the exporter writes several in no fixed order: the tempo range the
         // server enforces (the editor checks it as the creator types), the export presets with
@@ -175,6 +177,9 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
+        // The menus exist before the window, so it is laid out with its menu bar from the start.
+        .menu(menu::build)
+        .on_menu_event(|app, event| menu::chosen(app, event.id().as_ref()))
         .invoke_handler(builder.invoke_handler())
         .on_window_event(|window, event| match event {
             // Closed with "Keep running in the background" on: hidden, and the work goes on.

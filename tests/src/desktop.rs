@@ -47,7 +47,7 @@ impl Display {
         // Xvfb picks a free display and writes its number to the pipe.
         let mut xvfb = spawn(
             Command::new("Xvfb")
-                .args(["-displayfd", "1", "-screen", "0", "1280x820x24", "-nolisten", "tcp"])
+                .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null()),
             "Xvfb",
@@ -154,14 +154,16 @@ impl Desktop {
         Self { display, env, driver: format!("http://127.0.0.1:{port}"), data, monitor_log, opened, children }
     }
 
-    /// A PNG of the screen (the app's window fills it: no window manager, the window's default
-    /// size), as the creator sees it. WebKitWebDriver's own screenshot hangs under Xvfb.
+    /// A PNG of the app's window (menu bar included; the whole screen when it is hidden), as the
+    /// creator sees it. WebKitWebDriver's own screenshot hangs under Xvfb.
     pub fn screenshot(&self, path: &Path) {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).unwrap();
         }
+        // The app's window alone (its menu bar included), else the whole screen.
+        let window = self.window_id("Resonance");
         let status = Command::new("import")
-            .args(["-window", "root"])
+            .args(["-window", if window.is_empty() { "root" } else { window.as_str() }])
             .arg(path)
             .env("DISPLAY", &self.display)
             .status()

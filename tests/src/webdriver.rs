@@ -20,6 +20,11 @@ pub struct Element(String);
 pub const TAB: &str = "\u{E004}";
 /// WebDriver's Enter key.
 pub const ENTER: &str = "\u{E007}";
+/// WebDriver's Control, Alt and arrow keys.
+pub const CONTROL: &str = "\u{E009}";
+pub const ALT: &str = "\u{E00A}";
+pub const ARROW_LEFT: &str = "\u{E012}";
+pub const ARROW_RIGHT: &str = "\u{E014}";
 
 impl WebDriver {
     /// Opens a session that launches `application` (the app binary).
@@ -109,6 +114,15 @@ impl WebDriver {
             .iter()
             .flat_map(|k| [json!({"type": "keyDown", "value": k}), json!({"type": "keyUp", "value": k})])
             .collect();
+        self.post("/actions", json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})).await;
+    }
+
+    /// Presses the keys together, as a shortcut: each down in order, then up in reverse
+    /// (`&[CONTROL, "n"]` is Ctrl+N).
+    pub async fn chord(&self, keys: &[&str]) {
+        let downs = keys.iter().map(|k| json!({"type": "keyDown", "value": k}));
+        let ups = keys.iter().rev().map(|k| json!({"type": "keyUp", "value": k}));
+        let actions: Vec<Value> = downs.chain(ups).collect();
         self.post("/actions", json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})).await;
     }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use resonance_e2e::desktop::{app_binary, Desktop};
-use resonance_e2e::webdriver::{WebDriver, ENTER, TAB};
+use resonance_e2e::webdriver::{WebDriver, ALT, ARROW_LEFT, ARROW_RIGHT, CONTROL, ENTER, TAB};
 use resonance_e2e::{Backend, Keyring, StripeStandIn, PASSWORD};
 use serde_json::json;
 
@@ -398,6 +398,41 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "1080,1920", "a vertical export");
     shot(&desktop, "05c-exported").await;
+
+    // Keys, as a creator presses them (each is also in its menu). Space pauses and plays the
+    // video, → seeks 5 s; Alt+← goes back to the screen before (Activity, where the notification
+    // was clicked), Alt+→ forward again; Ctrl+N opens a new project, Ctrl+F the projects' search.
+    wd.execute("document.activeElement?.blur();", json!([])).await;
+    let video = "document.querySelector('main video')";
+    wd.press(&[" "]).await;
+    wd.wait_until("Space pauses the video", &format!("return {video}.paused;"), SHORT).await;
+    let at = wd.execute(&format!("return {video}.currentTime;"), json!([])).await.as_f64().unwrap_or(0.0);
+    wd.press(&[ARROW_RIGHT]).await;
+    wd.wait_until(
+        "→ seeks forward",
+        &format!("const v = {video}; return v.currentTime >= Math.min({at} + 4.5, v.duration - 0.1);"),
+        SHORT,
+    )
+    .await;
+    wd.press(&[" "]).await;
+    wd.wait_until("Space plays it again", &format!("return !{video}.paused;"), SHORT).await;
+    wd.chord(&[ALT, ARROW_LEFT]).await;
+    wd.wait_for("[data-screen=activity]", SHORT).await;
+    wd.chord(&[ALT, ARROW_RIGHT]).await;
+    wd.wait_for("[data-screen=project] video[data-video]", SHORT).await;
+    wd.chord(&[CONTROL, "n"]).await;
+    wd.wait_for("[data-screen=new-project]", SHORT).await;
+    wd.chord(&[ALT, ARROW_LEFT]).await;
+    wd.wait_for("[data-screen=project]", SHORT).await;
+    wd.chord(&[CONTROL, "f"]).await;
+    wd.wait_until(
+        "Ctrl+F opens the projects with the search focused",
+        "return document.querySelector('[data-screen=projects]') && document.activeElement?.type === 'search';",
+        SHORT,
+    )
+    .await;
+    wd.chord(&[ALT, ARROW_LEFT]).await;
+    wd.wait_for("[data-screen=project] [data-export-preset]", SHORT).await;
 
     for (nav, screen) in [("activity", "06-activity"), ("account", "07-account"), ("settings", "08-settings")] {
         wd.click(&wd.wait_for(&format!("[data-nav={nav}]"), SHORT).await).await;

@@ -518,6 +518,7 @@ async launchLink() : Promise<Result<LinkAction | null, CommandError>> {
 export const events = __makeEvents__<{
 exportProgress: ExportProgress,
 linkOpened: LinkOpened,
+menuCommand: MenuCommand,
 mirrorChanged: MirrorChanged,
 navigate: Navigate,
 renderProgress: RenderProgress,
@@ -528,6 +529,7 @@ waveformProgress: WaveformProgress
 }>({
 exportProgress: "export-progress",
 linkOpened: "link-opened",
+menuCommand: "menu-command",
 mirrorChanged: "mirror-changed",
 navigate: "navigate",
 renderProgress: "render-progress",
@@ -940,6 +942,10 @@ export type LinkAction =
  */
 export type LinkOpened = { action: LinkAction }
 export type LogStatus = "started" | "success" | "warning" | "error"
+/**
+ * A menu item the UI carries out was chosen (`ui/src/lib/shortcuts.ts` names the commands).
+ */
+export type MenuCommand = { command: string }
 /**
  * A pull wrote to the mirror under the UI (a sync round, an event from the server): reload what
  * is shown. Not sent for rounds that changed nothing.
