@@ -95,6 +95,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::settings::media_cache_usage,
             commands::settings::clear_media_cache,
             commands::settings::ui_ready,
+            commands::settings::diagnostics,
             commands::links::launch_link,
         ])
         .events(collect_events![
@@ -177,6 +178,7 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
         // The menus exist before the window, so it is laid out with its menu bar from the start.
         .menu(menu::build)
         .on_menu_event(|app, event| menu::chosen(app, event.id().as_ref()))

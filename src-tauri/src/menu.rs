@@ -35,6 +35,7 @@ const UI_COMMANDS: &[(&str, &str, Option<&str>)] = &[
     ("copy", "Copy\u{2003}Ctrl+C", None),
     ("paste", "Paste\u{2003}Ctrl+V", None),
     ("select-all", "Select all\u{2003}Ctrl+A", None),
+    ("copy-diagnostics", "Copy diagnostics", None),
 ];
 
 fn ui_item(app: &AppHandle, id: &str) -> tauri::Result<MenuItem<Wry>> {
@@ -65,6 +66,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<Menu<Wry>> {
     let playback = submenu(app, "Playback", &["play-pause", "seek-back", "seek-forward"])?;
     let help = SubmenuBuilder::new(app, "Help")
         .item(&MenuItem::with_id(app, "open-logs", "Open logs folder", true, None::<&str>)?)
+        .item(&ui_item(app, "copy-diagnostics")?)
         .separator()
         .item(&MenuItem::with_id(app, "about", "About Resonance", true, None::<&str>)?)
         .build()?;

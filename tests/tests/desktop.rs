@@ -710,6 +710,42 @@ async fn a_newcomer_signs_up_in_the_app_and_a_teammate_joins_with_a_code() {
     assert!(status.is_success(), "{noor}");
     let code = backend.invite(noor["access_token"].as_str().unwrap(), "kai@e2e.resonance.local", "developer").await;
 
+    // Copy diagnostics, with a session in the keyring: the report says what support needs and
+    // holds none of the session's tokens, the password or the invitation's code.
+    wd.click(&wd.wait_for("[data-nav=settings]", SHORT).await).await;
+    wd.click(&wd.wait_for("[data-copy-diagnostics]", SHORT).await).await;
+    wd.wait_until(
+        "the report is made",
+        "const r = document.querySelector('[data-diagnostics]'); return r && r.value.includes('Last ');",
+        SHORT,
+    )
+    .await;
+    wd.wait_for("[data-diagnostics-state=copied]", SHORT).await;
+    let report = wd.execute("return document.querySelector('[data-diagnostics]').value", json!([])).await;
+    let report = report.as_str().unwrap_or_default().to_owned();
+    for needed in [
+        "Resonance Desktop 0.1.0",
+        "WebKitGTK",
+        "Server: http://127.0.0.1",
+        "Sync:",
+        "Outbox:",
+        "Mirror:",
+        "Media cache:",
+    ] {
+        assert!(report.contains(needed), "the report names {needed}: {report}");
+    }
+    let stored: serde_json::Value = serde_json::from_str(&keyring.secrets()[0]).unwrap();
+    for (what, secret) in [
+        ("access token", stored["access_token"].as_str().unwrap()),
+        ("refresh token", stored["refresh_token"].as_str().unwrap()),
+        ("password", "short but longer now"),
+        ("invitation code", code.as_str()),
+    ] {
+        assert!(!report.contains(secret), "the {what} is in the diagnostics: {report}");
+    }
+    shot(&desktop, "23-diagnostics").await;
+    wd.click(&wd.wait_for("[data-nav=projects]", SHORT).await).await;
+
     // A damaged link, handed over by a second launch: said so, nothing changes.
     let handed = desktop.open_link(&app_binary(), "resonance://project/not-an-id", Duration::from_secs(15));
     assert!(handed.is_some_and(|s| s.success()), "the link's launch hands over and exits: {handed:?}");

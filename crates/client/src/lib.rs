@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod client;
+pub mod diagnostics;
 pub mod engine;
 pub mod error;
 pub mod export;

@@ -206,6 +206,15 @@ impl Session {
         }
     }
 
+    /// This session's tokens, for removing from anything shown to people (a diagnostics report);
+    /// none when there are none.
+    pub async fn secrets_for_redaction(&self) -> Vec<String> {
+        match self.current().await {
+            Ok(t) => vec![t.access_token.reveal().clone(), t.refresh_token.reveal().clone()],
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// The current tokens, from memory or the keyring; `SignedOut` when there are none.
     async fn current(&self) -> Result<Tokens> {
         if self.removed.load(std::sync::atomic::Ordering::SeqCst) {

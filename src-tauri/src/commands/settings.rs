@@ -51,3 +51,85 @@ pub async fn ui_ready() -> CmdResult<()> {
     }
     Ok(())
 }
+
+/// The diagnostics report, and whether it is on the clipboard.
+#[derive(Debug, Clone, serde::Serialize, specta::Type)]
+pub struct Diagnostics {
+    pub report: String,
+    pub copied: bool,
+}
+
+/// The diagnostics report for support, put on the clipboard: versions, sync, uploads, mirror,
+/// cache and the last log lines, with every secret removed.
+#[tauri::command]
+#[specta::specta]
+pub async fn diagnostics(app: tauri::AppHandle, state: State<'_>) -> CmdResult<Diagnostics> {
+    use tauri::Manager;
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    let env = resonance_client::diagnostics::Environment {
+        app: format!("Resonance Desktop {}", app.package_info().version),
+        os: os_description(),
+        webview: webview_description(),
+        log_lines: app.path().app_log_dir().map(|dir| last_log_lines(&dir)).unwrap_or_default(),
+    };
+    let report = resonance_client::diagnostics::report(&*state.client.read().await, &env).await;
+    let copied = match app.clipboard().write_text(report.clone()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "the diagnostics could not be put on the clipboard");
+            false
+        }
+    };
+    Ok(Diagnostics { report, copied })
+}
+
+fn os_description() -> String {
+    let pretty = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())))
+        .unwrap_or_else(|| std::env::consts::OS.to_owned());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|k| k.trim().to_owned()).unwrap_or_default();
+    format!("{pretty}, kernel {kernel}, {}", std::env::consts::ARCH).replace(", kernel ,", ",")
+}
+
+/// WebKitGTK as loaded by this process: its library, and its package's version where the
+/// system's package manager can tell.
+fn webview_description() -> String {
+    let library = std::fs::read_to_string("/proc/self/maps")
+        .ok()
+        .and_then(|maps| {
+            maps.lines()
+                .filter_map(|l| l.split_whitespace().last())
+                .find(|p| p.contains("libwebkit2gtk"))
+                .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned())
+        })
+        .unwrap_or_else(|| "not loaded".into());
+    let asked = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success() && !o.stdout.is_empty())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let version = asked("dpkg-query", &["-W", "-f=${Version}", "libwebkit2gtk-4.1-0"])
+        .or_else(|| asked("rpm", &["-q", "--qf", "%{VERSION}", "webkit2gtk4.1"]))
+        .unwrap_or_else(|| "version unknown".into());
+    format!("WebKitGTK {version} ({library})")
+}
+
+/// The newest log file's last lines.
+fn last_log_lines(dir: &std::path::Path) -> Vec<String> {
+    let newest = std::fs::read_dir(dir).ok().and_then(|entries| {
+        entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+            .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+            .map(|e| e.path())
+    });
+    let Some(text) = newest.and_then(|p| std::fs::read(p).ok()) else { return Vec::new() };
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(resonance_client::diagnostics::LOG_LINES);
+    lines[from..].iter().map(|l| (*l).to_owned()).collect()
+}

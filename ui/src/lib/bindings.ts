@@ -500,6 +500,18 @@ async uiReady() : Promise<Result<null, CommandError>> {
 }
 },
 /**
+ * The diagnostics report for support, put on the clipboard: versions, sync, uploads, mirror,
+ * cache and the last log lines, with every secret removed.
+ */
+async diagnostics() : Promise<Result<Diagnostics, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("diagnostics") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * What the link the app was started with opens (once; `None` when there was none).
  */
 async launchLink() : Promise<Result<LinkAction | null, CommandError>> {
@@ -623,6 +635,10 @@ export type CommandError = { code: ErrorKind; message: string; field: string | n
  * The server's own code when it refused.
  */
 api_code: ErrorCode | null }
+/**
+ * The diagnostics report, and whether it is on the clipboard.
+ */
+export type Diagnostics = { report: string; copied: boolean }
 /**
  * A file dropped on a project, and what it is for.
  */
