@@ -291,7 +291,23 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.click(&wd.wait_for("[data-generate]", SHORT).await).await;
     wd.wait_for("[data-generation='1']", SHORT).await;
     shot(&desktop, "04-rendering").await;
+    // An unfinished render's card is still reachable by keyboard, its state read out with it.
+    let reachable = wd
+        .execute(
+            "const c = document.querySelector(\"[data-generation='1']\"); c.focus(); \
+             return document.activeElement === c && (c.dataset.generationStatus === 'completed' || c.getAttribute('aria-disabled') === 'true');",
+            json!([]),
+        )
+        .await;
+    assert_eq!(reachable, json!(true), "the card takes the keyboard focus while it renders");
     wd.wait_for("[data-generation='1'][data-generation-status=completed]", LONG).await;
+    // The live region says so, for whoever is not looking at the card.
+    wd.wait_until(
+        "the render's end is announced",
+        "return document.querySelector('[data-announce]').textContent.includes('is ready');",
+        SHORT,
+    )
+    .await;
     let card = wd.text(&wd.wait_for("[data-generation='1']", SHORT).await).await;
     assert!(card.contains(&look_seed), "Generate renders the look previewed (seed {look_seed}): {card}");
     // The worker read the track at the creator's tempo.
@@ -404,6 +420,9 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     // was clicked), Alt+→ forward again; Ctrl+N opens a new project, Ctrl+F the projects' search.
     wd.execute("document.activeElement?.blur();", json!([])).await;
     let video = "document.querySelector('main video')";
+    // From the start (the 8 s video may have ended since it was played above).
+    wd.execute(&format!("{video}.currentTime = 0; {video}.play();"), json!([])).await;
+    wd.wait_until("the video plays from the start", &format!("return !{video}.paused;"), SHORT).await;
     wd.press(&[" "]).await;
     wd.wait_until("Space pauses the video", &format!("return {video}.paused;"), SHORT).await;
     let at = wd.execute(&format!("return {video}.currentTime;"), json!([])).await.as_f64().unwrap_or(0.0);

@@ -16,7 +16,9 @@ export const app = $state<{
   notice: Notice | null;
   /** An invitation code a link brought: the sign-in screen opens on "Join" with it. */
   joinCode: string | null;
-}>({ loaded: false, account: null, defaultServer: "", knownServers: null, sync: null, revision: 0, signedOutReason: null, notice: null, joinCode: null });
+  /** What the live region says last (a render or an upload that finished). */
+  announcement: string;
+}>({ loaded: false, account: null, defaultServer: "", knownServers: null, sync: null, revision: 0, signedOutReason: null, notice: null, joinCode: null, announcement: "" });
 
 /** The indicator's state: offline and error win over pending changes, which win over idle. */
 export function syncLabel(s: SyncStatusView | null): { state: string; text: string } {
