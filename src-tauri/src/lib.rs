@@ -186,7 +186,9 @@ pub fn run() {
         .on_window_event(|window, event| match event {
             // Closed with "Keep running in the background" on: hidden, and the work goes on.
             tauri::WindowEvent::CloseRequested { api, .. } => {
-                let keep = window.try_state::<Arc<AppState>>().is_some_and(|s| s.settings().keep_running);
+                let keep = window
+                    .try_state::<Arc<AppState>>()
+                    .is_some_and(|s| s.settings().keep_running && s.tray.load(std::sync::atomic::Ordering::SeqCst));
                 if tray::on_close(keep) == tray::OnClose::Hide {
                     api.prevent_close();
                     let _ = window.hide();
@@ -227,9 +229,10 @@ pub fn run() {
                     }
                 });
             }
-            if let Err(e) = tray::install(app) {
-                // No tray (no StatusNotifier host): the window is the only way back, so closing it quits.
-                tracing::warn!(error = %e, "no tray icon; closing the window will quit");
+            match tray::install(app) {
+                Ok(()) => state.tray.store(true, std::sync::atomic::Ordering::SeqCst),
+                // No tray: the window is the only way back, so closing it quits.
+                Err(e) => tracing::warn!(error = %e, "no tray icon; closing the window will quit"),
             }
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { state.start_background(&handle).await });

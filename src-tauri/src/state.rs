@@ -34,6 +34,9 @@ pub struct AppState {
     pub media: crate::media_server::MediaServer,
     /// The `resonance://` link the app was started with, until the UI asks for it.
     pub launch_link: Mutex<Option<String>>,
+    /// Whether the tray icon is there: without it a hidden window could not be brought back,
+    /// so closing the window quits.
+    pub tray: std::sync::atomic::AtomicBool,
 }
 
 struct Background {
@@ -58,6 +61,7 @@ impl AppState {
             settings: Mutex::new(settings),
             media,
             launch_link: Mutex::new(None),
+            tray: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

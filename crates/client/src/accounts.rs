@@ -121,7 +121,14 @@ impl DataDir {
         self.write_whole("current-account.json", &serde_json::to_vec_pretty(account)?)?;
         let mut servers = self.servers();
         servers.remember(&account.email, &account.server);
-        self.write_whole(SERVERS_FILE, &serde_json::to_vec_pretty(&servers)?)
+        // Only saves typing: a failure to write it never fails a sign-in.
+        if let Err(e) = serde_json::to_vec_pretty(&servers)
+            .map_err(ClientError::from)
+            .and_then(|b| self.write_whole(SERVERS_FILE, &b))
+        {
+            tracing::warn!(error = %e, "the servers list could not be saved");
+        }
+        Ok(())
     }
 
     fn write_whole(&self, name: &str, bytes: &[u8]) -> Result<()> {

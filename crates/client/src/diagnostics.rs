@@ -54,29 +54,54 @@ pub fn redact(text: &str, known: &[String]) -> String {
 }
 
 fn redact_word(word: &str) -> String {
-    // A URL keeps its scheme, host and path; its query (signatures, tokens) goes.
-    if word.contains("://") {
-        if let Some((base, _)) = word.split_once('?') {
-            return format!("{base}?{REDACTED}");
+    let mut w = word.to_owned();
+    // A URL's query and fragment carry signatures and tokens: they go whole.
+    if w.contains("://") {
+        if let Some(i) = w.find(['?', '#']) {
+            w = format!("{}?{REDACTED}", &w[..i]);
         }
-        if let Some(rest) = word.strip_prefix("resonance://invite/") {
-            return if rest.is_empty() { word.to_owned() } else { format!("resonance://invite/{REDACTED}") };
-        }
-        return word.to_owned();
     }
-    // key=value pairs are judged by their value.
-    if let Some((key, value)) = word.split_once('=') {
-        if looks_secret(value.trim_matches(|c: char| c == '"' || c == ',' || c == '}')) {
-            return format!("{key}={REDACTED}");
+    // An invitation link, anywhere in the word and in any letter case: its code goes.
+    const INVITE: &str = "resonance://invite/";
+    if let Some(i) = w.to_ascii_lowercase().find(INVITE) {
+        let from = i + INVITE.len();
+        let to = w[from..].find(|c: char| !is_token_char(c)).map_or(w.len(), |n| from + n);
+        if to > from {
+            w.replace_range(from..to, REDACTED);
         }
-        return word.to_owned();
     }
-    let bare = word.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'));
-    if looks_secret(bare) {
-        word.replace(bare, REDACTED)
+    // Then every run of token characters (a path segment, a JSON value, a key=value's value) is
+    // judged alone.
+    let mut out = String::with_capacity(w.len());
+    let mut run = String::new();
+    for c in w.chars() {
+        if is_token_char(c) || c == '.' {
+            run.push(c);
+        } else {
+            flush(&mut out, &mut run);
+            out.push(c);
+        }
+    }
+    flush(&mut out, &mut run);
+    out
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// Writes `run` to `out`, a secret in it replaced: the whole run (a JWT, a token ending a
+/// sentence), else each of its dot-separated pieces.
+fn flush(out: &mut String, run: &mut String) {
+    let trimmed = run.trim_end_matches('.');
+    if looks_secret(trimmed) {
+        out.push_str(REDACTED);
+        out.push_str(&run[trimmed.len()..]);
     } else {
-        word.to_owned()
+        let pieces: Vec<&str> = run.split('.').map(|p| if looks_secret(p) { REDACTED } else { p }).collect();
+        out.push_str(&pieces.join("."));
     }
+    run.clear();
 }
 
 /// A JWT, or a long run of token characters that is not an id or a hash people need to read.
@@ -210,7 +235,9 @@ mod tests {
              GET https://bucket.example/renders/x.mp4?X-Amz-Signature=abc&X-Amz-Credential=k done\n\
              opened resonance://invite/{refresh}\n\
              the password is hunter2-but-longer\n\
-             upload {sha} ok"
+             upload {sha} ok\n\
+             link=\"Resonance://Invite/{refresh}?from=mail\" (resonance://invite/{refresh})\n\
+             shared https://r.example/v1/shared/{refresh}/video#t=1 and {{\"refresh_token\":\"{refresh}\"}} then {jwt}."
         );
         let out = redact(&text, &["hunter2-but-longer".to_owned()]);
         for secret in [jwt, refresh, "X-Amz-Signature", "hunter2-but-longer"] {

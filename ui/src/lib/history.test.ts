@@ -19,8 +19,13 @@ describe("history", () => {
   it("does not stack the same screen twice, replaces in place, and keeps at most LIMIT", () => {
     let h = push(start("projects"), "projects", same);
     expect(h.entries).toEqual(["projects"]);
-    h = replace(push(h, "new", same), "project:9");
+    h = replace(push(h, "new", same), "project:9", same);
     expect(h.entries).toEqual(["projects", "project:9"]);
+    // Saving an edit returns to the project: one entry for it, so Back leaves it at once.
+    h = replace(push(h, "edit:9", same), "project:9", same);
+    expect(h.entries).toEqual(["projects", "project:9"]);
+    expect(current(back(h))).toBe("projects");
+    h = start("projects");
     for (let i = 0; i < LIMIT + 20; i++) h = push(h, `p${i}`, same);
     expect(h.entries.length).toBe(LIMIT);
     expect(current(h)).toBe(`p${LIMIT + 19}`);

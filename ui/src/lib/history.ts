@@ -17,7 +17,11 @@ export function push<T>(h: History<T>, next: T, same: (a: T, b: T) => boolean): 
 }
 
 /** Replaces the current screen (a form that became what it made: Back must not return to it). */
-export function replace<T>(h: History<T>, next: T): History<T> {
+export function replace<T>(h: History<T>, next: T, same: (a: T, b: T) => boolean): History<T> {
+  // Back where it came from (an edit saved, a project deleted): one entry, not two alike.
+  if (h.index > 0 && same(h.entries[h.index - 1], next)) {
+    return { entries: [...h.entries.slice(0, h.index - 1), next, ...h.entries.slice(h.index + 1)], index: h.index - 1 };
+  }
   const entries = [...h.entries];
   entries[h.index] = next;
   return { entries, index: h.index };

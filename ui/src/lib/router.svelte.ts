@@ -25,7 +25,7 @@ function show(h: history.History<Route>) {
 
 /** Goes to `route`; with `replace`, in place of the current screen (Back skips it). */
 export function go(route: Route, options: { replace?: boolean } = {}) {
-  show(options.replace ? history.replace(nav.history, route) : history.push(nav.history, route, same));
+  show(options.replace ? history.replace(nav.history, route, same) : history.push(nav.history, route, same));
 }
 
 /** Starts over at `route` with nothing to go back to (a new sign-in). */

@@ -51,9 +51,15 @@ export function takesKeys(el: Element | null): boolean {
   if (!el) return false;
   const tag = el.tagName.toLowerCase();
   if (tag === "textarea" || tag === "select" || (el as HTMLElement).isContentEditable) return true;
-  if (tag === "input") return !["checkbox", "radio", "button", "submit"].includes((el as HTMLInputElement).type);
-  // Elements that handle their own arrows and space (the waveform seeks with them, buttons click).
-  return tag === "button" || el.closest("[data-own-keys], [role=slider], [role=listbox]") !== null;
+  // Every input takes its keys: text is typed, Space ticks a checkbox, arrows move through radios.
+  if (tag === "input") return true;
+  // Elements that handle their own arrows and space (the waveform seeks with them, buttons and
+  // links click, details open).
+  return (
+    ["button", "summary", "a"].includes(tag) ||
+    el.hasAttribute("tabindex") ||
+    el.closest("[data-own-keys], [role=slider], [role=listbox], [role=tablist]") !== null
+  );
 }
 
 /** Seconds a seek key moves the playhead. */

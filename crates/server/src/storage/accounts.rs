@@ -226,8 +226,10 @@ pub async fn sign_up(
             ("auth.sign_up", format!("{} created the organization", req.name))
         }
         (None, Some(invite)) => {
+            // As `validate` read it: a pasted link or padded code is the code itself.
+            let code = resonance_api::auth::parse_invite_code(invite.reveal())?;
             sqlx::query("SELECT auth_private.accept_invitation($1, $2, $3, $4)")
-                .bind(token_hash(invite.reveal()))
+                .bind(token_hash(&code))
                 .bind(user_id)
                 .bind(&req.email)
                 .bind(&req.name)
