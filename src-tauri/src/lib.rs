@@ -193,7 +193,8 @@ pub fn run() {
                     api.prevent_close();
                     let _ = window.hide();
                     tracing::info!("the window was closed; running in the background");
-                    if tray::hidden_first_time() {
+                    let tell = window.try_state::<Arc<AppState>>().is_some_and(|s| s.settings().notifications);
+                    if tray::hidden_first_time() && tell {
                         notifier::running_in_background();
                     }
                 }

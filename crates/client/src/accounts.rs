@@ -138,6 +138,19 @@ impl DataDir {
         Ok(())
     }
 
+    /// Forgets which server `email` used here (signing out with its data removed); logged, never
+    /// failing, like the list itself.
+    pub fn forget_server(&self, email: &str) {
+        let mut servers = self.servers();
+        servers.accounts.retain(|(e, _)| !e.eq_ignore_ascii_case(email));
+        if let Err(e) = serde_json::to_vec_pretty(&servers)
+            .map_err(ClientError::from)
+            .and_then(|b| self.write_whole(SERVERS_FILE, &b))
+        {
+            tracing::warn!(error = %e, "the servers list could not be saved");
+        }
+    }
+
     /// The servers accounts signed in to on this machine (none when the file is missing or
     /// unreadable: it only saves typing).
     pub fn servers(&self) -> KnownServers {
@@ -237,6 +250,8 @@ mod tests {
         let servers = data.servers();
         assert_eq!(servers.accounts.len(), 2);
         assert_eq!(servers.for_email("ANA@example.com"), Some("https://us.resonance.example"));
+        data.forget_server("Ana@example.com");
+        assert_eq!(data.servers().accounts.len(), 1, "a forgotten account's address is gone");
         std::fs::write(dir.path().join("servers.json"), b"{not json").unwrap();
         assert_eq!(data.servers(), KnownServers::default(), "an unreadable file only costs typing");
     }

@@ -128,12 +128,13 @@ impl Client {
     /// keyring, and with `forget` this account's mirror and cache are deleted too.
     pub async fn sign_out(&mut self, forget: bool) -> Result<()> {
         let Some(SignedIn { session, mirror }) = self.signed_in.take() else { return Err(ClientError::NotSignedIn) };
-        let user = session.account().user_id;
+        let (user, email) = (session.account().user_id, session.account().email.clone());
         let result = session.sign_out().await;
         self.data.clear_current()?;
         if forget {
             drop(mirror);
             self.data.forget(user)?;
+            self.data.forget_server(&email);
         }
         result
     }
