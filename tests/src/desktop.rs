@@ -185,6 +185,12 @@ impl Desktop {
         self.launch_with(app, &[link], timeout)
     }
 
+    /// Opens `link` (as `open_link`) and asserts that its launch handed it over and exited.
+    pub fn hand_over(&self, app: &Path, link: &str) {
+        let handed = self.open_link(app, link, Duration::from_secs(15));
+        assert!(handed.is_some_and(|s| s.success()), "the link's launch hands over and exits: {handed:?}");
+    }
+
     fn launch_with(&self, app: &Path, args: &[&str], timeout: Duration) -> Option<std::process::ExitStatus> {
         let mut child = spawn(
             Command::new(app).args(args).envs(self.env.clone()).stdout(Stdio::null()).stderr(Stdio::null()),
@@ -214,6 +220,32 @@ impl Desktop {
             .output()
             .unwrap_or_else(|e| panic!("xdotool is needed: run the tests with `cargo xtask test` ({e})"));
         String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().trim().to_owned()
+    }
+
+    /// Waits until the window titled `title` is shown (or hidden, `shown` false), at most
+    /// `timeout`; whether it got there.
+    pub async fn wait_window(&self, title: &str, shown: bool, timeout: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while self.window_visible(title) != shown {
+            if started.elapsed() > timeout {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(125)).await;
+        }
+        true
+    }
+
+    /// Waits until a notification sent so far mentions `needle`, at most `timeout`; returns what
+    /// was sent (as `notifications`), for the caller's assertions.
+    pub async fn wait_for_notification(&self, needle: &str, timeout: Duration) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let told = self.notifications();
+            if told.contains(needle) || started.elapsed() > timeout {
+                return told;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Asks the window titled `title` to close, as a window manager's close button does: the

@@ -339,6 +339,19 @@ impl Backend {
         (body["access_token"].as_str().unwrap().to_owned(), body)
     }
 
+    /// Signs in with a password; returns the access token (the answer must be a success).
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let (status, body) = self.password_grant(email, password).await;
+        assert!(status.is_success(), "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /v1/auth/token` with a password, as it answered.
+    pub async fn password_grant(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        let body = json!({"grant_type": "password", "email": email, "password": password});
+        self.call(reqwest::Method::POST, "/v1/auth/token", None, Some(body)).await
+    }
+
     /// Invites `email` with `role` into the inviter's organization; returns the invitation code.
     pub async fn invite(&self, inviter: &str, email: &str, role: &str) -> String {
         let (status, inv) = self

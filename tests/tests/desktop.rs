@@ -345,14 +345,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     assert!(card.starts_with("Part 0:0"), "the card names the part: {card}");
 
     // The OS notification went out over D-Bus.
-    let mut told = String::new();
-    for _ in 0..80 {
-        told = desktop.notifications();
-        if told.contains("Night Drive") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let told = desktop.wait_for_notification("Night Drive", SHORT).await;
     assert!(told.contains("member=Notify"), "a Notify call must reach the notification daemon: {told}");
     assert!(told.contains("is ready"), "the notification says the render is ready: {told}");
 
@@ -524,18 +517,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         LONG,
     )
     .await;
-    let (token, _) = {
-        let (status, body) = backend
-            .call(
-                reqwest::Method::POST,
-                "/v1/auth/token",
-                None,
-                Some(json!({"grant_type": "password", "email": email, "password": PASSWORD})),
-            )
-            .await;
-        assert!(status.is_success(), "{body}");
-        (body["access_token"].as_str().unwrap().to_owned(), body)
-    };
+    let token = backend.sign_in(email, PASSWORD).await;
     let projects = backend.projects(&token).await;
     assert!(
         projects.values().any(|p| p["name"] == "Night Drive (offline cut)"),
@@ -565,8 +547,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     // at once (the periodic pull is a minute apart; the plan must show well before).
     wd.click(&wd.wait_for("[data-nav=projects]", SHORT).await).await;
     wd.wait_for("[data-screen=projects]", SHORT).await;
-    let handed = desktop.open_link(&app_binary(), "resonance://billing/checkout", Duration::from_secs(15));
-    assert!(handed.is_some_and(|s| s.success()), "the link's launch hands over and exits: {handed:?}");
+    desktop.hand_over(&app_binary(), "resonance://billing/checkout");
     wd.wait_until(
         "the link shows the new plan",
         "const p = document.querySelector('[data-plan]'); return p && p.textContent === 'Creator';",
@@ -688,14 +669,7 @@ async fn a_newcomer_signs_up_in_the_app_and_a_teammate_joins_with_a_code() {
     )
     .await;
     shot(&desktop, "20-sign-up-rules").await;
-    let (status, _) = backend
-        .call(
-            reqwest::Method::POST,
-            "/v1/auth/token",
-            None,
-            Some(json!({"grant_type": "password", "email": "noor@e2e.resonance.local", "password": "short"})),
-        )
-        .await;
+    let (status, _) = backend.password_grant("noor@e2e.resonance.local", "short").await;
     assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED, "no account was made");
     wd.type_into(&password, " but longer now").await;
     wd.wait_until(
@@ -718,16 +692,8 @@ async fn a_newcomer_signs_up_in_the_app_and_a_teammate_joins_with_a_code() {
     shot(&desktop, "21-signed-up").await;
 
     // Noor invites a teammate (the code as the Account screen shows it) and signs out.
-    let (status, noor) = backend
-        .call(
-            reqwest::Method::POST,
-            "/v1/auth/token",
-            None,
-            Some(json!({"grant_type": "password", "email": "noor@e2e.resonance.local", "password": "short but longer now"})),
-        )
-        .await;
-    assert!(status.is_success(), "{noor}");
-    let code = backend.invite(noor["access_token"].as_str().unwrap(), "kai@e2e.resonance.local", "developer").await;
+    let noor = backend.sign_in("noor@e2e.resonance.local", "short but longer now").await;
+    let code = backend.invite(&noor, "kai@e2e.resonance.local", "developer").await;
 
     // Copy diagnostics, with a session in the keyring: the report says what support needs and
     // holds none of the session's tokens, the password or the invitation's code.
@@ -766,15 +732,13 @@ async fn a_newcomer_signs_up_in_the_app_and_a_teammate_joins_with_a_code() {
     wd.click(&wd.wait_for("[data-nav=projects]", SHORT).await).await;
 
     // A damaged link, handed over by a second launch: said so, nothing changes.
-    let handed = desktop.open_link(&app_binary(), "resonance://project/not-an-id", Duration::from_secs(15));
-    assert!(handed.is_some_and(|s| s.success()), "the link's launch hands over and exits: {handed:?}");
+    desktop.hand_over(&app_binary(), "resonance://project/not-an-id");
     let refused = wd.wait_for("[data-notice=error]", SHORT).await;
     assert!(wd.text(&refused).await.contains("incomplete or damaged"), "{}", wd.text(&refused).await);
     wd.wait_for("[data-screen=projects]", SHORT).await;
     // The invitation's link, opened on this computer (Kai's e-mail, read here): the app is
     // signed in as Noor, so it offers to sign out first, then opens "Join" with the code.
-    let handed = desktop.open_link(&app_binary(), &format!("resonance://invite/{code}"), Duration::from_secs(15));
-    assert!(handed.is_some_and(|s| s.success()), "the link's launch hands over and exits: {handed:?}");
+    desktop.hand_over(&app_binary(), &format!("resonance://invite/{code}"));
     let offer = wd.wait_for("[data-notice=info]", SHORT).await;
     assert!(wd.text(&offer).await.contains("signed in as noor@e2e.resonance.local"), "{}", wd.text(&offer).await);
     wd.click(&wd.wait_for("[data-sign-out-to-join]", SHORT).await).await;
@@ -816,8 +780,7 @@ async fn a_newcomer_signs_up_in_the_app_and_a_teammate_joins_with_a_code() {
         SHORT,
     )
     .await;
-    let (_, members) =
-        backend.call(reqwest::Method::GET, "/v1/members", Some(noor["access_token"].as_str().unwrap()), None).await;
+    let (_, members) = backend.call(reqwest::Method::GET, "/v1/members", Some(&noor), None).await;
     assert!(
         members.as_array().unwrap().iter().any(|m| m["email"] == "kai@e2e.resonance.local" && m["role"] == "developer"),
         "{members}"
@@ -860,21 +823,8 @@ async fn closing_the_window_keeps_uploads_and_render_notifications_going() {
 
     // Closed as a window manager's close button would: hidden, not quit, and said so once.
     desktop.close_window("Resonance");
-    for _ in 0..80 {
-        if !desktop.window_visible("Resonance") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(125)).await;
-    }
-    assert!(!desktop.window_visible("Resonance"), "closing the window hides it");
-    let mut told = String::new();
-    for _ in 0..40 {
-        told = desktop.notifications();
-        if told.contains("still running") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    assert!(desktop.wait_window("Resonance", false, Duration::from_secs(10)).await, "closing the window hides it");
+    let told = desktop.wait_for_notification("still running", Duration::from_secs(10)).await;
     assert!(told.contains("Resonance is still running"), "closing says the app goes on: {told}");
 
     // The server returns: with the window closed, the project syncs and the upload finishes.
@@ -904,25 +854,13 @@ async fn closing_the_window_keeps_uploads_and_render_notifications_going() {
         .await
         .unwrap();
     assert!(started.status().is_success(), "{:?}", started.text().await);
-    for _ in 0..720 {
-        told = desktop.notifications();
-        if told.contains("Night Drive") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let told = desktop.wait_for_notification("Night Drive", LONG).await;
     assert!(told.contains("Night Drive") && told.contains("is ready"), "the render's notification arrives: {told}");
 
     // Launching the app again brings the same window back, where it was.
     let second = desktop.launch_again(&app_binary(), Duration::from_secs(15));
     assert!(second.is_some(), "a second launch hands over to the running app and exits");
-    for _ in 0..80 {
-        if desktop.window_visible("Resonance") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(125)).await;
-    }
-    assert!(desktop.window_visible("Resonance"), "the window is back");
+    assert!(desktop.wait_window("Resonance", true, Duration::from_secs(10)).await, "the window is back");
     wd.wait_for("[data-screen=project]", SHORT).await;
     wd.close().await;
 }
