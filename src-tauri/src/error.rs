@@ -23,6 +23,8 @@ pub enum ErrorKind {
     /// A field is not valid (`field` names it), or the audio file cannot be used.
     Invalid,
     NotFound,
+    /// The server serves only newer apps: update this one (the message says how).
+    UpdateRequired,
     /// The local database or a file on this computer failed.
     Local,
 }
@@ -56,6 +58,7 @@ impl From<ClientError> for CommandError {
             ClientError::Server { .. } | ClientError::UntrustedLink { .. } => (ErrorKind::Server, None, None),
             ClientError::Invalid { field, .. } => (ErrorKind::Invalid, Some(field.clone()), None),
             ClientError::NotFound { .. } => (ErrorKind::NotFound, None, None),
+            ClientError::UpdateRequired { .. } => (ErrorKind::UpdateRequired, None, None),
             ClientError::MirrorTooNew { .. }
             | ClientError::Mirror(_)
             | ClientError::Io(_)

@@ -15,8 +15,7 @@ pub struct SyncChanged {
 /// `SyncStatus` as the UI sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 pub struct SyncStatusView {
-    /// idle | syncing | offline | error
-    pub state: String,
+    pub state: resonance_client::sync::SyncState,
     pub last_success_at: Option<String>,
     pub pending_changes: u32,
     pub conflicts: u32,
@@ -25,9 +24,8 @@ pub struct SyncStatusView {
 
 impl From<&SyncStatus> for SyncStatusView {
     fn from(s: &SyncStatus) -> Self {
-        let state = serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         Self {
-            state,
+            state: s.state,
             last_success_at: s.last_success_at.clone(),
             pending_changes: s.pending_changes,
             conflicts: s.conflicts,

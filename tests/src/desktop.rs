@@ -191,6 +191,17 @@ impl Desktop {
         assert!(handed.is_some_and(|s| s.success()), "the link's launch hands over and exits: {handed:?}");
     }
 
+    /// Opens `link` as a desktop environment does: `gio open`, which finds the handler of the
+    /// link's scheme among the installed `.desktop` files and runs its `Exec` line. Asserts that
+    /// gio found one and started it.
+    pub fn open_with_system(&self, link: &str) {
+        let out =
+            Command::new("gio").args(["open", link]).envs(self.env.clone()).output().unwrap_or_else(|e| {
+                panic!("gio (libglib2.0-bin) is needed: run the tests with `cargo xtask test` ({e})")
+            });
+        assert!(out.status.success(), "gio open {link}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     fn launch_with(&self, app: &Path, args: &[&str], timeout: Duration) -> Option<std::process::ExitStatus> {
         let mut child = spawn(
             Command::new(app).args(args).envs(self.env.clone()).stdout(Stdio::null()).stderr(Stdio::null()),

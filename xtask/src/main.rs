@@ -31,9 +31,9 @@ fn main() {
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("bindings") => bindings(),
-        Some("package") => package(),
+        Some("package") => package(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <dev | test [-- test filter] | bench | bindings | package>");
+            eprintln!("usage: cargo xtask <dev | test [-- test filter] | bench | bindings | package [--debug]>");
             std::process::exit(2);
         }
     };
@@ -128,6 +128,13 @@ fn ensure_desktop_test_tools() -> Result<()> {
         ("dunst", &|| have("dunst")),
         ("imagemagick", &|| have("import")),
         ("xdotool", &|| have("xdotool")),
+        // The package test: the .rpm is read with rpm and cpio, the .deb's desktop entry checked
+        // and registered by desktop-file-utils, and the link opened through gio (GLib's).
+        ("file", &|| have("file")),
+        ("rpm", &|| have("rpm") && have("rpm2cpio")),
+        ("cpio", &|| have("cpio")),
+        ("desktop-file-utils", &|| have("desktop-file-validate") && have("update-desktop-database")),
+        ("libglib2.0-bin", &|| have("gio")),
     ])?;
     if tauri_driver().is_none() {
         eprintln!("xtask: installing tauri-driver");
@@ -185,17 +192,40 @@ fn bindings() -> Result<()> {
     Ok(())
 }
 
-fn package() -> Result<()> {
+/// The desktop app's Linux packages, a `.deb` and an `.rpm` (the binary, the `.desktop` file that
+/// registers the `resonance://` scheme, the icons), under `<target>/release/bundle/`. With
+/// `--debug`, of the debug build instead, under `<target>/debug/bundle/`: seconds instead of a
+/// whole-program-optimised build, which is what the tests install.
+fn package(args: &[String]) -> Result<()> {
+    let debug = match args {
+        [] => false,
+        [flag] if flag == "--debug" => true,
+        _ => bail!("usage: cargo xtask package [--debug]"),
+    };
     ensure_desktop_build()?;
     ensure_packages(&[("file", &|| have("file"))])?;
     ui_build()?;
-    run(Command::new(workspace_root().join("ui/node_modules/.bin/tauri"))
-        .args(["build", "--bundles", "deb", "--ci"])
-        .current_dir(workspace_root()))
-    .context("tauri build failed")?;
-    let deb = target_dir().join("release/bundle/deb");
-    eprintln!("xtask: the .deb is in {}", deb.display());
+    if debug {
+        run(cargo().args(["build", "--quiet", "--locked", "-p", "resonance-desktop"]))?;
+        bundle_debug_build()?;
+    } else {
+        run(tauri_cli().args(["build", "--bundles", "deb,rpm", "--ci"])).context("tauri build failed")?;
+    }
+    let bundle = target_dir().join(if debug { "debug/bundle" } else { "release/bundle" });
+    eprintln!("xtask: the .deb is in {}, the .rpm in {}", bundle.join("deb").display(), bundle.join("rpm").display());
     Ok(())
+}
+
+/// The UI's copy of the Tauri CLI (an npm package: no Rust build of it), run from the checkout.
+fn tauri_cli() -> Command {
+    let mut c = Command::new(workspace_root().join("ui/node_modules/.bin/tauri"));
+    c.current_dir(workspace_root()).env("CI", "true");
+    c
+}
+
+/// Packages the debug build already made (`tauri bundle`: no compiling).
+fn bundle_debug_build() -> Result<()> {
+    run(tauri_cli().args(["bundle", "--debug", "--bundles", "deb,rpm", "--ci"])).context("tauri bundle failed")
 }
 
 /// Signs the desktop in as the demo developer (through the CLI, which shares the app's data
@@ -362,6 +392,9 @@ fn test(filter: &[String]) -> Result<()> {
         cargo().args(["build", "--quiet", "--locked", "-p", "resonance-desktop", sweep::MESSAGES]),
         &mut units,
     )?;
+    // The package test installs the .deb and reads the .rpm of that build.
+    eprintln!("xtask: packages of the debug build");
+    bundle_debug_build()?;
     let cluster = Cluster::throwaway()?;
     eprintln!("xtask: throwaway Postgres on port {}", cluster.port);
     let mut tests = if have_nextest() {

@@ -70,6 +70,9 @@ pub enum ErrorCode {
     NotAudio,
     /// The uploaded file is not footage that can be decoded (a clip or a still of a kind we take).
     NotFootage,
+    /// This app is older than the server accepts (`GET /v1/health` names the oldest it does):
+    /// update it; the message says how.
+    ClientOutdated,
     /// The server cannot reach its database right now; retry later.
     Unavailable,
     /// Something failed on the server; the operator's log has the details.
@@ -100,6 +103,7 @@ impl ErrorCode {
             Self::NotAudio | Self::NotFootage | Self::IdempotencyKeyReused => 422,
             Self::ValidationFailed => 422,
             Self::TooManyAttempts => 429,
+            Self::ClientOutdated => 426,
             Self::Internal => 500,
             Self::Unavailable => 503,
         }

@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 done; 1 failed; 2 bad usage; 3 not signed in (or signed out by the server);
 //! 4 the server cannot be reached; 5 refused (by the server, or invalid input); 6 no OS keyring;
-//! 7 no such thing here; 8 wrong e-mail or password; 9 the render failed (`generate --wait`).
+//! 7 no such thing here; 8 wrong e-mail or password; 9 the render failed (`generate --wait`);
+//! 10 the server needs a newer `resonance` (the message says how to update).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -25,7 +26,8 @@ use uuid::Uuid;
 #[derive(Parser)]
 #[command(name = "resonance", version, about = "Resonance from the command line: projects, generations and sync")]
 #[command(after_help = "Exit codes: 0 done, 1 failed, 2 bad usage, 3 not signed in, 4 server unreachable, \
-5 refused or invalid, 6 no OS keyring, 7 not found, 8 wrong e-mail or password, 9 render failed.")]
+5 refused or invalid, 6 no OS keyring, 7 not found, 8 wrong e-mail or password, 9 render failed, \
+10 update needed.")]
 struct Cli {
     /// The Resonance server (used by `login`, `signup` and `join`; later commands use the
     /// signed-in account's). Default: the server this e-mail last signed in to here, else the
@@ -381,6 +383,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             ClientError::Refused { .. } | ClientError::Invalid { .. } => 5,
             ClientError::NoKeyring(_) => 6,
             ClientError::WrongCredentials => 8,
+            ClientError::UpdateRequired { .. } => 10,
             _ => 1,
         };
     }

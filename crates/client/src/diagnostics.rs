@@ -138,9 +138,10 @@ pub async fn report(client: &Client, env: &Environment) -> String {
             let server = match session.http().send(Method::GET, "/v1/health", None, None, None).await {
                 Ok(resp) => match resp.json::<serde_json::Value>().await {
                     Ok(h) => format!(
-                        "version {}, {}",
+                        "version {}, {}, serves apps from {}",
                         h["version"].as_str().unwrap_or("unknown"),
-                        h["status"].as_str().unwrap_or("unknown")
+                        h["status"].as_str().unwrap_or("unknown"),
+                        h["min_client_version"].as_str().unwrap_or("any version")
                     ),
                     Err(e) => format!("answered something unreadable ({e})"),
                 },

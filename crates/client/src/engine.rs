@@ -87,6 +87,15 @@ async fn run(
                 let _ = publish.send(status);
                 return; // nothing more to do until the user signs in again
             }
+            if e.needs_update() {
+                // Nothing works until the app is updated; asking again (Sync now) tries anew, in
+                // case the server's operator lowered the minimum.
+                status.state = SyncState::UpdateRequired;
+                status.last_error = Some(e.to_string());
+                let _ = publish.send(status);
+                tell.notified().await;
+                continue;
+            }
         }
         let offline = status.state == SyncState::Offline;
         let _ = publish.send(status);

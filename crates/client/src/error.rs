@@ -38,6 +38,10 @@ pub enum ClientError {
     UntrustedLink { shown: String },
     #[error("No {what} {id} here.")]
     NotFound { what: &'static str, id: String },
+    /// The server serves only newer apps; the message (the server's) says how to update.
+    /// Nothing is sent until then: queued changes and uploads wait, as when offline.
+    #[error("{message}")]
+    UpdateRequired { message: String },
     #[error(
         "This computer's Resonance data was written by a newer version (local schema {found}; this version knows {known}). Update Resonance."
     )]
@@ -78,6 +82,7 @@ impl ClientError {
             Self::Server { .. } | Self::UntrustedLink { .. } => "server",
             Self::Invalid { .. } => "invalid",
             Self::NotFound { .. } => "not_found",
+            Self::UpdateRequired { .. } => "update_required",
             Self::MirrorTooNew { .. } | Self::Mirror(_) | Self::Io(_) | Self::Data(_) | Self::Export(_) => "local",
         }
     }
@@ -85,6 +90,11 @@ impl ClientError {
     /// The user has to sign in (again) before anything else works.
     pub fn needs_sign_in(&self) -> bool {
         matches!(self, Self::NotSignedIn | Self::SignedOut | Self::Removed { .. })
+    }
+
+    /// This app is too old for the server: nothing works until it is updated.
+    pub fn needs_update(&self) -> bool {
+        matches!(self, Self::UpdateRequired { .. })
     }
 }
 

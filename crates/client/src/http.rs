@@ -120,6 +120,9 @@ impl Http {
 /// A non-2xx answer as an error: the server's own `{code, message}` when it sent one.
 pub fn classify(status: StatusCode, body: &[u8]) -> ClientError {
     match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(ErrorBody { error }) if error.code == ErrorCode::ClientOutdated => {
+            ClientError::UpdateRequired { message: error.message }
+        }
         // 5xx answers the server wrote for the user (its database is away, billing is off or
         // Stripe is) are refusals with a message, not failures of the server.
         Ok(ErrorBody { error })

@@ -25,7 +25,7 @@ pub const PAGE_LIMIT: u32 = 10_000;
 const _: () = assert!(PAGE_LIMIT <= MAX_PAGE_LIMIT);
 
 /// What the UI shows about sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncState {
@@ -33,6 +33,9 @@ pub enum SyncState {
     Syncing,
     Offline,
     Error,
+    /// The server serves only newer apps: nothing is sent or pulled until this one is updated
+    /// (`last_error` says how).
+    UpdateRequired,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -396,6 +399,7 @@ pub fn status(mirror: &Mirror) -> Result<SyncStatus> {
         .flatten();
     let state = match (kind.as_deref(), outbox_kind.as_deref()) {
         (Some("offline"), _) | (None, Some("offline")) => SyncState::Offline,
+        (Some("update_required"), _) | (None, Some("update_required")) => SyncState::UpdateRequired,
         (Some(_), _) => SyncState::Error,
         _ => SyncState::Idle,
     };

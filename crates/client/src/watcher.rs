@@ -156,7 +156,7 @@ pub async fn watch(
     let mut last: Option<i64> = None;
     loop {
         match follow(&session, &mirror, notifier.as_ref(), listener.as_ref(), &mut last).await {
-            Err(e) if e.needs_sign_in() => return Err(e),
+            Err(e) if e.needs_sign_in() || e.needs_update() => return Err(e),
             Err(e) => tracing::debug!(error = %e, "events interrupted; catching up when the server answers"),
             Ok(()) => {}
         }

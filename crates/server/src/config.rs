@@ -112,6 +112,13 @@ pub struct ServeArgs {
     /// The sender of that e-mail.
     #[arg(long, env = "RESONANCE_MAIL_FROM", default_value = "Resonance <no-reply@resonance.invalid>")]
     pub mail_from: String,
+    /// The oldest Resonance app (desktop or CLI) this server serves; older ones are answered
+    /// `426 client_outdated` with a message that says how to update.
+    #[arg(long, env = "RESONANCE_MIN_CLIENT_VERSION", default_value_t = resonance_api::version::OLDEST_SERVED_CLIENT)]
+    pub min_client_version: resonance_api::version::Version,
+    /// Where creators download the app, named in that message and in `GET /v1/health`.
+    #[arg(long, env = "RESONANCE_CLIENT_DOWNLOAD_URL")]
+    pub client_download_url: Option<String>,
     #[command(flatten)]
     pub stripe: StripeArgs,
 }
@@ -360,6 +367,20 @@ pub struct Settings {
     pub hash_wait: Duration,
     pub mail: crate::mail::MailSettings,
     pub stripe: StripeSettings,
+    pub clients: ClientPolicy,
+}
+
+/// Which apps the server serves, and where a creator gets a newer one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPolicy {
+    pub minimum: resonance_api::version::Version,
+    pub download_url: Option<String>,
+}
+
+impl Default for ClientPolicy {
+    fn default() -> Self {
+        Self { minimum: resonance_api::version::OLDEST_SERVED_CLIENT, download_url: None }
+    }
 }
 
 impl Settings {
@@ -378,6 +399,7 @@ impl Settings {
             hash_wait: Duration::from_secs(5),
             mail: crate::mail::MailSettings::default(),
             stripe: StripeSettings::default(),
+            clients: ClientPolicy::default(),
         }
     }
 }
@@ -400,6 +422,18 @@ impl TryFrom<&ServeArgs> for Settings {
             mail: crate::mail::MailSettings::new(a.smtp_url.clone(), &a.mail_from)
                 .map_err(|e| format!("RESONANCE_SMTP_URL / RESONANCE_MAIL_FROM: {e}"))?,
             stripe: StripeSettings::try_from(&a.stripe)?,
+            clients: ClientPolicy {
+                minimum: a.min_client_version,
+                download_url: match a.client_download_url.as_deref().map(str::trim) {
+                    None | Some("") => None,
+                    Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url.to_owned()),
+                    Some(url) => {
+                        return Err(format!(
+                            "RESONANCE_CLIENT_DOWNLOAD_URL (--client-download-url): {url:?} is not an http:// or https:// address"
+                        ))
+                    }
+                },
+            },
         })
     }
 }

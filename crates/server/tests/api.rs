@@ -349,6 +349,63 @@ async fn the_openapi_document_covers_every_route() {
     }
     let (status, health) = s.call(Method::GET, "/v1/health", None, None).await;
     assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!(health["min_client_version"], resonance_api::version::OLDEST_SERVED_CLIENT.to_string());
+    assert!(health.get("client_download_url").is_none(), "no download address unless the operator gave one");
+}
+
+/// An app older than the server serves learns it at its first request, with how to update, on
+/// every endpoint but health (where it reads the minimum); other callers are not concerned.
+#[tokio::test]
+async fn an_app_older_than_the_server_serves_is_told_to_update_and_how() {
+    let s = TestServer::start_with(|settings| {
+        settings.clients.minimum = "0.9.0".parse().unwrap();
+        settings.clients.download_url = Some("https://resonance.example/download".into());
+    })
+    .await;
+    let me = s.signup("old@example.com", "Old").await;
+    let ask = |agent: &'static str, method: Method, path: &'static str, body: Option<Value>| {
+        let mut req =
+            s.http.request(method, format!("{}{path}", s.base)).header("user-agent", agent).bearer_auth(&me.access);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for (method, path, body) in [
+        (Method::GET, "/v1/me", None),
+        (Method::GET, "/v1/projects", None),
+        (Method::POST, "/v1/projects", Some(new_project("from an old app"))),
+        (Method::GET, "/v1/sync", None),
+        (
+            Method::POST,
+            "/v1/auth/token",
+            Some(json!({"grant_type": "password", "email": "old@example.com", "password": PASSWORD})),
+        ),
+    ] {
+        let (status, body) = ask("resonance-client/0.8.9", method.clone(), path, body).await;
+        assert_eq!(status, StatusCode::UPGRADE_REQUIRED, "{method} {path} → {body}");
+        assert_eq!(error_code(&body), "client_outdated");
+        let message = body["error"]["message"].as_str().unwrap();
+        for part in ["(0.8.9)", "needs 0.9.0 or newer", "https://resonance.example/download"] {
+            assert!(message.contains(part), "{part:?} missing from {message}");
+        }
+    }
+    let (_, listed) = s.get("/v1/projects", &me.access).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "the refused create made nothing: {listed}");
+
+    let (status, health) = ask("resonance-client/0.8.9", Method::GET, "/v1/health", None).await;
+    assert_eq!(status, StatusCode::OK, "health answers an old app: it is where the minimum is read");
+    assert_eq!(health["min_client_version"], "0.9.0");
+    assert_eq!(health["client_download_url"], "https://resonance.example/download");
+
+    for agent in ["resonance-client/0.9.0", "resonance-client/1.0.0-rc.1", "curl/8.1.2", "Mozilla/5.0"] {
+        let (status, body) = ask(agent, Method::GET, "/v1/me", None).await;
+        assert_eq!(status, StatusCode::OK, "{agent} → {body}");
+    }
 }
 
 /// A migration that fails must not leave its advisory lock on a pooled connection: the next

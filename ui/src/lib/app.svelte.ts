@@ -24,6 +24,7 @@ export const app = $state<{
 export function syncLabel(s: SyncStatusView | null): { state: string; text: string } {
   if (!s) return { state: "idle", text: "Not synced yet" };
   if (s.state === "offline") return { state: "offline", text: s.pending_changes > 0 ? `Offline · ${s.pending_changes} pending` : "Offline" };
+  if (s.state === "update_required") return { state: "error", text: "Update needed" };
   if (s.state === "error") return { state: "error", text: "Sync error" };
   if (s.state === "syncing") return { state: "syncing", text: "Syncing…" };
   if (s.conflicts > 0) return { state: "error", text: `${s.conflicts} refused change${s.conflicts === 1 ? "" : "s"}` };

@@ -763,6 +763,11 @@ export type ErrorCode =
  */
 "not_footage" | 
 /**
+ * This app is older than the server accepts (`GET /v1/health` names the oldest it does):
+ * update it; the message says how.
+ */
+"client_outdated" | 
+/**
  * The server cannot reach its database right now; retry later.
  */
 "unavailable" | 
@@ -798,6 +803,10 @@ export type ErrorKind =
  * A field is not valid (`field` names it), or the audio file cannot be used.
  */
 "invalid" | "not_found" | 
+/**
+ * The server serves only newer apps: update this one (the message says how).
+ */
+"update_required" | 
 /**
  * The local database or a file on this computer failed.
  */
@@ -1269,13 +1278,18 @@ export type SubscriptionStatus = "trialing" | "active" | "past_due" | "canceled"
  */
 export type SyncChanged = { status: SyncStatusView }
 /**
+ * What the UI shows about sync.
+ */
+export type SyncState = "idle" | "syncing" | "offline" | "error" | 
+/**
+ * The server serves only newer apps: nothing is sent or pulled until this one is updated
+ * (`last_error` says how).
+ */
+"update_required"
+/**
  * `SyncStatus` as the UI sees it.
  */
-export type SyncStatusView = { 
-/**
- * idle | syncing | offline | error
- */
-state: string; last_success_at: string | null; pending_changes: number; conflicts: number; last_error: string | null }
+export type SyncStatusView = { state: SyncState; last_success_at: string | null; pending_changes: number; conflicts: number; last_error: string | null }
 /**
  * One entry of the organization's activity log.
  */

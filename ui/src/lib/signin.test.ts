@@ -16,6 +16,8 @@ describe("sign-in errors", () => {
     expect(explain(err("no_keyring", "No OS keyring is available.")).title).toBe("No keyring available");
     expect(explain(err("refused", "Too many failed attempts.", "too_many_attempts")).title).toBe("Too many attempts");
     expect(explain(new Error("boom")).text).toBe("boom");
+    const old = explain(err("update_required", "This Resonance (0.1.0) is too old for this server, which needs 0.2.0 or newer."));
+    expect(old).toEqual({ title: "Update Resonance", text: expect.stringMatching(/needs 0\.2\.0/) });
   });
 
   it("names sign-up and invitation failures", () => {

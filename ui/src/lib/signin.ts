@@ -17,6 +17,8 @@ export function explain(e: unknown): { title: string; text: string } {
         return { title: "Check the form", text: e.message };
       case "not_found":
         return { title: "Invitation not found", text: e.message };
+      case "update_required":
+        return { title: "Update Resonance", text: e.message };
       case "refused":
         switch (e.detail.api_code) {
           case "too_many_attempts":

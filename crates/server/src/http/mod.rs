@@ -20,7 +20,7 @@ pub use uploads::forget_expired_uploads;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::IntoResponse;
 use axum::Router;
 use resonance_api::{ErrorCode, ErrorDetail};
@@ -59,6 +59,8 @@ pub struct Inner {
     pub mail: crate::mail::MailSettings,
     /// Uploads being joined and decoded at once: half the cores, so requests keep the rest.
     pub finishing: Arc<tokio::sync::Semaphore>,
+    /// The oldest app served, and where a newer one is.
+    pub clients: crate::config::ClientPolicy,
 }
 
 impl std::ops::Deref for AppState {
@@ -86,6 +88,7 @@ impl AppState {
             finishing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             )),
+            clients: settings.clients.clone(),
         }))
     }
 }
@@ -167,6 +170,38 @@ pub(crate) fn public_base(app: &AppState, headers: &axum::http::HeaderMap) -> St
     }
 }
 
+/// Answers `426 client_outdated` to a Resonance app older than the server serves, before any
+/// handler runs, so an old app learns it must be updated at its first request instead of failing
+/// later on a changed contract. `GET /v1/health` still answers it (that is where an app reads the
+/// minimum), and callers that are not a Resonance app (browsers on a share page, curl) pass.
+async fn refuse_outdated_clients(
+    State(app): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let version = req
+        .headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|ua| ua.to_str().ok())
+        .and_then(resonance_api::version::client_version);
+    match version {
+        Some(current) if current < app.clients.minimum && req.uri().path() != "/v1/health" => {
+            tracing::info!(%current, minimum = %app.clients.minimum, "refused an outdated app");
+            error_response(ErrorDetail {
+                code: ErrorCode::ClientOutdated,
+                message: resonance_api::version::update_advice(
+                    current,
+                    app.clients.minimum,
+                    app.clients.download_url.as_deref(),
+                ),
+                field: None,
+            })
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
 /// The router as a service that knows each connection's client address (the auth endpoints'
 /// rate is per address).
 pub fn service(
@@ -202,6 +237,7 @@ pub fn router(state: AppState) -> Router {
             })
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), refuse_outdated_clients))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             error_response(ErrorDetail {
                 code: ErrorCode::Internal,

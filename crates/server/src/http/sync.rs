@@ -65,19 +65,29 @@ pub struct Health {
     pub status: &'static str,
     pub database: &'static str,
     pub version: &'static str,
+    /// The oldest Resonance app this server serves; an older one is answered `426
+    /// client_outdated` and should ask its user to update.
+    #[schema(example = "0.1.0")]
+    pub min_client_version: String,
+    /// Where creators download the app, when the operator said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_download_url: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/health", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(app): State<AppState>) -> (axum::http::StatusCode, Json<Health>) {
     let ok = sqlx::query("SELECT 1").execute(app.db.pool()).await.is_ok();
-    let version = env!("CARGO_PKG_VERSION");
+    let health = |status, database| Health {
+        status,
+        database,
+        version: env!("CARGO_PKG_VERSION"),
+        min_client_version: app.clients.minimum.to_string(),
+        client_download_url: app.clients.download_url.clone(),
+    };
     if ok {
-        (axum::http::StatusCode::OK, Json(Health { status: "ok", database: "ok", version }))
+        (axum::http::StatusCode::OK, Json(health("ok", "ok")))
     } else {
-        (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health { status: "degraded", database: "unreachable", version }),
-        )
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(health("degraded", "unreachable")))
     }
 }
