@@ -202,6 +202,29 @@ impl Desktop {
         assert!(out.status.success(), "gio open {link}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// Kills the app running on this desktop (SIGKILL, as a crash or a power cut ends it: no
+    /// clean-up runs); returns how many processes were killed. Only this desktop's app: other
+    /// tests' apps run from the same binary with another data directory.
+    pub fn kill_app(&self) -> usize {
+        let mine = format!("RESONANCE_DATA_DIR={}", self.data.display());
+        let mut killed = 0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let dir = entry.path();
+            let is_app = std::fs::read_link(dir.join("exe"))
+                .ok()
+                .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().starts_with("resonance-desktop")))
+                .unwrap_or(false);
+            let env = std::fs::read(dir.join("environ")).unwrap_or_default();
+            if is_app && env.split(|b| *b == 0).any(|v| v == mine.as_bytes()) {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                if Command::new("kill").args(["-KILL", &pid]).status().is_ok_and(|s| s.success()) {
+                    killed += 1;
+                }
+            }
+        }
+        killed
+    }
+
     fn launch_with(&self, app: &Path, args: &[&str], timeout: Duration) -> Option<std::process::ExitStatus> {
         let mut child = spawn(
             Command::new(app).args(args).envs(self.env.clone()).stdout(Stdio::null()).stderr(Stdio::null()),

@@ -864,3 +864,72 @@ async fn closing_the_window_keeps_uploads_and_render_notifications_going() {
     wd.wait_for("[data-screen=project]", SHORT).await;
     wd.close().await;
 }
+
+/// Audio dropped on the project list starts one draft per track; a draft is kept as it is
+/// written and survives the app being killed; creating its project removes it, and a draft can
+/// be discarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tracks_dropped_anywhere_start_drafts_that_survive_a_crash() {
+    let keyring = Keyring::start();
+    let backend = Backend::start().await;
+    let email = "dee@e2e.resonance.local";
+    backend.signup(email, "Dee Drafts").await;
+    let track = beat_mp3(keyring.dir.path());
+    let second = keyring.dir.path().join("second_take.mp3");
+    std::fs::copy(&track, &second).unwrap();
+    let desktop = Desktop::start(&keyring, &backend.base);
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    wd.type_into(&wd.wait_for("#email", SHORT).await, email).await;
+    wd.type_into(&wd.wait_for("#password", SHORT).await, PASSWORD).await;
+    wd.click(&wd.wait_for("[data-submit]", SHORT).await).await;
+    wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
+
+    // Two tracks dropped on the list: two drafts, named after their files, and said so.
+    wd.wait_for("[data-drop-anywhere-ready]", SHORT).await;
+    wd.drop_files(&[&track, &second]).await;
+    wd.wait_for("[data-drafts='2']", SHORT).await;
+    wd.wait_for("[data-draft='Night Drive']", SHORT).await;
+    let notice = wd.wait_for("[data-notice=info]", SHORT).await;
+    assert!(wd.text(&notice).await.contains("2 drafts started"), "{}", wd.text(&notice).await);
+    shot(&desktop, "30-drafts-started").await;
+
+    // One is continued: its track is read again, and what is typed is kept as it is written.
+    wd.click(&wd.wait_for("[data-draft='second take'] [data-continue-draft]", SHORT).await).await;
+    wd.wait_for("[data-screen=new-project]", SHORT).await;
+    wd.wait_until("the draft's name is shown", "return document.querySelector('#name').value === 'second take'", SHORT)
+        .await;
+    wd.wait_for("[data-play]", SHORT).await;
+    wd.type_into(&wd.wait_for("#prompt", SHORT).await, "Rain on a tin roof").await;
+    wd.wait_until(
+        "the prompt is kept in the draft",
+        "return Number(document.querySelector('[data-draft-saves]').dataset.draftSaves) > 0",
+        SHORT,
+    )
+    .await;
+
+    // The app dies without a chance to save anything; started again, the draft is there.
+    assert!(desktop.kill_app() > 0, "the app was running");
+    // The driver still counts the dead app's session until it is ended.
+    wd.close().await;
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    wd.wait_for("[data-drafts='2']", SHORT).await;
+    wd.click(&wd.wait_for("[data-draft='second take'] [data-continue-draft]", SHORT).await).await;
+    wd.wait_until(
+        "the prompt typed before the crash",
+        "return document.querySelector('#prompt').value === 'Rain on a tin roof'",
+        SHORT,
+    )
+    .await;
+    wd.wait_for("[data-play]", SHORT).await;
+    shot(&desktop, "31-draft-after-crash").await;
+
+    // Created: the draft becomes the project and leaves the list; the other one is discarded.
+    wd.click(&wd.wait_for("[data-save]", SHORT).await).await;
+    wd.wait_for("[data-screen=project]", SHORT).await;
+    wd.click(&wd.wait_for("[data-nav=projects]", SHORT).await).await;
+    wd.wait_for("[data-project='second take']", SHORT).await;
+    wd.wait_for("[data-drafts='1'] [data-draft='Night Drive']", SHORT).await;
+    wd.click(&wd.wait_for("[data-draft='Night Drive'] [data-discard-draft]", SHORT).await).await;
+    wd.wait_until("no draft is left", "return document.querySelector('[data-drafts]') === null", SHORT).await;
+    wd.close().await;
+}

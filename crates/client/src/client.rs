@@ -198,6 +198,28 @@ impl Client {
         outbox::create_project(&s.mirror, s.session.account(), new)
     }
 
+    /// Keeps the new-project form as it is now (see `drafts`).
+    pub fn save_draft(&self, draft: crate::drafts::Draft) -> Result<crate::drafts::Draft> {
+        crate::drafts::save(&self.signed_in()?.mirror, draft)
+    }
+
+    pub fn drafts(&self) -> Result<Vec<crate::drafts::Draft>> {
+        crate::drafts::list(&self.signed_in()?.mirror)
+    }
+
+    pub fn draft(&self, id: Uuid) -> Result<crate::drafts::Draft> {
+        crate::drafts::get(&self.signed_in()?.mirror, id)
+    }
+
+    pub fn discard_draft(&self, id: Uuid) -> Result<bool> {
+        crate::drafts::discard(&self.signed_in()?.mirror, id)
+    }
+
+    /// Files dropped outside the editor: one draft per track (see `drafts::start_from_files`).
+    pub fn start_drafts(&self, paths: &[std::path::PathBuf]) -> Result<crate::drafts::StartedDrafts> {
+        crate::drafts::start_from_files(&self.signed_in()?.mirror, paths)
+    }
+
     pub fn edit_project(&self, id: Uuid, patch: ProjectPatch) -> Result<Project> {
         outbox::edit_project(&self.signed_in()?.mirror, id, patch)
     }

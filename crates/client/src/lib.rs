@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod client;
 pub mod diagnostics;
+pub mod drafts;
 pub mod engine;
 pub mod error;
 pub mod export;

@@ -204,6 +204,8 @@ pub fn create_project(mirror: &Mirror, account: &Account, mut new: NewProject) -
     }
     write_project(&tx, &project)?;
     enqueue(&tx, Kind::CreateProject, id, Some(serde_json::to_string(&new)?))?;
+    // The draft it was written in (same id) is done with, in the same transaction.
+    crate::drafts::remove_in(&tx, id)?;
     tx.commit()?;
     Ok(project)
 }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod audio;
+pub mod drafts;
 pub mod footage;
 pub mod generations;
 pub mod links;

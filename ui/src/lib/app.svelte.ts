@@ -11,6 +11,8 @@ export const app = $state<{
   sync: SyncStatusView | null;
   /** Bumped when the mirror changed: screens reload what they show. */
   revision: number;
+  /** Bumped when drafts were started or discarded outside the projects screen. */
+  drafts: number;
   signedOutReason: string | null;
   /** A message at the top of the window (a link's outcome), until dismissed. */
   notice: Notice | null;
@@ -18,7 +20,7 @@ export const app = $state<{
   joinCode: string | null;
   /** What the live region says last (a render or an upload that finished). */
   announcement: string;
-}>({ loaded: false, account: null, defaultServer: "", knownServers: null, sync: null, revision: 0, signedOutReason: null, notice: null, joinCode: null, announcement: "" });
+}>({ loaded: false, account: null, defaultServer: "", knownServers: null, sync: null, revision: 0, drafts: 0, signedOutReason: null, notice: null, joinCode: null, announcement: "" });
 
 /** The indicator's state: offline and error win over pending changes, which win over idle. */
 export function syncLabel(s: SyncStatusView | null): { state: string; text: string } {

@@ -106,6 +106,49 @@ async deleteProject(id: string) : Promise<Result<null, CommandError>> {
     else return { status: "error", error: e  as any };
 }
 },
+async saveDraft(draft: Draft) : Promise<Result<Draft, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("save_draft", { draft }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async drafts() : Promise<Result<Draft[], CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("drafts") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async draft(id: string) : Promise<Result<Draft, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("draft", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async discardDraft(id: string) : Promise<Result<boolean, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("discard_draft", { id }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Files dropped outside the editor: one draft per track, footage with the first.
+ */
+async startDrafts(paths: string[]) : Promise<Result<StartedDrafts, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("start_drafts", { paths }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async syncStatus() : Promise<Result<SyncStatusView, CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("sync_status") };
@@ -639,6 +682,27 @@ api_code: ErrorCode | null }
  * The diagnostics report, and whether it is on the clipboard.
  */
 export type Diagnostics = { report: string; copied: boolean }
+/**
+ * The new-project form as it was left. A setting the creator has not touched is `None`: the
+ * form shows its default.
+ */
+export type Draft = { id: string; name: string; prompt: string; description: string; 
+/**
+ * The track on this computer, when one was chosen.
+ */
+audio_path: string | null; resolution: Resolution | null; aspect: AspectRatio | null; style_preference: StylePreference | null; footage_visibility: number | null; effect_intensity: number | null; tempo_bpm: number | null; 
+/**
+ * Clips and pictures on this computer, added to the project once it is created.
+ */
+footage: string[]; 
+/**
+ * The live preview's seed, so the look previewed is the one generated.
+ */
+seed: string | null; 
+/**
+ * When it was last saved (RFC 3339); set by `save`.
+ */
+updated_at?: string }
 /**
  * A file dropped on a project, and what it is for.
  */
@@ -1260,6 +1324,19 @@ export type SignedUp =
  * The server sent a message to confirm the address first; sign in after opening its link.
  */
 { state: "confirm_email"; message: string }
+/**
+ * What dropping files outside the editor started.
+ */
+export type StartedDrafts = { 
+/**
+ * One per track, in the order dropped.
+ */
+drafts: Draft[]; 
+/**
+ * Clips and pictures dropped without any track: nothing was started for them (footage
+ * joins a project, and a project starts from a track).
+ */
+footage_without_track: string[] }
 /**
  * The visual language of a render. The documented list:
  * - `organic`: flowing, soft shapes and gradients that breathe with the energy (the default);

@@ -4,7 +4,7 @@ import * as history from "./history";
 
 export type Route =
   | { name: "projects" }
-  | { name: "new" }
+  | { name: "new"; draft?: string }
   | { name: "edit"; id: string }
   | { name: "project"; id: string; generation?: string }
   | { name: "activity" }
