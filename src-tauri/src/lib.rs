@@ -61,6 +61,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::drafts::draft,
             commands::drafts::discard_draft,
             commands::drafts::start_drafts,
+            commands::drafts::sample_draft,
             commands::projects::sync_status,
             commands::projects::sync_now,
             commands::audio::preview_audio,

@@ -137,7 +137,9 @@ impl AppState {
         let watch_task = tokio::spawn(async move {
             if let Err(e) = resonance_client::watcher::watch(session, mirror, notifier, listener).await {
                 tracing::info!(error = %e, "render watcher stopped");
-                let _ = SignedOut { reason: e.to_string() }.emit(&app_for_watch);
+                if e.needs_sign_in() {
+                    let _ = SignedOut { reason: e.to_string() }.emit(&app_for_watch);
+                }
             }
         });
         *lock(&self.background) = Some(Background { engine, tasks: vec![status_task, changes_task, watch_task] });

@@ -869,7 +869,7 @@ async fn closing_the_window_keeps_uploads_and_render_notifications_going() {
 /// written and survives the app being killed; creating its project removes it, and a draft can
 /// be discarded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn tracks_dropped_anywhere_start_drafts_that_survive_a_crash() {
+async fn a_sample_track_and_tracks_dropped_anywhere_start_drafts_that_survive_a_crash() {
     let keyring = Keyring::start();
     let backend = Backend::start().await;
     let email = "dee@e2e.resonance.local";
@@ -883,6 +883,18 @@ async fn tracks_dropped_anywhere_start_drafts_that_survive_a_crash() {
     wd.type_into(&wd.wait_for("#password", SHORT).await, PASSWORD).await;
     wd.click(&wd.wait_for("[data-submit]", SHORT).await).await;
     wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
+
+    // An empty list offers a sample track: a draft with the track (made here), a prompt and a
+    // look, playable at once; discarded, the list is empty again.
+    wd.click(&wd.wait_for("[data-try-sample]", SHORT).await).await;
+    wd.wait_for("[data-screen=new-project]", SHORT).await;
+    wd.wait_until("the sample's name", "return document.querySelector('#name').value === 'Neon Drive'", SHORT).await;
+    wd.wait_until("the sample's prompt", "return document.querySelector('#prompt').value.includes('Neon rain')", SHORT)
+        .await;
+    wd.wait_for("[data-play]", SHORT).await;
+    shot(&desktop, "29-sample-track").await;
+    wd.click(&wd.wait_for("[data-screen=new-project] [data-discard-draft]", SHORT).await).await;
+    wd.wait_for("[data-try-sample]", SHORT).await;
 
     // Two tracks dropped on the list: two drafts, named after their files, and said so.
     wd.wait_for("[data-drop-anywhere-ready]", SHORT).await;

@@ -228,28 +228,48 @@ fn bundle_debug_build() -> Result<()> {
     run(tauri_cli().args(["bundle", "--debug", "--bundles", "deb,rpm", "--ci"])).context("tauri bundle failed")
 }
 
-/// Signs the desktop in as the demo developer (through the CLI, which shares the app's data
-/// directory and keyring) and opens the app; returns the app's process.
+/// Signs in as the demo developer (through the CLI, which shares the app's data directory and
+/// keyring, so the app opens signed in) and, the first time, adds the sample projects with their
+/// renders queued (`resonance samples --generate`: tracks made by resonance-audio, CC0), so a
+/// newcomer sees videos, waveforms and a gallery at once. Failures are said, not fatal: the
+/// backend runs without them.
+fn sign_in_and_seed_samples() {
+    let server = format!("http://{DEV_LISTEN}");
+    let cli = target_dir().join("debug/resonance");
+    let login = || -> Result<bool> {
+        let mut login = Command::new(&cli)
+            .args(["--server", &server, "login", "developer@demo.resonance.local", "--password-stdin"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .context("cannot run resonance login")?;
+        if let Some(mut stdin) = login.stdin.take() {
+            use std::io::Write;
+            let _ = stdin.write_all(b"resonance-developer-demo\n");
+        }
+        Ok(login.wait()?.success())
+    };
+    match login() {
+        Ok(true) => {}
+        Ok(false) | Err(_) => {
+            eprintln!("xtask: could not sign in as the demo developer (is a keyring running?); sign in in the app");
+            return;
+        }
+    }
+    eprintln!("xtask: sample projects (rendered by the worker in the background)");
+    let seeded = Command::new(&cli).args(["samples", "--generate"]).stdout(std::process::Stdio::null()).status();
+    if !seeded.is_ok_and(|s| s.success()) {
+        eprintln!("xtask: the sample projects could not be added (see above); the app works without them");
+    }
+}
+
+/// Opens the app (signed in by `sign_in_and_seed_samples`); returns its process.
 fn open_desktop() -> Result<Option<std::process::Child>> {
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
         eprintln!("xtask: no display: not opening the desktop app (the backend keeps running)");
         return Ok(None);
     }
-    let server = format!("http://{DEV_LISTEN}");
-    let mut login = Command::new(target_dir().join("debug/resonance"))
-        .args(["--server", &server, "login", "developer@demo.resonance.local", "--password-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .context("cannot run resonance login")?;
-    if let Some(mut stdin) = login.stdin.take() {
-        use std::io::Write;
-        let _ = stdin.write_all(b"resonance-developer-demo\n");
-    }
-    if !login.wait()?.success() {
-        eprintln!("xtask: could not sign the desktop in (is a keyring running?); sign in in the app");
-    }
     let app = Command::new(target_dir().join("debug/resonance-desktop"))
-        .env("RESONANCE_SERVER", &server)
+        .env("RESONANCE_SERVER", format!("http://{DEV_LISTEN}"))
         .spawn()
         .context("cannot start the desktop app")?;
     Ok(Some(app))
@@ -312,6 +332,7 @@ fn dev() -> Result<()> {
         .spawn()
         .context("cannot start resonance-server")?;
     std::thread::sleep(std::time::Duration::from_millis(500));
+    sign_in_and_seed_samples();
     let mut desktop = open_desktop()?;
     loop {
         if let Some(status) = child.try_wait()? {
@@ -414,6 +435,10 @@ fn test(filter: &[String]) -> Result<()> {
     tests.env("RESONANCE_MOTO_SERVER", &python.moto);
     tests.env("RESONANCE_SCHEMATHESIS", &python.schemathesis);
     tests.env("RESONANCE_DESKTOP_BIN", target_dir().join("debug/resonance-desktop"));
+    if system::is_root() {
+        // The package test may install the .deb (and removes it again).
+        tests.env("RESONANCE_INSTALL_PACKAGES", "1");
+    }
     if let Some(driver) = tauri_driver() {
         tests.env("RESONANCE_TAURI_DRIVER", driver);
     }

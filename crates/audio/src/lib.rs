@@ -11,6 +11,7 @@ pub mod loudness;
 mod matroska;
 pub mod peaks;
 pub mod rhythm;
+pub mod samples;
 pub mod threaded;
 pub mod true_peak;
 pub mod wav;

@@ -102,6 +102,13 @@ enum Command {
     /// Creates, edits or deletes a project.
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Adds the sample projects (tracks made by Resonance itself, CC0, each with a prompt and a
+    /// look that suit it) and uploads their tracks; those already here by name are left as they
+    /// are. With --generate, starts a render of each sample project it added.
+    Samples {
+        #[arg(long)]
+        generate: bool,
+    },
     /// Starts a generation of a project (needs the server; counts against the month's quota).
     Generate {
         project: Uuid,
@@ -692,6 +699,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("The audio will upload once the project reaches the server (resonance sync).");
             }
         }
+        Command::Samples { generate } => {
+            // The names already in the organization, as the server has them now.
+            client.sync().await?;
+            for sample in resonance_client::samples::all() {
+                let title = sample.title();
+                if client.projects(Some(title))?.iter().any(|p| p.project.name == title) {
+                    eprintln!("“{title}” is already here.");
+                    continue;
+                }
+                let file = sample.track_file(&client.samples_dir())?;
+                let facts = client.probe_audio(&file)?;
+                let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let project =
+                    client.create_project(sample.new_project(Uuid::new_v4(), file_name, facts.duration_seconds))?;
+                let upload = client.record_upload(project.id, &file, &facts)?;
+                push_and_report(&client).await?;
+                send_upload(&client, upload.id).await?;
+                println!("{}", project.id);
+                if generate {
+                    let g = client.start_generation(project.id, &NewGeneration::default()).await?;
+                    eprintln!("“{title}”: generation #{} queued.", g.generation_number.unwrap_or(0));
+                }
+            }
+        }
         Command::Project(ProjectCommand::Edit { id, fields }) => {
             client.edit_project(id, fields.patch())?;
             push_and_report(&client).await?;
@@ -942,6 +973,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            if e.downcast_ref::<ClientError>().is_some_and(ClientError::needs_update) {
+                eprintln!("Update `resonance` the way you installed it (built from the repository: `cargo install --path crates/cli`), then run this again.");
+            }
             ExitCode::from(exit_code(&e))
         }
     }

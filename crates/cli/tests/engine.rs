@@ -176,7 +176,7 @@ async fn an_app_the_server_no_longer_serves_says_update_and_keeps_its_changes() 
     let mut status = engine.status();
     let stuck = wait_for(&mut status, "update required", |s| s.state == SyncState::UpdateRequired).await;
     let advice = stuck.last_error.unwrap_or_default();
-    assert!(advice.contains("needs 99.0.0 or newer") && advice.contains("install"), "{advice}");
+    assert!(advice.contains("needs 99.0.0 or newer"), "{advice}");
     assert_eq!((stuck.pending_changes, stuck.conflicts), (1, 0), "the edit waits, it is not a conflict");
     assert_eq!(mirror.project(id).unwrap().unwrap().name, "Kept for the new version");
 

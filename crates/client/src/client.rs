@@ -215,6 +215,19 @@ impl Client {
         crate::drafts::discard(&self.signed_in()?.mirror, id)
     }
 
+    /// Where the sample tracks are written (`<data dir>/samples`).
+    pub fn samples_dir(&self) -> std::path::PathBuf {
+        self.data.root().join("samples")
+    }
+
+    /// "Try a sample track": the first sample as a draft of a new project, its track written here.
+    pub fn sample_draft(&self) -> Result<crate::drafts::Draft> {
+        let mirror = &self.signed_in()?.mirror;
+        let [first, ..] = crate::samples::all();
+        let draft = first.draft(&self.samples_dir())?;
+        crate::drafts::save(mirror, draft)
+    }
+
     /// Files dropped outside the editor: one draft per track (see `drafts::start_from_files`).
     pub fn start_drafts(&self, paths: &[std::path::PathBuf]) -> Result<crate::drafts::StartedDrafts> {
         crate::drafts::start_from_files(&self.signed_in()?.mirror, paths)

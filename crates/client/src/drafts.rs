@@ -92,7 +92,18 @@ pub fn save(mirror: &Mirror, mut draft: Draft) -> Result<Draft> {
         return Ok(draft);
     }
     draft.updated_at = Utc::now().to_rfc3339();
-    mirror.lock().execute(
+    let conn = mirror.lock();
+    // A draft whose project exists is done with: a late save (a form left open on the old
+    // draft) must not bring it back under the project's id.
+    let created: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM projects WHERE id = ?1)", [draft.id.to_string()], |r| r.get(0))?;
+    if created {
+        return Err(ClientError::Invalid {
+            field: "draft".into(),
+            message: "This draft is already a project; open the project instead.".into(),
+        });
+    }
+    conn.execute(
         "INSERT INTO drafts (id, updated_at, body) VALUES (?1, ?2, ?3)
          ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, body = excluded.body",
         params![draft.id.to_string(), draft.updated_at, serde_json::to_string(&draft)?],
@@ -149,8 +160,9 @@ pub fn name_from_file(path: &Path) -> String {
 }
 
 /// Files dropped outside the editor: each track starts a draft (named after its file); clips and
-/// pictures dropped with tracks join the first track's draft. Nothing is decoded here: the editor
-/// reads the track when the draft is opened, and says there if it is not audio after all.
+/// pictures dropped with tracks join the first track's draft. Files are sorted by their extension
+/// (ffprobe only for an unknown one); the editor reads the track when the draft is opened, and
+/// says there if it is not audio after all.
 pub fn start_from_files(mirror: &Mirror, paths: &[PathBuf]) -> Result<StartedDrafts> {
     let mut tracks = Vec::new();
     let mut footage = Vec::new();
@@ -210,6 +222,21 @@ mod tests {
         assert!(matches!(get(&m, second.id), Err(ClientError::NotFound { .. })));
         assert!(discard(&m, first.id).unwrap());
         assert!(!discard(&m, first.id).unwrap());
+        assert!(list(&m).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_draft_whose_project_exists_is_not_saved_again() {
+        let (_dir, m) = mirror();
+        let mut d = Draft::new(Uuid::new_v4());
+        d.name = "Made".into();
+        m.lock()
+            .execute(
+                "INSERT INTO projects (id, organization_id, name, data) VALUES (?1, ?2, 'Made', '{}')",
+                params![d.id.to_string(), Uuid::new_v4().to_string()],
+            )
+            .unwrap();
+        assert!(matches!(save(&m, d), Err(ClientError::Invalid { .. })));
         assert!(list(&m).unwrap().is_empty());
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
+use resonance_api::version::Version;
 use tokio::sync::{watch, Notify};
 
 use crate::error::Result;
@@ -18,6 +19,19 @@ use crate::sync::{self, SyncState, SyncStatus};
 
 /// How often an offline engine asks the server whether it is back.
 const RECONNECT_PROBE: Duration = Duration::from_secs(5);
+/// How often an engine the server found too old asks whether it is served again.
+const UPDATE_PROBE: Duration = Duration::from_secs(300);
+
+/// Whether the server's health names a minimum app version this build meets.
+async fn serves_this_app(session: &Session) -> bool {
+    let Ok(resp) = session.http().send(Method::GET, "/v1/health", None, None, None).await else {
+        return false;
+    };
+    let Ok(health) = resp.json::<serde_json::Value>().await else { return false };
+    let minimum = health["min_client_version"].as_str().and_then(|v| v.parse::<Version>().ok());
+    let ours = env!("CARGO_PKG_VERSION").parse::<Version>().ok();
+    matches!((minimum, ours), (Some(min), Some(ours)) if ours >= min)
+}
 
 pub struct SyncEngine {
     tell: Arc<Notify>,
@@ -88,12 +102,22 @@ async fn run(
                 return; // nothing more to do until the user signs in again
             }
             if e.needs_update() {
-                // Nothing works until the app is updated; asking again (Sync now) tries anew, in
-                // case the server's operator lowered the minimum.
+                // Nothing works until the app is updated. Sync now tries anew, and so does the
+                // engine once the server's health names a minimum this app meets (its operator
+                // lowered it, or a rolling deploy reached an instance that serves it).
                 status.state = SyncState::UpdateRequired;
                 status.last_error = Some(e.to_string());
                 let _ = publish.send(status);
-                tell.notified().await;
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(UPDATE_PROBE) => {
+                            if serves_this_app(&session).await {
+                                break;
+                            }
+                        }
+                        _ = tell.notified() => break,
+                    }
+                }
                 continue;
             }
         }

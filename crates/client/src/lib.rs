@@ -19,6 +19,7 @@ pub mod media;
 pub mod mirror;
 pub mod outbox;
 pub mod preview;
+pub mod samples;
 pub mod session;
 pub mod sync;
 pub mod uploads;

@@ -156,7 +156,14 @@ pub async fn watch(
     let mut last: Option<i64> = None;
     loop {
         match follow(&session, &mirror, notifier.as_ref(), listener.as_ref(), &mut last).await {
-            Err(e) if e.needs_sign_in() || e.needs_update() => return Err(e),
+            Err(e) if e.needs_sign_in() => return Err(e),
+            Err(e) if e.needs_update() => {
+                // The server serves only newer apps (the sync status says so): ask again rarely,
+                // in case it serves this one again.
+                tracing::debug!(error = %e, "events refused to an outdated app");
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                continue;
+            }
             Err(e) => tracing::debug!(error = %e, "events interrupted; catching up when the server answers"),
             Ok(()) => {}
         }

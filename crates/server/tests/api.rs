@@ -406,6 +406,12 @@ async fn an_app_older_than_the_server_serves_is_told_to_update_and_how() {
         let (status, body) = ask(agent, Method::GET, "/v1/me", None).await;
         assert_eq!(status, StatusCode::OK, "{agent} → {body}");
     }
+
+    // Signing out still works: an old app on a shared computer can end its session.
+    let (status, body) = ask("resonance-client/0.8.9", Method::POST, "/v1/auth/logout", Some(json!({}))).await;
+    assert!(status.is_success(), "{status} {body}");
+    let (status, _) = ask("curl/8.1.2", Method::GET, "/v1/me", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended on the server");
 }
 
 /// A migration that fails must not leave its advisory lock on a pooled connection: the next

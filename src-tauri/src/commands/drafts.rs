@@ -40,3 +40,13 @@ pub async fn start_drafts(state: State<'_>, paths: Vec<String>) -> CmdResult<Sta
     // Files of unknown kind are probed with ffprobe: off the async threads.
     tokio::task::block_in_place(|| client.start_drafts(&paths)).map_err(CommandError::from)
 }
+
+/// "Try a sample track": a draft of a new project from a track made by Resonance itself (CC0),
+/// with a prompt and a look that suit it.
+#[tauri::command]
+#[specta::specta]
+pub async fn sample_draft(state: State<'_>) -> CmdResult<Draft> {
+    let client = state.client.read().await;
+    // The track is synthesised and written the first time: off the async threads.
+    tokio::task::block_in_place(|| client.sample_draft()).map_err(CommandError::from)
+}

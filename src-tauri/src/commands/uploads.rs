@@ -197,6 +197,14 @@ async fn drive(
             Err(e) if e.is_transient() => {
                 emit(&app, &upload, upload.offset, "waiting", Some(e.to_string()));
             }
+            Err(e) if e.needs_update() => {
+                // Kept, as offline: the server takes it from an updated app (or once it serves
+                // this one again); asked rarely meanwhile.
+                emit(&app, &upload, upload.offset, "waiting", Some(e.to_string()));
+                drop(client);
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                continue;
+            }
             Err(e) => {
                 emit(&app, &upload, upload.offset, "failed", Some(e.to_string()));
                 break;

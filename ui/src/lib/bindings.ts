@@ -149,6 +149,18 @@ async startDrafts(paths: string[]) : Promise<Result<StartedDrafts, CommandError>
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * "Try a sample track": a draft of a new project from a track made by Resonance itself (CC0),
+ * with a prompt and a look that suit it.
+ */
+async sampleDraft() : Promise<Result<Draft, CommandError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("sample_draft") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async syncStatus() : Promise<Result<SyncStatusView, CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("sync_status") };

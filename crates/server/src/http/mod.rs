@@ -170,10 +170,14 @@ pub(crate) fn public_base(app: &AppState, headers: &axum::http::HeaderMap) -> St
     }
 }
 
+/// What an app of any version may still call: health (where it reads the minimum) and sign-out
+/// (an outdated app on a shared computer must still be able to end its session on the server).
+const SERVED_TO_ANY_APP: [&str; 2] = ["/v1/health", "/v1/auth/logout"];
+
 /// Answers `426 client_outdated` to a Resonance app older than the server serves, before any
 /// handler runs, so an old app learns it must be updated at its first request instead of failing
-/// later on a changed contract. `GET /v1/health` still answers it (that is where an app reads the
-/// minimum), and callers that are not a Resonance app (browsers on a share page, curl) pass.
+/// later on a changed contract. `SERVED_TO_ANY_APP` still answers it, and callers that are not a
+/// Resonance app (browsers on a share page, curl) pass.
 async fn refuse_outdated_clients(
     State(app): State<AppState>,
     req: axum::extract::Request,
@@ -185,8 +189,8 @@ async fn refuse_outdated_clients(
         .and_then(|ua| ua.to_str().ok())
         .and_then(resonance_api::version::client_version);
     match version {
-        Some(current) if current < app.clients.minimum && req.uri().path() != "/v1/health" => {
-            tracing::info!(%current, minimum = %app.clients.minimum, "refused an outdated app");
+        Some(current) if current < app.clients.minimum && !SERVED_TO_ANY_APP.contains(&req.uri().path()) => {
+            tracing::debug!(%current, minimum = %app.clients.minimum, "refused an outdated app");
             error_response(ErrorDetail {
                 code: ErrorCode::ClientOutdated,
                 message: resonance_api::version::update_advice(
