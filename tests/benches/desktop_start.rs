@@ -1,6 +1,7 @@
 //! `cargo xtask bench` (desktop): the app's start with 10,000 projects in its mirror, from launch
 //! to an interactive project list (the UI reports its first drawn list), and the app's memory
-//! after start, webview processes included. Targets: under 1.5 s and under 250 MB.
+//! after start, webview processes included. Targets: cold start under 1.5 s, warm under 0.5 s
+//! (median); PSS at most 250 MB and summed RSS at most WebKitGTK's own floor + 64 MB.
 //! The app runs in a real window (Xvfb) with a real Secret Service; the first launch after the
 //! page cache is dropped (as root) is the cold start; the others are warm starts. For scale, it
 //! also measures WebKitGTK alone: a bare window with one static page (`webkit_floor`).
@@ -152,29 +153,43 @@ async fn bench(keyring: &Keyring) {
     let (rss, pss, processes) = memory;
     match cold {
         Some(c) => println!(
-            "desktop bench: start to an interactive list of {PROJECTS} projects: cold (page cache dropped) {c:.2} s ({:.2}x the 1.5 s target), warm median {median:.2} s ({:.2}x), warm max {:.2} s",
+            "desktop bench: start to an interactive list of {PROJECTS} projects: cold (page cache dropped) {c:.2} s ({:.2}x the 1.5 s target), warm median {median:.2} s ({:.2}x the 0.5 s target), warm max {:.2} s",
             c / 1.5,
-            median / 1.5,
+            median / 0.5,
             starts[starts.len() - 1]
         ),
         None => println!(
-            "desktop bench: start to an interactive list of {PROJECTS} projects: median {median:.2} s ({:.2}x the 1.5 s target), max {:.2} s (not root: no cold start measured)",
-            median / 1.5,
+            "desktop bench: start to an interactive list of {PROJECTS} projects: warm median {median:.2} s ({:.2}x the 0.5 s target), max {:.2} s (not root: no cold start measured)",
+            median / 0.5,
             starts[starts.len() - 1]
         ),
     }
-    println!(
-        "desktop bench: memory after start, {processes} processes (app + webview): RSS {rss:.0} MB ({:.2}x the 250 MB target), PSS {pss:.0} MB",
-        rss / 250.0
-    );
-    // What WebKitGTK alone takes here, with nothing of ours: the floor under the figure above.
+    // What WebKitGTK alone takes here, with nothing of ours: the floor under the app's figures.
+    let mut floor_rss = None;
     for (setting, compositing_off) in
         [("compositing off, as the app runs without a GPU", true), ("WebKit's defaults", false)]
     {
         let (rss, pss, processes) = floor(keyring, &display, compositing_off).await;
         println!(
-            "desktop bench: WebKitGTK alone (a bare window, one static page; {setting}), {processes} processes: RSS {rss:.0} MB ({:.2}x the 250 MB target), PSS {pss:.0} MB",
-            rss / 250.0
+            "desktop bench: WebKitGTK alone (a bare window, one static page; {setting}), {processes} processes: RSS {rss:.0} MB, PSS {pss:.0} MB"
+        );
+        if compositing_off {
+            floor_rss = Some(rss);
+        }
+    }
+    // The targets (issue 19): PSS ≤ 250 MB, and summed RSS ≤ the floor (as the app runs) + 64 MB.
+    println!(
+        "desktop bench: memory after start with 10,000 projects, tray, menus and background work, {processes} processes (app + webview): PSS {pss:.0} MB ({:.2}x the 250 MB target, {:.0} MB to spare)",
+        pss / 250.0,
+        250.0 - pss
+    );
+    if let Some(floor) = floor_rss {
+        let limit = floor + 64.0;
+        println!(
+            "desktop bench: summed RSS {rss:.0} MB against WebKitGTK's floor {floor:.0} MB + 64 MB = {limit:.0} MB ({:.2}x the target, {:.0} MB to spare; ours above the floor: {:.0} MB)",
+            rss / limit,
+            limit - rss,
+            rss - floor
         );
     }
 }

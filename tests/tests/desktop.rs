@@ -945,3 +945,49 @@ async fn a_sample_track_and_tracks_dropped_anywhere_start_drafts_that_survive_a_
     wd.wait_until("no draft is left", "return document.querySelector('[data-drafts]') === null", SHORT).await;
     wd.close().await;
 }
+
+/// The server is upgraded past this app while it runs: the app says "Update Resonance" with the
+/// server's advice in a banner, stays signed in with its projects readable (the event stream's
+/// refusal does not sign it out), and carries on once the server serves it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_the_server_no_longer_serves_says_update_and_stays_usable() {
+    let keyring = Keyring::start();
+    let mut backend = Backend::start().await;
+    let email = "uma@e2e.resonance.local";
+    let (token, _) = backend.signup(email, "Uma Update").await;
+    let new = json!({"name": "Kept readable", "prompt": "p", "audio_path": "a.mp3"});
+    let (status, _) = backend.call(reqwest::Method::POST, "/v1/projects", Some(&token), Some(new)).await;
+    assert_eq!(status, 201);
+    let desktop = Desktop::start(&keyring, &backend.base);
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    wd.type_into(&wd.wait_for("#email", SHORT).await, email).await;
+    wd.type_into(&wd.wait_for("#password", SHORT).await, PASSWORD).await;
+    wd.click(&wd.wait_for("[data-submit]", SHORT).await).await;
+    wd.wait_for("[data-project='Kept readable']", SHORT).await;
+
+    backend.stop().await;
+    backend.tune(|s| {
+        s.clients.minimum = "99.0.0".parse().unwrap();
+        s.clients.download_url = Some("https://resonance.example/download".into());
+    });
+    backend.restart().await;
+    wd.click(&wd.wait_for("[data-sync-state]", SHORT).await).await;
+    let banner = wd.wait_for("[data-update-required]", SHORT).await;
+    let said = wd.text(&banner).await;
+    assert!(said.contains("needs 99.0.0 or newer") && said.contains("https://resonance.example/download"), "{said}");
+    let indicator = wd.wait_for("[data-sync-state=error]", SHORT).await;
+    assert!(wd.text(&indicator).await.contains("Update needed"));
+    // The event stream is refused too: the app must not take that for a sign-out.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(wd.find("[data-screen=sign-in]").await.is_none(), "still signed in");
+    wd.wait_for("[data-project='Kept readable']", SHORT).await;
+    shot(&desktop, "40-update-required").await;
+
+    backend.stop().await;
+    backend.tune(|s| s.clients.minimum = "0.1.0".parse().unwrap());
+    backend.restart().await;
+    wd.click(&wd.wait_for("[data-sync-state]", SHORT).await).await;
+    wd.wait_until("the banner goes", "return document.querySelector('[data-update-required]') === null", SHORT).await;
+    wd.wait_for("[data-sync-state=idle]", SHORT).await;
+    wd.close().await;
+}
