@@ -74,6 +74,14 @@ async fn wait_for_url(desktop: &Desktop, prefix: &str) -> Vec<String> {
     panic!("the browser was never asked to open {prefix}…: {:?}", desktop.opened_urls());
 }
 
+/// Signs in on the sign-in screen with the test password; returns once the project list is shown.
+async fn sign_in(wd: &WebDriver, email: &str) {
+    wd.type_into(&wd.wait_for("#email", SHORT).await, email).await;
+    wd.type_into(&wd.wait_for("#password", SHORT).await, PASSWORD).await;
+    wd.click(&wd.wait_for("[data-submit]", SHORT).await).await;
+    wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
+}
+
 async fn shot(desktop: &Desktop, name: &str) {
     // Let transitions and pending redraws settle before the picture.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -801,10 +809,7 @@ async fn closing_the_window_keeps_uploads_and_render_notifications_going() {
     let track = beat_mp3(keyring.dir.path());
     let desktop = Desktop::start(&keyring, &backend.base);
     let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
-    wd.type_into(&wd.wait_for("#email", SHORT).await, email).await;
-    wd.type_into(&wd.wait_for("#password", SHORT).await, PASSWORD).await;
-    wd.click(&wd.wait_for("[data-submit]", SHORT).await).await;
-    wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
+    sign_in(&wd, email).await;
 
     // The server goes away; a project is made here and its upload waits for the server.
     backend.stop().await;
@@ -879,10 +884,7 @@ async fn a_sample_track_and_tracks_dropped_anywhere_start_drafts_that_survive_a_
     std::fs::copy(&track, &second).unwrap();
     let desktop = Desktop::start(&keyring, &backend.base);
     let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
-    wd.type_into(&wd.wait_for("#email", SHORT).await, email).await;
-    wd.type_into(&wd.wait_for("#password", SHORT).await, PASSWORD).await;
-    wd.click(&wd.wait_for("[data-submit]", SHORT).await).await;
-    wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
+    sign_in(&wd, email).await;
 
     // An empty list offers a sample track: a draft with the track (made here), a prompt and a
     // look, playable at once; discarded, the list is empty again.
@@ -960,9 +962,7 @@ async fn an_app_the_server_no_longer_serves_says_update_and_stays_usable() {
     assert_eq!(status, 201);
     let desktop = Desktop::start(&keyring, &backend.base);
     let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
-    wd.type_into(&wd.wait_for("#email", SHORT).await, email).await;
-    wd.type_into(&wd.wait_for("#password", SHORT).await, PASSWORD).await;
-    wd.click(&wd.wait_for("[data-submit]", SHORT).await).await;
+    sign_in(&wd, email).await;
     wd.wait_for("[data-project='Kept readable']", SHORT).await;
 
     backend.stop().await;

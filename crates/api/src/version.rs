@@ -7,6 +7,31 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// `GET /v1/health`: whether the server and its database answer, its version, and which apps it
+/// serves.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok`, or `degraded` when the database does not answer.
+    pub status: String,
+    pub database: String,
+    pub version: String,
+    /// The oldest Resonance app this server serves; an older one is answered `426
+    /// client_outdated` and should ask its user to update.
+    #[cfg_attr(feature = "openapi", schema(example = "0.1.0"))]
+    pub min_client_version: String,
+    /// Where creators download the app, when the operator said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_download_url: Option<String>,
+}
+
+impl Health {
+    /// Whether an app of `version` is served (a minimum that cannot be read serves nobody).
+    pub fn serves(&self, version: Version) -> bool {
+        self.min_client_version.parse::<Version>().is_ok_and(|minimum| version >= minimum)
+    }
+}
+
 /// What every Resonance client's `User-Agent` starts with, before its version.
 pub const CLIENT_AGENT: &str = "resonance-client/";
 
@@ -129,6 +154,21 @@ mod tests {
         let without = update_advice(v("0.1.0"), v("0.2.0"), None);
         assert!(without.contains("whoever runs this server") && !without.contains("http"), "{without}");
         assert!(!text.contains("sudo"), "the server names no command to run: {text}");
+    }
+
+    #[test]
+    fn health_says_which_apps_it_serves() {
+        let health = |min: &str| Health {
+            status: "ok".into(),
+            database: "ok".into(),
+            version: "0.2.0".into(),
+            min_client_version: min.into(),
+            client_download_url: None,
+        };
+        assert!(health("0.2.0").serves(v("0.2.0")));
+        assert!(health("0.2.0").serves(v("0.10.0")));
+        assert!(!health("0.2.0").serves(v("0.1.9")));
+        assert!(!health("soon").serves(v("9.9.9")), "an unreadable minimum serves nobody");
     }
 
     #[test]

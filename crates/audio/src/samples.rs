@@ -144,8 +144,7 @@ impl Sample {
                         add(&mut mix, at, 0.5, |t| kick_drum(t) * if self.groove == Groove::Soft { 0.6 } else { 0.9 });
                     }
                     let hat = match self.groove {
-                        Groove::Drive => step % 2 == 0,
-                        Groove::Soft => step % 2 == 0,
+                        Groove::Drive | Groove::Soft => step % 2 == 0,
                         Groove::House => step % 4 == 2,
                     };
                     if hat {

@@ -136,13 +136,8 @@ pub async fn report(client: &Client, env: &Environment) -> String {
             let a = session.account();
             let _ = writeln!(r, "Account: {} ({}) in {} as {}", a.email, a.user_id, a.organization_name, a.role);
             let server = match session.http().send(Method::GET, "/v1/health", None, None, None).await {
-                Ok(resp) => match resp.json::<serde_json::Value>().await {
-                    Ok(h) => format!(
-                        "version {}, {}, serves apps from {}",
-                        h["version"].as_str().unwrap_or("unknown"),
-                        h["status"].as_str().unwrap_or("unknown"),
-                        h["min_client_version"].as_str().unwrap_or("any version")
-                    ),
+                Ok(resp) => match resp.json::<resonance_api::version::Health>().await {
+                    Ok(h) => format!("version {}, {}, serves apps from {}", h.version, h.status, h.min_client_version),
                     Err(e) => format!("answered something unreadable ({e})"),
                 },
                 Err(e) => format!("not reachable now: {e}"),

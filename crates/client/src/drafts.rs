@@ -38,7 +38,8 @@ pub struct Draft {
     pub footage: Vec<String>,
     /// The live preview's seed, so the look previewed is the one generated.
     pub seed: Option<String>,
-    /// When it was last saved (RFC 3339); set by `save`.
+    /// When it was last saved (RFC 3339); set by `save`, and empty when `save` kept nothing (a
+    /// blank form).
     #[serde(default)]
     pub updated_at: String,
 }
@@ -85,7 +86,8 @@ pub struct StartedDrafts {
     pub footage_without_track: Vec<String>,
 }
 
-/// Keeps `draft` as it is now (a blank one is removed instead: there is nothing to keep).
+/// Keeps `draft` as it is now, and returns it as kept. A blank one is removed instead (there is
+/// nothing to keep) and comes back with an empty `updated_at`.
 pub fn save(mirror: &Mirror, mut draft: Draft) -> Result<Draft> {
     if draft.is_blank() {
         discard(mirror, draft.id)?;
@@ -216,9 +218,9 @@ mod tests {
         assert_eq!(listed.iter().map(|d| d.id).collect::<Vec<_>>(), vec![second.id, first.id]);
         assert_eq!(get(&m, first.id).unwrap(), saved, "read back as saved, every field");
 
-        // Emptied again: removed, not kept blank.
+        // Emptied again: removed, not kept blank, and said so by an empty `updated_at`.
         second.name = "  ".into();
-        save(&m, second.clone()).unwrap();
+        assert_eq!(save(&m, second.clone()).unwrap().updated_at, "");
         assert!(matches!(get(&m, second.id), Err(ClientError::NotFound { .. })));
         assert!(discard(&m, first.id).unwrap());
         assert!(!discard(&m, first.id).unwrap());

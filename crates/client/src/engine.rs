@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
-use resonance_api::version::Version;
+use resonance_api::version::{Health, Version};
 use tokio::sync::{watch, Notify};
 
 use crate::error::Result;
@@ -27,10 +27,11 @@ async fn serves_this_app(session: &Session) -> bool {
     let Ok(resp) = session.http().send(Method::GET, "/v1/health", None, None, None).await else {
         return false;
     };
-    let Ok(health) = resp.json::<serde_json::Value>().await else { return false };
-    let minimum = health["min_client_version"].as_str().and_then(|v| v.parse::<Version>().ok());
-    let ours = env!("CARGO_PKG_VERSION").parse::<Version>().ok();
-    matches!((minimum, ours), (Some(min), Some(ours)) if ours >= min)
+    let ours = env!("CARGO_PKG_VERSION").parse::<Version>();
+    match (resp.json::<Health>().await, ours) {
+        (Ok(health), Ok(ours)) => health.serves(ours),
+        _ => false,
+    }
 }
 
 pub struct SyncEngine {

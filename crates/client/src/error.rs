@@ -96,6 +96,12 @@ impl ClientError {
     pub fn needs_update(&self) -> bool {
         matches!(self, Self::UpdateRequired { .. })
     }
+
+    /// Nothing can be sent until the user acts (signs in again, updates the app): work stops
+    /// and is kept as it is, never marked refused or failed.
+    pub fn waits_for_user(&self) -> bool {
+        self.needs_sign_in() || self.needs_update()
+    }
 }
 
 impl From<resonance_api::error::FieldError> for ClientError {

@@ -428,7 +428,7 @@ pub async fn drain(session: &Session, mirror: &Mirror, now_regardless: bool) -> 
                 tx.commit()?;
                 report.sent += 1;
             }
-            Err(e) if e.needs_sign_in() || e.needs_update() => return Err(e),
+            Err(e) if e.waits_for_user() => return Err(e),
             Err(e @ ClientError::Refused { .. }) if !e.is_transient() => {
                 // The server's version wins; the local one stays in the entry until resolved.
                 let server: Option<Project> = match session.get(&format!("/v1/projects/{}", entry.project_id)).await {

@@ -399,7 +399,7 @@ pub fn status(mirror: &Mirror) -> Result<SyncStatus> {
         .flatten();
     let state = match (kind.as_deref(), outbox_kind.as_deref()) {
         (Some("offline"), _) | (None, Some("offline")) => SyncState::Offline,
-        (Some("update_required"), _) | (None, Some("update_required")) => SyncState::UpdateRequired,
+        (Some("update_required"), _) => SyncState::UpdateRequired,
         (Some(_), _) => SyncState::Error,
         _ => SyncState::Idle,
     };

@@ -343,7 +343,7 @@ pub async fn run(
         Ok(Outcome::Done) => save(mirror, id, up.size, up.upload_url.as_deref(), "done", None)?,
         Ok(Outcome::Paused) => save(mirror, id, up.offset, up.upload_url.as_deref(), "paused", None)?,
         Ok(Outcome::Waiting) => {}
-        Err(e) if e.is_transient() || e.needs_sign_in() || e.needs_update() => {
+        Err(e) if e.is_transient() || e.waits_for_user() => {
             save(mirror, id, up.offset, up.upload_url.as_deref(), "pending", Some(&e.to_string()))?;
         }
         Err(e) => save(mirror, id, up.offset, up.upload_url.as_deref(), "failed", Some(&e.to_string()))?,

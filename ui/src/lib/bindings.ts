@@ -712,7 +712,8 @@ footage: string[];
  */
 seed: string | null; 
 /**
- * When it was last saved (RFC 3339); set by `save`.
+ * When it was last saved (RFC 3339); set by `save`, and empty when `save` kept nothing (a
+ * blank form).
  */
 updated_at?: string }
 /**

@@ -5,8 +5,8 @@ use axum::http::header::{HeaderName, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use resonance_api::sync::{SyncPage, SyncQuery, CURSOR_HEADER, DEFAULT_PAGE_LIMIT, HAS_MORE_HEADER, MAX_PAGE_LIMIT};
+use resonance_api::version::Health;
 use resonance_api::ErrorBody;
-use serde::Serialize;
 
 use super::extract::{Authenticated, Query};
 use super::AppState;
@@ -59,29 +59,14 @@ pub async fn pull(
         .into_response())
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Health {
-    /// `ok`, or `degraded` when the database does not answer.
-    pub status: &'static str,
-    pub database: &'static str,
-    pub version: &'static str,
-    /// The oldest Resonance app this server serves; an older one is answered `426
-    /// client_outdated` and should ask its user to update.
-    #[schema(example = "0.1.0")]
-    pub min_client_version: String,
-    /// Where creators download the app, when the operator said.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_download_url: Option<String>,
-}
-
 #[utoipa::path(get, path = "/v1/health", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(app): State<AppState>) -> (axum::http::StatusCode, Json<Health>) {
     let ok = sqlx::query("SELECT 1").execute(app.db.pool()).await.is_ok();
-    let health = |status, database| Health {
-        status,
-        database,
-        version: env!("CARGO_PKG_VERSION"),
+    let health = |status: &str, database: &str| Health {
+        status: status.to_owned(),
+        database: database.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
         min_client_version: app.clients.minimum.to_string(),
         client_download_url: app.clients.download_url.clone(),
     };
