@@ -9,6 +9,7 @@ pub mod media_server;
 pub mod menu;
 pub mod notifier;
 pub mod settings;
+pub mod startup;
 pub mod state;
 pub mod tray;
 
@@ -186,7 +187,12 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         // The menus exist before the window, so it is laid out with its menu bar from the start.
-        .menu(menu::build)
+        .menu(|app| {
+            startup::mark("runtime");
+            let built = menu::build(app);
+            startup::mark("menus");
+            built
+        })
         .on_menu_event(|app, event| menu::chosen(app, event.id().as_ref()))
         .invoke_handler(builder.invoke_handler())
         .on_window_event(|window, event| match event {
@@ -218,10 +224,12 @@ pub fn run() {
             _ => {}
         })
         .setup(move |app| {
+            startup::mark("setup");
             builder.mount_events(app);
-            let data = resonance_client::DataDir::resolve(std::env::var_os("RESONANCE_DATA_DIR").map(Into::into))?;
             let media = tauri::async_runtime::block_on(media_server::MediaServer::start())?;
-            let state = Arc::new(AppState::open(data, media)?);
+            let opened = state::open_client(std::env::var_os("RESONANCE_DATA_DIR").map(Into::into))?;
+            let state = Arc::new(AppState::new(opened, media));
+            startup::mark("mirror opened");
             app.manage(state.clone());
             {
                 use tauri_plugin_deep_link::DeepLinkExt;
@@ -241,8 +249,10 @@ pub fn run() {
                 // No tray: the window is the only way back, so closing it quits.
                 Err(e) => tracing::warn!(error = %e, "no tray icon; closing the window will quit"),
             }
+            startup::mark("tray");
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { state.start_background(&handle).await });
+            startup::mark("setup done");
             Ok(())
         })
         .build(tauri::generate_context!());

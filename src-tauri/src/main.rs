@@ -2,6 +2,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    resonance_desktop::startup::mark("main");
     #[cfg(target_os = "linux")]
     software_rendering_without_compositing();
     resonance_desktop::run();

@@ -111,9 +111,11 @@ async fn bench(keyring: &Keyring) {
     let mut starts = Vec::new();
     let mut memory = (0.0, 0.0, 0);
     let mut cold = None;
+    let mut warm_steps = Vec::new();
     for run in 0..RUNS {
         let dropped = run == 0 && drop_caches();
         let ready = keyring.dir.path().join(format!("ready-{run}"));
+        let spawned_ms = epoch_ms();
         let launched = Instant::now();
         let mut child = std::process::Command::new(&app)
             .envs(keyring.env())
@@ -131,10 +133,13 @@ async fn bench(keyring: &Keyring) {
             std::thread::sleep(Duration::from_millis(5));
         }
         let took = launched.elapsed().as_secs_f64();
+        let steps = steps_of(&ready, spawned_ms);
         if dropped {
             cold = Some(took);
+            println!("desktop bench: the cold start's steps: {}", describe(&steps));
         } else {
             starts.push(took);
+            warm_steps.push(steps);
         }
         if run == RUNS - 1 {
             // Memory once the start is over and the first sync has run.
@@ -150,6 +155,10 @@ async fn bench(keyring: &Keyring) {
     println!("desktop bench: warm starts in launch order: {} s", in_order.join(", "));
     starts.sort_by(f64::total_cmp);
     let median = starts[starts.len() / 2];
+    println!(
+        "desktop bench: where a warm start's time goes (median of each step): {}",
+        describe(&median_steps(&warm_steps))
+    );
     let (rss, pss, processes) = memory;
     match cold {
         Some(c) => println!(
@@ -169,9 +178,9 @@ async fn bench(keyring: &Keyring) {
     for (setting, compositing_off) in
         [("compositing off, as the app runs without a GPU", true), ("WebKit's defaults", false)]
     {
-        let (rss, pss, processes) = floor(keyring, &display, compositing_off).await;
+        let ((rss, pss, processes), loaded) = floor(keyring, &display, compositing_off).await;
         println!(
-            "desktop bench: WebKitGTK alone (a bare window, one static page; {setting}), {processes} processes: RSS {rss:.0} MB, PSS {pss:.0} MB"
+            "desktop bench: WebKitGTK alone (a bare window, one static page; {setting}), {processes} processes: RSS {rss:.0} MB, PSS {pss:.0} MB; page loaded {loaded:.0} ms after launch"
         );
         if compositing_off {
             floor_rss = Some(rss);
@@ -194,14 +203,53 @@ async fn bench(keyring: &Keyring) {
     }
 }
 
-/// The memory of `webkit_floor` (a bare WebKitGTK window) once its page has loaded.
-async fn floor(keyring: &Keyring, display: &Display, compositing_off: bool) -> (f64, f64, usize) {
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
+}
+
+/// The app's start timeline (`RESONANCE_READY_FILE`: its steps in epoch milliseconds) as each
+/// step's milliseconds after the one before, from the launch.
+fn steps_of(ready: &std::path::Path, spawned_ms: f64) -> Vec<(String, f64)> {
+    let marks: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(ready).unwrap()).unwrap();
+    let mut before = spawned_ms;
+    let mut steps = Vec::new();
+    for mark in marks {
+        let at = mark["at_ms"].as_f64().unwrap();
+        steps.push((mark["step"].as_str().unwrap().to_owned(), at - before));
+        before = at;
+    }
+    steps
+}
+
+/// Each step's median over the runs (runs with the same steps in the same order).
+fn median_steps(runs: &[Vec<(String, f64)>]) -> Vec<(String, f64)> {
+    let Some(first) = runs.first() else { return Vec::new() };
+    first
+        .iter()
+        .enumerate()
+        .map(|(i, (step, _))| {
+            let mut took: Vec<f64> =
+                runs.iter().filter_map(|r| r.get(i).filter(|(s, _)| s == step).map(|(_, t)| *t)).collect();
+            took.sort_by(f64::total_cmp);
+            (step.clone(), took.get(took.len() / 2).copied().unwrap_or(f64::NAN))
+        })
+        .collect()
+}
+
+fn describe(steps: &[(String, f64)]) -> String {
+    steps.iter().map(|(step, ms)| format!("{step} +{ms:.0} ms")).collect::<Vec<_>>().join(", ")
+}
+
+/// The memory of `webkit_floor` (a bare WebKitGTK window) once its page has loaded, and how long
+/// after its launch the page had loaded (ms).
+async fn floor(keyring: &Keyring, display: &Display, compositing_off: bool) -> ((f64, f64, usize), f64) {
     let ready = keyring.dir.path().join(format!("floor-ready-{compositing_off}"));
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_webkit_floor"));
     command.arg(&ready).envs(keyring.env()).env("DISPLAY", &display.name).env_remove("WEBKIT_DISABLE_COMPOSITING_MODE");
     if compositing_off {
         command.env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
     }
+    let spawned_ms = epoch_ms();
     let mut child = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     let launched = Instant::now();
     while !ready.exists() {
@@ -212,8 +260,9 @@ async fn floor(keyring: &Keyring, display: &Display, compositing_off: bool) -> (
     // As long as the app is given after its start.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let memory = tree_memory(child.id());
+    let loaded_ms: f64 = std::fs::read_to_string(&ready).unwrap().parse().unwrap();
     let _ = child.kill();
     let _ = child.wait();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    memory
+    (memory, loaded_ms - spawned_ms)
 }

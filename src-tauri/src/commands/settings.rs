@@ -41,13 +41,21 @@ pub async fn clear_media_cache(state: State<'_>) -> CmdResult<()> {
     Ok(state.client.read().await.clear_media_cache()?)
 }
 
-/// The UI has drawn its first screen (for the start-up measurement in `cargo xtask bench`).
+/// The UI has drawn its first list, with the steps of its own start: the whole start is logged,
+/// and written as JSON to `RESONANCE_READY_FILE` for `cargo xtask bench`.
 #[tauri::command]
 #[specta::specta]
-pub async fn ui_ready() -> CmdResult<()> {
+pub async fn ui_ready(marks: Vec<crate::startup::StartMark>) -> CmdResult<()> {
+    let timeline = crate::startup::timeline(marks);
+    tracing::info!("started in {}", crate::startup::describe(&timeline));
     if let Some(path) = std::env::var_os("RESONANCE_READY_FILE") {
-        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        std::fs::write(path, at.to_string()).map_err(|e| CommandError::local(e.to_string()))?;
+        let json = serde_json::to_vec(&timeline).map_err(|e| CommandError::local(e.to_string()))?;
+        // Whole or not at all: the bench reads it as soon as it exists.
+        let path = std::path::PathBuf::from(path);
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, json)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|e| CommandError::local(e.to_string()))?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! WebKitGTK's own memory floor, for `cargo xtask bench`: a bare WebKitGTK window (no Tauri,
-//! no app) showing one static page, the least any WebKitGTK app can use. Creates the file named
-//! by its argument once the page has loaded and painted; runs until killed.
+//! WebKitGTK's own memory and start floor, for `cargo xtask bench`: a bare WebKitGTK window (no
+//! Tauri, no app) showing one static page, the least any WebKitGTK app can use. Writes the time
+//! its page finished loading (epoch milliseconds) to the file named by its argument a second
+//! later, once it has painted; runs until killed.
 
 use gtk::prelude::*;
 use webkit2gtk::{LoadEvent, WebViewExt};
@@ -21,9 +22,13 @@ fn main() {
     view.connect_load_changed(move |_, event| {
         if event == LoadEvent::Finished {
             let ready = ready.clone();
+            let loaded = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .unwrap_or(0.0);
             // One more second for the first paint, as the app's figure is taken after its start.
             gtk::glib::timeout_add_seconds_local_once(1, move || {
-                if let Err(e) = std::fs::write(&ready, b"") {
+                if let Err(e) = std::fs::write(&ready, loaded.to_string()) {
                     eprintln!("webkit_floor: cannot write the ready file: {e}");
                 }
             });

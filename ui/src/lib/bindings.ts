@@ -544,11 +544,12 @@ async clearMediaCache() : Promise<Result<null, CommandError>> {
 }
 },
 /**
- * The UI has drawn its first screen (for the start-up measurement in `cargo xtask bench`).
+ * The UI has drawn its first list, with the steps of its own start: the whole start is logged,
+ * and written as JSON to `RESONANCE_READY_FILE` for `cargo xtask bench`.
  */
-async uiReady() : Promise<Result<null, CommandError>> {
+async uiReady(marks: StartMark[]) : Promise<Result<null, CommandError>> {
     try {
-    return { status: "ok", data: await TAURI_INVOKE("ui_ready") };
+    return { status: "ok", data: await TAURI_INVOKE("ui_ready", { marks }) };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -1337,6 +1338,14 @@ export type SignedUp =
  * The server sent a message to confirm the address first; sign in after opening its link.
  */
 { state: "confirm_email"; message: string }
+/**
+ * One step of the start and when it was reached.
+ */
+export type StartMark = { step: string; 
+/**
+ * Milliseconds since the Unix epoch (fractional: the webview's clock is finer).
+ */
+at_ms: number }
 /**
  * What dropping files outside the editor started.
  */
