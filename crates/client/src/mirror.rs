@@ -464,6 +464,28 @@ mod tests {
         assert!(conn.prepare("SELECT * FROM outbox").is_err(), "no part of a failed migration remains");
     }
 
+    /// The SHA-256 of every committed migration of the mirror. A new migration adds a line; a
+    /// changed line means a committed migration was edited, which a mirror that applied it never
+    /// runs again: write a new migration instead.
+    const COMMITTED: [(i64, &str); 6] = [
+        (1, "a95fa46a00b24119869d9b208cdc569d2bd67531b5213143a484757b0696469e"),
+        (2, "d673a34d0b4f94114f163980f96a18946906078b5038d8c2bccd5150d1403ea5"),
+        (3, "b69ef7c0ff5c8b185837c04a28bbf38e0bd647277cdc258bc511d6c2aa7acd68"),
+        (4, "5486fefc860be76c24875b1a77ae868b38a6abb5b86c8d29e8e9e2c7fe72d4cc"),
+        (5, "d55dbb1c93afc6c0f8f1b0d515f2163f164bd9eb58187a026b0ac91b823aee87"),
+        (6, "e32b8ed3e3726c3829cc9d9d7c8b310a90bc73f5a2515c014c3a7fffbcdd38fd"),
+    ];
+
+    #[test]
+    fn no_committed_migration_changes() {
+        use sha2::Digest;
+        for (version, checksum) in COMMITTED {
+            let now = MIGRATIONS.iter().find(|m| m.0 == version).map(|m| hex::encode(sha2::Sha256::digest(m.2)));
+            assert_eq!(now.as_deref(), Some(checksum), "mirror migration {version} changed after it was committed");
+        }
+        assert_eq!(MIGRATIONS.len(), COMMITTED.len(), "a new mirror migration: pin its checksum in COMMITTED");
+    }
+
     #[test]
     fn migrations_are_numbered_and_wal_and_foreign_keys_are_on() {
         assert!(MIGRATIONS.len() >= 2);

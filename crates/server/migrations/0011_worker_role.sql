@@ -4,12 +4,9 @@
 -- It cannot read users or the auth schema, nor write billing, prompts or anyone's data.
 DO $$
 BEGIN
-  -- Roles belong to the cluster: another database's migration may create it at the same moment.
-  BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'resonance_worker') THEN
     CREATE ROLE resonance_worker NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
-  EXCEPTION WHEN duplicate_object OR unique_violation THEN
-    NULL;
-  END;
+  END IF;
   EXECUTE format('GRANT resonance_worker TO %I', current_user);
 END $$;
 
