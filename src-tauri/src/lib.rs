@@ -105,6 +105,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::settings::diagnostics,
             commands::links::launch_link,
         ])
+        // The type of a project's settings, for the UI's copy of the defaults (in CATALOG).
+        .typ::<resonance_api::projects::ProjectDefaults>()
         .events(collect_events![
             events::SyncChanged,
             events::MirrorChanged,
@@ -119,8 +121,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         ])
         // One constant, since the exporter writes several in no fixed order: the tempo range the
         // server enforces (the editor checks it as the creator types), the export presets with
-        // what a creator is told of each, a share link's lifetimes in days, and the shapes with
-        // what each is for and its frame size at every resolution.
+        // what a creator is told of each, a share link's lifetimes in days, the shapes with
+        // what each is for and its frame size at every resolution, and a new project's defaults.
         .constant(
             "CATALOG",
             (
@@ -128,6 +130,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
                 resonance_client::export::Preset::ALL.iter().map(|p| (*p, p.describe())).collect::<Vec<_>>(),
                 resonance_api::sharing::ShareLifetime::ALL.iter().map(|l| l.days()).collect::<Vec<_>>(),
                 shapes(),
+                resonance_api::projects::PROJECT_DEFAULTS,
             ),
         )
 }

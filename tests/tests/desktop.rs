@@ -323,6 +323,14 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     let (project_id, project) =
         projects.iter().find(|(_, p)| p["name"] == "Night Drive").expect("the project is on the server");
     assert_eq!(project["tempo_bpm"].as_f64(), Some(chosen), "the creator's tempo is saved: {project}");
+    // The sliders left alone: the form starts from the defaults every client shares (the CLI's
+    // test checks the same for a project it creates), not values of its own.
+    let d = resonance_api::projects::PROJECT_DEFAULTS;
+    assert_eq!(
+        (project["footage_visibility"].as_f64(), project["effect_intensity"].as_f64()),
+        (Some(d.footage_visibility), Some(d.effect_intensity)),
+        "a project made in the app gets the shared defaults: {project}"
+    );
     let (_, rendered) =
         backend.call(reqwest::Method::GET, &format!("/v1/projects/{project_id}/generations"), Some(&token), None).await;
     let rendered = &rendered[0];

@@ -19,6 +19,27 @@ pub const AUDIO_DURATION_MAX_SECONDS: f64 = 36_000.0;
 pub const TEMPO_MIN_BPM: f64 = 30.0;
 pub const TEMPO_MAX_BPM: f64 = 300.0;
 
+/// What a new project gets for each setting its creator left out: the database's column defaults
+/// (a server test pins them to the schema), which the app's form starts from, the CLI leaves to
+/// the server and an offline client shows until the server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ProjectDefaults {
+    pub resolution: Resolution,
+    pub aspect: AspectRatio,
+    pub style_preference: StylePreference,
+    pub footage_visibility: f64,
+    pub effect_intensity: f64,
+}
+
+pub const PROJECT_DEFAULTS: ProjectDefaults = ProjectDefaults {
+    resolution: Resolution::R1080p,
+    aspect: AspectRatio::Landscape,
+    style_preference: StylePreference::Organic,
+    footage_visibility: 0.6,
+    effect_intensity: 0.5,
+};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

@@ -23,6 +23,20 @@ async fn generate_starts_one_and_refusals_are_told_in_words() {
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(stderr(&out).contains(&format!("Started generation #{n}")), "{}", stderr(&out));
     }
+    // The settings left out are the ones every client starts from (the desktop's test checks its
+    // form's the same way).
+    let made = &backend.projects(&owner).await[&project];
+    let d = resonance_api::projects::PROJECT_DEFAULTS;
+    assert_eq!(
+        (&made["resolution"], &made["aspect"], &made["style_preference"]),
+        (&serde_json::json!(d.resolution), &serde_json::json!(d.aspect), &serde_json::json!(d.style_preference)),
+        "{made}"
+    );
+    assert_eq!(
+        (made["footage_visibility"].as_f64(), made["effect_intensity"].as_f64()),
+        (Some(d.footage_visibility), Some(d.effect_intensity)),
+        "a project made from the CLI gets the shared defaults: {made}"
+    );
     // A part of a longer song, written as a creator writes times; a time that is not one is
     // refused before anything is sent.
     let long = tone_wav(keyring.dir.path(), "long.wav", 4.0);

@@ -13,8 +13,8 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use reqwest::Method;
-use resonance_api::model::{AspectRatio, Project, ProjectStatus, Resolution, StylePreference};
-use resonance_api::projects::{NewProject, ProjectPatch};
+use resonance_api::model::{Project, ProjectStatus};
+use resonance_api::projects::{NewProject, ProjectPatch, PROJECT_DEFAULTS};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use uuid::Uuid;
@@ -24,9 +24,6 @@ use crate::error::{ClientError, Result};
 use crate::mirror::Mirror;
 use crate::session::{read_json, Session};
 
-/// The server's defaults for a new project (the seed's column defaults).
-const DEFAULT_FOOTAGE_VISIBILITY: f64 = 0.6;
-const DEFAULT_EFFECT_INTENSITY: f64 = 0.5;
 /// Backoff: the first retry after about this long, doubling up to the cap.
 const BACKOFF_BASE_SECONDS: f64 = 2.0;
 const BACKOFF_CAP_SECONDS: f64 = 900.0;
@@ -222,12 +219,12 @@ fn local_project(account: &Account, id: Uuid, new: &NewProject) -> Project {
         prompt: String::new(),
         audio_path: String::new(),
         audio_duration: None,
-        resolution: Some(Resolution::R1080p),
-        style_preference: Some(StylePreference::Organic),
-        footage_visibility: Some(DEFAULT_FOOTAGE_VISIBILITY),
-        effect_intensity: Some(DEFAULT_EFFECT_INTENSITY),
+        resolution: Some(PROJECT_DEFAULTS.resolution),
+        style_preference: Some(PROJECT_DEFAULTS.style_preference),
+        footage_visibility: Some(PROJECT_DEFAULTS.footage_visibility),
+        effect_intensity: Some(PROJECT_DEFAULTS.effect_intensity),
         tempo_bpm: None,
-        aspect: Some(AspectRatio::Landscape),
+        aspect: Some(PROJECT_DEFAULTS.aspect),
         status: Some(ProjectStatus::Draft),
         created_at: Some(now),
         updated_at: Some(now),
@@ -547,6 +544,7 @@ pub fn retry(mirror: &Mirror, account: &Account, id: Uuid, edited: Option<Projec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use resonance_api::model::Resolution;
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {

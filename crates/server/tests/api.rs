@@ -36,12 +36,21 @@ async fn every_project_field_is_validated_and_named() {
     let path = format!("/v1/projects/{}", p["id"].as_str().unwrap());
     let (status, resp) = s.patch(&path, &me.access, json!({"effect_intensity": 7})).await;
     assert_eq!((status, resp["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("effect_intensity")));
-    // Defaults are the seed's.
+    // The database's defaults are the one set every client starts from (resonance-api).
+    let made: resonance_api::model::Project = serde_json::from_value(p.clone()).unwrap();
+    let d = resonance_api::projects::PROJECT_DEFAULTS;
     assert_eq!(
-        (p["resolution"].as_str(), p["style_preference"].as_str(), p["status"].as_str()),
-        (Some("1080p"), Some("organic"), Some("draft"))
+        (made.resolution, made.aspect, made.style_preference, made.footage_visibility, made.effect_intensity),
+        (
+            Some(d.resolution),
+            Some(d.aspect),
+            Some(d.style_preference),
+            Some(d.footage_visibility),
+            Some(d.effect_intensity)
+        ),
+        "the schema's defaults drifted from resonance_api::projects::PROJECT_DEFAULTS"
     );
-    assert_eq!((p["footage_visibility"].as_f64(), p["effect_intensity"].as_f64()), (Some(0.6), Some(0.5)));
+    assert_eq!(p["status"].as_str(), Some("draft"));
 }
 
 #[tokio::test]

@@ -35,7 +35,7 @@ impl From<LocalProject> for ProjectRow {
             updated_at: project.updated_at.map(|t| t.to_rfc3339()),
             audio_duration: project.audio_duration,
             resolution: project.resolution,
-            aspect: project.aspect.unwrap_or_default(),
+            aspect: project.aspect.unwrap_or(resonance_api::projects::PROJECT_DEFAULTS.aspect),
             pending_changes,
             conflict,
         }
@@ -162,7 +162,7 @@ pub async fn project(state: State<'_>, id: Uuid) -> CmdResult<ProjectDetail> {
         role,
         client.organization()?.as_ref(),
         project.resolution,
-        project.aspect.unwrap_or_default(),
+        project.aspect.unwrap_or(resonance_api::projects::PROJECT_DEFAULTS.aspect),
         chrono::Utc::now(),
     );
     Ok(ProjectDetail { project, generations, pending_changes, conflict, on_server: client.on_server(id)?, generate })

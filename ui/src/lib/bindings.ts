@@ -609,7 +609,7 @@ waveformProgress: "waveform-progress"
 
 /** user-defined constants **/
 
-export const CATALOG = [[30.0,300.0],[["as-rendered","The render as it is (MP4)"],["youtube","YouTube: H.264 High, AAC 320 kb/s"],["vertical","Shorts, Reels, TikTok: 1080×1920 vertical"],["canvas","Spotify Canvas: an 8-second vertical loop, no sound"],["gif","GIF: 10 seconds, 480 px wide"],["webm","WebM for the web: VP9 and Opus"]],[1,7,30],[["16:9","Landscape: YouTube, Vimeo, a screen",[["720p",[1280,720]],["1080p",[1920,1080]],["1440p",[2560,1440]],["2160p",[3840,2160]]]],["9:16","Vertical: Shorts, Reels, TikTok, Stories",[["720p",[720,1280]],["1080p",[1080,1920]],["1440p",[1440,2560]],["2160p",[2160,3840]]]],["1:1","Square: an Instagram or Facebook feed",[["720p",[720,720]],["1080p",[1080,1080]],["1440p",[1440,1440]],["2160p",[2160,2160]]]],["4:5","Portrait: Instagram's tallest feed post",[["720p",[720,900]],["1080p",[1080,1350]],["1440p",[1440,1800]],["2160p",[2160,2700]]]]]] as const;
+export const CATALOG = [[30.0,300.0],[["as-rendered","The render as it is (MP4)"],["youtube","YouTube: H.264 High, AAC 320 kb/s"],["vertical","Shorts, Reels, TikTok: 1080×1920 vertical"],["canvas","Spotify Canvas: an 8-second vertical loop, no sound"],["gif","GIF: 10 seconds, 480 px wide"],["webm","WebM for the web: VP9 and Opus"]],[1,7,30],[["16:9","Landscape: YouTube, Vimeo, a screen",[["720p",[1280,720]],["1080p",[1920,1080]],["1440p",[2560,1440]],["2160p",[3840,2160]]]],["9:16","Vertical: Shorts, Reels, TikTok, Stories",[["720p",[720,1280]],["1080p",[1080,1920]],["1440p",[1440,2560]],["2160p",[2160,3840]]]],["1:1","Square: an Instagram or Facebook feed",[["720p",[720,720]],["1080p",[1080,1080]],["1440p",[1440,1440]],["2160p",[2160,2160]]]],["4:5","Portrait: Instagram's tallest feed post",[["720p",[720,900]],["1080p",[1080,1350]],["1440p",[1440,1800]],["2160p",[2160,2700]]]]],{"aspect":"16:9","effect_intensity":0.5,"footage_visibility":0.6,"resolution":"1080p","style_preference":"organic"}] as const;
 
 /** user-defined types **/
 
@@ -1188,6 +1188,12 @@ tempo_bpm?: number | null;
  * The shape of its renders (absent from projects stored before shapes existed: 16:9).
  */
 aspect?: AspectRatio | null; status: ProjectStatus | null; created_at: string | null; updated_at: string | null }
+/**
+ * What a new project gets for each setting its creator left out: the database's column defaults
+ * (a server test pins them to the schema), which the app's form starts from, the CLI leaves to
+ * the server and an offline client shows until the server answers.
+ */
+export type ProjectDefaults = { resolution: Resolution; aspect: AspectRatio; style_preference: StylePreference; footage_visibility: number; effect_intensity: number }
 /**
  * A project with its generations and what the Generate button needs to know.
  */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { footageMeaning, intensityMeaning, nameFromFile, STYLES } from "./params";
+import { footageMeaning, intensityMeaning, nameFromFile, PROJECT_DEFAULTS, settingsOf, STYLES } from "./params";
 
 describe("render parameters", () => {
   it("explains every style and value range", () => {
@@ -92,5 +92,15 @@ describe("tempo", () => {
     expect(error(typedPart([2, 10], 1, "2.5", 12))).toContain("at least a second long");
     expect(error(typedPart(null, 0, "3", null))).toContain("length is not known");
     expect(typedPart(null, 1, "5", null)).toEqual({ part: [0, 5] });
+  });
+});
+
+describe("a project's settings", () => {
+  it("are the shared defaults where the project has none, and its own otherwise", () => {
+    const none = { resolution: null, aspect: null, style_preference: null, footage_visibility: null, effect_intensity: null };
+    expect(settingsOf(none)).toEqual(PROJECT_DEFAULTS);
+    expect(PROJECT_DEFAULTS.footage_visibility).toBe(0.6);
+    const own = { resolution: "720p", aspect: "9:16", style_preference: "retro", footage_visibility: 0, effect_intensity: 1 } as const;
+    expect(settingsOf(own)).toEqual(own);
   });
 });

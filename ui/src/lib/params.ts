@@ -1,5 +1,5 @@
 // The render parameters as a creator reads them.
-import { CATALOG, type AspectRatio, type Resolution, type StylePreference } from "./bindings";
+import { CATALOG, type AspectRatio, type Project, type ProjectDefaults, type Resolution, type StylePreference } from "./bindings";
 import { clock, parseClock } from "./format";
 
 export const RESOLUTIONS: { value: Resolution; text: string }[] = [
@@ -83,9 +83,25 @@ export function lookSeedOf(projectId: string): string | null {
 
 /**
  * The tempos a creator may set (the server's limits), the export presets, a share link's
- * lifetimes, and the shapes with what each is for and its frame size at every resolution.
+ * lifetimes, the shapes with what each is for and its frame size at every resolution, and what
+ * a new project gets for each setting left out (the database's defaults).
  */
 export const [[TEMPO_MIN_BPM, TEMPO_MAX_BPM], EXPORT_PRESETS, SHARE_LINK_DAYS, SHAPES] = CATALOG;
+// Widened from the constant's literal type: a project's settings are any values of these types.
+export const PROJECT_DEFAULTS: ProjectDefaults = CATALOG[4];
+
+/** A project's render settings, with the defaults for any it has no value for. */
+export function settingsOf(
+  p: Pick<Project, "resolution" | "aspect" | "style_preference" | "footage_visibility" | "effect_intensity">,
+): ProjectDefaults {
+  return {
+    resolution: p.resolution ?? PROJECT_DEFAULTS.resolution,
+    aspect: p.aspect ?? PROJECT_DEFAULTS.aspect,
+    style_preference: p.style_preference ?? PROJECT_DEFAULTS.style_preference,
+    footage_visibility: p.footage_visibility ?? PROJECT_DEFAULTS.footage_visibility,
+    effect_intensity: p.effect_intensity ?? PROJECT_DEFAULTS.effect_intensity,
+  };
+}
 
 /** A frame's [width, height] at `resolution` in `aspect` (the resolution names the short edge). */
 export function frameSize(resolution: Resolution, aspect: AspectRatio): [number, number] {
