@@ -5,29 +5,7 @@
 use resonance_client::ClientError;
 use serde::Serialize;
 
-/// What kind of failure, for the UI to decide what to offer (sign in again, retry, fix a field).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// Not signed in, or the session ended: show the sign-in screen.
-    SignedOut,
-    WrongCredentials,
-    /// No OS keyring to keep the session in.
-    NoKeyring,
-    /// The server cannot be reached: the change waits, the UI says it is offline.
-    Offline,
-    /// The server refused (role, quota, subscription, validation, conflict); `api_code` says which.
-    Refused,
-    /// The server failed.
-    Server,
-    /// A field is not valid (`field` names it), or the audio file cannot be used.
-    Invalid,
-    NotFound,
-    /// The server serves only newer apps: update this one (the message says how).
-    UpdateRequired,
-    /// The local database or a file on this computer failed.
-    Local,
-}
+pub use resonance_client::ErrorKind;
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct CommandError {
@@ -47,24 +25,12 @@ impl CommandError {
 impl From<ClientError> for CommandError {
     fn from(e: ClientError) -> Self {
         let message = e.to_string();
-        let (code, field, api_code) = match &e {
-            ClientError::NotSignedIn | ClientError::SignedOut | ClientError::Removed { .. } => {
-                (ErrorKind::SignedOut, None, None)
-            }
-            ClientError::WrongCredentials => (ErrorKind::WrongCredentials, None, None),
-            ClientError::NoKeyring(_) => (ErrorKind::NoKeyring, None, None),
-            ClientError::Offline { .. } => (ErrorKind::Offline, None, None),
-            ClientError::Refused { code, field, .. } => (ErrorKind::Refused, field.clone(), Some(*code)),
-            ClientError::Server { .. } | ClientError::UntrustedLink { .. } => (ErrorKind::Server, None, None),
-            ClientError::Invalid { field, .. } => (ErrorKind::Invalid, Some(field.clone()), None),
-            ClientError::NotFound { .. } => (ErrorKind::NotFound, None, None),
-            ClientError::UpdateRequired { .. } => (ErrorKind::UpdateRequired, None, None),
-            ClientError::MirrorTooNew { .. }
-            | ClientError::Mirror(_)
-            | ClientError::Io(_)
-            | ClientError::Data(_)
-            | ClientError::Export(_) => (ErrorKind::Local, None, None),
+        let (field, api_code) = match &e {
+            ClientError::Refused { code, field, .. } => (field.clone(), Some(*code)),
+            ClientError::Invalid { field, .. } => (Some(field.clone()), None),
+            _ => (None, None),
         };
+        let code = e.kind();
         Self { code, message, field, api_code }
     }
 }

@@ -464,6 +464,18 @@ pub enum LogStatus {
     Error,
 }
 
+impl LogStatus {
+    /// The wire and database spelling (`system_logs.status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Success => "success",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+}
+
 /// One entry of the organization's activity log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -4,6 +4,76 @@
 
 use resonance_api::ErrorCode;
 
+/// What kind of failure, for a shell to decide what to offer (sign in again, retry, fix a field)
+/// and for the mirror to store beside a failed change. The UI branches on it, never on a
+/// message's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Not signed in, or the session ended: show the sign-in screen.
+    SignedOut,
+    WrongCredentials,
+    /// No OS keyring to keep the session in.
+    NoKeyring,
+    /// The server cannot be reached: the change waits, the UI says it is offline.
+    Offline,
+    /// The server refused (role, quota, subscription, validation, conflict); its code says which.
+    Refused,
+    /// The server failed.
+    Server,
+    /// A field is not valid, or the audio file cannot be used.
+    Invalid,
+    NotFound,
+    /// The server serves only newer apps: update this one (the message says how).
+    UpdateRequired,
+    /// The local database or a file on this computer failed, or is damaged.
+    Local,
+    /// A bug or a crash inside Resonance.
+    Internal,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 11] = [
+        Self::SignedOut,
+        Self::WrongCredentials,
+        Self::NoKeyring,
+        Self::Offline,
+        Self::Refused,
+        Self::Server,
+        Self::Invalid,
+        Self::NotFound,
+        Self::UpdateRequired,
+        Self::Local,
+        Self::Internal,
+    ];
+
+    /// The stored spelling (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignedOut => "signed_out",
+            Self::WrongCredentials => "wrong_credentials",
+            Self::NoKeyring => "no_keyring",
+            Self::Offline => "offline",
+            Self::Refused => "refused",
+            Self::Server => "server",
+            Self::Invalid => "invalid",
+            Self::NotFound => "not_found",
+            Self::UpdateRequired => "update_required",
+            Self::Local => "local",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::str::FromStr for ErrorKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown error kind {s:?}"))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("Not signed in. Sign in first (resonance login EMAIL).")]
@@ -54,6 +124,12 @@ pub enum ClientError {
     Mirror(#[from] rusqlite::Error),
     #[error("A file could not be read or written: {0}")]
     Io(#[from] std::io::Error),
+    /// What this computer keeps is not what this version wrote (a row it cannot read).
+    #[error("This computer's Resonance data is damaged: {0}")]
+    Corrupt(String),
+    /// A bug or a crash inside Resonance (a task that panicked, a library that would not start).
+    #[error("Something went wrong inside Resonance: {0}")]
+    Internal(String),
     #[error("Unexpected data: {0}")]
     Data(#[from] serde_json::Error),
 }
@@ -71,19 +147,25 @@ impl ClientError {
         }
     }
 
-    /// A stable name for the kind of failure, for storing and for the UI to branch on.
-    pub fn kind(&self) -> &'static str {
+    /// The kind of failure, for storing and for the UI to branch on.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::NotSignedIn | Self::SignedOut | Self::Removed { .. } => "signed_out",
-            Self::WrongCredentials => "wrong_credentials",
-            Self::NoKeyring(_) => "no_keyring",
-            Self::Offline { .. } => "offline",
-            Self::Refused { .. } => "refused",
-            Self::Server { .. } | Self::UntrustedLink { .. } => "server",
-            Self::Invalid { .. } => "invalid",
-            Self::NotFound { .. } => "not_found",
-            Self::UpdateRequired { .. } => "update_required",
-            Self::MirrorTooNew { .. } | Self::Mirror(_) | Self::Io(_) | Self::Data(_) | Self::Export(_) => "local",
+            Self::NotSignedIn | Self::SignedOut | Self::Removed { .. } => ErrorKind::SignedOut,
+            Self::WrongCredentials => ErrorKind::WrongCredentials,
+            Self::NoKeyring(_) => ErrorKind::NoKeyring,
+            Self::Offline { .. } => ErrorKind::Offline,
+            Self::Refused { .. } => ErrorKind::Refused,
+            Self::Server { .. } | Self::UntrustedLink { .. } => ErrorKind::Server,
+            Self::Invalid { .. } => ErrorKind::Invalid,
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::UpdateRequired { .. } => ErrorKind::UpdateRequired,
+            Self::MirrorTooNew { .. }
+            | Self::Mirror(_)
+            | Self::Io(_)
+            | Self::Data(_)
+            | Self::Export(_)
+            | Self::Corrupt(_) => ErrorKind::Local,
+            Self::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -111,3 +193,17 @@ impl From<resonance_api::error::FieldError> for ClientError {
 }
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKind;
+
+    #[test]
+    fn an_error_kind_is_stored_as_it_is_serialised_and_read_back() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap_or_default(), kind.as_str());
+            assert_eq!(kind.as_str().parse::<ErrorKind>(), Ok(kind));
+        }
+        assert!("gone".parse::<ErrorKind>().is_err());
+    }
+}

@@ -49,7 +49,7 @@ impl Http {
             // bytes keep coming (the event stream sends a keep-alive every 15 s).
             .read_timeout(Duration::from_secs(60))
             .build()
-            .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?;
+            .map_err(|e| ClientError::Internal(format!("the HTTP client would not start: {e}")))?;
         Ok(Self { client, server })
     }
 

@@ -27,6 +27,6 @@ pub mod watcher;
 
 pub use accounts::{Account, DataDir, KnownServers, DEFAULT_SERVER};
 pub use client::{Client, SignedUp};
-pub use error::{ClientError, Result};
+pub use error::{ClientError, ErrorKind, Result};
 pub use mirror::{LocalProject, Mirror, ProjectPage};
 pub use sync::{SyncState, SyncStatus};

@@ -97,7 +97,7 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
 
 fn to_entry(raw: RawEntry) -> Result<Entry> {
     let seq = raw.seq;
-    let bad = |what: &str| ClientError::Io(std::io::Error::other(format!("outbox entry {seq}: {what}")));
+    let bad = |what: &str| ClientError::Corrupt(format!("outbox entry {seq}: {what}"));
     Ok(Entry {
         seq,
         id: Uuid::parse_str(&raw.id).map_err(|_| bad("bad id"))?,
@@ -441,7 +441,7 @@ pub async fn drain(session: &Session, mirror: &Mirror, now_regardless: bool) -> 
                     params![
                         entry.seq,
                         e.to_string(),
-                        e.kind(),
+                        e.kind().as_str(),
                         server.as_ref().map(serde_json::to_string).transpose()?
                     ],
                 )?;
@@ -458,7 +458,7 @@ pub async fn drain(session: &Session, mirror: &Mirror, now_regardless: bool) -> 
                 let retry_at = Utc::now() + backoff(attempts);
                 mirror.lock().execute(
                     "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4, last_error_kind = ?5 WHERE seq = ?1",
-                    params![entry.seq, attempts, retry_at.to_rfc3339(), e.to_string(), e.kind()],
+                    params![entry.seq, attempts, retry_at.to_rfc3339(), e.to_string(), e.kind().as_str()],
                 )?;
                 report.stopped_by = Some(e.to_string());
                 break;

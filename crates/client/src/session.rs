@@ -56,9 +56,7 @@ impl std::fmt::Debug for Session {
 
 /// Runs a keyring call off the async threads (Secret Service calls block on D-Bus).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ClientError::Io(std::io::Error::other(format!("a keyring call failed: {e}"))))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| ClientError::Internal(format!("a keyring call failed: {e}")))?
 }
 
 fn tokens_from(resp: &TokenResponse) -> Tokens {

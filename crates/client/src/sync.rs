@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::error::{ClientError, Result};
+use crate::error::{ClientError, ErrorKind, Result};
 use crate::mirror::Mirror;
 use crate::outbox;
 use crate::session::Session;
@@ -289,7 +289,7 @@ fn record_outcome(mirror: &Mirror, error: Option<&ClientError>) -> Result<()> {
         )?,
         Some(e) => conn.execute(
             "UPDATE sync_state SET last_error = ?1, last_error_kind = ?2 WHERE id = 1",
-            params![e.to_string(), e.kind()],
+            params![e.to_string(), e.kind().as_str()],
         )?,
     };
     Ok(())
@@ -321,7 +321,7 @@ fn fetch(session: &Arc<Session>, cursor: Option<String>) -> Fetch {
 }
 
 async fn joined(f: Fetch) -> Result<reqwest::Response> {
-    f.await.map_err(|e| ClientError::Io(std::io::Error::other(format!("a sync request failed: {e}"))))?
+    f.await.map_err(|e| ClientError::Internal(format!("a sync request failed: {e}")))?
 }
 
 /// Pulls until the feed has nothing more. The next page is requested (from the cursor in the
@@ -356,7 +356,7 @@ async fn pull_inner(session: &Arc<Session>, mirror: &Arc<Mirror>) -> Result<Pull
             Ok(Some((upserts, deletes, page.has_more)))
         })
         .await
-        .map_err(|e| ClientError::Io(std::io::Error::other(format!("applying a page failed: {e}"))))??;
+        .map_err(|e| ClientError::Internal(format!("applying a page failed: {e}")))??;
         report.pages += 1;
         let Some((upserts, deletes, has_more)) = applied else {
             tracing::info!("the server asked for a full resync; rebuilding the mirror in place");
@@ -397,9 +397,11 @@ pub fn status(mirror: &Mirror) -> Result<SyncStatus> {
         .query_row("SELECT last_error_kind FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1", [], |r| r.get(0))
         .optional()?
         .flatten();
-    let state = match (kind.as_deref(), outbox_kind.as_deref()) {
-        (Some("offline"), _) | (None, Some("offline")) => SyncState::Offline,
-        (Some("update_required"), _) => SyncState::UpdateRequired,
+    // A kind this version does not know (written by a newer one) is an error like any other.
+    let known = |k: Option<String>| k.map(|k| k.parse::<ErrorKind>().unwrap_or(ErrorKind::Internal));
+    let state = match (known(kind), known(outbox_kind)) {
+        (Some(ErrorKind::Offline), _) | (None, Some(ErrorKind::Offline)) => SyncState::Offline,
+        (Some(ErrorKind::UpdateRequired), _) => SyncState::UpdateRequired,
         (Some(_), _) => SyncState::Error,
         _ => SyncState::Idle,
     };

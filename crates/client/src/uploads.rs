@@ -138,7 +138,7 @@ const COLUMNS: &str = "id, project_id, path, sha256, size, offset, state, last_e
 
 fn to_upload(raw: RawUpload) -> Result<Upload> {
     let (id, project, path, sha256, size, offset, state, last_error, upload_url, purpose) = raw;
-    let bad = || ClientError::Io(std::io::Error::other(format!("upload {id}: unreadable row")));
+    let bad = || ClientError::Corrupt(format!("upload {id}: unreadable row"));
     Ok(Upload {
         id: Uuid::parse_str(&id).map_err(|_| bad())?,
         project_id: Uuid::parse_str(&project).map_err(|_| bad())?,

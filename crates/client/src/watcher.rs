@@ -88,7 +88,7 @@ pub fn take_finished(mirror: &Mirror) -> Result<Vec<Notification>> {
             let (id, project, name, number, status, error) = row?;
             out.push(Notification {
                 generation_id: Uuid::parse_str(&id)
-                    .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?,
+                    .map_err(|e| ClientError::Corrupt(format!("watched generation {id}: {e}")))?,
                 project_id: project.and_then(|p| Uuid::parse_str(&p).ok()),
                 project_name: name,
                 generation_number: number,

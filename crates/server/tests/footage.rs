@@ -291,7 +291,10 @@ async fn what_is_not_footage_is_refused_naming_what_it_is_and_nothing_is_kept() 
     assert!(list(&s, token, &p).await.is_empty());
     assert!(files_under(&dir).is_empty(), "nothing of a refused file is kept: {:?}", files_under(&dir));
     let (_, logs) = s.get("/v1/system-logs", token).await;
-    assert!(logs.to_string().contains("footage.refused"), "{logs}");
+    let refusals: Vec<&Value> =
+        logs.as_array().unwrap().iter().filter(|e| e["action_type"] == "footage.refused").collect();
+    assert!(!refusals.is_empty(), "{logs}");
+    assert!(refusals.iter().all(|e| e["status"] == "warning"), "a refusal is logged as a warning: {logs}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -327,6 +327,9 @@ async fn a_file_that_is_not_audio_is_refused_and_not_kept() {
     let (_, p) = s.get(&format!("/v1/projects/{project}"), token).await;
     assert_eq!(p["audio_path"], before, "the project keeps its audio");
     assert!(files_under(&dir).is_empty(), "nothing of a refused file is kept: {:?}", files_under(&dir));
+    let (_, logs) = s.get("/v1/system-logs", token).await;
+    let refusal = logs.as_array().unwrap().iter().find(|e| e["action_type"] == "upload.refused");
+    assert_eq!(refusal.map(|e| &e["status"]), Some(&serde_json::json!("warning")), "logged as a warning: {logs}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

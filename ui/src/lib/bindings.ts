@@ -854,7 +854,9 @@ export type ErrorCode =
  */
 "internal"
 /**
- * What kind of failure, for the UI to decide what to offer (sign in again, retry, fix a field).
+ * What kind of failure, for a shell to decide what to offer (sign in again, retry, fix a field)
+ * and for the mirror to store beside a failed change. The UI branches on it, never on a
+ * message's text.
  */
 export type ErrorKind = 
 /**
@@ -870,7 +872,7 @@ export type ErrorKind =
  */
 "offline" | 
 /**
- * The server refused (role, quota, subscription, validation, conflict); `api_code` says which.
+ * The server refused (role, quota, subscription, validation, conflict); its code says which.
  */
 "refused" | 
 /**
@@ -878,7 +880,7 @@ export type ErrorKind =
  */
 "server" | 
 /**
- * A field is not valid (`field` names it), or the audio file cannot be used.
+ * A field is not valid, or the audio file cannot be used.
  */
 "invalid" | "not_found" | 
 /**
@@ -886,9 +888,13 @@ export type ErrorKind =
  */
 "update_required" | 
 /**
- * The local database or a file on this computer failed.
+ * The local database or a file on this computer failed, or is damaged.
  */
-"local"
+"local" | 
+/**
+ * A bug or a crash inside Resonance.
+ */
+"internal"
 /**
  * How far an export is, from 0 to 1.
  */

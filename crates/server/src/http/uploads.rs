@@ -816,7 +816,7 @@ async fn finish(app: &AppState, claims: &AccessClaims, id: Uuid) -> Result<()> {
             logs::append(
                 &mut tx,
                 &caller,
-                Entry::success("upload.refused", message.clone()).project(upload.project_id),
+                Entry::warning("upload.refused", message.clone()).project(upload.project_id),
             )
             .await?;
             Some(Error::refused(ErrorCode::NotAudio, message))
@@ -913,7 +913,7 @@ async fn refuse_footage(
     logs::append(
         tx,
         caller,
-        Entry::success("footage.refused", format!("Refused \u{201c}{name}\u{201d} as footage: {message}"))
+        Entry::warning("footage.refused", format!("Refused \u{201c}{name}\u{201d} as footage: {message}"))
             .project(upload.project_id),
     )
     .await

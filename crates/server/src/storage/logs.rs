@@ -21,15 +21,30 @@ pub struct Entry<'a> {
 }
 
 impl<'a> Entry<'a> {
-    pub fn success(action_type: &'a str, message: impl Into<String>) -> Self {
+    fn new(status: LogStatus, action_type: &'a str, message: impl Into<String>) -> Self {
         Self {
             action_type,
-            status: LogStatus::Success,
+            status,
             message: message.into(),
             project_id: None,
             generation_id: None,
             details: Value::Null,
         }
+    }
+
+    /// Something the caller asked for was done.
+    pub fn success(action_type: &'a str, message: impl Into<String>) -> Self {
+        Self::new(LogStatus::Success, action_type, message)
+    }
+
+    /// Something was refused or done only in part, for a reason the caller can act on.
+    pub fn warning(action_type: &'a str, message: impl Into<String>) -> Self {
+        Self::new(LogStatus::Warning, action_type, message)
+    }
+
+    /// Something failed on our side.
+    pub fn error(action_type: &'a str, message: impl Into<String>) -> Self {
+        Self::new(LogStatus::Error, action_type, message)
     }
 
     pub fn project(mut self, id: Uuid) -> Self {
@@ -49,12 +64,7 @@ impl<'a> Entry<'a> {
 }
 
 pub async fn append(tx: &mut Tx, caller: &Caller, entry: Entry<'_>) -> Result<()> {
-    let status = match entry.status {
-        LogStatus::Started => "started",
-        LogStatus::Success => "success",
-        LogStatus::Warning => "warning",
-        LogStatus::Error => "error",
-    };
+    let status = entry.status.as_str();
     let severity = match entry.status {
         LogStatus::Warning => "warning",
         LogStatus::Error => "error",
