@@ -146,6 +146,15 @@ pub trait Listener: Send + Sync {
 
 impl Listener for () {}
 
+/// How long to wait before connecting again, unless the server said otherwise (`retry:`).
+const RECONNECT: Duration = Duration::from_secs(2);
+
+/// Where the reconnection time a server asks for is held (a server cannot make the app hammer
+/// it, nor go quiet for an hour).
+fn reconnect_within(asked: Duration) -> Duration {
+    asked.clamp(Duration::from_secs(1), Duration::from_secs(300))
+}
+
 /// Watches until an error that needs the user (signed out); offline periods are waited out.
 pub async fn watch(
     session: Arc<Session>,
@@ -154,8 +163,9 @@ pub async fn watch(
     listener: Arc<dyn Listener>,
 ) -> Result<()> {
     let mut last: Option<i64> = None;
+    let mut reconnect = RECONNECT;
     loop {
-        match follow(&session, &mirror, notifier.as_ref(), listener.as_ref(), &mut last).await {
+        match follow(&session, &mirror, notifier.as_ref(), listener.as_ref(), &mut last, &mut reconnect).await {
             Err(e) if e.needs_sign_in() => return Err(e),
             Err(e) if e.needs_update() => {
                 // The server serves only newer apps (the sync status says so): ask again rarely,
@@ -167,8 +177,35 @@ pub async fn watch(
             Err(e) => tracing::debug!(error = %e, "events interrupted; catching up when the server answers"),
             Ok(()) => {}
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(reconnect).await;
     }
+}
+
+/// One message of the event stream.
+#[derive(Debug, Clone, PartialEq)]
+struct Incoming {
+    /// The event's name (`message` when the server gave none).
+    name: String,
+    data: String,
+    /// The last event id seen on this connection, if any was given.
+    id: Option<i64>,
+    /// The reconnection time the server asked for with this message.
+    retry: Option<Duration>,
+}
+
+/// The messages in an event stream's bytes, by a maintained parser of the format (line endings
+/// CRLF, LF or CR, comments as keep-alives, `id:` and `retry:`, characters split across chunks).
+fn messages<S, B, E>(bytes: S) -> impl futures_util::Stream<Item = std::result::Result<Incoming, String>>
+where
+    S: futures_util::Stream<Item = std::result::Result<B, E>>,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    use eventsource_stream::Eventsource;
+    bytes.eventsource().map(|item| {
+        item.map(|e| Incoming { name: e.event, data: e.data, id: e.id.trim().parse().ok(), retry: e.retry })
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// One connection's worth: catch up, then follow the stream until it ends.
@@ -178,6 +215,7 @@ async fn follow(
     notifier: &dyn Notifier,
     listener: &dyn Listener,
     last: &mut Option<i64>,
+    reconnect: &mut Duration,
 ) -> Result<()> {
     let headers: Vec<(&str, String)> = last.map(|id| vec![("Last-Event-ID", id.to_string())]).unwrap_or_default();
     let resp = session.request_with(Method::GET, "/v1/events", Payload::None, &headers, None).await?;
@@ -185,54 +223,41 @@ async fn follow(
     if catch_up(session, mirror, notifier).await? {
         listener.mirror_changed();
     }
-    let mut stream = resp.bytes_stream();
-    let mut buf = String::new();
-    while let Some(bytes) = stream.next().await {
-        let bytes = bytes
-            .map_err(|e| ClientError::Offline { server: session.http().server().into(), reason: e.to_string() })?;
-        buf.push_str(&String::from_utf8_lossy(&bytes));
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            let (mut name, mut data) = (String::new(), String::new());
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    name = v.trim().to_owned();
-                } else if let Some(v) = line.strip_prefix("id:") {
-                    *last = v.trim().parse().ok().or(*last);
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.trim());
-                }
+    let stream = messages(resp.bytes_stream());
+    futures_util::pin_mut!(stream);
+    while let Some(message) = stream.next().await {
+        let Incoming { name, data, id, retry } =
+            message.map_err(|reason| ClientError::Offline { server: session.http().server().into(), reason })?;
+        *last = id.or(*last);
+        if let Some(asked) = retry {
+            *reconnect = reconnect_within(asked);
+        }
+        if name == GAP {
+            *last = None;
+            if catch_up(session, mirror, notifier).await? {
+                listener.mirror_changed();
             }
-            if name.is_empty() {
-                continue; // a keep-alive
-            }
-            if name == GAP {
-                *last = None;
+            continue;
+        }
+        if let Ok(event) = serde_json::from_str::<Event>(&data) {
+            listener.event(&event);
+            if name != "progress" {
                 if catch_up(session, mirror, notifier).await? {
                     listener.mirror_changed();
                 }
-                continue;
-            }
-            if let Ok(event) = serde_json::from_str::<Event>(&data) {
-                listener.event(&event);
-                if name != "progress" {
-                    if catch_up(session, mirror, notifier).await? {
-                        listener.mirror_changed();
-                    }
-                    // The feed hands out a change once no older transaction is open anywhere in
-                    // the server's database; until the mirror shows what the event says, ask again.
-                    if let (resonance_api::events::EventKind::Generation, Some(status)) = (event.kind, &event.status) {
-                        for _ in 0..25 {
-                            let seen = mirror.generation(event.subject_id)?.and_then(|g| g.status);
-                            if seen.is_some_and(|s| {
-                                serde_json::to_value(s).ok().as_ref().and_then(|v| v.as_str()) == Some(status.as_str())
-                            }) {
-                                break;
-                            }
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                            if catch_up(session, mirror, notifier).await? {
-                                listener.mirror_changed();
-                            }
+                // The feed hands out a change once no older transaction is open anywhere in
+                // the server's database; until the mirror shows what the event says, ask again.
+                if let (resonance_api::events::EventKind::Generation, Some(status)) = (event.kind, &event.status) {
+                    for _ in 0..25 {
+                        let seen = mirror.generation(event.subject_id)?.and_then(|g| g.status);
+                        if seen.is_some_and(|s| {
+                            serde_json::to_value(s).ok().as_ref().and_then(|v| v.as_str()) == Some(status.as_str())
+                        }) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        if catch_up(session, mirror, notifier).await? {
+                            listener.mirror_changed();
                         }
                     }
                 }
@@ -240,4 +265,61 @@ async fn follow(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages in `chunks`, as they would arrive from the network one by one.
+    async fn read(chunks: &[&[u8]]) -> Vec<Incoming> {
+        let chunks: Vec<std::result::Result<Vec<u8>, std::io::Error>> = chunks.iter().map(|c| Ok(c.to_vec())).collect();
+        let stream = messages(futures_util::stream::iter(chunks));
+        stream.map(|m| m.unwrap_or_else(|e| panic!("{e}"))).collect().await
+    }
+
+    fn incoming(name: &str, data: &str, id: Option<i64>, retry: Option<u64>) -> Incoming {
+        Incoming { name: name.into(), data: data.into(), id, retry: retry.map(Duration::from_millis) }
+    }
+
+    #[tokio::test]
+    async fn crlf_ids_retry_and_keep_alives_are_read_as_the_format_says() {
+        let got = read(&[
+            b": keep-alive\r\n\r\nid: 7\r\nevent: generation\r\ndata: {\"a\":1}\r\n\r\n",
+            b"retry: 5000\nevent: gap\ndata: sync to catch up\n\n",
+        ])
+        .await;
+        assert_eq!(
+            got,
+            vec![
+                incoming("generation", "{\"a\":1}", Some(7), None),
+                incoming(GAP, "sync to catch up", Some(7), Some(5000))
+            ],
+            "the keep-alive is no message; the id carries over; retry is read"
+        );
+        // Several data lines are one message, joined by line feeds; a nameless one is a message.
+        let got = read(&[b"data: one\ndata: two\n\n"]).await;
+        assert_eq!(got, vec![incoming("message", "one\ntwo", None, None)]);
+    }
+
+    #[tokio::test]
+    async fn a_character_split_across_chunks_and_a_block_split_anywhere_arrive_whole() {
+        let text = "event: project\nid: 12\ndata: {\"name\":\"Nuit étoilée ✨\"}\n\n".as_bytes();
+        // Every split point, including inside 'é' (2 bytes) and '✨' (3 bytes).
+        for at in 1..text.len() {
+            let got = read(&[&text[..at], &text[at..]]).await;
+            assert_eq!(
+                got,
+                vec![incoming("project", "{\"name\":\"Nuit étoilée ✨\"}", Some(12), None)],
+                "split at {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_server_cannot_make_the_app_reconnect_too_often_or_too_rarely() {
+        assert_eq!(reconnect_within(Duration::from_millis(10)), Duration::from_secs(1));
+        assert_eq!(reconnect_within(Duration::from_secs(30)), Duration::from_secs(30));
+        assert_eq!(reconnect_within(Duration::from_secs(86_400)), Duration::from_secs(300));
+    }
 }
