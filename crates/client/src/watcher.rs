@@ -195,6 +195,7 @@ struct Incoming {
 
 /// The messages in an event stream's bytes, by a maintained parser of the format (line endings
 /// CRLF, LF or CR, comments as keep-alives, `id:` and `retry:`, characters split across chunks).
+/// The parser reports a message only with its data: a block of `retry:` alone is not seen.
 fn messages<S, B, E>(bytes: S) -> impl futures_util::Stream<Item = std::result::Result<Incoming, String>>
 where
     S: futures_util::Stream<Item = std::result::Result<B, E>>,
@@ -202,9 +203,33 @@ where
     E: std::fmt::Display,
 {
     use eventsource_stream::Eventsource;
-    bytes.eventsource().map(|item| {
+    utf8_checked(bytes).eventsource().map(|item| {
         item.map(|e| Incoming { name: e.event, data: e.data, id: e.id.trim().parse().ok(), retry: e.retry })
             .map_err(|e| e.to_string())
+    })
+}
+
+/// The bytes, refused at the first that cannot be UTF-8. The parser holds back bytes that may be
+/// the start of a character still arriving, and would wait forever behind one that is not (while
+/// keep-alives keep the connection from timing out); an error ends the connection instead.
+fn utf8_checked<S, B, E>(bytes: S) -> impl futures_util::Stream<Item = std::result::Result<Vec<u8>, String>>
+where
+    S: futures_util::Stream<Item = std::result::Result<B, E>>,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    // The end of the last chunk if it was part of a character.
+    let mut pending: Vec<u8> = Vec::new();
+    bytes.map(move |chunk| {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        pending.extend_from_slice(chunk.as_ref());
+        let whole = match std::str::from_utf8(&pending) {
+            Ok(_) => pending.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => return Err("the server's event stream is not UTF-8".to_owned()),
+        };
+        let rest = pending.split_off(whole);
+        Ok(std::mem::replace(&mut pending, rest))
     })
 }
 
@@ -314,6 +339,21 @@ mod tests {
                 "split at {at}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn bytes_that_cannot_be_utf8_end_the_connection_instead_of_stalling_it() {
+        let chunks: Vec<std::result::Result<Vec<u8>, std::io::Error>> = vec![
+            Ok(b"event: gap\ndata: a\n\n".to_vec()),
+            Ok(vec![b'd', 0xff, b'\n']),
+            Ok(b": keep-alive\n\n".to_vec()),
+        ];
+        let got: Vec<_> = messages(futures_util::stream::iter(chunks)).collect().await;
+        assert_eq!(got.first(), Some(&Ok(incoming(GAP, "a", None, None))));
+        assert!(
+            got.iter().any(|m| m.as_ref().is_err_and(|e| e.contains("not UTF-8"))),
+            "an invalid byte is an error, not a wait: {got:?}"
+        );
     }
 
     #[test]

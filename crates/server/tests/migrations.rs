@@ -38,7 +38,7 @@ const COMMITTED: [(i64, &str); SERVER_MIGRATIONS] = [
     (20, "089db85fddb58956b316ea645cf010b87ddc0a1d22151fae541cb02268f59e40e31374e53546fcf1030b1c6c9f85c2c2"),
     (21, "f1e75a93b13e16ce5d52bf8cd476203e79d76d53ee029e941c1f9c72e49babb707c3d4d1da1a207ac286d01992ca9038"),
     (22, "a9dfb56114be9ef385efdac58e05fc363b8e004424832ad536c80ba26f426955d4fcbfc0bfab7b0fc9a85fd1a58218a0"),
-    (23, "c88693627507c1a790c3a19e60afbb03646cbc302b0611d1bafacf2705d09e64065a85c4ca5394df58eaedadc726319c"),
+    (23, "dd9767dc357ffa14fdc6555b4a8dbc48394d654bce2de10b0748cf8ba7eac8dadc824ee67d20400e238d308d19a317a0"),
 ];
 const SERVER_MIGRATIONS: usize = 23;
 
@@ -77,9 +77,21 @@ async fn migrate_from_then(last: i64, eleven: &Path) -> (Vec<(i64, Vec<u8>)>, sq
             std::fs::copy(from, dir.path().join(&name)).unwrap();
         }
     }
-    let db_url = fresh_database().await;
-    let admin = sqlx::PgPool::connect(&db_url).await.unwrap();
-    sqlx::migrate::Migrator::new(dir.path()).await.unwrap().run(&admin).await.unwrap();
+    let then = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    // As a server of that time did, without today's retry: another test's database may be
+    // creating the cluster's shared roles at the same moment, so a lost race starts over on a
+    // new database.
+    let mut attempt = 0;
+    let (db_url, admin) = loop {
+        attempt += 1;
+        let db_url = fresh_database().await;
+        let admin = sqlx::PgPool::connect(&db_url).await.unwrap();
+        match then.run(&admin).await {
+            Ok(()) => break (db_url, admin),
+            Err(e) if attempt < 5 => eprintln!("the earlier migrations lost a race for a shared role ({e}); again"),
+            Err(e) => panic!("the earlier migrations failed {attempt} times: {e}"),
+        }
+    };
     let db = Db::connect(&DatabaseUrl::parse(&db_url).unwrap(), 2).await.unwrap();
     db.migrate().await.expect("a database migrated by an earlier server must migrate now");
     let applied = sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations ORDER BY version")

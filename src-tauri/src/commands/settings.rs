@@ -46,6 +46,11 @@ pub async fn clear_media_cache(state: State<'_>) -> CmdResult<()> {
 #[tauri::command]
 #[specta::specta]
 pub async fn ui_ready(marks: Vec<crate::startup::StartMark>) -> CmdResult<()> {
+    // One start per run: a page reloaded later (or a second report) is not a start.
+    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if REPORTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
     let timeline = crate::startup::timeline(marks);
     tracing::info!("started in {}", crate::startup::describe(&timeline));
     if let Some(path) = std::env::var_os("RESONANCE_READY_FILE") {

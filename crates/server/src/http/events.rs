@@ -100,7 +100,8 @@ fn sse(event: &Event) -> SseEvent {
             resonance_api::events::EventKind::Progress => "progress",
         })
         .json_data(event)
-        .unwrap_or_else(|_| SseEvent::default().event(GAP))
+        // With data: a client reading the format drops a block that has none.
+        .unwrap_or_else(|_| SseEvent::default().event(GAP).data("sync to catch up"))
 }
 
 /// The caller's organization's events, live; with `Last-Event-ID`, what was missed first.
