@@ -9,6 +9,7 @@
 //! - `package`: builds the desktop app's installable .deb.
 
 mod postgres;
+mod supervise;
 mod sweep;
 mod system;
 
@@ -32,6 +33,8 @@ fn main() {
         Some("bench") => bench(&args[1..]),
         Some("bindings") => bindings(),
         Some("package") => package(&args[1..]),
+        // For xtask's own test of `dev`'s stopping (tests/dev_stops.rs): three stand-in children.
+        Some("supervise-demo") => supervise_demo(args.get(1).map(PathBuf::from)),
         _ => {
             eprintln!("usage: cargo xtask <dev | test [-- test filter] | bench | bindings | package [--debug]>");
             std::process::exit(2);
@@ -268,10 +271,12 @@ fn open_desktop() -> Result<Option<std::process::Child>> {
         eprintln!("xtask: no display: not opening the desktop app (the backend keeps running)");
         return Ok(None);
     }
-    let app = Command::new(target_dir().join("debug/resonance-desktop"))
-        .env("RESONANCE_SERVER", format!("http://{DEV_LISTEN}"))
-        .spawn()
-        .context("cannot start the desktop app")?;
+    let app = supervise::own_group(
+        Command::new(target_dir().join("debug/resonance-desktop"))
+            .env("RESONANCE_SERVER", format!("http://{DEV_LISTEN}")),
+    )
+    .spawn()
+    .context("cannot start the desktop app")?;
     Ok(Some(app))
 }
 
@@ -281,12 +286,7 @@ fn dev() -> Result<()> {
     ui_build()?;
     let data = if system::is_root() { PathBuf::from("/var/lib/resonance-dev") } else { workspace_root().join(".dev") };
     let mut cluster = Cluster::persistent(&data.join("postgres"), DEV_PORT)?;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst))
-            .context("cannot install the Ctrl-C handler")?;
-    }
+    let stop = stop_flag()?;
     if cluster.psql("postgres", "SELECT 1 FROM pg_database WHERE datname = 'resonance'")?.trim().is_empty() {
         cluster.psql("postgres", "CREATE DATABASE resonance")?;
     }
@@ -319,50 +319,85 @@ fn dev() -> Result<()> {
         "\nPostgres: {url}\nAPI:      http://{DEV_LISTEN}/v1  (OpenAPI at /v1/openapi.json)\nStorage:  {}\nCtrl-C stops everything.\n",
         storage.display()
     );
-    let mut worker = Command::new(&server)
-        .args(["worker", "--database-url", &url, "--name", "dev-worker", "--storage"])
-        .arg(&storage)
-        .spawn()
-        .context("cannot start the render worker")?;
-    let mut child = Command::new(&server)
-        .args(["serve", "--database-url", &url, "--listen", DEV_LISTEN])
-        .arg("--storage")
-        .arg(&storage)
-        .env("RESONANCE_JWT_SECRET", &secret)
-        .spawn()
-        .context("cannot start resonance-server")?;
+    let mut children = supervise::Children::default();
+    let serve = supervise::own_group(
+        Command::new(&server)
+            .args(["serve", "--database-url", &url, "--listen", DEV_LISTEN])
+            .arg("--storage")
+            .arg(&storage)
+            .env("RESONANCE_JWT_SECRET", &secret),
+    )
+    .spawn()
+    .context("cannot start resonance-server")?;
+    children.add("server", serve);
+    let worker = supervise::own_group(
+        Command::new(&server)
+            .args(["worker", "--database-url", &url, "--name", "dev-worker", "--storage"])
+            .arg(&storage),
+    )
+    .spawn()
+    .context("cannot start the render worker")?;
+    children.add("worker", worker);
     std::thread::sleep(std::time::Duration::from_millis(500));
     sign_in_and_seed_samples();
-    let mut desktop = open_desktop()?;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            // The worker got the terminal's SIGINT too; make sure it is gone before Postgres.
-            if worker.try_wait()?.is_none() {
-                std::thread::sleep(std::time::Duration::from_millis(500));
-                let _ = worker.kill();
-            }
-            let _ = worker.wait();
-            if let Some(app) = desktop.as_mut() {
-                let _ = app.kill();
-                let _ = app.wait();
-            }
-            cluster.stop();
-            if stop.load(std::sync::atomic::Ordering::SeqCst) || status.success() {
-                return Ok(());
-            }
-            bail!("resonance-server exited with {status}");
-        }
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            // From the terminal the server got the same SIGINT: give it a moment to drain. A
-            // SIGTERM or SIGHUP to xtask alone reached only us: pass it on, and the branch above
-            // then stops the worker, the app and Postgres.
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            if child.try_wait()?.is_none() {
-                let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+    if let Some(app) = open_desktop()? {
+        children.add("app", app);
     }
+    run_until_stopped(children, &stop, || cluster.stop())
+}
+
+/// Set when xtask is told to stop: Ctrl-C, or a SIGINT, SIGTERM or SIGHUP sent to it alone.
+fn stop_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+        .context("cannot install the Ctrl-C handler")?;
+    Ok(stop)
+}
+
+/// Runs until told to stop or until the server exits, then stops the app, the worker and the
+/// server, in that order, and then what `after` stops (Postgres).
+fn run_until_stopped(
+    mut children: supervise::Children,
+    stop: &std::sync::atomic::AtomicBool,
+    after: impl FnOnce(),
+) -> Result<()> {
+    let exited = children.wait(stop, "server")?;
+    children.stop_all(std::time::Duration::from_secs(10));
+    after();
+    match exited {
+        Some(status) if !status.success() => bail!("resonance-server exited with {status}"),
+        _ => Ok(()),
+    }
+}
+
+/// `dev`'s supervision with three stand-in children (shells named server, worker and app that
+/// write their name to `DIR/stopped` when they get SIGTERM) and "postgres" written last for the
+/// cluster. Writes `DIR/ready` once all are up.
+fn supervise_demo(dir: Option<PathBuf>) -> Result<()> {
+    let Some(dir) = dir else { bail!("usage: cargo xtask supervise-demo DIR") };
+    let stop = stop_flag()?;
+    let log = dir.join("stopped");
+    let mut children = supervise::Children::default();
+    for name in ["server", "worker", "app"] {
+        let up = dir.join(format!("up-{name}"));
+        let script = format!(
+            "trap \"echo {name} >> '{}'; exit 0\" TERM; : > '{}'; while :; do sleep 0.05; done",
+            log.display(),
+            up.display()
+        );
+        children.add(name, supervise::own_group(Command::new("sh").args(["-c", &script])).spawn()?);
+        while !up.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    std::fs::write(dir.join("ready"), b"")?;
+    run_until_stopped(children, &stop, || {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(&log) {
+            let _ = writeln!(f, "postgres");
+        }
+    })
 }
 
 fn random_hex(bytes: usize) -> Result<String> {
