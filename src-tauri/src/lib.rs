@@ -230,8 +230,8 @@ pub fn run() {
             startup::mark("setup");
             builder.mount_events(app);
             let media = tauri::async_runtime::block_on(media_server::MediaServer::start())?;
-            let opened = state::open_client(std::env::var_os("RESONANCE_DATA_DIR").map(Into::into))?;
-            let state = Arc::new(AppState::new(opened, media));
+            let data = resonance_client::DataDir::resolve(std::env::var_os("RESONANCE_DATA_DIR").map(Into::into))?;
+            let state = Arc::new(AppState::open(data, media)?);
             startup::mark("mirror opened");
             app.manage(state.clone());
             {

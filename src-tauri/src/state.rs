@@ -44,32 +44,17 @@ struct Background {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// The client with its data directory, opened before the app's state exists.
-pub struct Opened {
-    data_root: std::path::PathBuf,
-    client: Client,
-}
-
-/// Opens the data directory (`explicit`, else the platform's) and the signed-in account's mirror.
-/// (Opening it on a thread of its own while GTK and the window start saved nothing on this
-/// 2-core machine: the web process started that much later, and the thread cost 2 MB of RSS.)
-pub fn open_client(explicit: Option<std::path::PathBuf>) -> resonance_client::Result<Opened> {
-    let data = DataDir::resolve(explicit)?;
-    let data_root = data.root().to_path_buf();
-    Ok(Opened { data_root, client: Client::open(data)? })
-}
-
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl AppState {
-    pub fn new(opened: Opened, media: crate::media_server::MediaServer) -> Self {
-        let Opened { data_root, client } = opened;
+    pub fn open(data: DataDir, media: crate::media_server::MediaServer) -> resonance_client::Result<Self> {
+        let data_root = data.root().to_path_buf();
         let settings = settings::load(&data_root);
         resonance_client::media::set_cap_bytes(u64::from(settings.media_cache_mb) << 20);
-        Self {
-            client: RwLock::new(client),
+        Ok(Self {
+            client: RwLock::new(Client::open(data)?),
             data_root,
             background: Mutex::new(None),
             uploads: Mutex::new(HashMap::new()),
@@ -77,7 +62,7 @@ impl AppState {
             media,
             launch_link: Mutex::new(None),
             tray: std::sync::atomic::AtomicBool::new(false),
-        }
+        })
     }
 
     pub fn settings(&self) -> Settings {

@@ -380,16 +380,7 @@ fn supervise_demo(dir: Option<PathBuf>) -> Result<()> {
     let log = dir.join("stopped");
     let mut children = supervise::Children::default();
     for name in ["server", "worker", "app"] {
-        let up = dir.join(format!("up-{name}"));
-        let script = format!(
-            "trap \"echo {name} >> '{}'; exit 0\" TERM; : > '{}'; while :; do sleep 0.05; done",
-            log.display(),
-            up.display()
-        );
-        children.add(name, supervise::own_group(Command::new("sh").args(["-c", &script])).spawn()?);
-        while !up.exists() {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        children.add(name, supervise::stand_in(&dir, name, false)?);
     }
     std::fs::write(dir.join("ready"), b"")?;
     run_until_stopped(children, &stop, || {

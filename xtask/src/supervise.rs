@@ -65,6 +65,22 @@ impl Children {
     }
 }
 
+/// A stand-in child for the tests of this supervision (and `xtask supervise-demo`): a shell that
+/// appends `name` to `dir/stopped` when it gets SIGTERM and exits, or, if `stubborn`, ignores
+/// SIGTERM. Returned once its handler is in place.
+pub fn stand_in(dir: &std::path::Path, name: &str, stubborn: bool) -> std::io::Result<Child> {
+    let log = dir.join("stopped");
+    let up = dir.join(format!("up-{name}"));
+    let on_term = if stubborn { String::new() } else { format!("echo {name} >> '{}'; exit 0", log.display()) };
+    let script = format!("trap \"{on_term}\" TERM; : > '{}'; while :; do sleep 0.05; done", up.display());
+    let child = own_group(Command::new("sh").args(["-c", &script])).spawn()?;
+    let since = Instant::now();
+    while !up.exists() && since.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(child)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,19 +94,8 @@ mod tests {
         dir
     }
 
-    /// A child that appends its name to `dir/stopped` when it gets SIGTERM and exits, or, if
-    /// `stubborn`, ignores SIGTERM. Returned once its handler is in place.
     fn child(dir: &Path, name: &str, stubborn: bool) -> Child {
-        let log = dir.join("stopped");
-        let up = dir.join(format!("up-{name}"));
-        let on_term = if stubborn { String::new() } else { format!("echo {name} >> '{}'; exit 0", log.display()) };
-        let script = format!("trap \"{on_term}\" TERM; : > '{}'; while :; do sleep 0.05; done", up.display());
-        let spawned = own_group(Command::new("sh").args(["-c", &script])).spawn().unwrap_or_else(|e| panic!("sh: {e}"));
-        let since = Instant::now();
-        while !up.exists() && since.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        spawned
+        stand_in(dir, name, stubborn).unwrap_or_else(|e| panic!("sh: {e}"))
     }
 
     #[test]

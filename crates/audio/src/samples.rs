@@ -153,11 +153,11 @@ impl Sample {
                             Groove::Soft => (0.12, 0.10),
                             Groove::Drive => (0.05, 0.16),
                         };
-                        let hits: Vec<f64> = (0..(len * f64::from(RATE)) as usize).map(|_| noise.next()).collect();
+                        let hits = noise.burst(len);
                         add(&mut mix, at, len, |t| hat_drum(t, &hits, len) * level);
                     }
                     if s.backbeat && (step == 4 || step == 12) {
-                        let hits: Vec<f64> = (0..(0.3 * f64::from(RATE)) as usize).map(|_| noise.next()).collect();
+                        let hits = noise.burst(0.3);
                         add(&mut mix, at, 0.3, |t| snare_drum(t, &hits) * 0.45);
                     }
                 }
@@ -186,7 +186,7 @@ impl Sample {
                 }
             }
             if s.riser {
-                let hits: Vec<f64> = (0..(4.0 * beat * f64::from(RATE)) as usize).map(|_| noise.next()).collect();
+                let hits = noise.burst(4.0 * beat);
                 add(&mut mix, bar_start, 4.0 * beat, |t| riser(t, &hits, 4.0 * beat) * 0.12);
             }
             if last {
@@ -236,6 +236,11 @@ impl Noise {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         (self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+
+    /// `seconds` of noise at `RATE`.
+    fn burst(&mut self, seconds: f64) -> Vec<f64> {
+        (0..(seconds * f64::from(RATE)) as usize).map(|_| self.next()).collect()
     }
 }
 

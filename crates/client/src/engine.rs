@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
-use resonance_api::version::{Health, Version};
+use resonance_api::version::Health;
 use tokio::sync::{watch, Notify};
 
 use crate::error::Result;
@@ -27,9 +27,10 @@ async fn serves_this_app(session: &Session) -> bool {
     let Ok(resp) = session.http().send(Method::GET, "/v1/health", None, None, None).await else {
         return false;
     };
-    let ours = env!("CARGO_PKG_VERSION").parse::<Version>();
+    // The version the server reads from this app's requests.
+    let ours = resonance_api::version::client_version(crate::http::USER_AGENT);
     match (resp.json::<Health>().await, ours) {
-        (Ok(health), Ok(ours)) => health.serves(ours),
+        (Ok(health), Some(ours)) => health.serves(ours),
         _ => false,
     }
 }
