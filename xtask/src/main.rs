@@ -3,7 +3,7 @@
 //! - `dev` starts the development Postgres (kept between runs), migrates, seeds the demo
 //!   organization (printing its accounts) and runs resonance-server on 127.0.0.1:8787 with a
 //!   render worker beside it.
-//! - `test` installs what is missing, starts a throwaway Postgres, runs clippy and every test.
+//! - `test` installs what is missing, starts a throwaway Postgres, runs clippy, rustdoc and every test.
 //! - `bench`: the same Postgres set-up, then the benchmarks, which print their figures.
 //! - `bindings`: regenerates the UI's TypeScript bindings from the desktop's Rust commands.
 //! - `package`: builds the desktop app's installable .deb.
@@ -434,6 +434,14 @@ fn test(filter: &[String]) -> Result<()> {
         &mut units,
     )
     .context("clippy found problems")?;
+    eprintln!("xtask: rustdoc");
+    sweep::units_of(
+        cargo()
+            .args(["doc", "--workspace", "--no-deps", "--locked", "--quiet", sweep::MESSAGES])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+        &mut units,
+    )
+    .context("rustdoc found problems (a broken, ambiguous or private link in a doc comment)")?;
     // The end-to-end suite drives the app binary.
     sweep::units_of(
         cargo().args(["build", "--quiet", "--locked", "-p", "resonance-desktop", sweep::MESSAGES]),

@@ -223,7 +223,7 @@ fn guarded<T>(doing: &str, f: impl FnOnce() -> T) -> Result<T> {
     })
 }
 
-/// Silences the panic message of a decoder panic that [`guarded`] turns into an error; any other
+/// Silences the panic message of a decoder panic that `guarded` turns into an error; any other
 /// panic still reaches the previous hook (the default report, or a fuzzer's abort).
 pub fn quiet_decoder_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();

@@ -24,7 +24,7 @@ use crate::mirror::Mirror;
 use crate::session::Session;
 pub use resonance_api::footage::UploadPurpose;
 
-/// Bytes in an upload's first PATCH; the next ones follow the link (see [`ChunkSize`]).
+/// Bytes in an upload's first PATCH; the next ones follow the link (see `ChunkSize`).
 pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
 /// The smallest chunk a slow link is given (a fixed size may go down to 64 KiB).
 const MIN_CHUNK_BYTES: usize = 1 << 20;

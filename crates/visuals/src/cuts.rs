@@ -1,6 +1,6 @@
 //! Cutting the creator's footage to the music: which clip or still shows when, from where in it,
 //! how fast and how framed. Decided once with the plan and recorded in it ([`VisualPlan::cuts`]),
-//! drawn by [`crate::draw`] from pictures the caller supplies ([`Footage`]): the engine does no
+//! drawn by [`crate::draw()`] from pictures the caller supplies ([`Footage`]): the engine does no
 //! I/O. Invariants: cuts tile the song without gaps, start on the music's beats (downbeats; beats
 //! too at a high effect intensity; every section start), never show one item twice in a row when
 //! there are two or more, and are a pure function of (rhythm, items, intensity, seed) with a

@@ -8,7 +8,7 @@
 //!
 //! Invariant: a frame is a pure function of (plan, t, width, height): rows are shared among
 //! threads but each pixel's arithmetic is the same whichever thread draws it, and only the
-//! written-out functions of [`crate::math`] are used, so the bytes are the same on every machine.
+//! written-out functions of `math` are used, so the bytes are the same on every machine.
 
 use std::sync::Mutex;
 

@@ -1,6 +1,6 @@
 //! resonance-visuals: the video engine, with no I/O. [`prompt::read`] reads a prompt into colours,
-//! motifs, light, moods and pace, and says which words chose what; [`plan`] turns an analysis, a
-//! project's look and a seed into a [`VisualPlan`], the whole recipe of a video; [`draw`] draws
+//! motifs, light, moods and pace, and says which words chose what; [`plan()`] turns an analysis, a
+//! project's look and a seed into a [`VisualPlan`], the whole recipe of a video; [`draw()`] draws
 //! any frame of it at any size. With the creator's footage, [`plan_with_footage`] also cuts it to
 //! the music ([`cuts`]) and [`draw_with_footage`] lays its pictures, which the caller supplies
 //! ([`Footage`]), with the graphics. The render worker draws every frame at the output size with

@@ -1,6 +1,6 @@
 //! The visual plan: the whole recipe of a video, decided once from the analysis, the project's
 //! look and the seed, stored as `generations.visual_plan`, and drawn frame by frame by
-//! [`crate::draw`]. Invariant: a pure function of its inputs (no clock, no global randomness,
+//! [`crate::draw()`]. Invariant: a pure function of its inputs (no clock, no global randomness,
 //! no platform maths), so one seed gives one video on every machine.
 
 use resonance_api::model::StylePreference;
@@ -135,7 +135,7 @@ impl Envelope {
     }
 }
 
-/// Everything a video is: drawn by [`crate::draw`] at any size and any time.
+/// Everything a video is: drawn by [`crate::draw()`] at any size and any time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct VisualPlan {

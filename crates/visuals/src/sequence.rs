@@ -6,7 +6,7 @@
 //! receives the frames in order and hands them on (to the encoder's pipe) while the workers draw
 //! the next ones. Invariant: at most `workers + 1` frames exist at once (a shared pool: one
 //! drawing or drawn per worker, one being handed on), whatever the number of frames; the bytes
-//! are those of [`draw`].
+//! are those of [`draw()`](crate::draw()).
 
 use std::sync::{mpsc, Condvar, Mutex};
 

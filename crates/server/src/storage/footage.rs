@@ -2,7 +2,7 @@
 //! project's order. Invariants: a row is added only for the finished footage upload of the same id
 //! (RLS checks it), under the organization's lock after its plan's room was checked
 //! (`auth_private.footage_room`); every change to a project's list holds the project's footage
-//! lock ([`lock_project`]), so positions are 0, 1, 2… after every change, however many race.
+//! lock (`lock_project`), so positions are 0, 1, 2… after every change, however many race.
 
 use resonance_api::footage::{FootageFacts, FootageKind, FootagePatch};
 use resonance_api::model::Footage;
