@@ -195,7 +195,7 @@ impl Backend {
         let admin = cluster_url();
         let name = format!("c_{}", Uuid::new_v4().simple());
         let pool = PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
         pool.close().await;
         let db_url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
         let db = Db::connect(&DatabaseUrl::parse(&db_url).unwrap(), 16).await.unwrap();

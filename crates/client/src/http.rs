@@ -151,6 +151,34 @@ pub fn classify(status: StatusCode, body: &[u8]) -> ClientError {
 mod tests {
     use super::*;
 
+    /// A hosted server is https: the client must open it with a TLS handshake, whatever crate
+    /// features the rest of a build happens to turn on (the app and the CLI are built alone;
+    /// before reqwest's `rustls` was a workspace feature they could not speak TLS at all).
+    #[tokio::test]
+    async fn an_https_server_is_spoken_to_in_tls() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let first_bytes = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 3];
+            socket.read_exact(&mut head).await.unwrap();
+            // The socket stays open, so the client waits for an answer and cannot end first.
+            (head, socket)
+        });
+        let http = Http::new(&format!("https://127.0.0.1:{port}")).unwrap();
+        // No TLS answers, so the request fails; what matters is what it sent first.
+        let sent =
+            tokio::time::timeout(Duration::from_secs(10), http.send(Method::GET, "/v1/health", None, None, None));
+        let (head, _socket) = tokio::select! {
+            first = first_bytes => first.unwrap(),
+            answer = sent => panic!("the request ended before it reached the server: {answer:?}"),
+        };
+        // A TLS record of type handshake (22), version 3.x: a ClientHello.
+        assert_eq!(head[0], 22, "the client sent {head:?}, not a TLS handshake");
+        assert_eq!(head[1], 3);
+    }
+
     #[test]
     fn statuses_are_classified() {
         let refused = classify(

@@ -11,7 +11,7 @@
 //!   edits.
 
 use chrono::{DateTime, Duration, Utc};
-use rand::Rng;
+use rand::RngExt;
 use reqwest::Method;
 use resonance_api::model::{Project, ProjectStatus};
 use resonance_api::projects::{NewProject, ProjectPatch, PROJECT_DEFAULTS};
@@ -368,7 +368,7 @@ fn next_entry(conn: &Connection) -> Result<Option<(Entry, Option<DateTime<Utc>>)
 /// so many clients coming back online do not retry in step.
 pub fn backoff(attempts: u32) -> Duration {
     let full = (BACKOFF_BASE_SECONDS * 2f64.powi(attempts.saturating_sub(1).min(30) as i32)).min(BACKOFF_CAP_SECONDS);
-    let jittered = rand::thread_rng().gen_range(full / 2.0..=full);
+    let jittered = rand::rng().random_range(full / 2.0..=full);
     Duration::milliseconds((jittered * 1000.0) as i64)
 }
 

@@ -275,12 +275,12 @@ async fn main() {
         .expect("RESONANCE_TEST_DATABASE_URL is not set: run with `cargo xtask bench`, which starts Postgres");
     let name = format!("flood_{}", Uuid::new_v4().simple());
     let pool = PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
     let db_url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
     {
         let server = start_server(&db_url).await;
         sign_in_flood(&server).await;
         finishing_uploads(&server).await;
     }
-    let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&pool).await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&pool).await;
 }

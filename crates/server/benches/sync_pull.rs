@@ -87,7 +87,7 @@ async fn main() {
     let psql = std::env::var("RESONANCE_PSQL").unwrap_or_else(|_| "psql".into());
     let name = format!("bench_{}", Uuid::new_v4().simple());
     let admin = PgPoolOptions::new().max_connections(1).connect(&cluster).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
     let url = format!("{}/{name}", &cluster[..cluster.rfind('/').unwrap()]);
     let db = Db::connect(&DatabaseUrl::parse(&url).unwrap(), 8).await.unwrap();
     db.migrate().await.unwrap();
@@ -263,5 +263,5 @@ async fn main() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
     db.pool().close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&admin).await.unwrap();
 }

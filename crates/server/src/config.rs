@@ -319,9 +319,13 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// The token signing key. Its `Debug` is redacted.
+/// The token signing key, with the HMAC keys made from it once. Its `Debug` is redacted.
 #[derive(Clone)]
-pub struct JwtSecret(Vec<u8>);
+pub struct JwtSecret {
+    bytes: Vec<u8>,
+    encoding: jsonwebtoken::EncodingKey,
+    decoding: jsonwebtoken::DecodingKey,
+}
 
 impl JwtSecret {
     pub const MIN_BYTES: usize = 32;
@@ -334,11 +338,23 @@ impl JwtSecret {
                 s.len()
             ));
         }
-        Ok(Self(s.as_bytes().to_vec()))
+        let bytes = s.as_bytes().to_vec();
+        let unusable = |e: jsonwebtoken::errors::Error| format!("cannot be used as an HMAC key: {e}");
+        let encoding = jsonwebtoken::EncodingKey::from_secret(&bytes).map_err(unusable)?;
+        let decoding = jsonwebtoken::DecodingKey::from_secret(&bytes).map_err(unusable)?;
+        Ok(Self { bytes, encoding, decoding })
     }
 
     pub fn bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+
+    pub(crate) fn encoding(&self) -> &jsonwebtoken::EncodingKey {
+        &self.encoding
+    }
+
+    pub(crate) fn decoding(&self) -> &jsonwebtoken::DecodingKey {
+        &self.decoding
     }
 }
 

@@ -11,7 +11,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -62,8 +61,8 @@ impl std::fmt::Debug for Keys {
 impl Keys {
     pub fn new(secret: &JwtSecret, access_ttl: Duration) -> Self {
         Self {
-            encoding: EncodingKey::from_secret(secret.bytes()),
-            decoding: DecodingKey::from_secret(secret.bytes()),
+            encoding: secret.encoding().clone(),
+            decoding: secret.decoding().clone(),
             secret: secret.clone(),
             access_ttl,
         }
@@ -147,8 +146,7 @@ const SHARE_MAC_BYTES: usize = 16;
 
 /// 256 random bits, URL-safe: refresh tokens and invitation tokens.
 pub fn new_opaque_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    let bytes: [u8; 32] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -270,10 +268,16 @@ fn compute(
     .map_err(hash_error)
 }
 
+/// 16 random bytes (the salt size password-hash recommends) from the thread's CSPRNG.
+fn fresh_salt() -> Result<SaltString> {
+    let bytes: [u8; 16] = rand::random();
+    SaltString::encode_b64(&bytes).map_err(hash_error)
+}
+
 /// A new PHC string (`$argon2id$v=19$m=…`) for `password`, with a fresh salt.
 fn hash_with(memory: &mut Memory, password: &str) -> Result<String> {
     let argon = hasher();
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let salt = fresh_salt()?;
     let mut salt_bytes = [0u8; 64];
     let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(hash_error)?;
     let output = compute(&argon, memory, password, raw_salt, argon2::Params::DEFAULT_OUTPUT_LEN)?;
@@ -306,7 +310,7 @@ fn verify_with(memory: &mut Memory, password: &str, stored: &str) -> Result<bool
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let Ok(salt) = fresh_salt() else { return String::new() };
         hasher().hash_password(b"resonance timing equaliser", &salt).map(|h| h.to_string()).unwrap_or_default()
     })
 }
@@ -396,7 +400,7 @@ mod tests {
         assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{ours}");
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(hasher().verify_password(b"correct horse", &parsed).is_ok(), "the standard verifier accepts ours");
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let salt = fresh_salt().unwrap();
         let standard = hasher().hash_password(b"battery staple", &salt).unwrap().to_string();
         assert!(verify_with(&mut memory, "battery staple", &standard).unwrap(), "ours accepts the standard's");
         assert!(!verify_with(&mut memory, "battery stapler", &standard).unwrap());

@@ -129,7 +129,7 @@ impl Db {
             attempt += 1;
             let mut conn = self.pool.acquire().await?;
             forget_edits(&mut conn).await.map_err(sqlx::migrate::MigrateError::Execute)?;
-            let outcome = MIGRATOR.run_direct(&mut *conn).await;
+            let outcome = MIGRATOR.run(&mut *conn).await;
             if outcome.is_err() {
                 // Releases the lock now, then ends the session (which would release it too, but
                 // only once the backend has noticed); neither can fail in a way that matters.

@@ -456,10 +456,19 @@ async fn a_superuser_url_still_serves_every_request_under_rls() {
     let db_url = fresh_database().await;
     let owner_role = format!("owner_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::PgPool::connect(&db_url).await.unwrap();
-    sqlx::query(&format!("CREATE ROLE {owner_role} LOGIN CREATEROLE")).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE ROLE {owner_role} LOGIN CREATEROLE")))
+        .execute(&admin)
+        .await
+        .unwrap();
     let dbname = db_url.rsplit('/').next().unwrap();
-    sqlx::query(&format!("ALTER DATABASE {dbname} OWNER TO {owner_role}")).execute(&admin).await.unwrap();
-    sqlx::query(&format!("GRANT ALL ON SCHEMA public TO {owner_role}")).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {dbname} OWNER TO {owner_role}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("GRANT ALL ON SCHEMA public TO {owner_role}")))
+        .execute(&admin)
+        .await
+        .unwrap();
     let owner_url = db_url.replacen("postgres@", &format!("{owner_role}@"), 1);
     let db = Db::connect(&DatabaseUrl::parse(&owner_url).unwrap(), 8).await.unwrap();
     db.migrate().await.expect("migrations must run as a plain owner role, not only as a superuser");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -100,12 +100,13 @@ async fn database_state(s: &TestServer, org: Uuid) -> State {
         ("generations", "organization_id"),
         ("system_logs", "organization_id"),
     ] {
-        let rows: Vec<(Uuid, sqlx::types::Json<Value>)> =
-            sqlx::query_as(&format!("SELECT t.id, row_to_json(t)::jsonb FROM {table} t WHERE t.{col} = $1"))
-                .bind(org)
-                .fetch_all(&s.owner)
-                .await
-                .unwrap();
+        let rows: Vec<(Uuid, sqlx::types::Json<Value>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT t.id, row_to_json(t)::jsonb FROM {table} t WHERE t.{col} = $1"
+        )))
+        .bind(org)
+        .fetch_all(&s.owner)
+        .await
+        .unwrap();
         for (id, row) in rows {
             state.insert((table.to_owned(), id.to_string()), row.0);
         }
@@ -281,9 +282,9 @@ async fn writer(s: &TestServer, org: Uuid, user: Uuid, seed: u64, changes: usize
     let mut done = 0;
     while done < changes {
         let mut tx = s.as_app(Some(user)).await;
-        let in_this_tx = rng.gen_range(1..=3).min(changes - done);
+        let in_this_tx = rng.random_range(1..=3).min(changes - done);
         for _ in 0..in_this_tx {
-            let roll: u32 = rng.gen_range(0..100);
+            let roll: u32 = rng.random_range(0..100);
             if mine.is_empty() || roll < 45 {
                 let id: Uuid = sqlx::query_scalar(
                     "INSERT INTO projects (organization_id, user_id, name, prompt, audio_path) \
@@ -296,16 +297,16 @@ async fn writer(s: &TestServer, org: Uuid, user: Uuid, seed: u64, changes: usize
                 .unwrap();
                 mine.push(id);
             } else if roll < 70 {
-                let id = mine[rng.gen_range(0..mine.len())];
+                let id = mine[rng.random_range(0..mine.len())];
                 sqlx::query("UPDATE projects SET name = $2, effect_intensity = $3::float8::numeric WHERE id = $1")
                     .bind(id)
                     .bind(format!("w{seed}-{done}-edit"))
-                    .bind(rng.gen_range(0.0..1.0_f64))
+                    .bind(rng.random_range(0.0..1.0_f64))
                     .execute(&mut *tx)
                     .await
                     .unwrap();
             } else if roll < 90 {
-                let id = mine[rng.gen_range(0..mine.len())];
+                let id = mine[rng.random_range(0..mine.len())];
                 sqlx::query("INSERT INTO generations (project_id, organization_id, user_id, seed) VALUES ($1, $2, auth.uid(), $3)")
                     .bind(id)
                     .bind(org)
@@ -314,12 +315,12 @@ async fn writer(s: &TestServer, org: Uuid, user: Uuid, seed: u64, changes: usize
                     .await
                     .unwrap();
             } else {
-                let id = mine.swap_remove(rng.gen_range(0..mine.len()));
+                let id = mine.swap_remove(rng.random_range(0..mine.len()));
                 sqlx::query("DELETE FROM projects WHERE id = $1").bind(id).execute(&mut *tx).await.unwrap();
             }
             done += 1;
         }
-        let hold = if rng.gen_range(0..100) < 5 { rng.gen_range(20..60) } else { rng.gen_range(0..4) };
+        let hold = if rng.random_range(0..100) < 5 { rng.random_range(20..60) } else { rng.random_range(0..4) };
         tokio::time::sleep(Duration::from_millis(hold)).await;
         tx.commit().await.unwrap();
     }

@@ -141,7 +141,7 @@ async fn no_request_of_organization_a_reaches_organization_b() {
 /// Runs one statement in a savepoint; Ok(rows affected) or Err(SQLSTATE).
 async fn attempt(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, sql: &str, bind: Uuid) -> Result<u64, String> {
     sqlx::query("SAVEPOINT attempt").execute(&mut **tx).await.unwrap();
-    match sqlx::query(sql).bind(bind).execute(&mut **tx).await {
+    match sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).bind(bind).execute(&mut **tx).await {
         Ok(r) => {
             sqlx::query("RELEASE SAVEPOINT attempt").execute(&mut **tx).await.unwrap();
             Ok(r.rows_affected())
@@ -164,14 +164,17 @@ async fn in_sql_the_request_role_with_a_claims_sees_and_changes_nothing_of_b() {
         assert_eq!(current, "resonance_app");
         for table in TABLES {
             let col = if table == "organizations" { "id" } else { "organization_id" };
-            let seen: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {col} = $1"))
-                .bind(b_org)
+            let seen: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table} WHERE {col} = $1")))
+                    .bind(b_org)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+            assert_eq!(seen, 0, "{role} sees B's {table}");
+            let own: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
                 .fetch_one(&mut *tx)
                 .await
                 .unwrap();
-            assert_eq!(seen, 0, "{role} sees B's {table}");
-            let own: i64 =
-                sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&mut *tx).await.unwrap();
             assert!(own > 0, "{role} must see their own {table}");
             let set = match table {
                 "organizations" | "users" | "projects" => "name = 'hijacked'",
@@ -246,7 +249,10 @@ async fn the_request_role_without_claims_sees_zero_rows() {
     let w = world().await;
     let mut tx = w.s.as_app(None).await;
     for table in TABLES.iter().chain(&["invitations", "sync.row_versions"]) {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&mut *tx).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
         assert_eq!(n, 0, "{table} must be invisible without claims");
     }
     for table in ["auth.users", "auth.refresh_tokens", "auth_private.removed_members"] {

@@ -15,6 +15,7 @@ use super::AppState;
 use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::storage::{generations, idempotency, projects};
+use object_store::ObjectStoreExt;
 
 /// The first answer to this key, if the write was already made.
 pub(super) async fn replay(tx: &mut Tx, key: Option<uuid::Uuid>, request: &str) -> Result<Option<Response>> {

@@ -16,6 +16,7 @@ use super::extract::{Authenticated, Body, PathId};
 use super::{pages, public_base, AppState};
 use crate::error::{Error, Result};
 use crate::storage::share_links::{self, Row, Shared};
+use object_store::ObjectStoreExt;
 
 fn wire(app: &AppState, headers: &HeaderMap, row: Row) -> ShareLink {
     ShareLink {

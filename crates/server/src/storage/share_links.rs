@@ -30,7 +30,12 @@ impl Row {
     }
 }
 
-const COLUMNS: &str = "id, generation_id, created_by, created_at, expires_at, revoked_at";
+/// The columns every query of this module returns, as a literal so queries stay static SQL.
+macro_rules! columns {
+    () => {
+        "id, generation_id, created_by, created_at, expires_at, revoked_at"
+    };
+}
 
 /// The generation, if the caller may share it: 404 when it is not theirs to see, 409 before it
 /// has finished, 403 for a viewer or a developer who did not start it.
@@ -49,9 +54,10 @@ async fn shareable(tx: &mut Tx, caller: &Caller, generation: Uuid) -> Result<res
 
 pub async fn create(tx: &mut Tx, caller: &Caller, generation: Uuid, lifetime: ShareLifetime) -> Result<Row> {
     let g = shareable(tx, caller, generation).await?;
-    let row: Row = sqlx::query_as(&format!(
+    let row: Row = sqlx::query_as(concat!(
         "INSERT INTO share_links (organization_id, generation_id, created_by, expires_at) \
-         VALUES ($1, $2, auth.uid(), now() + make_interval(days => $3)) RETURNING {COLUMNS}"
+         VALUES ($1, $2, auth.uid(), now() + make_interval(days => $3)) RETURNING ",
+        columns!()
     ))
     .bind(caller.organization_id)
     .bind(generation)
@@ -74,8 +80,10 @@ pub async fn create(tx: &mut Tx, caller: &Caller, generation: Uuid, lifetime: Sh
 /// A generation's links, newest first (404 for a generation the caller cannot see).
 pub async fn list(tx: &mut Tx, caller: &Caller, generation: Uuid) -> Result<Vec<Row>> {
     super::generations::get(tx, caller, generation).await?;
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM share_links WHERE generation_id = $1 ORDER BY created_at DESC, id"
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM share_links WHERE generation_id = $1 ORDER BY created_at DESC, id"
     ))
     .bind(generation)
     .fetch_all(&mut **tx)
@@ -85,7 +93,7 @@ pub async fn list(tx: &mut Tx, caller: &Caller, generation: Uuid) -> Result<Vec<
 /// Turns a link off for good. Revoking a revoked link changes nothing and answers as the first
 /// time did (to those who may revoke it).
 pub async fn revoke(tx: &mut Tx, caller: &Caller, link: Uuid) -> Result<Row> {
-    let found: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM share_links WHERE id = $1"))
+    let found: Option<Row> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM share_links WHERE id = $1"))
         .bind(link)
         .fetch_optional(&mut **tx)
         .await?;
@@ -96,15 +104,16 @@ pub async fn revoke(tx: &mut Tx, caller: &Caller, link: Uuid) -> Result<Row> {
         return Err(Error::forbidden("Only admins and the person who started this generation turn its links off."));
     }
     // Only a live link is turned off: of two revokes at once, one writes and logs.
-    let revoked: Option<Row> = sqlx::query_as(&format!(
+    let revoked: Option<Row> = sqlx::query_as(concat!(
         "UPDATE share_links SET revoked_at = now(), revoked_by = auth.uid() \
-         WHERE id = $1 AND revoked_at IS NULL RETURNING {COLUMNS}"
+         WHERE id = $1 AND revoked_at IS NULL RETURNING ",
+        columns!()
     ))
     .bind(link)
     .fetch_optional(&mut **tx)
     .await?;
     let Some(row) = revoked else {
-        let again: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM share_links WHERE id = $1"))
+        let again: Option<Row> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM share_links WHERE id = $1"))
             .bind(link)
             .fetch_optional(&mut **tx)
             .await?;

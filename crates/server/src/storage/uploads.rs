@@ -62,10 +62,15 @@ impl TryFrom<String> for PurposeText {
 /// What an upload is for: the project's track or its footage (`uploads.purpose`).
 pub use resonance_api::footage::UploadPurpose as Purpose;
 
-const COLUMNS: &str = "id, organization_id, project_id, length, \"offset\", parts, metadata, filename, \
+/// The columns every query of this module returns, as a literal so queries stay static SQL.
+macro_rules! columns {
+    () => {
+        "id, organization_id, project_id, length, \"offset\", parts, metadata, filename, \
                        declared_sha256, state, object_key, sha256, duration, expires_at, \
                        CASE WHEN patch_lease_until > now() THEN patch_holder END AS patch_holder, purpose, \
-                       refusal, error";
+                       refusal, error"
+    };
+}
 
 /// How long a PATCH holds its upload without a sign of life; renewed while its body streams, so
 /// only a server that died mid-request leaves an upload held, and only this long.
@@ -93,10 +98,8 @@ pub async fn create(tx: &mut Tx, caller: &Caller, new: &NewUpload<'_>) -> Result
     }
     // The project must be the caller's organization's (RLS answers "none" otherwise).
     super::projects::get(tx, caller, new.project_id).await?;
-    Ok(sqlx::query_as::<_, Upload>(&format!(
-        "INSERT INTO uploads (organization_id, project_id, user_id, length, metadata, filename, declared_sha256, expires_at, purpose) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8), $9) RETURNING {COLUMNS}"
-    ))
+    Ok(sqlx::query_as::<_, Upload>(concat!("INSERT INTO uploads (organization_id, project_id, user_id, length, metadata, filename, declared_sha256, expires_at, purpose) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8), $9) RETURNING ", columns!()))
     .bind(caller.organization_id)
     .bind(new.project_id)
     .bind(caller.user_id)
@@ -112,8 +115,12 @@ pub async fn create(tx: &mut Tx, caller: &Caller, new: &NewUpload<'_>) -> Result
 
 /// The upload, locked for this transaction when `lock` is set.
 pub async fn get(tx: &mut Tx, id: Uuid, lock: bool) -> Result<Upload> {
-    let lock = if lock { " FOR UPDATE" } else { "" };
-    sqlx::query_as::<_, Upload>(&format!("SELECT {COLUMNS} FROM uploads WHERE id = $1{lock}"))
+    let sql = if lock {
+        concat!("SELECT ", columns!(), " FROM uploads WHERE id = $1 FOR UPDATE")
+    } else {
+        concat!("SELECT ", columns!(), " FROM uploads WHERE id = $1")
+    };
+    sqlx::query_as::<_, Upload>(sql)
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?
@@ -124,10 +131,11 @@ pub async fn get(tx: &mut Tx, id: Uuid, lock: bool) -> Result<Upload> {
 /// `lease_seconds`, or `None` when it is not open there or another request holds it (the caller
 /// reads the row to say which).
 pub async fn claim(tx: &mut Tx, id: Uuid, holder: Uuid, offset: i64, lease_seconds: f64) -> Result<Option<Upload>> {
-    Ok(sqlx::query_as::<_, Upload>(&format!(
+    Ok(sqlx::query_as::<_, Upload>(concat!(
         "UPDATE uploads SET patch_holder = $2, patch_lease_until = now() + make_interval(secs => $4) \
          WHERE id = $1 AND state = 'receiving' AND expires_at > now() AND \"offset\" = $3 \
-           AND (patch_lease_until IS NULL OR patch_lease_until <= now()) RETURNING {COLUMNS}"
+           AND (patch_lease_until IS NULL OR patch_lease_until <= now()) RETURNING ",
+        columns!()
     ))
     .bind(id)
     .bind(holder)
@@ -162,8 +170,10 @@ pub async fn release_patch(tx: &mut Tx, id: Uuid, holder: Uuid) -> Result<()> {
 
 /// A finished upload of these bytes for this purpose in the caller's organization, if there is one.
 pub async fn find_stored(tx: &mut Tx, sha256: &str, length: i64, purpose: Purpose) -> Result<Option<Upload>> {
-    Ok(sqlx::query_as::<_, Upload>(&format!(
-        "SELECT {COLUMNS} FROM uploads WHERE sha256 = $1 AND length = $2 AND state = 'complete' AND purpose = $3 \
+    Ok(sqlx::query_as::<_, Upload>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM uploads WHERE sha256 = $1 AND length = $2 AND state = 'complete' AND purpose = $3 \
          ORDER BY created_at LIMIT 1"
     ))
     .bind(sha256)
@@ -175,10 +185,8 @@ pub async fn find_stored(tx: &mut Tx, sha256: &str, length: i64, purpose: Purpos
 
 /// Records one more stored chunk (its object key) and moves the expiry.
 pub async fn advance(tx: &mut Tx, id: Uuid, new_offset: i64, part: &str) -> Result<Upload> {
-    Ok(sqlx::query_as::<_, Upload>(&format!(
-        "UPDATE uploads SET \"offset\" = $2, parts = array_append(parts, $4), updated_at = now(), \
-           patch_holder = NULL, patch_lease_until = NULL, expires_at = now() + make_interval(hours => $3) WHERE id = $1 RETURNING {COLUMNS}"
-    ))
+    Ok(sqlx::query_as::<_, Upload>(concat!("UPDATE uploads SET \"offset\" = $2, parts = array_append(parts, $4), updated_at = now(), \
+           patch_holder = NULL, patch_lease_until = NULL, expires_at = now() + make_interval(hours => $3) WHERE id = $1 RETURNING ", columns!()))
     .bind(id)
     .bind(new_offset)
     .bind(EXPIRES_AFTER_HOURS as i32)

@@ -34,7 +34,7 @@ pub async fn fresh_database() -> String {
     let admin = cluster_url();
     let name = format!("t_{}", Uuid::new_v4().simple());
     let pool = PgPoolOptions::new().max_connections(1).connect(&admin).await.expect("connect to the test cluster");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
     pool.close().await;
     with_database(&admin, &name)
 }
