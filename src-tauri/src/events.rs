@@ -62,9 +62,24 @@ pub struct UploadProgress {
     pub sha256: String,
     pub sent: f64,
     pub total: f64,
-    /// sending | paused | waiting | done | failed | canceled
-    pub state: String,
+    pub state: resonance_api::uploads::UploadPhase,
     pub error: Option<String>,
+}
+
+impl From<&resonance_client::uploader::Report> for UploadProgress {
+    fn from(r: &resonance_client::uploader::Report) -> Self {
+        Self {
+            upload_id: r.upload.id,
+            project_id: r.upload.project_id,
+            purpose: r.upload.purpose,
+            file: r.upload.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            sha256: r.upload.sha256.clone(),
+            sent: r.sent as f64,
+            total: r.upload.size as f64,
+            state: r.phase,
+            error: r.message.clone(),
+        }
+    }
 }
 
 /// More of a previewed track's waveform is decoded.

@@ -231,7 +231,7 @@ pub fn run() {
             builder.mount_events(app);
             let media = tauri::async_runtime::block_on(media_server::MediaServer::start())?;
             let data = resonance_client::DataDir::resolve(std::env::var_os("RESONANCE_DATA_DIR").map(Into::into))?;
-            let state = Arc::new(AppState::open(data, media)?);
+            let state = Arc::new(AppState::open(data, media, app.handle())?);
             startup::mark("mirror opened");
             app.manage(state.clone());
             {

@@ -3,17 +3,16 @@
 //! API cannot report clicks, so the notification itself is sent with notify-rust (which the
 //! plugin uses underneath) and its default action is awaited on a thread of its own.
 
-use std::sync::Arc;
-
 use resonance_client::watcher::{Notification, Notifier};
 use tauri::{AppHandle, Manager};
 use tauri_specta::Event;
 
 use crate::events::Navigate;
-use crate::state::AppState;
 
 pub struct DesktopNotifier {
     pub app: AppHandle,
+    /// Whether the creator wants notifications now (Settings can turn them off at any time).
+    pub wanted: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
 /// Brings the main window forward (shown, unminimized, focused).
@@ -42,8 +41,7 @@ pub fn running_in_background() {
 
 impl Notifier for DesktopNotifier {
     fn notify(&self, n: &Notification) {
-        let state = self.app.state::<Arc<AppState>>();
-        if !state.settings().notifications {
+        if !(self.wanted)() {
             tracing::info!(generation = %n.generation_id, "render finished; notifications are off");
             return;
         }

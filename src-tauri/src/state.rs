@@ -3,20 +3,20 @@
 //! and the settings. Invariant: background work belongs to one account; signing out or in stops
 //! it before anything of the next account starts.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use resonance_api::events::{Event as ServerEvent, EventKind};
 use resonance_client::engine::SyncEngine;
+use resonance_client::uploader::{Report, UploadListener, Uploader};
+use resonance_client::uploads::Upload;
 use resonance_client::watcher::Listener;
 use resonance_client::{Client, DataDir};
-use tauri::AppHandle;
+use tauri::{AppHandle, Manager};
 use tauri_specta::Event;
-use tokio::sync::{watch, RwLock};
-use uuid::Uuid;
+use tokio::sync::RwLock;
 
-use crate::events::{MirrorChanged, RenderProgress, SignedOut, SyncChanged};
+use crate::events::{MirrorChanged, RenderProgress, SignedOut, SyncChanged, UploadProgress};
 use crate::notifier::DesktopNotifier;
 use crate::settings::{self, Settings};
 
@@ -25,10 +25,10 @@ const SYNC_INTERVAL: Duration = Duration::from_secs(60);
 
 pub struct AppState {
     pub data_root: std::path::PathBuf,
-    pub client: RwLock<Client>,
+    pub client: Arc<RwLock<Client>>,
     background: Mutex<Option<Background>>,
-    /// Pause switches of the uploads being sent, by upload id.
-    pub uploads: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
+    /// The uploads being sent (or waiting), reported to the UI.
+    pub uploader: Arc<Uploader>,
     settings: Mutex<Settings>,
     /// Where the webview plays audio and video from.
     pub media: crate::media_server::MediaServer,
@@ -49,15 +49,21 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl AppState {
-    pub fn open(data: DataDir, media: crate::media_server::MediaServer) -> resonance_client::Result<Self> {
+    pub fn open(
+        data: DataDir,
+        media: crate::media_server::MediaServer,
+        app: &AppHandle,
+    ) -> resonance_client::Result<Self> {
         let data_root = data.root().to_path_buf();
         let settings = settings::load(&data_root);
         resonance_client::media::set_cap_bytes(u64::from(settings.media_cache_mb) << 20);
+        let client = Arc::new(RwLock::new(Client::open(data)?));
+        let uploader = Uploader::new(client.clone(), Arc::new(UiUploads { app: app.clone() }));
         Ok(Self {
-            client: RwLock::new(Client::open(data)?),
+            client,
             data_root,
             background: Mutex::new(None),
-            uploads: Mutex::new(HashMap::new()),
+            uploader,
             settings: Mutex::new(settings),
             media,
             launch_link: Mutex::new(None),
@@ -91,9 +97,7 @@ impl AppState {
             }
             b.engine.stop();
         }
-        for (_, pause) in lock(&self.uploads).drain() {
-            let _ = pause.send(true);
-        }
+        self.uploader.stop_all();
     }
 
     /// Starts syncing and watching renders for the signed-in account (a no-op when signed out).
@@ -131,7 +135,9 @@ impl AppState {
                 let _ = MirrorChanged {}.emit(&app_for_changes);
             }
         });
-        let notifier = Arc::new(DesktopNotifier { app: app.clone() });
+        let settings = Arc::downgrade(self);
+        let wanted = Box::new(move || settings.upgrade().is_some_and(|state| state.settings().notifications));
+        let notifier = Arc::new(DesktopNotifier { app: app.clone(), wanted });
         let listener = Arc::new(UiListener { app: app.clone() });
         let app_for_watch = app.clone();
         let watch_task = tokio::spawn(async move {
@@ -143,7 +149,7 @@ impl AppState {
             }
         });
         *lock(&self.background) = Some(Background { engine, tasks: vec![status_task, changes_task, watch_task] });
-        self.resume_uploads(app, false).await;
+        self.resume_uploads(false).await;
     }
 
     /// Ends the background work before the app quits, without pausing the uploads in flight:
@@ -159,28 +165,27 @@ impl AppState {
 
     /// Sends the uploads left unfinished by an earlier run (or waiting for the network); with
     /// `paused`, those paused too (the tray's "Resume uploads").
-    pub async fn resume_uploads(self: &Arc<Self>, app: &AppHandle, paused: bool) {
-        let unfinished = match self.client.read().await.unfinished_uploads() {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list unfinished uploads");
-                return;
-            }
-        };
-        // A project's footage one file after the other, oldest first (its list's order).
-        let mut footage: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
-        for upload in unfinished.into_iter().filter(|u| paused || u.state != "paused") {
-            if upload.purpose == resonance_api::footage::UploadPurpose::Footage {
-                match footage.iter_mut().find(|(p, _)| *p == upload.project_id) {
-                    Some((_, ids)) => ids.push(upload.id),
-                    None => footage.push((upload.project_id, vec![upload.id])),
-                }
-            } else {
-                crate::commands::uploads::spawn_upload(self.clone(), app.clone(), upload.id, upload.project_id);
-            }
+    pub async fn resume_uploads(&self, paused: bool) {
+        if let Err(e) = self.uploader.resume_unfinished(paused).await {
+            tracing::warn!(error = %e, "cannot list unfinished uploads");
         }
-        for (project, ids) in footage {
-            crate::commands::uploads::spawn_uploads_in_order(self.clone(), app.clone(), ids, project);
+    }
+}
+
+/// Forwards how uploads go to the UI, and asks for a sync when one reached the server (what it
+/// became, the project's track or a footage item, is there to fetch).
+struct UiUploads {
+    app: AppHandle,
+}
+
+impl UploadListener for UiUploads {
+    fn report(&self, report: &Report) {
+        let _ = UploadProgress::from(report).emit(&self.app);
+    }
+
+    fn finished(&self, _upload: &Upload) {
+        if let Some(state) = self.app.try_state::<Arc<AppState>>() {
+            state.sync_now();
         }
     }
 }

@@ -50,20 +50,11 @@ pub fn install(app: &tauri::App) -> tauri::Result<()> {
 async fn set_uploads_paused(app: &AppHandle, paused: bool) {
     let Some(state) = app.try_state::<Arc<AppState>>().map(|s| s.inner().clone()) else { return };
     if !paused {
-        state.resume_uploads(app, true).await;
+        state.resume_uploads(true).await;
         return;
     }
-    let unfinished = match state.client.read().await.unfinished_uploads() {
-        Ok(list) => list,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot list the uploads to pause");
-            return;
-        }
-    };
-    for upload in unfinished.into_iter().filter(|u| u.state != "paused") {
-        if let Err(e) = crate::commands::uploads::pause(app, &state, upload.id).await {
-            tracing::warn!(error = %e.message, "an upload could not be paused");
-        }
+    if let Err(e) = state.uploader.pause_all().await {
+        tracing::warn!(error = %e, "cannot pause the uploads");
     }
 }
 

@@ -8,6 +8,8 @@
 //! - `bindings`: regenerates the UI's TypeScript bindings from the desktop's Rust commands.
 //! - `package`: builds the desktop app's installable .deb.
 
+#[cfg(test)]
+mod cycles;
 mod postgres;
 mod supervise;
 mod sweep;

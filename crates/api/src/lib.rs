@@ -15,6 +15,7 @@ pub mod projects;
 pub mod sensitive;
 pub mod sharing;
 pub mod sync;
+pub mod uploads;
 pub mod version;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -377,6 +377,33 @@ pub enum GenerationStatus {
     Failed,
 }
 
+impl GenerationStatus {
+    pub const ALL: [GenerationStatus; 4] = [Self::Pending, Self::Processing, Self::Completed, Self::Failed];
+
+    /// As it is stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Processing => "processing",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Whether the render is still to come (queued or running): its end will be news.
+    pub fn is_unfinished(self) -> bool {
+        matches!(self, Self::Pending | Self::Processing)
+    }
+}
+
+impl std::str::FromStr for GenerationStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown generation status {s:?}"))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

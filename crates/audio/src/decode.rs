@@ -16,7 +16,6 @@ use symphonia::core::meta::{MetadataOptions, MetadataRevision, StandardTagKey};
 use symphonia::core::probe::Hint;
 
 use crate::error::{AudioError, ErrorKind, Result};
-use crate::facts::Tags;
 
 /// The highest sample rate a real recording uses (DXD is 352.8 kHz; 768 kHz exists).
 pub const MAX_SAMPLE_RATE: u32 = 768_000;
@@ -38,6 +37,15 @@ pub struct Format {
     pub bit_depth: Option<u32>,
     pub codec: String,
     pub container: &'static str,
+}
+
+/// A file's title, artist and album, as its container's tags say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Tags {
+    pub title: Option<String>,
+    pub artist: Option<String>,
+    pub album: Option<String>,
 }
 
 /// The outcome of decoding a whole file.

@@ -16,9 +16,9 @@ pub mod threaded;
 pub mod true_peak;
 pub mod wav;
 
-pub use decode::{decode, decode_bytes, quiet_decoder_panics, Format, Sink};
+pub use decode::{decode, decode_bytes, quiet_decoder_panics, Format, Sink, Tags};
 pub use error::{AudioError, ErrorKind};
-pub use facts::{probe, Facts, Tags};
+pub use facts::{probe, Facts};
 pub use peaks::{PeakLevel, PeakPyramid};
 
 /// Everything known about a file: its facts (duration, format, tags, hash, warnings), its rhythm

@@ -500,8 +500,36 @@ async fn wait_for(client: &Client, generation: Uuid) -> anyhow::Result<()> {
 #[error("{0}")]
 struct RenderFailed(String);
 
-/// Sends an upload with a progress line on a terminal; Ctrl-C pauses it.
+/// An upload's progress line on a terminal.
+struct ProgressLine {
+    name: String,
+}
+
+impl resonance_client::uploader::UploadListener for ProgressLine {
+    fn report(&self, r: &resonance_client::uploader::Report) {
+        if r.phase == resonance_client::uploads::UploadPhase::Sending {
+            let percent = (r.sent * 100).checked_div(r.upload.size).unwrap_or(100).min(100);
+            eprint!(
+                "\rUploading {} [{}] {percent:>3}% {:.1}/{:.1} MB",
+                self.name,
+                meter(percent),
+                r.sent as f64 / 1e6,
+                r.upload.size as f64 / 1e6
+            );
+        }
+    }
+}
+
+/// Says nothing (stderr is not a terminal).
+struct Quiet;
+
+impl resonance_client::uploader::UploadListener for Quiet {
+    fn report(&self, _: &resonance_client::uploader::Report) {}
+}
+
+/// Sends an upload once, with a progress line on a terminal; Ctrl-C pauses it.
 async fn send_upload(client: &Client, id: Uuid) -> anyhow::Result<()> {
+    use resonance_client::uploader::{send_once, Ended};
     let upload = client.upload(id)?;
     let name = upload.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (pause, paused) = tokio::sync::watch::channel(false);
@@ -511,31 +539,19 @@ async fn send_upload(client: &Client, id: Uuid) -> anyhow::Result<()> {
         }
     });
     let terminal = std::io::stderr().is_terminal();
-    let outcome = client
-        .run_upload(id, &paused, |p| {
-            if terminal {
-                let percent = (p.sent * 100).checked_div(p.total).unwrap_or(100).min(100);
-                eprint!(
-                    "\rUploading {name} [{}] {percent:>3}% {:.1}/{:.1} MB",
-                    meter(percent),
-                    p.sent as f64 / 1e6,
-                    p.total as f64 / 1e6
-                );
-            }
-        })
-        .await;
+    let ended = if terminal {
+        send_once(client, id, &paused, &ProgressLine { name: name.clone() }).await
+    } else {
+        send_once(client, id, &paused, &Quiet).await
+    };
     ctrl_c.abort();
     if terminal {
         eprintln!();
     }
-    match outcome? {
-        resonance_client::uploads::Outcome::Done => eprintln!("Uploaded {name}."),
-        resonance_client::uploads::Outcome::Paused => {
-            eprintln!("Paused; run the same command again to resume from where it stands.")
-        }
-        resonance_client::uploads::Outcome::Waiting => {
-            eprintln!("The server cannot be reached; the upload resumes with the next `resonance sync`.")
-        }
+    match ended? {
+        Ended::Done => eprintln!("Uploaded {name}."),
+        Ended::Paused => eprintln!("Paused; run the same command again to resume from where it stands."),
+        Ended::Waiting => eprintln!("The server cannot be reached; the upload resumes with the next `resonance sync`."),
     }
     Ok(())
 }
@@ -627,7 +643,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sync => {
             let r = client.sync().await?;
             for upload in client.unfinished_uploads()? {
-                if upload.state == "pending" && client.on_server(upload.project_id)? {
+                if upload.state == resonance_client::uploads::UploadState::Pending
+                    && client.on_server(upload.project_id)?
+                {
                     send_upload(&client, upload.id).await?;
                 }
             }
@@ -896,7 +914,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 for u in &list {
                     let percent = (u.offset * 100).checked_div(u.size).unwrap_or(100);
-                    println!("{}  {:>3}%  {}  {}", u.id, percent, u.state, u.path.display());
+                    println!("{}  {:>3}%  {}  {}", u.id, percent, u.state.as_str(), u.path.display());
                 }
             }
         }

@@ -65,6 +65,12 @@ impl KnownServers {
     }
 }
 
+/// Where decoded previews of local tracks are written: `<data dir>/previews` (shared by the
+/// accounts of this computer, removed with the last one).
+pub fn previews_dir(data_root: &Path) -> PathBuf {
+    data_root.join("previews")
+}
+
 #[derive(Debug, Clone)]
 pub struct DataDir {
     root: PathBuf,
@@ -176,7 +182,7 @@ impl DataDir {
             self.clear_current()?;
         }
         self.forget(account.user_id)?;
-        match std::fs::remove_dir_all(crate::preview::directory(&self.root)) {
+        match std::fs::remove_dir_all(previews_dir(&self.root)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),

@@ -262,7 +262,7 @@ impl Client {
                 Err(e) => return Err(e),
             }
         };
-        crate::sync::store_generation(&s.mirror, &generation)?;
+        crate::mirror::store_generation(&s.mirror, &generation)?;
         Ok(generation)
     }
 

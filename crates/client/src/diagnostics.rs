@@ -167,7 +167,7 @@ pub async fn report(client: &Client, env: &Environment) -> String {
                 let _ = write!(
                     r,
                     "; {} {} of {} ({})",
-                    u.state,
+                    u.state.as_str(),
                     megabytes(u.offset),
                     megabytes(u.size),
                     u.purpose.as_str()

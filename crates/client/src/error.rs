@@ -135,6 +135,14 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// A decoding failure of `path`, as the user is told it.
+    pub fn not_audio(path: &std::path::Path, e: resonance_audio::AudioError) -> Self {
+        Self::Invalid {
+            field: "audio".into(),
+            message: format!("{} is not audio we can use ({}: {})", path.display(), e.kind, e.message),
+        }
+    }
+
     /// Worth retrying later as it is (the network, a failing server), as opposed to a refusal.
     pub fn is_transient(&self) -> bool {
         match self {

@@ -162,7 +162,7 @@ fn mirror_list(mirror: &Mirror, project: Uuid, items: &[Footage]) -> Result<()> 
         params![project.to_string(), kept],
     )?;
     for item in items {
-        crate::sync::store(&tx, Table::Footage, item.id, item)?;
+        crate::mirror::store(&tx, Table::Footage, item.id, item)?;
     }
     tx.commit()?;
     Ok(())
@@ -201,6 +201,7 @@ pub async fn remove(session: &Session, mirror: &Mirror, id: Uuid) -> Result<()> 
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::uploads::UploadState;
 
     fn made(dir: &Path, name: &str, args: &str) -> std::path::PathBuf {
         let out = dir.join(name);
@@ -259,8 +260,8 @@ mod tests {
         let offered = offer(&mirror, project, &[clip.clone(), wav.clone(), gone.clone(), still.clone()]).unwrap();
         let Offered::Queued { upload } = &offered[0] else { panic!("{offered:?}") };
         assert_eq!(
-            (upload.purpose, upload.project_id, upload.state.as_str()),
-            (UploadPurpose::Footage, project, "pending")
+            (upload.purpose, upload.project_id, upload.state),
+            (UploadPurpose::Footage, project, UploadState::Pending)
         );
         assert!(
             matches!(&offered[1], Offered::Refused { path, reason } if path == &wav && reason.starts_with(&*wav.to_string_lossy()) && reason.contains("holds no picture")),
@@ -275,10 +276,10 @@ mod tests {
         let again = offer(&mirror, project, std::slice::from_ref(&clip)).unwrap();
         assert!(matches!(&again[0], Offered::Queued { upload: u } if u.id == upload.id), "{again:?}");
         // Paused before its turn, it stays paused (a restart does not send it); twice is harmless.
-        assert_eq!(crate::uploads::mark_paused(&mirror, upload.id).unwrap().state, "paused");
-        assert_eq!(crate::uploads::mark_paused(&mirror, upload.id).unwrap().state, "paused");
+        assert_eq!(crate::uploads::mark_paused(&mirror, upload.id).unwrap().state, UploadState::Paused);
+        assert_eq!(crate::uploads::mark_paused(&mirror, upload.id).unwrap().state, UploadState::Paused);
         let left = crate::uploads::unfinished(&mirror).unwrap();
-        assert!(left.iter().any(|u| u.id == upload.id && u.state == "paused"), "{left:?}");
+        assert!(left.iter().any(|u| u.id == upload.id && u.state == UploadState::Paused), "{left:?}");
         // Once the clip is among the project's footage, offering it sends nothing.
         let probed = probe(&clip).unwrap();
         let item = Footage {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use rand::RngExt;
 use reqwest::{Method, StatusCode};
 use resonance_api::{ErrorBody, ErrorCode};
 use uuid::Uuid;
@@ -117,6 +118,18 @@ impl Http {
     }
 }
 
+/// Backoff: the first retry after about this long, doubling up to the cap.
+const BACKOFF_BASE_SECONDS: f64 = 2.0;
+const BACKOFF_CAP_SECONDS: f64 = 900.0;
+
+/// The delay before attempt `attempts + 1`: exponential, capped, with jitter (half to all of it),
+/// so many clients coming back online do not retry in step.
+pub fn backoff(attempts: u32) -> chrono::Duration {
+    let full = (BACKOFF_BASE_SECONDS * 2f64.powi(attempts.saturating_sub(1).min(30) as i32)).min(BACKOFF_CAP_SECONDS);
+    let jittered = rand::rng().random_range(full / 2.0..=full);
+    chrono::Duration::milliseconds((jittered * 1000.0) as i64)
+}
+
 /// A non-2xx answer as an error: the server's own `{code, message}` when it sent one.
 pub fn classify(status: StatusCode, body: &[u8]) -> ClientError {
     match serde_json::from_slice::<ErrorBody>(body) {
@@ -177,6 +190,23 @@ mod tests {
         // A TLS record of type handshake (22), version 3.x: a ClientHello.
         assert_eq!(head[0], 22, "the client sent {head:?}, not a TLS handshake");
         assert_eq!(head[1], 3);
+    }
+
+    #[test]
+    fn backoff_doubles_from_two_seconds_to_fifteen_minutes_with_jitter() {
+        // (attempts, the full delay in seconds): each waits between half of it and all of it.
+        for (attempts, full) in [(1, 2.0), (2, 4.0), (3, 8.0), (9, 512.0), (10, 900.0), (40, 900.0)] {
+            for _ in 0..20 {
+                let waited = backoff(attempts).num_milliseconds() as f64 / 1000.0;
+                assert!(
+                    (full / 2.0..=full).contains(&waited),
+                    "attempt {attempts}: {waited} s, not in [{}, {full}]",
+                    full / 2.0
+                );
+            }
+        }
+        let samples: std::collections::HashSet<i64> = (0..20).map(|_| backoff(6).num_milliseconds()).collect();
+        assert!(samples.len() > 1, "retries must not all wait the same time");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod preview;
 pub mod samples;
 pub mod session;
 pub mod sync;
+pub mod uploader;
 pub mod uploads;
 pub mod watcher;
 

@@ -10,8 +10,7 @@
 //! - pulled rows are overlaid with the entries still pending, so the user always sees their own
 //!   edits.
 
-use chrono::{DateTime, Duration, Utc};
-use rand::RngExt;
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use resonance_api::model::{Project, ProjectStatus};
 use resonance_api::projects::{NewProject, ProjectPatch, PROJECT_DEFAULTS};
@@ -23,10 +22,6 @@ use crate::accounts::Account;
 use crate::error::{ClientError, Result};
 use crate::mirror::Mirror;
 use crate::session::{read_json, Session};
-
-/// Backoff: the first retry after about this long, doubling up to the cap.
-const BACKOFF_BASE_SECONDS: f64 = 2.0;
-const BACKOFF_CAP_SECONDS: f64 = 900.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -164,7 +159,7 @@ fn as_patch(new: &NewProject) -> ProjectPatch {
 
 /// Writes a project row as the user now sees it.
 pub(crate) fn write_project(tx: &Transaction<'_>, p: &Project) -> Result<()> {
-    crate::sync::store(tx, resonance_api::sync::Table::Projects, p.id, p)
+    crate::mirror::store(tx, resonance_api::sync::Table::Projects, p.id, p)
 }
 
 fn read_project(tx: &Transaction<'_>, id: Uuid) -> Result<Option<Project>> {
@@ -364,14 +359,6 @@ fn next_entry(conn: &Connection) -> Result<Option<(Entry, Option<DateTime<Utc>>)
     Ok(Some((to_entry(raw)?, next)))
 }
 
-/// The delay before attempt `attempts + 1`: exponential, capped, with jitter (half to all of it),
-/// so many clients coming back online do not retry in step.
-pub fn backoff(attempts: u32) -> Duration {
-    let full = (BACKOFF_BASE_SECONDS * 2f64.powi(attempts.saturating_sub(1).min(30) as i32)).min(BACKOFF_CAP_SECONDS);
-    let jittered = rand::rng().random_range(full / 2.0..=full);
-    Duration::milliseconds((jittered * 1000.0) as i64)
-}
-
 /// What one drain did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DrainReport {
@@ -455,7 +442,7 @@ pub async fn drain(session: &Session, mirror: &Mirror, now_regardless: bool) -> 
             }
             Err(e) => {
                 let attempts = entry.attempts + 1;
-                let retry_at = Utc::now() + backoff(attempts);
+                let retry_at = Utc::now() + crate::http::backoff(attempts);
                 mirror.lock().execute(
                     "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4, last_error_kind = ?5 WHERE seq = ?1",
                     params![entry.seq, attempts, retry_at.to_rfc3339(), e.to_string(), e.kind().as_str()],
@@ -545,17 +532,6 @@ pub fn retry(mirror: &Mirror, account: &Account, id: Uuid, edited: Option<Projec
 mod tests {
     use super::*;
     use resonance_api::model::Resolution;
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        for attempts in 1..40 {
-            let d = backoff(attempts).num_milliseconds() as f64 / 1000.0;
-            let full = (BACKOFF_BASE_SECONDS * 2f64.powi((attempts - 1).min(30) as i32)).min(BACKOFF_CAP_SECONDS);
-            assert!(d >= full / 2.0 - 0.001 && d <= full + 0.001, "attempt {attempts}: {d} s, full {full}");
-        }
-        let samples: std::collections::HashSet<i64> = (0..20).map(|_| backoff(6).num_milliseconds()).collect();
-        assert!(samples.len() > 1, "retries must not all wait the same time");
-    }
 
     #[test]
     fn a_patch_clears_an_emptied_description_and_keeps_absent_fields() {

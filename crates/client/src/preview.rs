@@ -56,14 +56,9 @@ pub struct Preview {
     pub envelopes: std::sync::Arc<resonance_audio::rhythm::Envelopes>,
 }
 
-/// Where previews are written: `<data dir>/previews`.
-pub fn directory(data_root: &Path) -> PathBuf {
-    data_root.join("previews")
-}
-
 /// Decodes `source` once; `progress` receives the waveform so far every few seconds of audio.
 pub fn preview(source: &Path, data_root: &Path, mut progress: impl FnMut(&Waveform)) -> Result<Preview> {
-    let dir = directory(data_root);
+    let dir = crate::accounts::previews_dir(data_root);
     std::fs::create_dir_all(&dir)?;
     let stem = uuid::Uuid::new_v4();
     let partial = dir.join(format!("{stem}.wav.partial"));
@@ -73,10 +68,10 @@ pub fn preview(source: &Path, data_root: &Path, mut progress: impl FnMut(&Wavefo
         let mut rhythm = Threaded::new(RhythmSink::default());
         let mut peaks = ProgressivePeaks::new(&mut progress);
         let facts = resonance_audio::probe(source, &mut [&mut wav, &mut rhythm, &mut peaks])
-            .map_err(|e| crate::uploads::not_audio(source, e))?;
+            .map_err(|e| ClientError::not_audio(source, e))?;
         let waveform = peaks.finish();
         wav.finish()?;
-        let envelopes = rhythm.finish().map_err(|e| crate::uploads::not_audio(source, e))?.envelopes;
+        let envelopes = rhythm.finish().map_err(|e| ClientError::not_audio(source, e))?.envelopes;
         Ok::<_, ClientError>((facts, waveform, envelopes.analyse(), envelopes))
     })();
     let (facts, waveform, rhythm, envelopes) = match result {
@@ -328,7 +323,7 @@ mod tests {
         std::fs::write(&source, b"these are my notes, not a song").unwrap_or_else(|e| panic!("{e}"));
         let err = preview(&source, dir.path(), |_| {}).err();
         assert!(err.is_some(), "text must not preview as audio");
-        let left = std::fs::read_dir(directory(dir.path())).map(|d| d.count()).unwrap_or(0);
+        let left = std::fs::read_dir(crate::accounts::previews_dir(dir.path())).map(|d| d.count()).unwrap_or(0);
         assert_eq!(left, 0, "a refused preview leaves no file behind");
     }
 
@@ -340,7 +335,7 @@ mod tests {
         for _ in 0..KEEP_PREVIEWS + 3 {
             preview(&source, dir.path(), |_| {}).unwrap_or_else(|e| panic!("{e}"));
         }
-        let left = std::fs::read_dir(directory(dir.path())).map(|d| d.count()).unwrap_or(0);
+        let left = std::fs::read_dir(crate::accounts::previews_dir(dir.path())).map(|d| d.count()).unwrap_or(0);
         assert_eq!(left, KEEP_PREVIEWS, "older previews are removed");
     }
 }

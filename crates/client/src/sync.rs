@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use reqwest::Method;
 use resonance_api::sync::{Op, Table, CURSOR_HEADER, HAS_MORE_HEADER, MAX_PAGE_LIMIT};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -133,90 +133,6 @@ fn known_table<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Op
     Ok(Table::ALL.into_iter().find(|t| t.as_str() == name))
 }
 
-/// The columns the mirror indexes, whichever table the row is from.
-#[derive(Deserialize)]
-struct Indexed<'a> {
-    organization_id: Option<Uuid>,
-    project_id: Option<Uuid>,
-    #[serde(borrow)]
-    email: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    name: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    updated_at: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    created_at: Option<std::borrow::Cow<'a, str>>,
-    generation_number: Option<i32>,
-    #[serde(borrow)]
-    status: Option<std::borrow::Cow<'a, str>>,
-    position: Option<i64>,
-}
-
-fn upsert(tx: &Transaction<'_>, table: Table, id: Uuid, row: &RawValue, mark: i64) -> Result<()> {
-    let id = id.to_string();
-    let data = row.get();
-    let k: Indexed<'_> = serde_json::from_str(data)?;
-    let org = k.organization_id.map(|o| o.to_string());
-    match table {
-        Table::Organizations => tx
-            .prepare_cached(
-                "INSERT INTO organizations (id, data, mark) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, mark = excluded.mark",
-            )?
-            .execute(params![id, data, mark])?,
-        Table::Users => tx
-            .prepare_cached(
-                "INSERT INTO users (id, organization_id, email, data, mark) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, email = excluded.email,
-                   data = excluded.data, mark = excluded.mark",
-            )?
-            .execute(params![id, org, k.email.as_deref().unwrap_or_default(), data, mark])?,
-        Table::Projects => tx
-            .prepare_cached(
-                "INSERT INTO projects (id, organization_id, name, updated_at, data, mark) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, name = excluded.name,
-                   updated_at = excluded.updated_at, data = excluded.data, mark = excluded.mark",
-            )?
-            .execute(params![id, org, k.name.as_deref().unwrap_or_default(), k.updated_at, data, mark])?,
-        Table::Generations => tx
-            .prepare_cached(
-                "INSERT INTO generations (id, project_id, organization_id, generation_number, data, mark)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id,
-                   organization_id = excluded.organization_id, generation_number = excluded.generation_number,
-                   data = excluded.data, mark = excluded.mark",
-            )?
-            .execute(params![id, k.project_id.map(|p| p.to_string()), org, k.generation_number, data, mark])
-            .and_then(|n| {
-                // Seen unfinished on this machine: its end will be news (see `watcher`).
-                if matches!(k.status.as_deref(), Some("pending" | "processing")) {
-                    tx.prepare_cached(
-                        "INSERT OR IGNORE INTO watched_generations (generation_id, seen_at)
-                         SELECT ?1, ?2 WHERE ?1 NOT IN (SELECT generation_id FROM notified_generations)",
-                    )?
-                    .execute(params![id, Utc::now().to_rfc3339()])?;
-                }
-                Ok(n)
-            })?,
-        Table::SystemLogs => tx
-            .prepare_cached(
-                "INSERT INTO system_logs (id, organization_id, created_at, data, mark) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id,
-                   created_at = excluded.created_at, data = excluded.data, mark = excluded.mark",
-            )?
-            .execute(params![id, org, k.created_at, data, mark])?,
-        Table::Footage => tx
-            .prepare_cached(
-                "INSERT INTO footage (id, project_id, organization_id, position, data, mark) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (id) DO UPDATE SET project_id = excluded.project_id,
-                   organization_id = excluded.organization_id, position = excluded.position,
-                   data = excluded.data, mark = excluded.mark",
-            )?
-            .execute(params![id, k.project_id.map(|p| p.to_string()), org, k.position, data, mark])?,
-    };
-    Ok(())
-}
-
 /// Applies one page and the cursor after it, in one transaction.
 pub fn apply_page(conn: &mut Connection, page: &RawPage<'_>) -> Result<(u64, u64)> {
     let Cursor { mark, .. } = cursor(conn)?;
@@ -234,7 +150,7 @@ pub fn apply_page(conn: &mut Connection, page: &RawPage<'_>) -> Result<(u64, u64
                     .query_row(params![change.id.to_string(), row.get()], |r| r.get(0))
                     .optional()?
                     .unwrap_or(false);
-                upsert(&tx, table, change.id, row, mark)?;
+                crate::mirror::upsert(&tx, table, change.id, row, mark)?;
                 if !same {
                     upserts += 1;
                 }
@@ -262,22 +178,6 @@ pub fn apply_page(conn: &mut Connection, page: &RawPage<'_>) -> Result<(u64, u64
     )?;
     tx.commit()?;
     Ok((upserts, deletes))
-}
-
-/// Writes one row as the mirror keeps it (the same path as a pulled row), with the current mark.
-pub(crate) fn store<T: Serialize>(tx: &Transaction<'_>, table: Table, id: Uuid, row: &T) -> Result<()> {
-    let raw: Box<RawValue> = RawValue::from_string(serde_json::to_string(row)?)?;
-    let mark: i64 = tx.query_row("SELECT mark FROM sync_state WHERE id = 1", [], |r| r.get(0))?;
-    upsert(tx, table, id, &raw, mark)
-}
-
-/// Writes one generation the server just returned (the feed brings it again later, unchanged).
-pub fn store_generation(mirror: &Mirror, generation: &resonance_api::model::Generation) -> Result<()> {
-    let mut conn = mirror.lock();
-    let tx = crate::mirror::write(&mut conn)?;
-    store(&tx, Table::Generations, generation.id, generation)?;
-    tx.commit()?;
-    Ok(())
 }
 
 fn record_outcome(mirror: &Mirror, error: Option<&ClientError>) -> Result<()> {

@@ -23,6 +23,7 @@ use crate::http::Payload;
 use crate::mirror::Mirror;
 use crate::session::Session;
 pub use resonance_api::footage::UploadPurpose;
+pub use resonance_api::uploads::{UploadPhase, UploadState};
 
 /// Bytes in an upload's first PATCH; the next ones follow the link (see `ChunkSize`).
 pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
@@ -90,8 +91,7 @@ pub struct Upload {
     pub sha256: String,
     pub size: u64,
     pub offset: u64,
-    /// `pending`, `paused`, `done` or `failed`.
-    pub state: String,
+    pub state: UploadState,
     pub last_error: Option<String>,
     /// The project's track, or its footage.
     pub purpose: UploadPurpose,
@@ -146,7 +146,7 @@ fn to_upload(raw: RawUpload) -> Result<Upload> {
         sha256,
         size: u64::try_from(size).map_err(|_| bad())?,
         offset: u64::try_from(offset).map_err(|_| bad())?,
-        state,
+        state: state.parse().map_err(|_| bad())?,
         last_error,
         purpose: UploadPurpose::parse(&purpose).ok_or_else(bad)?,
         upload_url,
@@ -197,15 +197,7 @@ pub fn local_track(mirror: &Mirror, project: Uuid) -> Result<Option<PathBuf>> {
 
 /// Decodes and hashes `path`: what is not audio is refused here, before anything is sent.
 pub fn probe(path: &Path) -> Result<resonance_audio::Facts> {
-    resonance_audio::probe(path, &mut []).map_err(|e| not_audio(path, e))
-}
-
-/// A decoding failure of `path`, as the user is told it.
-pub fn not_audio(path: &Path, e: resonance_audio::AudioError) -> ClientError {
-    ClientError::Invalid {
-        field: "audio".into(),
-        message: format!("{} is not audio we can use ({}: {})", path.display(), e.kind, e.message),
-    }
+    resonance_audio::probe(path, &mut []).map_err(|e| ClientError::not_audio(path, e))
 }
 
 /// Records the upload of `path` (already probed; `sha256` is its hash) for `project`, or finds
@@ -264,13 +256,20 @@ pub async fn cancel(session: &Session, mirror: &Mirror, id: Uuid) -> Result<()> 
             Err(e) => return Err(e),
         }
     }
-    save(mirror, id, up.offset, up.upload_url.as_deref(), "failed", Some("cancelled"))
+    save(mirror, id, up.offset, up.upload_url.as_deref(), UploadState::Failed, Some("cancelled"))
 }
 
-fn save(mirror: &Mirror, id: Uuid, offset: u64, url: Option<&str>, state: &str, error: Option<&str>) -> Result<()> {
+fn save(
+    mirror: &Mirror,
+    id: Uuid,
+    offset: u64,
+    url: Option<&str>,
+    state: UploadState,
+    error: Option<&str>,
+) -> Result<()> {
     mirror.lock().execute(
         "UPDATE uploads SET offset = ?2, upload_url = ?3, state = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
-        params![id.to_string(), offset as i64, url, state, error, Utc::now().to_rfc3339()],
+        params![id.to_string(), offset as i64, url, state.as_str(), error, Utc::now().to_rfc3339()],
     )?;
     Ok(())
 }
@@ -335,18 +334,18 @@ pub async fn run(
     mut progress: impl FnMut(Progress),
 ) -> Result<Outcome> {
     let mut up = get(mirror, id)?;
-    if up.state == "done" {
+    if up.state == UploadState::Done {
         return Ok(Outcome::Done);
     }
     let result = send(session, mirror, &mut up, pause, &mut progress).await;
     match &result {
-        Ok(Outcome::Done) => save(mirror, id, up.size, up.upload_url.as_deref(), "done", None)?,
-        Ok(Outcome::Paused) => save(mirror, id, up.offset, up.upload_url.as_deref(), "paused", None)?,
+        Ok(Outcome::Done) => save(mirror, id, up.size, up.upload_url.as_deref(), UploadState::Done, None)?,
+        Ok(Outcome::Paused) => save(mirror, id, up.offset, up.upload_url.as_deref(), UploadState::Paused, None)?,
         Ok(Outcome::Waiting) => {}
         Err(e) if e.is_transient() || e.waits_for_user() => {
-            save(mirror, id, up.offset, up.upload_url.as_deref(), "pending", Some(&e.to_string()))?;
+            save(mirror, id, up.offset, up.upload_url.as_deref(), UploadState::Pending, Some(&e.to_string()))?;
         }
-        Err(e) => save(mirror, id, up.offset, up.upload_url.as_deref(), "failed", Some(&e.to_string()))?,
+        Err(e) => save(mirror, id, up.offset, up.upload_url.as_deref(), UploadState::Failed, Some(&e.to_string()))?,
     }
     result
 }
@@ -373,7 +372,7 @@ async fn send(
             up.upload_url = Some(url);
         }
     }
-    save(mirror, up.id, up.offset, up.upload_url.as_deref(), "pending", None)?;
+    save(mirror, up.id, up.offset, up.upload_url.as_deref(), UploadState::Pending, None)?;
     progress(Progress { sent: up.offset, total: up.size });
     let url = up.upload_url.clone().unwrap_or_default();
     let mut chunk = ChunkSize::from_env();
@@ -395,7 +394,7 @@ async fn send(
                 failures = 0;
                 chunk.sent(len, started.elapsed());
                 up.offset = header_number(&resp, "upload-offset").unwrap_or(up.offset + len as u64);
-                save(mirror, up.id, up.offset, Some(&url), "pending", None)?;
+                save(mirror, up.id, up.offset, Some(&url), UploadState::Pending, None)?;
                 progress(Progress { sent: up.offset, total: up.size });
             }
             // Out of step (a chunk whose answer was lost) or a damaged chunk: ask where it stands.
@@ -412,10 +411,10 @@ async fn send(
                 failures += 1;
                 chunk.failed();
                 if failures >= ATTEMPTS {
-                    save(mirror, up.id, up.offset, Some(&url), "pending", Some(&e.to_string()))?;
+                    save(mirror, up.id, up.offset, Some(&url), UploadState::Pending, Some(&e.to_string()))?;
                     return Ok(Outcome::Waiting);
                 }
-                tokio::time::sleep(crate::outbox::backoff(failures).to_std().unwrap_or_default()).await;
+                tokio::time::sleep(crate::http::backoff(failures).to_std().unwrap_or_default()).await;
                 if let Ok(Some(offset)) = server_offset(session, &url).await {
                     up.offset = offset;
                 }

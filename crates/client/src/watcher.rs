@@ -13,6 +13,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use reqwest::Method;
 use resonance_api::events::{Event, GAP};
+use resonance_api::model::GenerationStatus;
 use rusqlite::params;
 use serde::Serialize;
 use uuid::Uuid;
@@ -92,7 +93,7 @@ pub fn take_finished(mirror: &Mirror) -> Result<Vec<Notification>> {
                 project_id: project.and_then(|p| Uuid::parse_str(&p).ok()),
                 project_name: name,
                 generation_number: number,
-                completed: status == "completed",
+                completed: status == GenerationStatus::Completed.as_str(),
                 error,
             });
         }

@@ -381,7 +381,7 @@ pub struct Settings {
     pub share_per_minute: u32,
     /// How long a password hash may wait for a free core.
     pub hash_wait: Duration,
-    pub mail: crate::mail::MailSettings,
+    pub mail: MailSettings,
     pub stripe: StripeSettings,
     pub clients: ClientPolicy,
 }
@@ -413,7 +413,7 @@ impl Settings {
             auth_per_minute: 60,
             share_per_minute: 240,
             hash_wait: Duration::from_secs(5),
-            mail: crate::mail::MailSettings::default(),
+            mail: MailSettings::default(),
             stripe: StripeSettings::default(),
             clients: ClientPolicy::default(),
         }
@@ -435,7 +435,7 @@ impl TryFrom<&ServeArgs> for Settings {
             auth_per_minute: a.auth_per_minute,
             share_per_minute: a.share_per_minute,
             hash_wait: Duration::from_secs(a.hash_wait),
-            mail: crate::mail::MailSettings::new(a.smtp_url.clone(), &a.mail_from)
+            mail: MailSettings::new(a.smtp_url.clone(), &a.mail_from)
                 .map_err(|e| format!("RESONANCE_SMTP_URL / RESONANCE_MAIL_FROM: {e}"))?,
             stripe: StripeSettings::try_from(&a.stripe)?,
             clients: ClientPolicy {
@@ -451,6 +451,42 @@ impl TryFrom<&ServeArgs> for Settings {
                 },
             },
         })
+    }
+}
+
+/// Where e-mail goes out. Without an SMTP URL nothing is sent, and sign-ups count as verified.
+#[derive(Clone, Debug, Default)]
+pub struct MailSettings {
+    smtp: Option<Secret>,
+    pub(crate) from: Option<lettre::message::Mailbox>,
+}
+
+impl MailSettings {
+    pub fn new(smtp: Option<Secret>, from: &str) -> Result<Self, String> {
+        let from = from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| format!("the sender {from:?} is not an address: {e}"))?;
+        if let Some(url) = &smtp {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url.expose())
+                .map_err(|_| "the SMTP URL must be smtp://host[:port] or smtps://user:password@host[:port]")?;
+        }
+        Ok(Self { smtp, from: Some(from) })
+    }
+
+    /// Whether e-mail is sent (and so sign-ups are verified by it).
+    pub fn is_configured(&self) -> bool {
+        self.smtp.is_some()
+    }
+
+    pub(crate) fn transport(&self) -> Option<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>> {
+        let url = self.smtp.as_ref()?;
+        match lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url.expose()) {
+            Ok(builder) => Some(builder.timeout(Some(std::time::Duration::from_secs(30))).build()),
+            Err(e) => {
+                tracing::error!(error = %e, "the SMTP settings cannot be used; no e-mail is sent");
+                None
+            }
+        }
     }
 }
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+pub use crate::config::MailSettings;
+#[cfg(test)]
 use crate::config::Secret;
 use crate::db::{Db, Tx};
 use crate::error::Result;
@@ -17,40 +19,6 @@ use crate::error::Result;
 pub const EVERY: Duration = Duration::from_secs(2);
 /// A message that failed this many times is given up (its error stays in the outbox).
 pub const MAX_ATTEMPTS: i32 = 12;
-
-/// Where e-mail goes out. Without an SMTP URL nothing is sent, and sign-ups count as verified.
-#[derive(Clone, Debug, Default)]
-pub struct MailSettings {
-    smtp: Option<Secret>,
-    from: Option<Mailbox>,
-}
-
-impl MailSettings {
-    pub fn new(smtp: Option<Secret>, from: &str) -> Result<Self, String> {
-        let from = from.parse::<Mailbox>().map_err(|e| format!("the sender {from:?} is not an address: {e}"))?;
-        if let Some(url) = &smtp {
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
-                .map_err(|_| "the SMTP URL must be smtp://host[:port] or smtps://user:password@host[:port]")?;
-        }
-        Ok(Self { smtp, from: Some(from) })
-    }
-
-    /// Whether e-mail is sent (and so sign-ups are verified by it).
-    pub fn is_configured(&self) -> bool {
-        self.smtp.is_some()
-    }
-
-    fn transport(&self) -> Option<AsyncSmtpTransport<Tokio1Executor>> {
-        let url = self.smtp.as_ref()?;
-        match AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose()) {
-            Ok(builder) => Some(builder.timeout(Some(Duration::from_secs(30))).build()),
-            Err(e) => {
-                tracing::error!(error = %e, "the SMTP settings cannot be used; no e-mail is sent");
-                None
-            }
-        }
-    }
-}
 
 /// Queues a message in the caller's transaction: it is sent only if that transaction commits.
 pub async fn queue(tx: &mut Tx, to: &str, subject: &str, body: &str) -> Result<()> {

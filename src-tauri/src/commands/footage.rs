@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use resonance_api::footage::{FootagePatch, UploadPurpose};
 use resonance_api::model::Footage;
 use resonance_client::footage::Offered;
-use tauri::AppHandle;
 use uuid::Uuid;
 
 use super::State;
@@ -42,12 +41,7 @@ pub async fn classify_files(paths: Vec<String>) -> CmdResult<Vec<DroppedFile>> {
 /// starts uploading those that are new to the project, one after the other in the order given.
 #[tauri::command]
 #[specta::specta]
-pub async fn add_footage(
-    app: AppHandle,
-    state: State<'_>,
-    project: Uuid,
-    paths: Vec<String>,
-) -> CmdResult<Vec<Offered>> {
+pub async fn add_footage(state: State<'_>, project: Uuid, paths: Vec<String>) -> CmdResult<Vec<Offered>> {
     let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
     let offered = {
         let client = state.client.read().await;
@@ -58,12 +52,12 @@ pub async fn add_footage(
     let mut queued: Vec<Uuid> = Vec::new();
     for o in &offered {
         if let Offered::Queued { upload } = o {
-            if !queued.contains(&upload.id) && !super::uploads::in_flight(&state, upload.id) {
+            if !queued.contains(&upload.id) && !state.uploader.in_flight(upload.id) {
                 queued.push(upload.id);
             }
         }
     }
-    super::uploads::spawn_uploads_in_order(state.inner().clone(), app, queued, project);
+    state.uploader.start_in_order(queued, project);
     Ok(offered)
 }
 

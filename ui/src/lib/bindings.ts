@@ -264,9 +264,10 @@ async cancelUpload(id: string) : Promise<Result<null, CommandError>> {
 }
 },
 /**
- * The project's uploads not finished yet (to show their progress when the screen opens).
+ * The project's uploads not finished yet, as their progress events would show them (to show
+ * them when the screen opens).
  */
-async uploads(project: string) : Promise<Result<Upload[], CommandError>> {
+async uploads(project: string) : Promise<Result<UploadProgress[], CommandError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("uploads", { project }) };
 } catch (e) {
@@ -1405,6 +1406,9 @@ export type SyncStatusView = { state: SyncState; last_success_at: string | null;
  * One entry of the organization's activity log.
  */
 export type SystemLog = { id: string; organization_id: string | null; user_id: string | null; project_id: string | null; generation_id: string | null; action_type: string; status: LogStatus; severity: string | null; message: string; details: JsonValue | null; error_message: string | null; created_at: string | null }
+/**
+ * A file's title, artist and album, as its container's tags say.
+ */
 export type Tags = { title: string | null; artist: string | null; album: string | null }
 /**
  * A previewed track's beat grid at a tempo: what the waveform and the look preview follow.
@@ -1417,15 +1421,35 @@ track: string; tempo_bpm: number | null; tempo_confidence: number; beats: number
 /**
  * An upload as the mirror keeps it.
  */
-export type Upload = { id: string; project_id: string; path: string; sha256: string; size: number; offset: number; 
-/**
- * `pending`, `paused`, `done` or `failed`.
- */
-state: string; last_error: string | null; 
+export type Upload = { id: string; project_id: string; path: string; sha256: string; size: number; offset: number; state: UploadState; last_error: string | null; 
 /**
  * The project's track, or its footage.
  */
 purpose: UploadPurpose; upload_url: string | null }
+/**
+ * An upload as a creator sees it: its stored state, and what is happening to it now.
+ */
+export type UploadPhase = 
+/**
+ * Waits for its turn, for its project to reach the server, or for the network.
+ */
+"waiting" | 
+/**
+ * Bytes are going out.
+ */
+"sending" | "paused" | 
+/**
+ * Every byte is on the server (a footage upload is then checked before it is listed).
+ */
+"done" | 
+/**
+ * Refused; the message says why.
+ */
+"failed" | 
+/**
+ * Canceled by its creator: nothing of it is kept.
+ */
+"canceled"
 /**
  * An upload moved on.
  */
@@ -1441,15 +1465,31 @@ file: string;
 /**
  * The file's SHA-256 (hex): a finished footage upload becomes the item with these bytes.
  */
-sha256: string; sent: number; total: number; 
-/**
- * sending | paused | waiting | done | failed | canceled
- */
-state: string; error: string | null }
+sha256: string; sent: number; total: number; state: UploadPhase; error: string | null }
 /**
  * What an upload is for: the project's track, or its footage (tus metadata `purpose`).
  */
 export type UploadPurpose = "audio" | "footage"
+/**
+ * An upload as the client's mirror keeps it (`uploads.state`).
+ */
+export type UploadState = 
+/**
+ * To be sent (again): when the project is on the server and the network is up.
+ */
+"pending" | 
+/**
+ * Paused by its creator; it stays paused across restarts until resumed.
+ */
+"paused" | 
+/**
+ * Every byte is on the server.
+ */
+"done" | 
+/**
+ * Refused by the server; it is not tried again.
+ */
+"failed"
 /**
  * A member of an organization (the `users` table; credentials live elsewhere and never travel).
  */

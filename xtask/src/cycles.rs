@@ -1,0 +1,235 @@
+//! Keeping the crates' modules free of cycles. A module here is a top-level module of a crate
+//! (`src/state.rs`, or `src/commands/` with everything under it); module A uses B when A's code
+//! (outside its `#[cfg(test)] mod tests`) names `crate::B`. Two modules that use each other,
+//! directly or through others, can only be understood, tested and moved together: the check in
+//! this module's tests fails on any such group but the ones listed in `KNOWN`, and on a change
+//! to those. (Only its tests use it: the check runs with `cargo xtask test`.)
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Groups of modules that still use each other, with why they are left so. Emptying one is
+/// welcome; the test then asks for its line here to go.
+const KNOWN: &[(&str, &[&str])] = &[
+    // The video engine: the plan, its cuts, its layers and the drawing share their types both
+    // ways (a plan holds layers and cuts; drawing reads them). Its own split is a rewrite.
+    ("crates/visuals", &["cuts", "draw", "layer", "plan"]),
+];
+
+/// Every crate of the workspace whose modules are checked, by the folder holding its `src/`.
+const CRATES: &[&str] = &[
+    "crates/api",
+    "crates/audio",
+    "crates/cli",
+    "crates/client",
+    "crates/server",
+    "crates/visuals",
+    "src-tauri",
+    "tests",
+    "xtask",
+];
+
+/// The top-level module a file under `src` belongs to (`None` for the crate's root files).
+fn module_of(src: &Path, file: &Path) -> Option<String> {
+    let first = file.strip_prefix(src).ok()?.components().next()?.as_os_str().to_str()?.to_owned();
+    let name = first.strip_suffix(".rs").unwrap_or(&first).to_owned();
+    (!matches!(name.as_str(), "lib" | "main")).then_some(name)
+}
+
+/// The code of a file without its test module (by convention the last item of a file).
+fn without_tests(text: &str) -> &str {
+    let end = ["#[cfg(test)]\nmod tests", "#[cfg(test)]\npub mod tests"]
+        .iter()
+        .filter_map(|marker| text.find(marker))
+        .min()
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+fn identifier_at(text: &str) -> &str {
+    let end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
+    &text[..end]
+}
+
+/// The names `text` reaches through `crate::`: `crate::a::X` gives `a`, `crate::{a::X, b}`
+/// gives `a` and `b`.
+fn crate_paths(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("crate::") {
+        // `some_crate::` is another crate's path, not `crate::`.
+        let before = rest[..at].chars().next_back();
+        rest = &rest[at + "crate::".len()..];
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                let name = identifier_at(item.trim());
+                if !name.is_empty() {
+                    found.insert(name.to_owned());
+                }
+            }
+        } else {
+            let name = identifier_at(rest);
+            if !name.is_empty() {
+                found.insert(name.to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// Who uses whom among the top-level modules, from `(path, text)` of every file under `src`.
+fn uses(src: &Path, files: &[(std::path::PathBuf, String)]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, _) in files {
+        if let Some(module) = module_of(src, path) {
+            graph.entry(module).or_default();
+        }
+    }
+    let names: BTreeSet<String> = graph.keys().cloned().collect();
+    for (path, text) in files {
+        let Some(module) = module_of(src, path) else { continue };
+        let used: Vec<String> =
+            crate_paths(without_tests(text)).into_iter().filter(|n| *n != module && names.contains(n)).collect();
+        graph.entry(module).or_default().extend(used);
+    }
+    graph
+}
+
+/// The groups of two or more modules that reach each other (strongly connected components,
+/// Tarjan's algorithm), each sorted, in a sorted list.
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    struct Walk<'a> {
+        graph: &'a BTreeMap<String, BTreeSet<String>>,
+        index: BTreeMap<&'a str, usize>,
+        low: BTreeMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        on_stack: BTreeSet<&'a str>,
+        found: Vec<Vec<String>>,
+    }
+    impl<'a> Walk<'a> {
+        fn visit(&mut self, v: &'a str) {
+            let n = self.index.len();
+            self.index.insert(v, n);
+            self.low.insert(v, n);
+            self.stack.push(v);
+            self.on_stack.insert(v);
+            for w in self.graph.get(v).into_iter().flatten() {
+                let w = w.as_str();
+                if !self.index.contains_key(w) {
+                    self.visit(w);
+                    let lw = self.low[w];
+                    let lv = self.low[v];
+                    self.low.insert(v, lv.min(lw));
+                } else if self.on_stack.contains(w) {
+                    let iw = self.index[w];
+                    let lv = self.low[v];
+                    self.low.insert(v, lv.min(iw));
+                }
+            }
+            if self.low[v] == self.index[v] {
+                let mut group = Vec::new();
+                while let Some(w) = self.stack.pop() {
+                    self.on_stack.remove(w);
+                    group.push(w.to_owned());
+                    if w == v {
+                        break;
+                    }
+                }
+                if group.len() > 1 {
+                    group.sort();
+                    self.found.push(group);
+                }
+            }
+        }
+    }
+    let mut walk = Walk {
+        graph,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on_stack: BTreeSet::new(),
+        found: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !walk.index.contains_key(v.as_str()) {
+            walk.visit(v);
+        }
+    }
+    walk.found.sort();
+    walk.found
+}
+
+/// Every `.rs` file under `dir`, with its text.
+fn sources(dir: &Path) -> std::io::Result<Vec<(std::path::PathBuf, String)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(sources(&path)?);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path)?;
+            out.push((path, text));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::path::PathBuf;
+
+    fn file(path: &str, text: &str) -> (PathBuf, String) {
+        (PathBuf::from("src").join(path), text.to_owned())
+    }
+
+    #[test]
+    fn paths_through_crate_are_read_and_tests_and_other_crates_are_not() {
+        let text = "use crate::{a::X, b};\nuse resonance_client::c;\nfn f() { crate::d::g(); }\n\
+                    #[cfg(test)]\nmod tests { use crate::e; }";
+        assert_eq!(crate_paths(without_tests(text)), ["a", "b", "d"].map(String::from).into());
+    }
+
+    #[test]
+    fn a_cycle_through_a_folder_module_is_found_and_a_chain_is_not() {
+        let src = Path::new("src");
+        let chain = [file("lib.rs", "mod a; mod b;"), file("a.rs", "use crate::b::X;"), file("b.rs", "")];
+        assert!(cycles(&uses(src, &chain)).is_empty());
+        let cycle = [
+            file("state.rs", "use crate::events::E;\nfn f() { crate::commands::uploads::go(); }"),
+            file("commands/mod.rs", "pub mod uploads;"),
+            file("commands/uploads.rs", "use crate::state::AppState;"),
+            file("events.rs", ""),
+        ];
+        assert_eq!(cycles(&uses(src, &cycle)), vec![vec!["commands".to_owned(), "state".to_owned()]]);
+    }
+
+    /// The check itself: no crate of the workspace has a cycle among its modules but `KNOWN`.
+    #[test]
+    fn no_crate_has_modules_that_use_each_other() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut found = Vec::new();
+        for krate in CRATES {
+            let src = root.join(krate).join("src");
+            let files = sources(&src).unwrap();
+            assert!(!files.is_empty(), "{krate} has no sources");
+            for group in cycles(&uses(&src, &files)) {
+                found.push((krate.to_string(), group));
+            }
+        }
+        let known: Vec<(String, Vec<String>)> = KNOWN
+            .iter()
+            .map(|(krate, group)| (krate.to_string(), group.iter().map(|m| m.to_string()).collect()))
+            .collect();
+        assert_eq!(
+            found, known,
+            "modules that use each other (crate, modules): break the new cycle by moving what both \
+             need to the module that owns it, or update KNOWN when a known one is gone"
+        );
+    }
+}
