@@ -13,15 +13,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use resonance_server::config::{DatabaseUrl, JwtSecret};
-use resonance_server::{serve, Db, Settings};
+use resonance_server::config::DatabaseUrl;
+use resonance_server::{Db, Settings};
 use serde_json::{json, Value};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery staple";
-const SECRET: &str = "cli-test-secret-cli-test-secret-0123456789";
 
 /// A private D-Bus session with an unlocked GNOME Keyring, in its own temporary home.
 pub struct Keyring {
@@ -120,11 +117,6 @@ impl Drop for Keyring {
     }
 }
 
-fn cluster_url() -> String {
-    std::env::var("RESONANCE_TEST_DATABASE_URL")
-        .expect("RESONANCE_TEST_DATABASE_URL is not set: run the tests with `cargo xtask test`, which starts Postgres")
-}
-
 /// Stands in for Stripe's API, which cannot run here: answers `POST /v1/checkout/sessions` and
 /// `POST /v1/billing_portal/sessions` as Stripe does (a session with its `url`), for the key
 /// `sk_test_resonance` only.
@@ -167,17 +159,25 @@ impl Drop for StripeStandIn {
     }
 }
 
-/// The server on a fixed local port, which can be stopped and started again at the same address.
+/// The server (`resonance_server::test_support`) storing uploads in a directory of its own; it
+/// can be stopped and started again at the same address.
 pub struct Backend {
-    pub base: String,
+    server: resonance_server::test_support::TestServer,
     /// The object-storage directory uploads land in.
     pub storage: tempfile::TempDir,
-    port: u16,
-    settings: Settings,
-    db_url: String,
-    pub owner: PgPool,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for Backend {
+    type Target = resonance_server::test_support::TestServer;
+    fn deref(&self) -> &Self::Target {
+        &self.server
+    }
+}
+
+impl std::ops::DerefMut for Backend {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.server
+    }
 }
 
 impl Backend {
@@ -187,52 +187,13 @@ impl Backend {
 
     pub async fn start_with(tune: impl FnOnce(&mut Settings)) -> Self {
         let storage = tempfile::tempdir().unwrap();
-        let mut settings = Settings::new(JwtSecret::parse(SECRET).unwrap());
-        settings.storage = resonance_server::objects::open(storage.path().to_str().unwrap()).unwrap();
-        // Every test signs in from one address; the rate is the server's tests' to check.
-        settings.auth_per_minute = 1_000_000;
-        tune(&mut settings);
-        let admin = cluster_url();
-        let name = format!("c_{}", Uuid::new_v4().simple());
-        let pool = PgPoolOptions::new().max_connections(1).connect(&admin).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
-        pool.close().await;
-        let db_url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
-        let db = Db::connect(&DatabaseUrl::parse(&db_url).unwrap(), 16).await.unwrap();
-        db.migrate().await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let owner = PgPoolOptions::new().max_connections(4).connect(&db_url).await.unwrap();
-        let mut this = Self {
-            base: format!("http://127.0.0.1:{port}"),
-            storage,
-            port,
-            settings,
-            db_url,
-            owner,
-            stop: None,
-            task: None,
-        };
-        this.serve(listener, db);
-        this
-    }
-
-    fn serve(&mut self, listener: tokio::net::TcpListener, db: Db) {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let settings = self.settings.clone();
-        self.task = Some(tokio::spawn(async move {
-            serve(db, settings, listener, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        }));
-        self.stop = Some(stop);
-    }
-
-    /// Changes the settings the server has from its next `restart` on.
-    pub fn tune(&mut self, f: impl FnOnce(&mut Settings)) {
-        f(&mut self.settings);
+        let objects = resonance_server::objects::open(storage.path().to_str().unwrap()).unwrap();
+        let server = resonance_server::test_support::TestServer::start_with(|settings| {
+            settings.storage = objects;
+            tune(settings);
+        })
+        .await;
+        Self { server, storage }
     }
 
     /// Delivers a Stripe event to the webhook, signed now with `secret` as Stripe signs it;
@@ -255,52 +216,6 @@ impl Backend {
         assert_eq!(resp.status(), StatusCode::OK, "the webhook refused the event");
         let v: Value = resp.json().await.unwrap();
         v["outcome"].as_str().unwrap_or_default().to_owned()
-    }
-
-    /// Stops answering: the port is closed, as when the network is gone.
-    pub async fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap();
-        }
-    }
-
-    /// Serves again at the same address.
-    pub async fn restart(&mut self) {
-        let db = Db::connect(&DatabaseUrl::parse(&self.db_url).unwrap(), 16).await.unwrap();
-        let mut listener = None;
-        for _ in 0..100 {
-            match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
-                Ok(l) => {
-                    listener = Some(l);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-        self.serve(listener.expect("the port came free again"), db);
-    }
-
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = reqwest::Client::new().request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
     }
 
     /// Writes `count` completed projects of `user` in `organization` straight into the
@@ -389,7 +304,7 @@ impl Backend {
     /// dropped or aborted.
     pub async fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
         let db = Db::connect_worker(&DatabaseUrl::parse(&self.db_url).unwrap(), 4).await.unwrap();
-        let storage = self.settings.storage.clone();
+        let storage = self.settings().storage.clone();
         let settings =
             resonance_server::worker::WorkerSettings { idle_poll: Duration::from_millis(100), ..Default::default() };
         tokio::spawn(resonance_server::worker::run(db, storage, settings, std::future::pending()))
@@ -400,7 +315,7 @@ impl Backend {
     }
 
     pub fn storage_handle(&self) -> std::sync::Arc<dyn object_store::ObjectStore> {
-        self.settings.storage.clone()
+        self.settings().storage.clone()
     }
 
     /// Every project's name, by id, straight from the database (all pages, any count).
@@ -408,14 +323,6 @@ impl Backend {
         let rows: Vec<(Uuid, String)> =
             sqlx::query_as("SELECT id, name FROM projects").fetch_all(&self.owner).await.unwrap();
         rows.into_iter().map(|(id, name)| (id.to_string(), name)).collect()
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
     }
 }
 

@@ -36,14 +36,40 @@ fn module_of(src: &Path, file: &Path) -> Option<String> {
     (!matches!(name.as_str(), "lib" | "main")).then_some(name)
 }
 
-/// The code of a file without its test module (by convention the last item of a file).
-fn without_tests(text: &str) -> &str {
-    let end = ["#[cfg(test)]\nmod tests", "#[cfg(test)]\npub mod tests"]
-        .iter()
-        .filter_map(|marker| text.find(marker))
-        .min()
-        .unwrap_or(text.len());
-    &text[..end]
+/// The code of a file without its test modules: each `#[cfg(test)] mod NAME { … }` at the
+/// start of a line is cut out, braces counted.
+fn without_tests(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("#[cfg(test)]\n") {
+        let after = &rest[at + "#[cfg(test)]\n".len()..];
+        let item = after.trim_start_matches("pub ").trim_start_matches("pub(crate) ");
+        let Some(open) = item.strip_prefix("mod ").and_then(|m| m.find('{').filter(|b| !m[..*b].contains(';'))) else {
+            out.push_str(&rest[..at + "#[cfg(test)]\n".len()]);
+            rest = after;
+            continue;
+        };
+        out.push_str(&rest[..at]);
+        let body = &item["mod ".len() + open..];
+        let mut depth = 0usize;
+        let mut end = body.len();
+        for (i, c) in body.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &body[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn identifier_at(text: &str) -> &str {
@@ -51,26 +77,48 @@ fn identifier_at(text: &str) -> &str {
     &text[..end]
 }
 
-/// The names `text` reaches through `crate::`: `crate::a::X` gives `a`, `crate::{a::X, b}`
-/// gives `a` and `b`.
-fn crate_paths(text: &str) -> BTreeSet<String> {
+/// The first names of the items of a `{…}` group (`{a::{X, Y}, b}` gives `a` and `b`), and the
+/// text after the group.
+fn group_heads(group: &str) -> (Vec<&str>, &str) {
+    let mut heads = Vec::new();
+    let mut depth = 0usize;
+    // At depth 0, between a `,` (or the `{`) and the next item's first name.
+    let mut expecting = true;
+    for (i, c) in group.char_indices() {
+        if expecting && depth == 0 && !c.is_whitespace() {
+            let name = identifier_at(&group[i..]);
+            if !name.is_empty() {
+                heads.push(name);
+            }
+            expecting = false;
+        }
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return (heads, &group[i + 1..]),
+            '}' => depth -= 1,
+            ',' if depth == 0 => expecting = true,
+            _ => {}
+        }
+    }
+    (heads, "")
+}
+
+/// The names `text` reaches through `prefix` (`crate::`, or `super::` in a top-level file):
+/// `crate::a::X` gives `a`, `crate::{a::{X, Y}, b}` gives `a` and `b`.
+fn paths_after(text: &str, prefix: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut rest = text;
-    while let Some(at) = rest.find("crate::") {
+    while let Some(at) = rest.find(prefix) {
         // `some_crate::` is another crate's path, not `crate::`.
         let before = rest[..at].chars().next_back();
-        rest = &rest[at + "crate::".len()..];
+        rest = &rest[at + prefix.len()..];
         if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
             continue;
         }
         if let Some(group) = rest.strip_prefix('{') {
-            let end = group.find('}').unwrap_or(group.len());
-            for item in group[..end].split(',') {
-                let name = identifier_at(item.trim());
-                if !name.is_empty() {
-                    found.insert(name.to_owned());
-                }
-            }
+            let (heads, after) = group_heads(group);
+            found.extend(heads.into_iter().map(str::to_owned));
+            rest = after;
         } else {
             let name = identifier_at(rest);
             if !name.is_empty() {
@@ -79,6 +127,37 @@ fn crate_paths(text: &str) -> BTreeSet<String> {
         }
     }
     found
+}
+
+#[cfg(test)]
+fn crate_paths(text: &str) -> BTreeSet<String> {
+    paths_after(text, "crate::")
+}
+
+/// What the crate's root re-exports, by the name it is used under: `pub use a::{X, b::Y};` in
+/// `lib.rs` makes `crate::X` and `crate::Y` uses of `a`.
+fn root_exports(root: &str) -> BTreeMap<String, String> {
+    let mut exports = BTreeMap::new();
+    for line in root.lines() {
+        let Some(path) = line.trim().strip_prefix("pub use ").and_then(|p| p.strip_suffix(';')) else { continue };
+        let path = path.strip_prefix("crate::").unwrap_or(path);
+        let module = identifier_at(path).to_owned();
+        let names = match path.find('{') {
+            Some(open) => path[open + 1..].trim_end_matches('}').to_owned(),
+            None => path.to_owned(),
+        };
+        for item in names.split(',') {
+            let item = item.trim();
+            let name = match item.rsplit_once(" as ") {
+                Some((_, alias)) => alias.trim(),
+                None => item.rsplit("::").next().unwrap_or(item),
+            };
+            if !name.is_empty() && name != module {
+                exports.insert(name.to_owned(), module.clone());
+            }
+        }
+    }
+    exports
 }
 
 /// Who uses whom among the top-level modules, from `(path, text)` of every file under `src`.
@@ -90,10 +169,24 @@ fn uses(src: &Path, files: &[(std::path::PathBuf, String)]) -> BTreeMap<String, 
         }
     }
     let names: BTreeSet<String> = graph.keys().cloned().collect();
+    let exports: BTreeMap<String, String> = files
+        .iter()
+        .filter(|(path, _)| module_of(src, path).is_none())
+        .flat_map(|(_, text)| root_exports(text))
+        .collect();
     for (path, text) in files {
         let Some(module) = module_of(src, path) else { continue };
-        let used: Vec<String> =
-            crate_paths(without_tests(text)).into_iter().filter(|n| *n != module && names.contains(n)).collect();
+        let code = without_tests(text);
+        let mut reached = paths_after(&code, "crate::");
+        // In a top-level file (`src/a.rs`), `super::` is the crate's root.
+        if path.parent() == Some(src) {
+            reached.extend(paths_after(&code, "super::"));
+        }
+        let used: Vec<String> = reached
+            .into_iter()
+            .map(|n| exports.get(&n).cloned().unwrap_or(n))
+            .filter(|n| *n != module && names.contains(n))
+            .collect();
         graph.entry(module).or_default().extend(used);
     }
     graph
@@ -192,7 +285,20 @@ mod tests {
     fn paths_through_crate_are_read_and_tests_and_other_crates_are_not() {
         let text = "use crate::{a::X, b};\nuse resonance_client::c;\nfn f() { crate::d::g(); }\n\
                     #[cfg(test)]\nmod tests { use crate::e; }";
-        assert_eq!(crate_paths(without_tests(text)), ["a", "b", "d"].map(String::from).into());
+        assert_eq!(crate_paths(&without_tests(text)), ["a", "b", "d"].map(String::from).into());
+        let nested = "use crate::{a::{X, Y}, b};\n#[cfg(test)]\nmod billing_tests {\n    fn t() { crate::e::f(); }\n}\nuse crate::g;";
+        assert_eq!(crate_paths(&without_tests(nested)), ["a", "b", "g"].map(String::from).into());
+    }
+
+    #[test]
+    fn re_exports_and_super_in_a_top_level_file_count_as_uses_of_their_module() {
+        let src = Path::new("src");
+        let files = [
+            file("lib.rs", "pub mod client;\npub mod uploader;\npub use client::{Client, Other as Alias};\n"),
+            file("uploader.rs", "use crate::Client;"),
+            file("client.rs", "fn f() { super::uploader::go(); }"),
+        ];
+        assert_eq!(cycles(&uses(src, &files)), vec![vec!["client".to_owned(), "uploader".to_owned()]]);
     }
 
     #[test]
@@ -213,6 +319,14 @@ mod tests {
     #[test]
     fn no_crate_has_modules_that_use_each_other() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        for member in manifest.split("members = [").nth(1).unwrap().split(']').next().unwrap().split(',') {
+            let member = member.trim().trim_matches('"');
+            assert!(
+                member.is_empty() || CRATES.contains(&member),
+                "workspace member {member} is not checked: add it to CRATES"
+            );
+        }
         let mut found = Vec::new();
         for krate in CRATES {
             let src = root.join(krate).join("src");

@@ -356,6 +356,10 @@ impl Client {
         uploads::mark_paused(&self.signed_in()?.mirror, id)
     }
 
+    pub fn unpause_upload(&self, id: Uuid) -> Result<()> {
+        uploads::unpause(&self.signed_in()?.mirror, id)
+    }
+
     pub fn upload(&self, id: Uuid) -> Result<uploads::Upload> {
         uploads::get(&self.signed_in()?.mirror, id)
     }

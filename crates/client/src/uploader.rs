@@ -4,11 +4,14 @@
 //! [`UploadListener`], as [`Report`]s.
 //!
 //! Invariants:
-//! - each upload has at most one run at a time: starting it again stops the older run, and
-//!   its pause switch (one per upload, kept here) belongs to the newest;
-//! - a run reports `Paused` only when it was paused, not when a cancel or a newer run stopped it;
-//! - the client is read, not held, between tries: signing out or in is never kept waiting by an
-//!   upload that waits for the network.
+//! - each upload has one current run: starting it again tells the older run to stop after its
+//!   chunk, and the pause switch (one per upload, kept here) belongs to the newest;
+//! - a run reports `Paused`, and the upload stays paused across restarts, only when its creator
+//!   paused it; one stopped otherwise (signing out, a newer run) stays pending and resumes at the
+//!   next start; one canceled is never written again and reports nothing more;
+//! - the client is read, not held, while an upload waits between tries (for its project, the
+//!   network or an update); a try holds it, and a stop ends the try's own waits at once, so
+//!   signing out or in waits at most for the chunk in flight.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -129,8 +132,11 @@ impl Uploader {
         let switches: Vec<_> = ids.into_iter().map(|id| (id, self.register(id))).collect();
         let me = self.clone();
         tokio::spawn(async move {
-            // Each is shown waiting its turn from now on.
-            for (id, _) in &switches {
+            // Each is shown waiting its turn from now on (unless paused or canceled meanwhile).
+            for (id, paused) in &switches {
+                if *paused.borrow() || !me.current(*id, paused) {
+                    continue;
+                }
                 if let Ok(upload) = me.client.read().await.upload(*id) {
                     me.listener.report(&Report::of(upload));
                 }
@@ -207,7 +213,8 @@ impl Uploader {
         self.switches().contains_key(&id)
     }
 
-    /// Stops every run (signing out): each stops after its chunk, and stays as it stands.
+    /// Stops every run (signing out): each stops after its chunk and stays pending, to resume at
+    /// the next start.
     pub fn stop_all(&self) {
         for (_, switch) in self.switches().drain() {
             let _ = switch.send(true);
@@ -229,9 +236,19 @@ impl Uploader {
         paused
     }
 
-    /// Whether `paused` is still the switch of `id` (not canceled, not replaced by a newer run).
+    /// Whether `paused` is still the switch of `id` (not canceled, stopped or replaced by a
+    /// newer run).
     fn current(&self, id: Uuid, paused: &watch::Receiver<bool>) -> bool {
         self.switches().get(&id).is_some_and(|s| s.subscribe().same_channel(paused))
+    }
+
+    /// Forgets the switch of `id` if it is still `paused`'s (a newer run keeps its own); checked
+    /// and removed under one lock.
+    fn finish(&self, id: Uuid, paused: &watch::Receiver<bool>) {
+        let mut switches = self.switches();
+        if switches.get(&id).is_some_and(|s| s.subscribe().same_channel(paused)) {
+            switches.remove(&id);
+        }
     }
 
     async fn drive(&self, id: Uuid, project: Uuid, paused: watch::Receiver<bool>) {
@@ -247,10 +264,7 @@ impl Uploader {
             };
             tokio::time::sleep(wait).await;
         }
-        // Only this run's switch: a newer run of the same upload keeps its own.
-        if self.current(id, &paused) {
-            self.switches().remove(&id);
-        }
+        self.finish(id, &paused);
     }
 
     /// One try; `Some(wait)` to try again after `wait`, `None` when this run is over.
@@ -273,10 +287,13 @@ impl Uploader {
         match send_once(&client, id, paused, self.listener.as_ref()).await {
             Ok(Ended::Done) => None,
             Ok(Ended::Paused) => {
-                // A cancel (or a newer run) stops a run too; only a pause says "paused".
                 if self.current(id, paused) {
                     let sent = client.upload(id).map(|u| u.offset).unwrap_or(upload.offset);
                     self.listener.report(&Report::now(&upload, sent, UploadPhase::Paused, None));
+                } else if let Err(e) = client.unpause_upload(id) {
+                    // Stopped, not paused (a sign-out or a newer run; a cancel is final and
+                    // left alone): it resumes at the next start.
+                    tracing::warn!(error = %e, "a stopped upload could not be kept pending");
                 }
                 None
             }
@@ -292,7 +309,11 @@ impl Uploader {
                 Some(UPDATE_WAIT)
             }
             Err(e) => {
-                report(UploadPhase::Failed, Some(e.to_string()));
+                // A canceled upload's run ends in an error too (the server forgot it): the
+                // cancel has said what happened.
+                if self.current(id, paused) {
+                    report(UploadPhase::Failed, Some(e.to_string()));
+                }
                 None
             }
         }

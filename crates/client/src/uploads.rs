@@ -247,6 +247,16 @@ pub fn mark_paused(mirror: &Mirror, id: Uuid) -> Result<Upload> {
     get(mirror, id)
 }
 
+/// Marks a paused upload pending again (one stopped without its creator asking: it resumes at
+/// the next start). An upload in any other state is left as it is.
+pub fn unpause(mirror: &Mirror, id: Uuid) -> Result<()> {
+    mirror.lock().execute(
+        "UPDATE uploads SET state = 'pending', updated_at = ?2 WHERE id = ?1 AND state = 'paused'",
+        params![id.to_string(), Utc::now().to_rfc3339()],
+    )?;
+    Ok(())
+}
+
 /// Cancels an upload: the server forgets what it received, and it will not resume.
 pub async fn cancel(session: &Session, mirror: &Mirror, id: Uuid) -> Result<()> {
     let up = get(mirror, id)?;
@@ -268,7 +278,10 @@ fn save(
     error: Option<&str>,
 ) -> Result<()> {
     mirror.lock().execute(
-        "UPDATE uploads SET offset = ?2, upload_url = ?3, state = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
+        // A finished upload (done, failed, canceled) is never written again: a run that ends
+        // after a cancel does not bring it back.
+        "UPDATE uploads SET offset = ?2, upload_url = ?3, state = ?4, last_error = ?5, updated_at = ?6
+         WHERE id = ?1 AND state IN ('pending', 'paused')",
         params![id.to_string(), offset as i64, url, state.as_str(), error, Utc::now().to_rfc3339()],
     )?;
     Ok(())
@@ -336,6 +349,13 @@ pub async fn run(
     let mut up = get(mirror, id)?;
     if up.state == UploadState::Done {
         return Ok(Outcome::Done);
+    }
+    if up.state == UploadState::Failed {
+        // Tried again on purpose (Resume on a failed upload): it is pending from now on.
+        mirror.lock().execute(
+            "UPDATE uploads SET state = 'pending', last_error = NULL, updated_at = ?2 WHERE id = ?1 AND state = 'failed'",
+            params![id.to_string(), Utc::now().to_rfc3339()],
+        )?;
     }
     let result = send(session, mirror, &mut up, pause, &mut progress).await;
     match &result {
@@ -414,7 +434,12 @@ async fn send(
                     save(mirror, up.id, up.offset, Some(&url), UploadState::Pending, Some(&e.to_string()))?;
                     return Ok(Outcome::Waiting);
                 }
-                tokio::time::sleep(crate::http::backoff(failures).to_std().unwrap_or_default()).await;
+                // A pause (or a sign-out) ends the wait at once.
+                let mut stop = pause.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(crate::http::backoff(failures).to_std().unwrap_or_default()) => {}
+                    _ = stop.wait_for(|paused| *paused) => return Ok(Outcome::Paused),
+                }
                 if let Ok(Some(offset)) = server_offset(session, &url).await {
                     up.offset = offset;
                 }
@@ -476,6 +501,43 @@ mod tests {
         fixed.sent(64 << 10, Duration::from_millis(1));
         fixed.failed();
         assert_eq!(fixed.next(), 64 << 10);
+    }
+
+    #[test]
+    fn a_finished_upload_is_never_written_again_and_only_a_paused_one_is_unpaused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = Mirror::open(&dir.path().join("m.sqlite")).unwrap();
+        let project = Uuid::new_v4();
+        let [canceled, stopped, running] = ["canceled.wav", "stopped.wav", "running.wav"].map(|n| dir.path().join(n));
+        add(&mirror, project, &canceled, "2026-01-01T00:00:00Z", "failed", Some("cancelled"));
+        add(&mirror, project, &stopped, "2026-01-02T00:00:00Z", "paused", None);
+        add(&mirror, project, &running, "2026-01-03T00:00:00Z", "pending", None);
+        let id_of = |path: &Path| {
+            let path = path.display().to_string();
+            let id: String =
+                mirror.lock().query_row("SELECT id FROM uploads WHERE path = ?1", [path], |r| r.get(0)).unwrap();
+            Uuid::parse_str(&id).unwrap()
+        };
+        let (canceled, stopped, running) = (id_of(&canceled), id_of(&stopped), id_of(&running));
+        // A run that ends after its upload was canceled saves its progress and its end: neither
+        // brings the upload back.
+        save(&mirror, canceled, 10, Some("/v1/uploads/x"), UploadState::Pending, None).unwrap();
+        save(&mirror, canceled, 10, Some("/v1/uploads/x"), UploadState::Paused, None).unwrap();
+        let after = get(&mirror, canceled).unwrap();
+        assert_eq!(
+            (after.state, after.last_error.as_deref(), after.offset),
+            (UploadState::Failed, Some("cancelled"), 0)
+        );
+        // A run stopped by a sign-out is kept pending; a pending one is left as it is.
+        unpause(&mirror, stopped).unwrap();
+        unpause(&mirror, running).unwrap();
+        unpause(&mirror, canceled).unwrap();
+        assert_eq!(get(&mirror, stopped).unwrap().state, UploadState::Pending);
+        assert_eq!(get(&mirror, running).unwrap().state, UploadState::Pending);
+        assert_eq!(get(&mirror, canceled).unwrap().state, UploadState::Failed);
+        // Progress of a live upload is saved.
+        save(&mirror, running, 5, Some("/v1/uploads/y"), UploadState::Pending, None).unwrap();
+        assert_eq!(get(&mirror, running).unwrap().offset, 5);
     }
 
     #[test]

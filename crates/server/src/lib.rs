@@ -13,6 +13,8 @@ pub mod maintenance;
 pub mod media;
 pub mod objects;
 pub mod storage;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod worker;
 
 use std::future::Future;

@@ -4,113 +4,51 @@
 
 pub mod stripe;
 
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
-use resonance_server::config::{DatabaseUrl, JwtSecret};
-use resonance_server::{serve, Db, Settings};
+use resonance_server::{Db, Settings};
 use serde_json::{json, Value};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+// Each test crate uses some of these.
+#[allow(unused_imports)]
+pub use resonance_server::test_support::{cluster_url, fresh_database, SECRET};
+
 pub const PASSWORD: &str = "correct horse battery staple";
 
-pub fn cluster_url() -> String {
-    std::env::var("RESONANCE_TEST_DATABASE_URL")
-        .expect("RESONANCE_TEST_DATABASE_URL is not set: run the tests with `cargo xtask test`, which starts Postgres")
-}
+/// The shared test server (`resonance_server::test_support`) with the arrangements these tests
+/// make through it.
+pub struct TestServer(resonance_server::test_support::TestServer);
 
-fn with_database(url: &str, db: &str) -> String {
-    match url.rfind('/') {
-        Some(i) => format!("{}/{db}", &url[..i]),
-        None => panic!("malformed RESONANCE_TEST_DATABASE_URL"),
+impl std::ops::Deref for TestServer {
+    type Target = resonance_server::test_support::TestServer;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-/// Creates an empty database and returns its URL (as the cluster's superuser).
-pub async fn fresh_database() -> String {
-    let admin = cluster_url();
-    let name = format!("t_{}", Uuid::new_v4().simple());
-    let pool = PgPoolOptions::new().max_connections(1).connect(&admin).await.expect("connect to the test cluster");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
-    pool.close().await;
-    with_database(&admin, &name)
-}
-
-pub struct TestServer {
-    pub base: String,
-    pub db_url: String,
-    /// Superuser pool on the test database, for arranging and inspecting state.
-    pub owner: PgPool,
-    pub http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+impl std::ops::DerefMut for TestServer {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl TestServer {
     pub async fn start() -> Self {
-        Self::start_with(|_| {}).await
+        Self(resonance_server::test_support::TestServer::start().await)
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut Settings)) -> Self {
-        let db_url = fresh_database().await;
-        let db = Db::connect(&DatabaseUrl::parse(&db_url).unwrap(), 20).await.unwrap();
-        db.migrate().await.unwrap();
-        Self::serve_on(db_url, db, tune).await
+        Self(resonance_server::test_support::TestServer::start_with(tune).await)
     }
 
     pub async fn serve_on(db_url: String, db: Db, tune: impl FnOnce(&mut Settings)) -> Self {
-        let mut settings = Settings::new(JwtSecret::parse(SECRET).unwrap());
-        // Every test signs its members in from one address; the rate is tested on its own.
-        settings.auth_per_minute = 1_000_000;
-        tune(&mut settings);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            serve(db, settings, listener, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        let owner = PgPoolOptions::new().max_connections(12).connect(&db_url).await.unwrap();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        Self { base, db_url, owner, http, stop: Some(stop), task: Some(task) }
+        Self(resonance_server::test_support::TestServer::serve_on(db_url, db, tune).await)
     }
 
     /// Stops the server and waits for it to finish in-flight requests.
-    pub async fn shutdown(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap();
-        }
-    }
-
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let value =
-            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        (status, value)
+    pub async fn shutdown(self) {
+        self.0.shutdown().await;
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -331,14 +269,6 @@ impl TestServer {
             .await
             .unwrap();
         tx
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
     }
 }
 
