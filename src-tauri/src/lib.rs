@@ -107,6 +107,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         ])
         // The type of a project's settings, for the UI's copy of the defaults (in CATALOG).
         .typ::<resonance_api::projects::ProjectDefaults>()
+        .typ::<resonance_api::model::Capabilities>()
         .events(collect_events![
             events::SyncChanged,
             events::MirrorChanged,
@@ -122,7 +123,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         // One constant, since the exporter writes several in no fixed order: the tempo range the
         // server enforces (the editor checks it as the creator types), the export presets with
         // what a creator is told of each, a share link's lifetimes in days, the shapes with
-        // what each is for and its frame size at every resolution, and a new project's defaults.
+        // what each is for and its frame size at every resolution, a new project's defaults, and
+        // what each role may do (the UI branches on these, never on a role's name).
         .constant(
             "CATALOG",
             (
@@ -131,6 +133,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
                 resonance_api::sharing::ShareLifetime::ALL.iter().map(|l| l.days()).collect::<Vec<_>>(),
                 shapes(),
                 resonance_api::projects::PROJECT_DEFAULTS,
+                resonance_api::model::Role::ALL.map(resonance_api::model::Role::capabilities),
             ),
         )
 }

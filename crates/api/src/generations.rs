@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
+use crate::model::{AspectRatio, Organization, Resolution, Role};
+use crate::plans::Plan;
 
 pub const SEED_MAX_CHARS: usize = 64;
 
@@ -109,9 +111,141 @@ impl NewGeneration {
     }
 }
 
+/// Whether Generate may be pressed, and if not, why; and what is left of the month's quota.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct GenerateAllowance {
+    pub allowed: bool,
+    pub reason: Option<String>,
+    pub used: Option<i32>,
+    pub limit: Option<i32>,
+}
+
+impl GenerateAllowance {
+    /// Decides Generate from the role and the organization as the client's mirror has them. The
+    /// server decides for real (atomically, with the quota); this only spares a creator a refused
+    /// click.
+    pub fn decide(
+        role: Role,
+        org: Option<&Organization>,
+        resolution: Option<Resolution>,
+        aspect: AspectRatio,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        use crate::model::SubscriptionStatus as S;
+        let used = org.and_then(|o| o.generations_this_month);
+        let limit = org.and_then(|o| o.generations_limit);
+        let refuse = |reason: &str| GenerateAllowance { allowed: false, reason: Some(reason.into()), used, limit };
+        if !role.can_start_generations() {
+            return refuse("Viewers cannot start generations. Ask an admin for the developer role.");
+        }
+        if let Some(org) = org {
+            match org.subscription_status {
+                Some(S::PastDue | S::Unpaid) => {
+                    return refuse("The subscription's payment is overdue. The owner can fix it under Account & plan.")
+                }
+                Some(S::Canceled) => {
+                    return refuse("The subscription is canceled. The owner can renew it under Account & plan.")
+                }
+                Some(S::Trialing) if org.trial_ends_at.is_some_and(|t| t <= now) => {
+                    return refuse("The free trial has ended. The owner can choose a plan under Account & plan.")
+                }
+                _ => {}
+            }
+            let plan = Plan::of(org);
+            if let Some(r) = resolution.filter(|r| !plan.allows(*r, aspect)) {
+                let (w, h) = r.dimensions_for(aspect);
+                return refuse(&format!(
+                "The {} plan renders up to {} ({} pixels on the long edge), and this project is set to {} in {aspect} ({w}×{h}). Choose a lower resolution, or the owner can upgrade under Account & plan.",
+                plan.name,
+                plan.max_resolution.as_str(),
+                plan.max_resolution.long_edge(AspectRatio::Landscape),
+                r.as_str()
+            ));
+            }
+            if let (Some(u), Some(l)) = (used, limit) {
+                if u >= l {
+                    return refuse(&format!("This period's {l} generations are used. They renew with the next billing period, or upgrade the plan."));
+                }
+            }
+        }
+        GenerateAllowance { allowed: true, reason: None, used, limit }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::SubscriptionStatus;
+    use uuid::Uuid;
+
+    fn org(status: Option<SubscriptionStatus>, used: i32, limit: i32, trial_days: i64) -> Organization {
+        Organization {
+            id: Uuid::nil(),
+            name: "Org".into(),
+            slug: None,
+            stripe_customer_id: None,
+            stripe_subscription_id: None,
+            subscription_status: status,
+            subscription_plan: Some("free".into()),
+            trial_ends_at: Some(chrono::Utc::now() + chrono::Duration::days(trial_days)),
+            generations_this_month: Some(used),
+            generations_limit: Some(limit),
+            settings: None,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn generate_is_refused_with_the_reason_a_creator_can_act_on() {
+        let now = chrono::Utc::now();
+        // role, subscription, used, limit, trial days left, the reason's gist (none: allowed)
+        type Case = (Role, Option<SubscriptionStatus>, i32, i32, i64, Option<&'static str>);
+        let cases: [Case; 7] = [
+            (Role::Developer, Some(SubscriptionStatus::Active), 1, 3, 5, None),
+            (Role::Viewer, Some(SubscriptionStatus::Active), 0, 3, 5, Some("Viewers")),
+            (Role::Owner, Some(SubscriptionStatus::Active), 3, 3, 5, Some("generations are used")),
+            (Role::Admin, Some(SubscriptionStatus::PastDue), 0, 3, 5, Some("overdue")),
+            (Role::Admin, Some(SubscriptionStatus::Canceled), 0, 3, 5, Some("canceled")),
+            (Role::Developer, Some(SubscriptionStatus::Trialing), 0, 3, -1, Some("trial has ended")),
+            (Role::Developer, Some(SubscriptionStatus::Trialing), 2, 3, 3, None),
+        ];
+        for (role, status, used, limit, trial, want) in cases {
+            let a = GenerateAllowance::decide(
+                role,
+                Some(&org(status, used, limit, trial)),
+                Some(Resolution::R1080p),
+                AspectRatio::Landscape,
+                now,
+            );
+            assert_eq!(a.allowed, want.is_none(), "{role:?} {status:?} {used}/{limit}: {a:?}");
+            if let Some(w) = want {
+                assert!(a.reason.as_deref().is_some_and(|r| r.contains(w)), "reason for {role:?} {status:?}: {a:?}");
+            }
+            assert_eq!((a.used, a.limit), (Some(used), Some(limit)), "the quota is always shown");
+        }
+    }
+
+    #[test]
+    fn generate_is_refused_above_the_plans_resolution() {
+        let now = chrono::Utc::now();
+        let mut free = org(Some(SubscriptionStatus::Trialing), 0, 3, 5);
+        use AspectRatio::*;
+        let a = GenerateAllowance::decide(Role::Owner, Some(&free), Some(Resolution::R2160p), Landscape, now);
+        assert!(
+            !a.allowed && a.reason.as_deref().is_some_and(|r| r.contains("Free plan renders up to 1080p")),
+            "{a:?}"
+        );
+        assert!(GenerateAllowance::decide(Role::Owner, Some(&free), Some(Resolution::R1080p), Landscape, now).allowed);
+        // The long edge decides: a 1440p square is 1440 wide, a 1440p vertical 2560 high.
+        assert!(GenerateAllowance::decide(Role::Owner, Some(&free), Some(Resolution::R1440p), Square, now).allowed);
+        let tall = GenerateAllowance::decide(Role::Owner, Some(&free), Some(Resolution::R1440p), Vertical, now);
+        assert!(!tall.allowed && tall.reason.as_deref().is_some_and(|r| r.contains("1440×2560")), "{tall:?}");
+        free.subscription_plan = Some("studio".into());
+        free.subscription_status = Some(SubscriptionStatus::Active);
+        assert!(GenerateAllowance::decide(Role::Owner, Some(&free), Some(Resolution::R2160p), Landscape, now).allowed);
+    }
 
     #[test]
     fn seeds_are_checked_and_rerun_suffixes_dropped() {

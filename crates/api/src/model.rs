@@ -53,6 +53,50 @@ impl Role {
     pub fn can_manage_billing(self) -> bool {
         self == Self::Owner
     }
+    /// Whether this role shares a generation (with a link), one it started or not: admins share
+    /// any, developers those they started (`auth_private.may_share` decides on the server).
+    pub fn can_share(self, started_it: bool) -> bool {
+        self >= Self::Admin || (started_it && self >= Self::Developer)
+    }
+
+    /// Everything this role may do, for a client to offer only what will be allowed.
+    pub fn capabilities(self) -> Capabilities {
+        Capabilities {
+            role: self,
+            edit_projects: self.can_edit_projects(),
+            start_generations: self.can_start_generations(),
+            delete_projects: self.can_delete_projects(),
+            manage_members: self.can_manage_members(),
+            manage_billing: self.can_manage_billing(),
+            share_any_generation: self.can_share(false),
+            share_own_generations: self.can_share(true),
+            // The app offers the roles below owner in an invitation (ownership is not passed
+            // by a code).
+            invite_roles: if self.can_manage_members() {
+                Self::ALL.into_iter().filter(|r| *r != Self::Owner).collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// What a role may do (`Role::capabilities`): the UI branches on these, not on role names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Capabilities {
+    pub role: Role,
+    /// Create and edit projects (and their footage).
+    pub edit_projects: bool,
+    pub start_generations: bool,
+    pub delete_projects: bool,
+    pub manage_members: bool,
+    pub manage_billing: bool,
+    pub share_any_generation: bool,
+    /// Share the generations one started.
+    pub share_own_generations: bool,
+    /// The roles an invitation from this role may give.
+    pub invite_roles: Vec<Role>,
 }
 
 impl std::fmt::Display for Role {
@@ -526,6 +570,28 @@ pub struct SystemLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capabilities_grow_with_the_role() {
+        let [viewer, developer, admin, owner] = Role::ALL.map(Role::capabilities);
+        assert!(!viewer.edit_projects && !viewer.share_own_generations && viewer.invite_roles.is_empty());
+        assert!(developer.edit_projects && developer.start_generations && !developer.delete_projects);
+        assert!(developer.share_own_generations && !developer.share_any_generation);
+        assert!(admin.delete_projects && admin.manage_members && admin.share_any_generation && !admin.manage_billing);
+        assert_eq!(admin.invite_roles, [Role::Viewer, Role::Developer, Role::Admin]);
+        assert!(owner.manage_billing && owner.invite_roles == admin.invite_roles);
+    }
+
+    #[test]
+    fn generation_statuses_read_back_as_they_are_sent() {
+        for status in GenerationStatus::ALL {
+            assert_eq!(status.as_str().parse::<GenerationStatus>(), Ok(status));
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        assert!("rendering".parse::<GenerationStatus>().is_err(), "a stage is not a status");
+        let unfinished: Vec<_> = GenerationStatus::ALL.into_iter().filter(|s| s.is_unfinished()).collect();
+        assert_eq!(unfinished, [GenerationStatus::Pending, GenerationStatus::Processing]);
+    }
 
     #[test]
     fn roles_are_ordered_by_privilege() {

@@ -106,57 +106,6 @@ fn to_entry(raw: RawEntry) -> Result<Entry> {
     })
 }
 
-/// Applies a patch's fields to a project, as the server does (`description: ""` clears it).
-pub fn apply_patch(project: &mut Project, patch: &ProjectPatch) {
-    if let Some(v) = &patch.name {
-        project.name = v.clone();
-    }
-    if let Some(v) = &patch.description {
-        project.description = (!v.is_empty()).then(|| v.clone());
-    }
-    if let Some(v) = &patch.prompt {
-        project.prompt = v.clone();
-    }
-    if let Some(v) = &patch.audio_path {
-        project.audio_path = v.clone();
-    }
-    if patch.audio_duration.is_some() {
-        project.audio_duration = patch.audio_duration;
-    }
-    if patch.resolution.is_some() {
-        project.resolution = patch.resolution;
-    }
-    if patch.style_preference.is_some() {
-        project.style_preference = patch.style_preference;
-    }
-    if patch.footage_visibility.is_some() {
-        project.footage_visibility = patch.footage_visibility;
-    }
-    if patch.effect_intensity.is_some() {
-        project.effect_intensity = patch.effect_intensity;
-    }
-    project.tempo_bpm = patch.tempo_after(project.tempo_bpm);
-    if patch.aspect.is_some() {
-        project.aspect = patch.aspect;
-    }
-}
-
-fn as_patch(new: &NewProject) -> ProjectPatch {
-    ProjectPatch {
-        name: Some(new.name.clone()),
-        description: new.description.clone(),
-        prompt: Some(new.prompt.clone()),
-        audio_path: Some(new.audio_path.clone()),
-        audio_duration: new.audio_duration,
-        resolution: new.resolution,
-        style_preference: new.style_preference,
-        footage_visibility: new.footage_visibility,
-        effect_intensity: new.effect_intensity,
-        tempo_bpm: new.tempo_bpm,
-        aspect: new.aspect,
-    }
-}
-
 /// Writes a project row as the user now sees it.
 pub(crate) fn write_project(tx: &Transaction<'_>, p: &Project) -> Result<()> {
     crate::mirror::store(tx, resonance_api::sync::Table::Projects, p.id, p)
@@ -224,7 +173,7 @@ fn local_project(account: &Account, id: Uuid, new: &NewProject) -> Project {
         created_at: Some(now),
         updated_at: Some(now),
     };
-    apply_patch(&mut project, &as_patch(new));
+    ProjectPatch::from(new).apply_to(&mut project);
     project
 }
 
@@ -261,7 +210,7 @@ pub fn edit_project(mirror: &Mirror, id: Uuid, patch: ProjectPatch) -> Result<Pr
     let tx = crate::mirror::write(&mut conn)?;
     let mut project =
         read_project(&tx, id)?.ok_or_else(|| ClientError::NotFound { what: "project", id: id.to_string() })?;
-    apply_patch(&mut project, &patch);
+    patch.apply_to(&mut project);
     project.updated_at = Some(Utc::now());
     write_project(&tx, &project)?;
     enqueue(&tx, Kind::EditProject, id, Some(serde_json::to_string(&patch)?))?;
@@ -320,12 +269,12 @@ pub(crate) fn overlay(tx: &Transaction<'_>, projects: &[Uuid]) -> Result<()> {
             match (entry.kind, &entry.payload) {
                 (Kind::CreateProject, Some(p)) => {
                     if let (Some(row), Ok(new)) = (row.as_mut(), serde_json::from_value::<NewProject>(p.clone())) {
-                        apply_patch(row, &as_patch(&new));
+                        ProjectPatch::from(&new).apply_to(row);
                     }
                 }
                 (Kind::EditProject, Some(p)) => {
                     if let (Some(row), Ok(patch)) = (row.as_mut(), serde_json::from_value::<ProjectPatch>(p.clone())) {
-                        apply_patch(row, &patch);
+                        patch.apply_to(row);
                     }
                 }
                 (Kind::DeleteProject, _) => row = None,
@@ -526,24 +475,4 @@ pub fn retry(mirror: &Mirror, account: &Account, id: Uuid, edited: Option<Projec
     overlay(&tx, &[entry.project_id])?;
     tx.commit()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use resonance_api::model::Resolution;
-
-    #[test]
-    fn a_patch_clears_an_emptied_description_and_keeps_absent_fields() {
-        let mut p: Project = serde_json::from_value(serde_json::json!({
-            "id": Uuid::nil(), "organization_id": Uuid::nil(), "user_id": Uuid::nil(),
-            "name": "a", "description": "d", "prompt": "p", "audio_path": "x.mp3", "resolution": "720p"
-        }))
-        .unwrap();
-        apply_patch(
-            &mut p,
-            &ProjectPatch { description: Some(String::new()), name: Some("b".into()), ..Default::default() },
-        );
-        assert_eq!((p.name.as_str(), p.description.as_deref(), p.resolution), ("b", None, Some(Resolution::R720p)));
-    }
 }

@@ -169,6 +169,38 @@ async fn edits_keep_absent_fields_and_clear_an_emptied_description() {
     assert!(p3["updated_at"].as_str() >= p["updated_at"].as_str());
 }
 
+/// The server's SQL applies a patch as `ProjectPatch::apply_to` says (the rule the client's
+/// mirror and outbox use): absent fields kept, `""` clears the description, `0` the tempo.
+#[tokio::test]
+async fn a_patch_is_applied_as_the_contract_says() {
+    use resonance_api::model::Project;
+    use resonance_api::projects::ProjectPatch;
+    let s = TestServer::start().await;
+    let me = s.signup("pin@example.com", "Pin").await;
+    let mut body = new_project("pinned");
+    body["description"] = json!("notes");
+    body["tempo_bpm"] = json!(128.0);
+    let (_, created) = s.post("/v1/projects", &me.access, body).await;
+    let path = format!("/v1/projects/{}", created["id"].as_str().unwrap());
+    let mut expected: Project = serde_json::from_value(created).unwrap();
+    for patch in [
+        json!({"description": "", "tempo_bpm": 0}),
+        json!({"name": "renamed", "style_preference": "retro", "effect_intensity": 0.9, "aspect": "9:16"}),
+        json!({"tempo_bpm": 96.5, "resolution": "1440p", "footage_visibility": 0.2, "prompt": "golden sunrise"}),
+        json!({"description": "back again", "audio_path": "take 2.flac", "audio_duration": 61.25}),
+        json!({}),
+    ] {
+        let typed: ProjectPatch = serde_json::from_value(patch.clone()).unwrap();
+        typed.apply_to(&mut expected);
+        let (status, answer) = s.patch(&path, &me.access, patch.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let got: Project = serde_json::from_value(answer).unwrap();
+        // What only the server keeps: when it changed.
+        expected.updated_at = got.updated_at;
+        assert_eq!(got, expected, "after {patch}");
+    }
+}
+
 #[tokio::test]
 async fn errors_have_one_shape_and_never_leak_sql() {
     let s = TestServer::start().await;

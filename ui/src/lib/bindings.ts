@@ -610,7 +610,7 @@ waveformProgress: "waveform-progress"
 
 /** user-defined constants **/
 
-export const CATALOG = [[30.0,300.0],[["as-rendered","The render as it is (MP4)"],["youtube","YouTube: H.264 High, AAC 320 kb/s"],["vertical","Shorts, Reels, TikTok: 1080×1920 vertical"],["canvas","Spotify Canvas: an 8-second vertical loop, no sound"],["gif","GIF: 10 seconds, 480 px wide"],["webm","WebM for the web: VP9 and Opus"]],[1,7,30],[["16:9","Landscape: YouTube, Vimeo, a screen",[["720p",[1280,720]],["1080p",[1920,1080]],["1440p",[2560,1440]],["2160p",[3840,2160]]]],["9:16","Vertical: Shorts, Reels, TikTok, Stories",[["720p",[720,1280]],["1080p",[1080,1920]],["1440p",[1440,2560]],["2160p",[2160,3840]]]],["1:1","Square: an Instagram or Facebook feed",[["720p",[720,720]],["1080p",[1080,1080]],["1440p",[1440,1440]],["2160p",[2160,2160]]]],["4:5","Portrait: Instagram's tallest feed post",[["720p",[720,900]],["1080p",[1080,1350]],["1440p",[1440,1800]],["2160p",[2160,2700]]]]],{"aspect":"16:9","effect_intensity":0.5,"footage_visibility":0.6,"resolution":"1080p","style_preference":"organic"}] as const;
+export const CATALOG = [[30.0,300.0],[["as-rendered","The render as it is (MP4)"],["youtube","YouTube: H.264 High, AAC 320 kb/s"],["vertical","Shorts, Reels, TikTok: 1080×1920 vertical"],["canvas","Spotify Canvas: an 8-second vertical loop, no sound"],["gif","GIF: 10 seconds, 480 px wide"],["webm","WebM for the web: VP9 and Opus"]],[1,7,30],[["16:9","Landscape: YouTube, Vimeo, a screen",[["720p",[1280,720]],["1080p",[1920,1080]],["1440p",[2560,1440]],["2160p",[3840,2160]]]],["9:16","Vertical: Shorts, Reels, TikTok, Stories",[["720p",[720,1280]],["1080p",[1080,1920]],["1440p",[1440,2560]],["2160p",[2160,3840]]]],["1:1","Square: an Instagram or Facebook feed",[["720p",[720,720]],["1080p",[1080,1080]],["1440p",[1440,1440]],["2160p",[2160,2160]]]],["4:5","Portrait: Instagram's tallest feed post",[["720p",[720,900]],["1080p",[1080,1350]],["1440p",[1440,1800]],["2160p",[2160,2700]]]]],{"aspect":"16:9","effect_intensity":0.5,"footage_visibility":0.6,"resolution":"1080p","style_preference":"organic"},[{"delete_projects":false,"edit_projects":false,"invite_roles":[],"manage_billing":false,"manage_members":false,"role":"viewer","share_any_generation":false,"share_own_generations":false,"start_generations":false},{"delete_projects":false,"edit_projects":true,"invite_roles":[],"manage_billing":false,"manage_members":false,"role":"developer","share_any_generation":false,"share_own_generations":true,"start_generations":true},{"delete_projects":true,"edit_projects":true,"invite_roles":["viewer","developer","admin"],"manage_billing":false,"manage_members":true,"role":"admin","share_any_generation":true,"share_own_generations":true,"start_generations":true},{"delete_projects":true,"edit_projects":true,"invite_roles":["viewer","developer","admin"],"manage_billing":true,"manage_members":true,"role":"owner","share_any_generation":true,"share_own_generations":true,"start_generations":true}]] as const;
 
 /** user-defined types **/
 
@@ -675,6 +675,22 @@ export type BillingReturn =
  * The Billing Portal (plan changed, card updated, or canceled).
  */
 "portal"
+/**
+ * What a role may do (`Role::capabilities`): the UI branches on these, not on role names.
+ */
+export type Capabilities = { role: Role; 
+/**
+ * Create and edit projects (and their footage).
+ */
+edit_projects: boolean; start_generations: boolean; delete_projects: boolean; manage_members: boolean; manage_billing: boolean; share_any_generation: boolean; 
+/**
+ * Share the generations one started.
+ */
+share_own_generations: boolean; 
+/**
+ * The roles an invitation from this role may give.
+ */
+invite_roles: Role[] }
 /**
  * One decision of the reading: "palette neon magenta + cyan ← 'neon'".
  */
