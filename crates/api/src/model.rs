@@ -117,6 +117,11 @@ pub enum SubscriptionStatus {
     Unpaid,
 }
 
+impl SubscriptionStatus {
+    pub const ALL: [SubscriptionStatus; 5] =
+        [Self::Trialing, Self::Active, Self::PastDue, Self::Canceled, Self::Unpaid];
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -382,6 +387,31 @@ pub enum ProjectStatus {
     Failed,
 }
 
+impl ProjectStatus {
+    pub const ALL: [ProjectStatus; 7] = [
+        Self::Draft,
+        Self::Queued,
+        Self::Analyzing,
+        Self::Orchestrating,
+        Self::Rendering,
+        Self::Completed,
+        Self::Failed,
+    ];
+
+    /// As it is stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Queued => "queued",
+            Self::Analyzing => "analyzing",
+            Self::Orchestrating => "orchestrating",
+            Self::Rendering => "rendering",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -536,6 +566,8 @@ pub enum LogStatus {
 }
 
 impl LogStatus {
+    pub const ALL: [LogStatus; 4] = [Self::Started, Self::Success, Self::Warning, Self::Error];
+
     /// The wire and database spelling (`system_logs.status`).
     pub fn as_str(self) -> &'static str {
         match self {

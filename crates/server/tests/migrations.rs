@@ -118,3 +118,45 @@ async fn databases_that_applied_0011_as_edited_or_as_committed_migrate() {
         assert!(worker, "{then}: the worker's role exists and the owner may act as it");
     }
 }
+
+/// The SQL keeps its CHECK constraints; each holds exactly the values of the contract's enum
+/// (their wire names), so a variant added on one side only fails here.
+#[tokio::test]
+async fn every_checked_column_holds_the_values_of_its_enum() {
+    use resonance_api::footage::UploadPurpose;
+    use resonance_api::model::{GenerationStatus, LogStatus, ProjectStatus, Role, SubscriptionStatus};
+    fn wire<T: serde::Serialize>(values: impl IntoIterator<Item = T>) -> Vec<String> {
+        let mut names: Vec<String> =
+            values.into_iter().map(|v| serde_json::to_value(v).unwrap().as_str().unwrap().to_owned()).collect();
+        names.sort();
+        names
+    }
+    let s = TestServer::start().await;
+    let cases = [
+        ("projects", "status", wire(ProjectStatus::ALL)),
+        ("generations", "status", wire(GenerationStatus::ALL)),
+        ("organizations", "subscription_status", wire(SubscriptionStatus::ALL)),
+        ("users", "role", wire(Role::ALL)),
+        ("invitations", "role", wire(Role::ALL)),
+        ("system_logs", "status", wire(LogStatus::ALL)),
+        ("uploads", "purpose", wire([UploadPurpose::Audio, UploadPurpose::Footage])),
+    ];
+    for (table, column, want) in cases {
+        let checks: Vec<String> = sqlx::query_scalar(
+            "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+             WHERE c.conrelid = $1::regclass AND c.contype = 'c'",
+        )
+        .bind(format!("public.{table}"))
+        .fetch_all(&s.owner)
+        .await
+        .unwrap();
+        // Postgres shows `status IN (…)` as `(status = ANY (ARRAY['draft'::text, …]))`.
+        let check = checks
+            .iter()
+            .find(|c| c.contains(&format!("({column} = ANY")))
+            .unwrap_or_else(|| panic!("{table}.{column} has no CHECK listing its values: {checks:?}"));
+        let mut held: Vec<String> = check.split('\'').skip(1).step_by(2).map(str::to_owned).collect();
+        held.sort();
+        assert_eq!(held, want, "{table}.{column}: {check}");
+    }
+}

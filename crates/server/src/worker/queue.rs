@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use resonance_api::model::ProjectStatus;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -28,12 +29,12 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// The project's status during this stage (`ProjectStatus`'s wire name).
-    pub fn project_status(self) -> &'static str {
+    /// The project's status during this stage.
+    pub fn project_status(self) -> ProjectStatus {
         match self {
-            Stage::Analyzing => "analyzing",
-            Stage::Orchestrating => "orchestrating",
-            Stage::Rendering => "rendering",
+            Stage::Analyzing => ProjectStatus::Analyzing,
+            Stage::Orchestrating => ProjectStatus::Orchestrating,
+            Stage::Rendering => ProjectStatus::Rendering,
         }
     }
 
@@ -184,7 +185,7 @@ pub async fn log(db: &Db, job: &Job, action: &str, outcome: Outcome, message: &s
 pub async fn enter(db: &Db, job: &Job, stage: Stage) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE projects SET status = $2 WHERE id = $1")
         .bind(job.project_id)
-        .bind(stage.project_status())
+        .bind(stage.project_status().as_str())
         .execute(db.pool())
         .await?;
     sqlx::query("UPDATE generations SET status = 'processing' WHERE id = $1 AND status <> 'processing'")
