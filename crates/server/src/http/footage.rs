@@ -4,14 +4,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use resonance_api::footage::FootagePatch;
 use resonance_api::model::Footage;
 use resonance_api::ErrorBody;
 
 use super::extract::{Authenticated, IdempotencyKey, KeyedBody, PathId};
-use super::projects::{remember, replay, serve_object};
+use super::projects::{once, serve_object};
 use super::AppState;
 use crate::error::Result;
 use crate::storage::footage;
@@ -44,16 +44,10 @@ pub async fn update(
     PathId(id): PathId,
     KeyedBody(change, digest): KeyedBody<FootagePatch>,
 ) -> Result<Response> {
-    let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let request = format!("PATCH /v1/footage/{id} sha256:{digest}");
-    if let Some(answer) = replay(&mut tx, key, &request).await? {
-        tx.commit().await?;
-        return Ok(answer);
-    }
-    let item = footage::patch(&mut tx, &caller, id, &change).await?;
-    remember(&mut tx, key, &request, StatusCode::OK, Some(&item)).await?;
-    tx.commit().await?;
-    Ok(Json(item).into_response())
+    once(&app, &claims, key, &format!("PATCH /v1/footage/{id} sha256:{digest}"), |tx, caller| {
+        Box::pin(async move { Ok((StatusCode::OK, Some(footage::patch(tx, caller, id, &change).await?))) })
+    })
+    .await
 }
 
 /// Removes an item from its project (developer or above); its files are deleted.
@@ -66,16 +60,13 @@ pub async fn remove(
     IdempotencyKey(key): IdempotencyKey,
     PathId(id): PathId,
 ) -> Result<Response> {
-    let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let request = format!("DELETE /v1/footage/{id}");
-    if let Some(answer) = replay(&mut tx, key, &request).await? {
-        tx.commit().await?;
-        return Ok(answer);
-    }
-    footage::remove(&mut tx, &caller, id).await?;
-    remember::<()>(&mut tx, key, &request, StatusCode::NO_CONTENT, None).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    once(&app, &claims, key, &format!("DELETE /v1/footage/{id}"), |tx, caller| {
+        Box::pin(async move {
+            footage::remove(tx, caller, id).await?;
+            Ok((StatusCode::NO_CONTENT, None::<()>))
+        })
+    })
+    .await
 }
 
 /// An item's poster frame (JPEG, at most 640 pixels wide).

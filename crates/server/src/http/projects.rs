@@ -17,8 +17,38 @@ use crate::error::{Error, Result};
 use crate::storage::{generations, idempotency, projects};
 use object_store::ObjectStoreExt;
 
+/// What an idempotent write does in its transaction: its answer's status, and body if any.
+pub(super) type Write<'a, T> = futures_util::future::BoxFuture<'a, Result<(StatusCode, Option<T>)>>;
+
+/// A write made at most once per idempotency key, in one transaction: a retry of `request` with
+/// the same key gets the first answer; otherwise `write` runs and its answer is kept with the key.
+pub(super) async fn once<T, W>(
+    app: &AppState,
+    claims: &crate::credentials::AccessClaims,
+    key: Option<uuid::Uuid>,
+    request: &str,
+    write: W,
+) -> Result<Response>
+where
+    T: serde::Serialize + Send,
+    W: for<'a> FnOnce(&'a mut Tx, &'a crate::db::Caller) -> Write<'a, T>,
+{
+    let (mut tx, caller) = app.db.begin_for(claims).await?;
+    if let Some(answer) = replay(&mut tx, key, request).await? {
+        tx.commit().await?;
+        return Ok(answer);
+    }
+    let (status, body) = write(&mut tx, &caller).await?;
+    remember(&mut tx, key, request, status, body.as_ref()).await?;
+    tx.commit().await?;
+    Ok(match body {
+        Some(body) => (status, Json(body)).into_response(),
+        None => status.into_response(),
+    })
+}
+
 /// The first answer to this key, if the write was already made.
-pub(super) async fn replay(tx: &mut Tx, key: Option<uuid::Uuid>, request: &str) -> Result<Option<Response>> {
+async fn replay(tx: &mut Tx, key: Option<uuid::Uuid>, request: &str) -> Result<Option<Response>> {
     let Some(key) = key else { return Ok(None) };
     Ok(idempotency::replay(tx, key, request).await?.map(|answer| match answer.body {
         Some(body) => (answer.status, Json(body)).into_response(),
@@ -27,7 +57,7 @@ pub(super) async fn replay(tx: &mut Tx, key: Option<uuid::Uuid>, request: &str) 
 }
 
 /// Keeps this answer for the key, in the write's transaction.
-pub(super) async fn remember<T: serde::Serialize>(
+async fn remember<T: serde::Serialize>(
     tx: &mut Tx,
     key: Option<uuid::Uuid>,
     request: &str,
@@ -89,19 +119,15 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     KeyedBody(new, digest): KeyedBody<NewProject>,
 ) -> Result<Response> {
-    let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let request = &format!("POST /v1/projects sha256:{digest}");
-    if let Some(answer) = replay(&mut tx, key, request).await? {
-        tx.commit().await?;
-        return Ok(answer);
-    }
-    let (status, project) = match projects::create(&mut tx, &caller, &new).await? {
-        projects::Created::New(p) => (StatusCode::CREATED, p),
-        projects::Created::Existing(p) => (StatusCode::OK, p),
-    };
-    remember(&mut tx, key, request, status, Some(&project)).await?;
-    tx.commit().await?;
-    Ok((status, Json(project)).into_response())
+    once(&app, &claims, key, &format!("POST /v1/projects sha256:{digest}"), |tx, caller| {
+        Box::pin(async move {
+            Ok(match projects::create(tx, caller, &new).await? {
+                projects::Created::New(p) => (StatusCode::CREATED, Some(p)),
+                projects::Created::Existing(p) => (StatusCode::OK, Some(p)),
+            })
+        })
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
@@ -129,16 +155,10 @@ pub async fn update(
     PathId(id): PathId,
     KeyedBody(patch, digest): KeyedBody<ProjectPatch>,
 ) -> Result<Response> {
-    let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let request = format!("PATCH /v1/projects/{id} sha256:{digest}");
-    if let Some(answer) = replay(&mut tx, key, &request).await? {
-        tx.commit().await?;
-        return Ok(answer);
-    }
-    let p = projects::update(&mut tx, &caller, id, &patch).await?;
-    remember(&mut tx, key, &request, StatusCode::OK, Some(&p)).await?;
-    tx.commit().await?;
-    Ok(Json(p).into_response())
+    once(&app, &claims, key, &format!("PATCH /v1/projects/{id} sha256:{digest}"), |tx, caller| {
+        Box::pin(async move { Ok((StatusCode::OK, Some(projects::update(tx, caller, id, &patch).await?))) })
+    })
+    .await
 }
 
 /// Deletes a project and its generations (admin or above).
@@ -150,16 +170,13 @@ pub async fn delete(
     IdempotencyKey(key): IdempotencyKey,
     PathId(id): PathId,
 ) -> Result<Response> {
-    let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let request = format!("DELETE /v1/projects/{id}");
-    if let Some(answer) = replay(&mut tx, key, &request).await? {
-        tx.commit().await?;
-        return Ok(answer);
-    }
-    projects::delete(&mut tx, &caller, id).await?;
-    remember::<()>(&mut tx, key, &request, StatusCode::NO_CONTENT, None).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    once(&app, &claims, key, &format!("DELETE /v1/projects/{id}"), |tx, caller| {
+        Box::pin(async move {
+            projects::delete(tx, caller, id).await?;
+            Ok((StatusCode::NO_CONTENT, None::<()>))
+        })
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/projects/{id}/generations", tag = "generations", security(("bearer" = [])),
@@ -200,16 +217,10 @@ pub async fn start_generation(
             "Starting a generation needs an Idempotency-Key header (a UUID), so a retry is never charged twice.",
         ));
     }
-    let (mut tx, caller) = app.db.begin_for(&claims).await?;
-    let request = format!("POST /v1/projects/{id}/generations sha256:{digest}");
-    if let Some(answer) = replay(&mut tx, key, &request).await? {
-        tx.commit().await?;
-        return Ok(answer);
-    }
-    let made = generations::start(&mut tx, &caller, id, &new).await?;
-    remember(&mut tx, key, &request, StatusCode::CREATED, Some(&made)).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(made)).into_response())
+    once(&app, &claims, key, &format!("POST /v1/projects/{id}/generations sha256:{digest}"), |tx, caller| {
+        Box::pin(async move { Ok((StatusCode::CREATED, Some(generations::start(tx, caller, id, &new).await?))) })
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/generations/{id}", tag = "generations", security(("bearer" = [])),
