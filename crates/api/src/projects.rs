@@ -274,6 +274,33 @@ impl NewProject {
     }
 }
 
+/// The patch rules, once, for both a project and a create not sent yet (their fields share
+/// names and types).
+macro_rules! apply_patch {
+    ($patch:expr, $to:expr) => {{
+        let (patch, to) = ($patch, $to);
+        if let Some(v) = &patch.name {
+            to.name = v.clone();
+        }
+        if let Some(v) = &patch.description {
+            to.description = (!v.is_empty()).then(|| v.clone());
+        }
+        if let Some(v) = &patch.prompt {
+            to.prompt = v.clone();
+        }
+        if let Some(v) = &patch.audio_path {
+            to.audio_path = v.clone();
+        }
+        to.audio_duration = patch.audio_duration.or(to.audio_duration);
+        to.resolution = patch.resolution.or(to.resolution);
+        to.style_preference = patch.style_preference.or(to.style_preference);
+        to.footage_visibility = patch.footage_visibility.or(to.footage_visibility);
+        to.effect_intensity = patch.effect_intensity.or(to.effect_intensity);
+        to.tempo_bpm = patch.tempo_after(to.tempo_bpm);
+        to.aspect = patch.aspect.or(to.aspect);
+    }};
+}
+
 impl ProjectPatch {
     pub fn validate(&self) -> Result<(), FieldError> {
         if let Some(v) = &self.name {
@@ -312,37 +339,12 @@ impl ProjectPatch {
     /// server's SQL says the same; its test `a_patch_is_applied_as_the_contract_says` compares
     /// the two.)
     pub fn apply_to(&self, project: &mut Project) {
-        if let Some(v) = &self.name {
-            project.name = v.clone();
-        }
-        if let Some(v) = &self.description {
-            project.description = (!v.is_empty()).then(|| v.clone());
-        }
-        if let Some(v) = &self.prompt {
-            project.prompt = v.clone();
-        }
-        if let Some(v) = &self.audio_path {
-            project.audio_path = v.clone();
-        }
-        if self.audio_duration.is_some() {
-            project.audio_duration = self.audio_duration;
-        }
-        if self.resolution.is_some() {
-            project.resolution = self.resolution;
-        }
-        if self.style_preference.is_some() {
-            project.style_preference = self.style_preference;
-        }
-        if self.footage_visibility.is_some() {
-            project.footage_visibility = self.footage_visibility;
-        }
-        if self.effect_intensity.is_some() {
-            project.effect_intensity = self.effect_intensity;
-        }
-        project.tempo_bpm = self.tempo_after(project.tempo_bpm);
-        if self.aspect.is_some() {
-            project.aspect = self.aspect;
-        }
+        apply_patch!(self, project);
+    }
+
+    /// Applies this patch to a create that has not reached the server yet, by the same rules.
+    pub fn apply_to_new(&self, new: &mut NewProject) {
+        apply_patch!(self, new);
     }
 }
 
@@ -369,6 +371,22 @@ impl From<&NewProject> for ProjectPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_create_not_sent_yet_is_patched_by_the_same_rules() {
+        let mut new = valid();
+        new.description = Some("d".into());
+        new.tempo_bpm = Some(120.0);
+        ProjectPatch {
+            description: Some(String::new()),
+            tempo_bpm: Some(0.0),
+            name: Some("b".into()),
+            ..Default::default()
+        }
+        .apply_to_new(&mut new);
+        assert_eq!((new.name.as_str(), new.description.as_deref(), new.tempo_bpm), ("b", None, None));
+        assert_eq!(new.prompt, valid().prompt, "an absent field is kept");
+    }
 
     #[test]
     fn a_patch_clears_an_emptied_description_and_a_zero_tempo_and_keeps_absent_fields() {

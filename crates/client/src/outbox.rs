@@ -177,29 +177,6 @@ fn local_project(account: &Account, id: Uuid, new: &NewProject) -> Project {
     project
 }
 
-/// Applies a patch to a create that has not reached the server yet.
-fn patch_new(new: &mut NewProject, patch: &ProjectPatch) {
-    if let Some(v) = &patch.name {
-        new.name = v.clone();
-    }
-    if let Some(v) = &patch.description {
-        new.description = (!v.is_empty()).then(|| v.clone());
-    }
-    if let Some(v) = &patch.prompt {
-        new.prompt = v.clone();
-    }
-    if let Some(v) = &patch.audio_path {
-        new.audio_path = v.clone();
-    }
-    new.audio_duration = patch.audio_duration.or(new.audio_duration);
-    new.resolution = patch.resolution.or(new.resolution);
-    new.style_preference = patch.style_preference.or(new.style_preference);
-    new.footage_visibility = patch.footage_visibility.or(new.footage_visibility);
-    new.effect_intensity = patch.effect_intensity.or(new.effect_intensity);
-    new.tempo_bpm = patch.tempo_after(new.tempo_bpm);
-    new.aspect = patch.aspect.or(new.aspect);
-}
-
 /// Edits a project here and queues the edit.
 pub fn edit_project(mirror: &Mirror, id: Uuid, patch: ProjectPatch) -> Result<Project> {
     patch.validate()?;
@@ -455,7 +432,7 @@ pub fn retry(mirror: &Mirror, account: &Account, id: Uuid, edited: Option<Projec
         }
         (Kind::CreateProject, Some(patch)) => {
             let mut new: NewProject = serde_json::from_value(entry.payload.clone().unwrap_or_default())?;
-            patch_new(&mut new, &patch);
+            patch.apply_to_new(&mut new);
             new.validate()?;
             Some(serde_json::to_string(&new)?)
         }
