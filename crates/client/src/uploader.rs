@@ -239,14 +239,14 @@ impl Uploader {
     /// Whether `paused` is still the switch of `id` (not canceled, stopped or replaced by a
     /// newer run).
     fn current(&self, id: Uuid, paused: &watch::Receiver<bool>) -> bool {
-        self.switches().get(&id).is_some_and(|s| s.subscribe().same_channel(paused))
+        is_switch_of(&self.switches(), id, paused)
     }
 
     /// Forgets the switch of `id` if it is still `paused`'s (a newer run keeps its own); checked
     /// and removed under one lock.
     fn finish(&self, id: Uuid, paused: &watch::Receiver<bool>) {
         let mut switches = self.switches();
-        if switches.get(&id).is_some_and(|s| s.subscribe().same_channel(paused)) {
+        if is_switch_of(&switches, id, paused) {
             switches.remove(&id);
         }
     }
@@ -318,6 +318,11 @@ impl Uploader {
             }
         }
     }
+}
+
+/// Whether `paused` listens to the switch kept for `id`.
+fn is_switch_of(switches: &HashMap<Uuid, watch::Sender<bool>>, id: Uuid, paused: &watch::Receiver<bool>) -> bool {
+    switches.get(&id).is_some_and(|s| s.subscribe().same_channel(paused))
 }
 
 /// Whether `project` is on the server, after sending what waits in the outbox if it is not.
