@@ -39,14 +39,27 @@ impl From<&SyncStatus> for SyncStatusView {
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct MirrorChanged {}
 
-/// A render's live stage and progress.
+/// A render moved on: the server's generation and progress events (`kind` is `generation`, with
+/// the generation's new `status`, or `progress`, with how much is done from 0 to 1).
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct RenderProgress {
     pub generation_id: Uuid,
     pub project_id: Option<Uuid>,
-    pub status: Option<String>,
-    /// 0 to 1.
-    pub progress: Option<f64>,
+    #[serde(flatten)]
+    pub change: resonance_api::events::EventChange,
+}
+
+impl RenderProgress {
+    /// The event, when it is about a render (a project's own status change is not).
+    pub fn of(event: &resonance_api::events::Event) -> Option<Self> {
+        use resonance_api::events::EventChange;
+        match event.change {
+            EventChange::Generation { .. } | EventChange::Progress { .. } => {
+                Some(Self { generation_id: event.subject_id, project_id: event.project_id, change: event.change })
+            }
+            EventChange::Project { .. } => None,
+        }
+    }
 }
 
 /// An upload moved on.

@@ -108,6 +108,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         // The type of a project's settings, for the UI's copy of the defaults (in CATALOG).
         .typ::<resonance_api::projects::ProjectDefaults>()
         .typ::<resonance_api::model::Capabilities>()
+        .typ::<resonance_api::model::StatusLook>()
         .events(collect_events![
             events::SyncChanged,
             events::MirrorChanged,
@@ -124,7 +125,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         // server enforces (the editor checks it as the creator types), the export presets with
         // what a creator is told of each, a share link's lifetimes in days, the shapes with
         // what each is for and its frame size at every resolution, a new project's defaults, and
-        // what each role may do (the UI branches on these, never on a role's name).
+        // what each role may do (the UI branches on these, never on a role's name), and how every
+        // status reads.
         .constant(
             "CATALOG",
             (
@@ -134,8 +136,20 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
                 shapes(),
                 resonance_api::projects::PROJECT_DEFAULTS,
                 resonance_api::model::Role::ALL.map(resonance_api::model::Role::capabilities),
+                status_looks(),
             ),
         )
+}
+
+/// How every status (a project's, a generation's, an activity entry's) reads, by its spelling.
+fn status_looks() -> Vec<(&'static str, resonance_api::model::StatusLook)> {
+    use resonance_api::model::{GenerationStatus, LogStatus, ProjectStatus};
+    let mut all: Vec<_> = ProjectStatus::ALL.iter().map(|s| (s.as_str(), s.look())).collect();
+    all.extend(GenerationStatus::ALL.iter().map(|s| (s.as_str(), s.look())));
+    all.extend(LogStatus::ALL.iter().map(|s| (s.as_str(), s.look())));
+    all.sort_by_key(|(status, _)| *status);
+    all.dedup_by_key(|(status, _)| *status);
+    all
 }
 
 /// Every shape, what it is for, and its (width, height) at each resolution.

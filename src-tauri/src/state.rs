@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use resonance_api::events::{Event as ServerEvent, EventKind};
+use resonance_api::events::Event as ServerEvent;
 use resonance_client::engine::SyncEngine;
 use resonance_client::uploader::{Report, UploadListener, Uploader};
 use resonance_client::uploads::Upload;
@@ -198,17 +198,8 @@ struct UiListener {
 
 impl Listener for UiListener {
     fn event(&self, event: &ServerEvent) {
-        match event.kind {
-            EventKind::Progress | EventKind::Generation => {
-                let _ = RenderProgress {
-                    generation_id: event.subject_id,
-                    project_id: event.project_id,
-                    status: event.status.clone(),
-                    progress: event.progress.map(f64::from),
-                }
-                .emit(&self.app);
-            }
-            EventKind::Project => {}
+        if let Some(progress) = RenderProgress::of(event) {
+            let _ = progress.emit(&self.app);
         }
     }
 

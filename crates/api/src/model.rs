@@ -373,6 +373,34 @@ impl StylePreference {
     }
 }
 
+/// How a status reads at a glance: the colour of its badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    /// Done and well.
+    Ok,
+    /// Under way.
+    Busy,
+    /// Failed, or needs attention.
+    Bad,
+    /// At rest.
+    Idle,
+}
+
+/// A status as a creator reads it: its words and its tone. The same spelling means the same in
+/// every vocabulary (a project's and a generation's `failed` read alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct StatusLook {
+    pub label: &'static str,
+    pub tone: Tone,
+}
+
+const fn look(label: &'static str, tone: Tone) -> StatusLook {
+    StatusLook { label, tone }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -408,6 +436,18 @@ impl ProjectStatus {
             Self::Rendering => "rendering",
             Self::Completed => "completed",
             Self::Failed => "failed",
+        }
+    }
+
+    pub fn look(self) -> StatusLook {
+        match self {
+            Self::Draft => look("Draft", Tone::Idle),
+            Self::Queued => look("Queued", Tone::Busy),
+            Self::Analyzing => look("Analyzing audio", Tone::Busy),
+            Self::Orchestrating => look("Planning visuals", Tone::Busy),
+            Self::Rendering => look("Rendering", Tone::Busy),
+            Self::Completed => look("Completed", Tone::Ok),
+            Self::Failed => look("Failed", Tone::Bad),
         }
     }
 }
@@ -467,6 +507,15 @@ impl GenerationStatus {
     /// Whether the render is still to come (queued or running): its end will be news.
     pub fn is_unfinished(self) -> bool {
         matches!(self, Self::Pending | Self::Processing)
+    }
+
+    pub fn look(self) -> StatusLook {
+        match self {
+            Self::Pending => look("Waiting to start", Tone::Busy),
+            Self::Processing => look("Rendering", Tone::Busy),
+            Self::Completed => look("Completed", Tone::Ok),
+            Self::Failed => look("Failed", Tone::Bad),
+        }
     }
 }
 
@@ -577,6 +626,15 @@ impl LogStatus {
             Self::Error => "error",
         }
     }
+
+    pub fn look(self) -> StatusLook {
+        match self {
+            Self::Started => look("Started", Tone::Idle),
+            Self::Success => look("Success", Tone::Ok),
+            Self::Warning => look("Warning", Tone::Busy),
+            Self::Error => look("Error", Tone::Bad),
+        }
+    }
 }
 
 /// One entry of the organization's activity log.
@@ -602,6 +660,29 @@ pub struct SystemLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The UI shows every status through one table keyed by its spelling: a spelling shared by
+    /// two vocabularies must read alike in both, and unfinished generations read as busy.
+    #[test]
+    fn a_status_spelled_alike_reads_alike() {
+        let all: Vec<(&str, StatusLook)> = ProjectStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.look()))
+            .chain(GenerationStatus::ALL.iter().map(|s| (s.as_str(), s.look())))
+            .chain(LogStatus::ALL.iter().map(|s| (s.as_str(), s.look())))
+            .collect();
+        for (a, look_a) in &all {
+            for (b, look_b) in &all {
+                if a == b {
+                    assert_eq!(look_a, look_b, "{a}");
+                }
+            }
+        }
+        assert!(all.iter().any(|(a, _)| *a == "failed"), "the test looks at shared spellings");
+        for s in GenerationStatus::ALL {
+            assert_eq!(s.is_unfinished(), s.look().tone == Tone::Busy, "{s:?}");
+        }
+    }
 
     #[test]
     fn capabilities_grow_with_the_role() {

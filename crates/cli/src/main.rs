@@ -455,11 +455,12 @@ async fn wait_for(client: &Client, generation: Uuid) -> anyhow::Result<()> {
     struct Stages(Uuid, std::sync::Mutex<String>);
     impl Listener for Stages {
         fn event(&self, e: &resonance_api::events::Event) {
-            let line = match (e.kind, &e.status, e.progress) {
-                (resonance_api::events::EventKind::Progress, _, Some(p)) if e.subject_id == self.0 => {
-                    format!("rendering {:.0}%", p * 100.0)
+            use resonance_api::events::EventChange;
+            let line = match e.change {
+                EventChange::Progress { progress } if e.subject_id == self.0 => {
+                    format!("rendering {:.0}%", progress * 100.0)
                 }
-                (resonance_api::events::EventKind::Project, Some(s), _) => s.clone(),
+                EventChange::Project { status } => status.as_str().to_owned(),
                 _ => return,
             };
             let mut last = self.1.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::StreamExt;
 use reqwest::Method;
-use resonance_api::events::{Event, GAP};
+use resonance_api::events::{Event, EventChange, EventKind, GAP};
 use resonance_api::model::GenerationStatus;
 use rusqlite::params;
 use serde::Serialize;
@@ -265,26 +265,32 @@ async fn follow(
             }
             continue;
         }
-        if let Ok(event) = serde_json::from_str::<Event>(&data) {
-            listener.event(&event);
-            if name != "progress" {
-                if catch_up(session, mirror, notifier).await? {
+        let event = match serde_json::from_str::<Event>(&data) {
+            Ok(event) => event,
+            // A newer server's vocabulary: the rows it speaks of still come through sync.
+            Err(e) => {
+                tracing::debug!(error = %e, event = %name, "an event this client cannot read; syncing instead");
+                if name != EventKind::Progress.as_str() && catch_up(session, mirror, notifier).await? {
                     listener.mirror_changed();
                 }
-                // The feed hands out a change once no older transaction is open anywhere in
-                // the server's database; until the mirror shows what the event says, ask again.
-                if let (resonance_api::events::EventKind::Generation, Some(status)) = (event.kind, &event.status) {
-                    for _ in 0..25 {
-                        let seen = mirror.generation(event.subject_id)?.and_then(|g| g.status);
-                        if seen.is_some_and(|s| {
-                            serde_json::to_value(s).ok().as_ref().and_then(|v| v.as_str()) == Some(status.as_str())
-                        }) {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        if catch_up(session, mirror, notifier).await? {
-                            listener.mirror_changed();
-                        }
+                continue;
+            }
+        };
+        listener.event(&event);
+        if event.kind() != EventKind::Progress {
+            if catch_up(session, mirror, notifier).await? {
+                listener.mirror_changed();
+            }
+            // The feed hands out a change once no older transaction is open anywhere in
+            // the server's database; until the mirror shows what the event says, ask again.
+            if let EventChange::Generation { status } = event.change {
+                for _ in 0..25 {
+                    if mirror.generation(event.subject_id)?.and_then(|g| g.status) == Some(status) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if catch_up(session, mirror, notifier).await? {
+                        listener.mirror_changed();
                     }
                 }
             }

@@ -98,6 +98,13 @@ async fn events_arrive_live_resume_after_an_id_and_stay_in_their_organization() 
     let progress: Vec<f64> =
         events.iter().filter(|e| e.0 == "progress").filter_map(|e| e.2["progress"].as_f64()).collect();
     assert_eq!(progress, vec![0.25, 0.5]);
+    for (name, _, data) in &events {
+        assert_eq!(data["kind"], name.as_str(), "the data names what its event is");
+    }
+    assert!(
+        events.iter().filter(|e| e.0 == "progress").all(|e| e.2.get("status").is_none()),
+        "a progress event says how far the render is, not the job's state: {events:?}"
+    );
     let ids: Vec<i64> = events.iter().filter_map(|e| e.1).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids only grow: {ids:?}");
     let other_events = read_events(theirs, Duration::from_secs(1), |_| false).await;
@@ -160,12 +167,12 @@ async fn events_committed_out_of_order_all_arrive_numbered_per_organization() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     // A emits first; B emits after A and tries to commit first.
     let mut a = s.owner.begin().await.unwrap();
-    sqlx::query(emit).bind(org.id).bind(Uuid::new_v4()).bind("began first").execute(&mut *a).await.unwrap();
+    sqlx::query(emit).bind(org.id).bind(Uuid::new_v4()).bind("analyzing").execute(&mut *a).await.unwrap();
     let pool = s.owner.clone();
     let org_id = org.id;
     let b = tokio::spawn(async move {
         let mut b = pool.begin().await.unwrap();
-        sqlx::query(emit).bind(org_id).bind(Uuid::new_v4()).bind("began second").execute(&mut *b).await.unwrap();
+        sqlx::query(emit).bind(org_id).bind(Uuid::new_v4()).bind("rendering").execute(&mut *b).await.unwrap();
         b.commit().await.unwrap();
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -178,7 +185,7 @@ async fn events_committed_out_of_order_all_arrive_numbered_per_organization() {
     assert_eq!(ids, [1, 2], "the organization's own numbers, in commit order");
     let mut statuses: Vec<&str> = events.iter().filter_map(|e| e.2["status"].as_str()).collect();
     statuses.sort_unstable();
-    assert_eq!(statuses, ["began first", "began second"]);
+    assert_eq!(statuses, ["analyzing", "rendering"]);
     // From the start: a replay, not a gap.
     let replay =
         read_events(subscribe(&s, &org.viewer.access, Some(0)).await, Duration::from_secs(20), |e| e.len() >= 2).await;
@@ -189,7 +196,7 @@ async fn events_committed_out_of_order_all_arrive_numbered_per_organization() {
     // An id this numbering never gave: a gap, then the next event.
     let stale = subscribe(&s, &org.viewer.access, Some(1000)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    sqlx::query(emit).bind(org.id).bind(Uuid::new_v4()).bind("after").execute(&s.owner).await.unwrap();
+    sqlx::query(emit).bind(org.id).bind(Uuid::new_v4()).bind("completed").execute(&s.owner).await.unwrap();
     let after = read_events(stale, Duration::from_secs(20), |e| e.len() >= 2).await;
     assert_eq!(after.iter().map(|e| (e.0.as_str(), e.1)).collect::<Vec<_>>(), [("gap", None), ("project", Some(3))]);
 }

@@ -80,10 +80,32 @@ fn the_event_stream_describes_its_events() {
     let ok = &doc["paths"]["/v1/events"]["get"]["responses"]["200"];
     let schema = &ok["content"]["text/event-stream"]["schema"]["$ref"];
     assert_eq!(schema, "#/components/schemas/Event", "{ok}");
-    let event = &doc["components"]["schemas"]["Event"];
-    for field in ["id", "organization_id", "kind", "subject_id"] {
-        assert!(event["properties"].get(field).is_some(), "Event lacks {field}: {event}");
+    // An Event is its own fields and an EventChange: one of the kinds, each with its own field.
+    let schemas = &doc["components"]["schemas"];
+    let event = &schemas["Event"];
+    let parts = event["allOf"].as_array().unwrap_or_else(|| panic!("Event is its fields and an EventChange: {event}"));
+    let own = parts.iter().find(|p| p.get("properties").is_some()).unwrap();
+    for field in ["id", "organization_id", "subject_id", "project_id"] {
+        assert!(own["properties"].get(field).is_some(), "Event lacks {field}: {event}");
     }
+    assert!(parts.iter().any(|p| p["$ref"] == "#/components/schemas/EventChange"), "{event}");
+    let mut kinds: Vec<(String, Vec<String>)> = schemas["EventChange"]["oneOf"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a Change is one of its kinds: {}", schemas["EventChange"]))
+        .iter()
+        .map(|variant| {
+            let kind = variant["properties"]["kind"]["enum"][0].as_str().unwrap().to_owned();
+            let mut fields: Vec<String> =
+                variant["required"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect();
+            fields.sort();
+            (kind, fields)
+        })
+        .collect();
+    kinds.sort();
+    let expected =
+        [("generation", ["kind", "status"]), ("progress", ["kind", "progress"]), ("project", ["kind", "status"])]
+            .map(|(k, f)| (k.to_owned(), f.map(str::to_owned).to_vec()));
+    assert_eq!(kinds, expected);
     let description = ok["description"].as_str().unwrap();
     assert!(description.contains("gap") && description.contains("Last-Event-ID"), "{description}");
 }

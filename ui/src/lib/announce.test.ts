@@ -10,6 +10,6 @@ describe("announcements", () => {
   it("says when a render is ready or failed, naming the project", () => {
     expect(renderAnnouncement("completed", "Night Drive")).toBe("The render of “Night Drive” is ready.");
     expect(renderAnnouncement("failed", null)).toBe("The render failed.");
-    expect(renderAnnouncement("rendering", "x")).toBeNull();
+    expect(renderAnnouncement("processing", "x")).toBeNull();
   });
 });

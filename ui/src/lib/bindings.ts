@@ -610,7 +610,7 @@ waveformProgress: "waveform-progress"
 
 /** user-defined constants **/
 
-export const CATALOG = [[30.0,300.0],[["as-rendered","The render as it is (MP4)"],["youtube","YouTube: H.264 High, AAC 320 kb/s"],["vertical","Shorts, Reels, TikTok: 1080×1920 vertical"],["canvas","Spotify Canvas: an 8-second vertical loop, no sound"],["gif","GIF: 10 seconds, 480 px wide"],["webm","WebM for the web: VP9 and Opus"]],[1,7,30],[["16:9","Landscape: YouTube, Vimeo, a screen",[["720p",[1280,720]],["1080p",[1920,1080]],["1440p",[2560,1440]],["2160p",[3840,2160]]]],["9:16","Vertical: Shorts, Reels, TikTok, Stories",[["720p",[720,1280]],["1080p",[1080,1920]],["1440p",[1440,2560]],["2160p",[2160,3840]]]],["1:1","Square: an Instagram or Facebook feed",[["720p",[720,720]],["1080p",[1080,1080]],["1440p",[1440,1440]],["2160p",[2160,2160]]]],["4:5","Portrait: Instagram's tallest feed post",[["720p",[720,900]],["1080p",[1080,1350]],["1440p",[1440,1800]],["2160p",[2160,2700]]]]],{"aspect":"16:9","effect_intensity":0.5,"footage_visibility":0.6,"resolution":"1080p","style_preference":"organic"},[{"delete_projects":false,"edit_projects":false,"invite_roles":[],"manage_billing":false,"manage_members":false,"role":"viewer","share_any_generation":false,"share_own_generations":false,"start_generations":false},{"delete_projects":false,"edit_projects":true,"invite_roles":[],"manage_billing":false,"manage_members":false,"role":"developer","share_any_generation":false,"share_own_generations":true,"start_generations":true},{"delete_projects":true,"edit_projects":true,"invite_roles":["viewer","developer","admin"],"manage_billing":false,"manage_members":true,"role":"admin","share_any_generation":true,"share_own_generations":true,"start_generations":true},{"delete_projects":true,"edit_projects":true,"invite_roles":["viewer","developer","admin"],"manage_billing":true,"manage_members":true,"role":"owner","share_any_generation":true,"share_own_generations":true,"start_generations":true}]] as const;
+export const CATALOG = [[30.0,300.0],[["as-rendered","The render as it is (MP4)"],["youtube","YouTube: H.264 High, AAC 320 kb/s"],["vertical","Shorts, Reels, TikTok: 1080×1920 vertical"],["canvas","Spotify Canvas: an 8-second vertical loop, no sound"],["gif","GIF: 10 seconds, 480 px wide"],["webm","WebM for the web: VP9 and Opus"]],[1,7,30],[["16:9","Landscape: YouTube, Vimeo, a screen",[["720p",[1280,720]],["1080p",[1920,1080]],["1440p",[2560,1440]],["2160p",[3840,2160]]]],["9:16","Vertical: Shorts, Reels, TikTok, Stories",[["720p",[720,1280]],["1080p",[1080,1920]],["1440p",[1440,2560]],["2160p",[2160,3840]]]],["1:1","Square: an Instagram or Facebook feed",[["720p",[720,720]],["1080p",[1080,1080]],["1440p",[1440,1440]],["2160p",[2160,2160]]]],["4:5","Portrait: Instagram's tallest feed post",[["720p",[720,900]],["1080p",[1080,1350]],["1440p",[1440,1800]],["2160p",[2160,2700]]]]],{"aspect":"16:9","effect_intensity":0.5,"footage_visibility":0.6,"resolution":"1080p","style_preference":"organic"},[{"delete_projects":false,"edit_projects":false,"invite_roles":[],"manage_billing":false,"manage_members":false,"role":"viewer","share_any_generation":false,"share_own_generations":false,"start_generations":false},{"delete_projects":false,"edit_projects":true,"invite_roles":[],"manage_billing":false,"manage_members":false,"role":"developer","share_any_generation":false,"share_own_generations":true,"start_generations":true},{"delete_projects":true,"edit_projects":true,"invite_roles":["viewer","developer","admin"],"manage_billing":false,"manage_members":true,"role":"admin","share_any_generation":true,"share_own_generations":true,"start_generations":true},{"delete_projects":true,"edit_projects":true,"invite_roles":["viewer","developer","admin"],"manage_billing":true,"manage_members":true,"role":"owner","share_any_generation":true,"share_own_generations":true,"start_generations":true}],[["analyzing",{"label":"Analyzing audio","tone":"busy"}],["completed",{"label":"Completed","tone":"ok"}],["draft",{"label":"Draft","tone":"idle"}],["error",{"label":"Error","tone":"bad"}],["failed",{"label":"Failed","tone":"bad"}],["orchestrating",{"label":"Planning visuals","tone":"busy"}],["pending",{"label":"Waiting to start","tone":"busy"}],["processing",{"label":"Rendering","tone":"busy"}],["queued",{"label":"Queued","tone":"busy"}],["rendering",{"label":"Rendering","tone":"busy"}],["started",{"label":"Started","tone":"idle"}],["success",{"label":"Success","tone":"ok"}],["warning",{"label":"Warning","tone":"busy"}]]] as const;
 
 /** user-defined types **/
 
@@ -1272,13 +1272,22 @@ pace: number;
  */
 temperature: number }
 /**
- * A render's live stage and progress.
+ * A render moved on: the server's generation and progress events (`kind` is `generation`, with
+ * the generation's new `status`, or `progress`, with how much is done from 0 to 1).
  */
-export type RenderProgress = { generation_id: string; project_id: string | null; status: string | null; 
+export type RenderProgress = (
 /**
- * 0 to 1.
+ * A generation was started, or its status changed.
  */
-progress: number | null }
+{ kind: "generation"; status: GenerationStatus } | 
+/**
+ * A project's status changed (queued, analyzing, orchestrating, rendering, …).
+ */
+{ kind: "project"; status: ProjectStatus } | 
+/**
+ * A render moved on: how much of it is done, from 0 to 1.
+ */
+{ kind: "progress"; progress: number }) & { generation_id: string; project_id: string | null }
 /**
  * Output resolution of a render.
  */
@@ -1389,6 +1398,11 @@ drafts: Draft[];
  */
 footage_without_track: string[] }
 /**
+ * A status as a creator reads it: its words and its tone. The same spelling means the same in
+ * every vocabulary (a project's and a generation's `failed` read alike).
+ */
+export type StatusLook = { label: string; tone: Tone }
+/**
  * The visual language of a render. The documented list:
  * - `organic`: flowing, soft shapes and gradients that breathe with the energy (the default);
  * - `geometric`: hard-edged shapes, grids and symmetry cut on the beat;
@@ -1434,6 +1448,26 @@ export type TempoGrid = {
  * The name the look preview knows this reading by.
  */
 track: string; tempo_bpm: number | null; tempo_confidence: number; beats: number[]; downbeats: number[] }
+/**
+ * How a status reads at a glance: the colour of its badge.
+ */
+export type Tone = 
+/**
+ * Done and well.
+ */
+"ok" | 
+/**
+ * Under way.
+ */
+"busy" | 
+/**
+ * Failed, or needs attention.
+ */
+"bad" | 
+/**
+ * At rest.
+ */
+"idle"
 /**
  * An upload as the mirror keeps it.
  */

@@ -34,6 +34,9 @@ describe("format", () => {
     expect(tone("failed")).toBe("bad");
     expect(tone("completed")).toBe("ok");
     expect(tone("draft")).toBe("idle");
+    expect(stage("pending")).toBe("Waiting to start");
+    expect(tone("warning")).toBe("busy");
+    expect(stage(null)).toBe("–");
     expect(percent(0.426)).toBe("43%");
     expect(percent(2)).toBe("100%");
   });

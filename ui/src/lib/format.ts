@@ -1,5 +1,7 @@
 // Display helpers: pure, tested in format.test.ts.
 
+import { CATALOG, type GenerationStatus, type LogStatus, type ProjectStatus, type StatusLook, type Tone } from "./bindings";
+
 /** 3:07, or 1:02:03 past an hour. */
 export function duration(seconds: number | null | undefined): string {
   if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return "–";
@@ -44,39 +46,20 @@ export function elapsed(from: string | null | undefined, to: string | null | und
   return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }
 
-const STAGES: Record<string, string> = {
-  draft: "Draft",
-  queued: "Queued",
-  analyzing: "Analyzing audio",
-  orchestrating: "Planning visuals",
-  rendering: "Rendering",
-  completed: "Completed",
-  failed: "Failed",
-  pending: "Waiting to start",
-  processing: "Rendering",
-};
+/** Any status the UI shows: a project's, a generation's, an activity entry's. */
+export type Status = ProjectStatus | GenerationStatus | LogStatus;
 
-export function stage(status: string | null | undefined): string {
-  return status ? (STAGES[status] ?? status) : "–";
+// How each status reads, from the contract (resonance-api's `look()`, in CATALOG).
+const LOOKS: ReadonlyMap<Status, StatusLook> = new Map<Status, StatusLook>(CATALOG[6]);
+
+/** A status in the creator's words. */
+export function stage(status: Status | null | undefined): string {
+  return status ? (LOOKS.get(status)?.label ?? status) : "–";
 }
 
-/** The badge's tone for a project or generation status. */
-export function tone(status: string | null | undefined): "ok" | "busy" | "bad" | "idle" {
-  switch (status) {
-    case "completed":
-      return "ok";
-    case "failed":
-      return "bad";
-    case "queued":
-    case "analyzing":
-    case "orchestrating":
-    case "rendering":
-    case "pending":
-    case "processing":
-      return "busy";
-    default:
-      return "idle";
-  }
+/** The badge's tone for a status. */
+export function tone(status: Status | null | undefined): Tone {
+  return (status && LOOKS.get(status)?.tone) || "idle";
 }
 
 /** 0..1 as a whole percentage. */

@@ -94,11 +94,7 @@ async fn still_member(db: &Db, claims: &crate::credentials::AccessClaims) -> boo
 fn sse(event: &Event) -> SseEvent {
     SseEvent::default()
         .id(event.id.to_string())
-        .event(match event.kind {
-            resonance_api::events::EventKind::Generation => "generation",
-            resonance_api::events::EventKind::Project => "project",
-            resonance_api::events::EventKind::Progress => "progress",
-        })
+        .event(event.kind().as_str())
         .json_data(event)
         // With data: a client reading the format drops a block that has none.
         .unwrap_or_else(|_| SseEvent::default().event(GAP).data("sync to catch up"))
