@@ -15,6 +15,7 @@ pub mod objects;
 pub mod storage;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+pub mod uploads;
 pub mod worker;
 
 use std::future::Future;

@@ -25,7 +25,7 @@ pub async fn run(
 ) {
     loop {
         prune(&db, tombstone_retention).await;
-        crate::http::forget_expired_uploads(&db, storage.as_ref()).await;
+        crate::uploads::forget_expired_uploads(&db, storage.as_ref()).await;
         collect_garbage(&db, storage.as_ref()).await;
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}

@@ -267,7 +267,7 @@ async fn protocol_errors_get_their_tus_answers() {
         .await
         .unwrap();
     let store = resonance_server::objects::open(dir.to_str().unwrap()).unwrap();
-    resonance_server::http::forget_expired_uploads(&db, store.as_ref()).await;
+    resonance_server::uploads::forget_expired_uploads(&db, store.as_ref()).await;
     assert!(files_under(&dir.join("_uploads")).is_empty(), "expired chunks are deleted");
     assert_eq!(tus(&s, Method::HEAD, &third, token).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     let _ = std::fs::remove_dir_all(&dir);

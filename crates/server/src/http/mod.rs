@@ -16,8 +16,6 @@ mod sync;
 pub mod throttle;
 mod uploads;
 
-pub use uploads::forget_expired_uploads;
-
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -45,7 +43,8 @@ pub struct Inner {
     pub keys: Keys,
     pub session_policy: SessionPolicy,
     pub storage: Arc<dyn object_store::ObjectStore>,
-    pub max_upload_bytes: u64,
+    /// Uploads: where their bytes go, and the largest accepted.
+    pub uploads: crate::uploads::Uploads,
     /// Live events from the instance's LISTEN connection (see `events`).
     pub events: tokio::sync::broadcast::Sender<events::Broadcast>,
     pub billing: crate::billing::Billing,
@@ -57,8 +56,6 @@ pub struct Inner {
     pub share_limiter: throttle::ClientLimiter,
     /// Outgoing e-mail (sign-up verification).
     pub mail: crate::mail::MailSettings,
-    /// Uploads being joined and decoded at once: half the cores, so requests keep the rest.
-    pub finishing: Arc<tokio::sync::Semaphore>,
     /// The oldest app served, and where a newer one is.
     pub clients: crate::config::ClientPolicy,
 }
@@ -74,20 +71,17 @@ impl AppState {
     /// The state of one server instance, from its settings.
     pub fn new(db: Db, settings: &crate::Settings, events: tokio::sync::broadcast::Sender<events::Broadcast>) -> Self {
         Self(Arc::new(Inner {
+            uploads: crate::uploads::Uploads::new(db.clone(), settings.storage.clone(), settings.max_upload_bytes),
             db,
             keys: Keys::new(&settings.jwt_secret, settings.access_token_ttl),
             session_policy: SessionPolicy { refresh_ttl: settings.refresh_token_ttl, grace: settings.refresh_grace },
             storage: settings.storage.clone(),
-            max_upload_bytes: settings.max_upload_bytes,
             events,
             billing: crate::billing::Billing::new(settings.stripe.clone()),
             password_slots: crate::credentials::PasswordSlots::per_core(settings.hash_wait),
             auth_limiter: throttle::ClientLimiter::new(settings.auth_per_minute),
             share_limiter: throttle::ClientLimiter::new(settings.share_per_minute),
             mail: settings.mail.clone(),
-            finishing: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
-            )),
             clients: settings.clients.clone(),
         }))
     }
@@ -218,7 +212,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, spec) = api();
     // Written once: the document is the same for every request.
     let spec = axum::body::Bytes::from(
-        serde_json::to_vec(&openapi::document(spec, state.max_upload_bytes)).unwrap_or_default(),
+        serde_json::to_vec(&openapi::document(spec, state.uploads.max_bytes())).unwrap_or_default(),
     );
     routes
         .route("/v1/billing/return", axum::routing::get(billing::returned))
