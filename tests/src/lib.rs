@@ -300,6 +300,50 @@ impl Backend {
 }
 
 impl Backend {
+    /// A project made through the API from `project` (its fields but the audio's), with `track`
+    /// uploaded as its audio and `footage` after it in order, then rendered by a worker with
+    /// `generate`'s options; returns once the render is complete, as (project id, generation).
+    pub async fn rendered_project(
+        &self,
+        token: &str,
+        mut project: Value,
+        track: &Path,
+        footage: &[&Path],
+        generate: Value,
+    ) -> (String, Value) {
+        let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+        project["audio_path"] = json!(name(track));
+        let (status, made) = self.call(reqwest::Method::POST, "/v1/projects", Some(token), Some(project)).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let id = made["id"].as_str().unwrap().to_owned();
+        self.upload(token, &id, &std::fs::read(track).unwrap(), &name(track), "audio").await;
+        for f in footage {
+            self.upload(token, &id, &std::fs::read(f).unwrap(), &name(f), "footage").await;
+        }
+        let started = self
+            .http
+            .post(format!("{}/v1/projects/{id}/generations", self.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", Uuid::new_v4().to_string())
+            .json(&generate)
+            .send()
+            .await
+            .unwrap();
+        assert!(started.status().is_success(), "{:?}", started.text().await);
+        let generation: Value = started.json().await.unwrap();
+        let path = format!("/v1/projects/{id}/generations");
+        for _ in 0..720 {
+            let (_, list) = self.call(reqwest::Method::GET, &path, Some(token), None).await;
+            let now = list.as_array().and_then(|l| l.iter().find(|g| g["id"] == generation["id"]).cloned());
+            match now.as_ref().and_then(|g| g["status"].as_str()) {
+                Some("completed") => return (id, now.unwrap_or_default()),
+                Some("failed") => panic!("the render failed: {now:?}"),
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+        panic!("the render did not finish in three minutes");
+    }
+
     /// A render worker on this backend's database and storage, stopped when the handle is
     /// dropped or aborted.
     pub async fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {

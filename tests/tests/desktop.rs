@@ -88,14 +88,59 @@ async fn shot(desktop: &Desktop, name: &str) {
     desktop.screenshot(&screenshots().join(format!("{name}.png")));
 }
 
+/// Sums a look canvas's pixels, weighted so that a different frame sums differently; a black
+/// canvas sums to 0, a drawn frame of the dark night city well above 1e7.
+const CANVAS_SUM: &str = "const c = document.querySelector('[data-look-canvas]'); \
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+    let s = 0; for (let i = 0; i < d.length; i += 4) s += (d[i] * 3 + d[i + 1] * 5 + d[i + 2] * 7) * (1 + (i % 97)); return s;";
+
+/// A phone clip and a cover image to drop as footage.
+fn footage(dir: &Path) -> (PathBuf, PathBuf) {
+    let clip = media_file(
+        dir,
+        "band-take.mp4",
+        "-f lavfi -i testsrc2=s=1280x720:r=30:d=4 -c:v libx264 -b:v 8M -pix_fmt yuv420p",
+    );
+    let cover = media_file(dir, "cover.png", "-f lavfi -i mandelbrot=s=1080x1350 -frames:v 1");
+    (clip, cover)
+}
+
+/// Makes a project in the editor from `track` (named after the file, "Night Drive") with
+/// `prompt`, in `shape` (resolution, aspect) when given; returns once the project's screen shows.
+async fn new_project(wd: &WebDriver, track: &Path, prompt: &str, shape: Option<(&str, &str)>) {
+    wd.click(&wd.wait_for("[data-new-project]", SHORT).await).await;
+    wd.wait_for("[data-screen=new-project] [data-drop-ready]", SHORT).await;
+    wd.drop_file(track).await;
+    wd.wait_until(
+        "the project is named after the file",
+        "return document.querySelector('#name').value === 'Night Drive'",
+        SHORT,
+    )
+    .await;
+    wd.type_into(&wd.wait_for("#prompt", SHORT).await, prompt).await;
+    if let Some((resolution, aspect)) = shape {
+        wd.execute(
+            &format!("const s = document.querySelector('#resolution'); s.value = '{resolution}'; s.dispatchEvent(new Event('change'));"),
+            json!([]),
+        )
+        .await;
+        wd.click(&wd.wait_for(&format!("[data-aspect='{aspect}']"), SHORT).await).await;
+    }
+    wd.click(&wd.wait_for("[data-save]", SHORT).await).await;
+    wd.wait_for("[data-screen=project]", SHORT).await;
+}
+
+/// A creator signs in (a wrong password first), makes a project from a dropped track (its tempo,
+/// waveform and playback, the live look preview, the prompt's reading, a vertical shape), drops
+/// footage on it, renders a part of the song cut with that footage, and is told by a desktop
+/// notification that brings the app to the render.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
+async fn a_creator_signs_in_and_renders_part_of_a_track_cut_with_footage() {
     let keyring = Keyring::start();
-    let mut backend = Backend::start().await;
+    let backend = Backend::start().await;
     let _worker = backend.spawn_worker().await;
     let email = "creator@e2e.resonance.local";
-    let (token, signed_up) = backend.signup(email, "E2E Studio").await;
-    let organization = signed_up["user"]["organization_id"].as_str().unwrap().to_owned();
+    let (token, _) = backend.signup(email, "E2E Studio").await;
     let track = beat_mp3(keyring.dir.path());
 
     let desktop = Desktop::start(&keyring, &backend.base);
@@ -167,10 +212,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     )
     .await;
     // The live look preview plays with the track: drawn by the render engine, frame after frame.
-    let canvas_sum = "const c = document.querySelector('[data-look-canvas]'); \
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
-        let s = 0; for (let i = 0; i < d.length; i += 4) s += (d[i] * 3 + d[i + 1] * 5 + d[i + 2] * 7) * (1 + (i % 97)); return s;";
-    // A black canvas sums to 0: a drawn frame of the dark night city is well above 1e7.
+    let canvas_sum = CANVAS_SUM;
     wd.wait_until("the look preview draws", &format!("return ({canvas_sum}) > 1e7"), SHORT).await;
     assert!(wd.find("[data-look-preview] [role=alert]").await.is_none(), "the preview draws without an error");
     let first = wd.execute(canvas_sum, json!([])).await;
@@ -229,12 +271,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     // Footage: a phone clip, a cover image and a file that only claims to be a clip, dropped on
     // the project together. The two are judged, then upload with progress (every bar value seen
     // is written down); the third is refused, naming why, and nothing of it is kept.
-    let clip = media_file(
-        keyring.dir.path(),
-        "band-take.mp4",
-        "-f lavfi -i testsrc2=s=1280x720:r=30:d=4 -c:v libx264 -b:v 8M -pix_fmt yuv420p",
-    );
-    let cover = media_file(keyring.dir.path(), "cover.png", "-f lavfi -i mandelbrot=s=1080x1350 -frames:v 1");
+    let (clip, cover) = footage(keyring.dir.path());
     let fake = keyring.dir.path().join("notes.mov");
     std::fs::write(&fake, b"set list: intro, verse, drop").unwrap();
     wd.execute(
@@ -296,6 +333,14 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     );
     let label = wd.text(&wd.wait_for("[data-generate]", SHORT).await).await;
     assert!(label.starts_with("Generate 0:0") && label.contains("–0:1"), "Generate names the part: {label}");
+    // Every badge the card shows on its way is written down.
+    wd.execute(
+        "window.__badges = []; new MutationObserver(() => document.querySelectorAll(\"[data-generation='1'] [data-status]\") \
+           .forEach((b) => window.__badges.push(b.textContent.trim()))) \
+           .observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});",
+        json!([]),
+    )
+    .await;
     wd.click(&wd.wait_for("[data-generate]", SHORT).await).await;
     wd.wait_for("[data-generation='1']", SHORT).await;
     shot(&desktop, "04-rendering").await;
@@ -309,6 +354,17 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         .await;
     assert_eq!(reachable, json!(true), "the card takes the keyboard focus while it renders");
     wd.wait_for("[data-generation='1'][data-generation-status=completed]", LONG).await;
+    // The server's progress events reached the card as the render went.
+    let badges = wd.execute("return window.__badges", json!([])).await;
+    let badges: Vec<&str> = badges.as_array().unwrap().iter().filter_map(|b| b.as_str()).collect();
+    assert!(
+        badges.iter().any(|b| {
+            b.strip_prefix("Rendering")
+                .and_then(|p| p.trim().strip_suffix('%'))
+                .is_some_and(|p| p.parse().is_ok_and(|n: u32| n > 0))
+        }),
+        "the card shows the render's progress: {badges:?}"
+    );
     // The live region says so, for whoever is not looking at the card.
     wd.wait_until(
         "the render's end is announced",
@@ -370,6 +426,27 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.wait_for("[data-screen=activity]", SHORT).await;
     desktop.click_notification();
     wd.wait_for("[data-screen=project] .card.selected[data-generation='1']", SHORT).await;
+}
+
+/// A finished render plays in its own shape; a link made in the app plays it without an account;
+/// it is exported for Shorts through the system's save dialog; the keys work (Space, →, Alt+← and
+/// Alt+→, Ctrl+N, Ctrl+F); the usage meter counts it, and Upgrade on a server without billing
+/// says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_finished_render_plays_is_shared_exported_and_follows_the_keys() {
+    let keyring = Keyring::start();
+    let backend = Backend::start().await;
+    let _worker = backend.spawn_worker().await;
+    let email = "sam@e2e.resonance.local";
+    let (token, _) = backend.signup(email, "Sam Sessions").await;
+    let (clip, cover) = footage(keyring.dir.path());
+    let project =
+        json!({"name": "Night Drive", "prompt": "Neon rain over a night city", "resolution": "720p", "aspect": "9:16"});
+    backend.rendered_project(&token, project, &beat_mp3(keyring.dir.path()), &[&clip, &cover], json!({})).await;
+    let desktop = Desktop::start(&keyring, &backend.base);
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    sign_in(&wd, email).await;
+    wd.click(&wd.wait_for("[data-project='Night Drive']", SHORT).await).await;
 
     // Play the video.
     wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
@@ -425,8 +502,8 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     shot(&desktop, "05c-exported").await;
 
     // Keys, as a creator presses them (each is also in its menu). Space pauses and plays the
-    // video, → seeks 5 s; Alt+← goes back to the screen before (Activity, where the notification
-    // was clicked), Alt+→ forward again; Ctrl+N opens a new project, Ctrl+F the projects' search.
+    // video, → seeks 5 s; Alt+← goes back to the screen before (the list the project was opened
+    // from), Alt+→ forward again; Ctrl+N opens a new project, Ctrl+F the projects' search.
     wd.execute("document.activeElement?.blur();", json!([])).await;
     let video = "document.querySelector('main video')";
     // From the start (the 8 s video may have ended since it was played above).
@@ -445,7 +522,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.press(&[" "]).await;
     wd.wait_until("Space plays it again", &format!("return !{video}.paused;"), SHORT).await;
     wd.chord(&[ALT, ARROW_LEFT]).await;
-    wd.wait_for("[data-screen=activity]", SHORT).await;
+    wd.wait_for("[data-screen=projects] [data-project='Night Drive']", SHORT).await;
     wd.chord(&[ALT, ARROW_RIGHT]).await;
     wd.wait_for("[data-screen=project] video[data-video]", SHORT).await;
     wd.chord(&[CONTROL, "n"]).await;
@@ -477,6 +554,48 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         }
         shot(&desktop, screen).await;
     }
+}
+
+/// Offline, the app browses its mirror, plays the render it played before, shows the footage
+/// with their posters and edits the project with its look previewed over the track on this
+/// computer; the edit waits, marked pending, and reaches the server by itself when it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn offline_the_app_browses_plays_and_edits_and_the_edit_syncs_when_the_server_returns() {
+    let keyring = Keyring::start();
+    let mut backend = Backend::start().await;
+    let _worker = backend.spawn_worker().await;
+    let email = "ida@e2e.resonance.local";
+    backend.signup(email, "Ida Loops").await;
+    let track = beat_mp3(keyring.dir.path());
+    let desktop = Desktop::start(&keyring, &backend.base);
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    sign_in(&wd, email).await;
+
+    // Online: a vertical project from a track on this computer, footage dropped on it, rendered,
+    // and the render played once.
+    new_project(&wd, &track, "Neon rain over a night city", Some(("720p", "9:16"))).await;
+    let (clip, cover) = footage(keyring.dir.path());
+    wd.drop_files(&[&clip, &cover]).await;
+    wd.wait_until(
+        "the footage is uploaded and Generate is possible",
+        "const b = document.querySelector('[data-generate]'); return b && !b.disabled \
+           && document.querySelectorAll('[data-footage-poster=shown] img').length === 2 \
+           && !document.querySelector('[data-footage-upload]');",
+        LONG,
+    )
+    .await;
+    wd.click(&wd.wait_for("[data-generate]", SHORT).await).await;
+    wd.wait_for("[data-generation='1'][data-generation-status=completed]", LONG).await;
+    wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
+    wd.wait_for("video[data-video]", SHORT).await;
+    wd.execute("document.querySelector('video').muted = true; document.querySelector('video').play();", json!([]))
+        .await;
+    wd.wait_until(
+        "the video plays",
+        "const v = document.querySelector('video'); return v && v.readyState >= 2 && v.currentTime > 0.2;",
+        SHORT,
+    )
+    .await;
 
     // The server goes away: browse, play the cached video, and edit offline.
     backend.stop().await;
@@ -508,7 +627,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     let name = wd.wait_for("#name", SHORT).await;
     wd.wait_until("the form is filled", "return document.querySelector('#name').value === 'Night Drive'", SHORT).await;
     // Offline too, the edit screen previews the look over the project's current track.
-    wd.wait_until("the edit screen's preview draws", &format!("return ({canvas_sum}) > 1e7"), SHORT).await;
+    wd.wait_until("the edit screen's preview draws", &format!("return ({CANVAS_SUM}) > 1e7"), SHORT).await;
     shot(&desktop, "10-edit-project").await;
     wd.clear(&name).await;
     wd.type_into(&name, "Night Drive (offline cut)").await;
@@ -516,16 +635,7 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
     wd.wait_for("[data-screen=project] [data-pending]", SHORT).await;
     shot(&desktop, "11-offline-pending-edit").await;
 
-    // The server comes back, now with Stripe configured: the pending edit syncs by itself.
-    const WHSEC: &str = "whsec_e2e_resonance";
-    let stripe = StripeStandIn::start().await;
-    backend.tune(|settings| {
-        settings.stripe.api_key = Some(resonance_server::config::Secret::parse(stripe.key).unwrap());
-        settings.stripe.api_base = stripe.base.clone();
-        settings.stripe.webhook_secret = Some(resonance_server::config::Secret::parse(WHSEC).unwrap());
-        settings.stripe.prices =
-            resonance_server::config::PriceMap::parse("creator=price_creator_e2e,studio=price_studio_e2e").unwrap();
-    });
+    // The server comes back: the pending edit syncs by itself.
     backend.restart().await;
     wd.wait_until(
         "the pending edit is sent",
@@ -540,6 +650,30 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         "the edit made offline must reach the server: {projects:?}"
     );
     shot(&desktop, "12-back-online").await;
+}
+
+/// Upgrade opens Stripe Checkout in the browser; back from it through the `resonance://` link,
+/// the window comes forward on the new plan at once; a change made in the Billing Portal shows
+/// as soon as the window regains focus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upgrading_through_stripe_brings_the_app_back_on_the_new_plan() {
+    const WHSEC: &str = "whsec_e2e_resonance";
+    let keyring = Keyring::start();
+    let stripe = StripeStandIn::start().await;
+    let backend = Backend::start_with(|settings| {
+        settings.stripe.api_key = Some(resonance_server::config::Secret::parse(stripe.key).unwrap());
+        settings.stripe.api_base = stripe.base.clone();
+        settings.stripe.webhook_secret = Some(resonance_server::config::Secret::parse(WHSEC).unwrap());
+        settings.stripe.prices =
+            resonance_server::config::PriceMap::parse("creator=price_creator_e2e,studio=price_studio_e2e").unwrap();
+    })
+    .await;
+    let email = "lea@e2e.resonance.local";
+    let (_, signed_up) = backend.signup(email, "Lea Records").await;
+    let organization = signed_up["user"]["organization_id"].as_str().unwrap().to_owned();
+    let desktop = Desktop::start(&keyring, &backend.base);
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    sign_in(&wd, email).await;
 
     // Upgrade opens Stripe Checkout in the browser; once Stripe's events arrive, the plan shows.
     wd.click(&wd.wait_for("[data-nav=account]", SHORT).await).await;
@@ -593,16 +727,30 @@ async fn a_creator_signs_in_makes_a_video_and_keeps_working_offline() {
         SHORT,
     )
     .await;
+}
 
-    // A long list, read a page at a time: 1,234 more projects arrive with the next sync; the
-    // list counts them all but holds only the rows in view, and scrolling and search reach any.
+/// A long list is read a page at a time: the list counts every project but holds only the rows
+/// in view; scrolling and search reach any; the keyboard alone opens one; and the window opens
+/// at the size it was left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_list_is_paged_searched_and_opened_by_keyboard_and_the_window_keeps_its_size() {
+    let keyring = Keyring::start();
+    let backend = Backend::start().await;
+    let email = "max@e2e.resonance.local";
+    let (_, signed_up) = backend.signup(email, "Max Archive").await;
+    let organization = signed_up["user"]["organization_id"].as_str().unwrap().to_owned();
+    let desktop = Desktop::start(&keyring, &backend.base);
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    sign_in(&wd, email).await;
+
+    // 1,234 projects arrive with the next sync.
     let user: uuid::Uuid = signed_up["user"]["id"].as_str().unwrap().parse().unwrap();
     backend.add_projects(organization.parse().unwrap(), user, "Archive", 1234).await;
     wd.click(&wd.wait_for("[data-nav=projects]", SHORT).await).await;
     wd.click(&wd.wait_for("[data-sync-state]", SHORT).await).await;
     wd.wait_until(
         "the list counts every project",
-        r"const c = document.querySelector('[data-project-count]'); return c && /^1\D?235 projects$/.test(c.textContent);",
+        r"const c = document.querySelector('[data-project-count]'); return c && /^1\D?234 projects$/.test(c.textContent);",
         SHORT,
     )
     .await;
@@ -821,18 +969,7 @@ async fn closing_the_window_keeps_uploads_and_render_notifications_going() {
 
     // The server goes away; a project is made here and its upload waits for the server.
     backend.stop().await;
-    wd.click(&wd.wait_for("[data-new-project]", SHORT).await).await;
-    wd.wait_for("[data-screen=new-project] [data-drop-ready]", SHORT).await;
-    wd.drop_file(&track).await;
-    wd.wait_until(
-        "the project is named after the file",
-        "return document.querySelector('#name').value === 'Night Drive'",
-        SHORT,
-    )
-    .await;
-    wd.type_into(&wd.wait_for("#prompt", SHORT).await, "Tape hiss under a slow neon city").await;
-    wd.click(&wd.wait_for("[data-save]", SHORT).await).await;
-    wd.wait_for("[data-screen=project]", SHORT).await;
+    new_project(&wd, &track, "Tape hiss under a slow neon city", None).await;
 
     // Closed as a window manager's close button would: hidden, not quit, and said so once.
     desktop.close_window("Resonance");

@@ -149,6 +149,41 @@ impl TestServer {
         self.stop().await;
     }
 
+    /// Uploads `bytes` through tus in one chunk for `project`, named `name`, as `purpose`
+    /// (`audio` or `footage`); the upload's location (`/v1/uploads/ID`).
+    pub async fn upload(&self, token: &str, project: &str, bytes: &[u8], name: &str, purpose: &str) -> String {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let created = self
+            .http
+            .post(format!("{}/v1/uploads", self.base))
+            .bearer_auth(token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", bytes.len().to_string())
+            .header(
+                "Upload-Metadata",
+                format!("project_id {},filename {},purpose {}", b64(project), b64(name), b64(purpose)),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED, "{name}");
+        let location = created.headers()["location"].to_str().unwrap().to_owned();
+        let sent = self
+            .http
+            .patch(format!("{}{location}", self.base))
+            .bearer_auth(token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", "0")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::NO_CONTENT, "{name}: {}", sent.text().await.unwrap_or_default());
+        location
+    }
+
     /// One request; the answer's status and its body as JSON (`Null` when empty, a string when
     /// it is not JSON).
     pub async fn call(

@@ -195,67 +195,14 @@ impl TestServer {
 
     /// Uploads `bytes` as `project`'s audio through tus in one chunk; the stored object's key.
     pub async fn upload_audio(&self, token: &str, project: &str, bytes: &[u8]) -> String {
-        use base64::Engine as _;
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let created = self
-            .http
-            .post(format!("{}/v1/uploads", self.base))
-            .bearer_auth(token)
-            .header("Tus-Resumable", "1.0.0")
-            .header("Upload-Length", bytes.len().to_string())
-            .header("Upload-Metadata", format!("project_id {},filename {}", b64(project), b64("track.wav")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), StatusCode::CREATED);
-        let location = created.headers()["location"].to_str().unwrap().to_owned();
-        let sent = self
-            .http
-            .patch(format!("{}{location}", self.base))
-            .bearer_auth(token)
-            .header("Tus-Resumable", "1.0.0")
-            .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", "0")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(sent.status(), StatusCode::NO_CONTENT, "{}", sent.text().await.unwrap_or_default());
+        self.upload(token, project, bytes, "track.wav", "audio").await;
         let (_, p) = self.get(&format!("/v1/projects/{project}"), token).await;
         p["audio_path"].as_str().unwrap().to_owned()
     }
 
     /// Uploads `bytes` as footage of `project` named `name`, in one chunk; the item's id.
     pub async fn upload_footage(&self, token: &str, project: &str, bytes: &[u8], name: &str) -> String {
-        use base64::Engine as _;
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let created = self
-            .http
-            .post(format!("{}/v1/uploads", self.base))
-            .bearer_auth(token)
-            .header("Tus-Resumable", "1.0.0")
-            .header("Upload-Length", bytes.len().to_string())
-            .header(
-                "Upload-Metadata",
-                format!("project_id {},filename {},purpose {}", b64(project), b64(name), b64("footage")),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), StatusCode::CREATED);
-        let location = created.headers()["location"].to_str().unwrap().to_owned();
-        let sent = self
-            .http
-            .patch(format!("{}{location}", self.base))
-            .bearer_auth(token)
-            .header("Tus-Resumable", "1.0.0")
-            .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", "0")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(sent.status(), StatusCode::NO_CONTENT, "{name}: {}", sent.text().await.unwrap_or_default());
+        let location = self.upload(token, project, bytes, name, "footage").await;
         location.rsplit('/').next().unwrap().to_owned()
     }
 
