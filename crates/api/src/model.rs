@@ -120,6 +120,25 @@ pub enum SubscriptionStatus {
 impl SubscriptionStatus {
     pub const ALL: [SubscriptionStatus; 5] =
         [Self::Trialing, Self::Active, Self::PastDue, Self::Canceled, Self::Unpaid];
+
+    /// As it is stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trialing => "trialing",
+            Self::Active => "active",
+            Self::PastDue => "past_due",
+            Self::Canceled => "canceled",
+            Self::Unpaid => "unpaid",
+        }
+    }
+}
+
+impl std::str::FromStr for SubscriptionStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown subscription status {s:?}"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -622,6 +641,15 @@ impl LogStatus {
         match self {
             Self::Started => "started",
             Self::Success => "success",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+
+    /// The entry's severity (`system_logs.severity`): what an operator filters on.
+    pub fn severity(self) -> &'static str {
+        match self {
+            Self::Started | Self::Success => "info",
             Self::Warning => "warning",
             Self::Error => "error",
         }

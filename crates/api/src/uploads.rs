@@ -1,5 +1,6 @@
-//! An upload's states on the client: as its mirror keeps them, and as a creator sees them.
-//! Both shells (the desktop and the CLI) and the UI use these; nothing else spells them.
+//! An upload's states: on the client, as its mirror keeps them and as a creator sees them (both
+//! shells and the UI use these); and on the server, as it receives the bytes. Nothing else
+//! spells them.
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,51 @@ impl std::str::FromStr for UploadState {
     }
 }
 
+/// Where the server stands with an upload (the server's `uploads.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferState {
+    /// Taking chunks until every byte is there (and, unfinished, until it expires).
+    Receiving,
+    /// Every byte arrived and the file was kept.
+    Complete,
+    /// The whole file was refused (not audio, not footage, no room, a wrong checksum).
+    Failed,
+    /// Cancelled by its sender, or expired unfinished: nothing of it is kept.
+    Terminated,
+}
+
+impl TransferState {
+    pub const ALL: [TransferState; 4] = [Self::Receiving, Self::Complete, Self::Failed, Self::Terminated];
+
+    /// As it is stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Receiving => "receiving",
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+            Self::Terminated => "terminated",
+        }
+    }
+}
+
+impl std::str::FromStr for TransferState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown transfer state {s:?}"))
+    }
+}
+
+/// Read from a database column of text.
+impl TryFrom<String> for TransferState {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
 /// An upload as a creator sees it: its stored state, and what is happening to it now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -72,6 +118,15 @@ pub enum UploadPhase {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transfer_states_read_back_and_unknown_ones_are_refused() {
+        for state in TransferState::ALL {
+            assert_eq!(TransferState::try_from(state.as_str().to_owned()), Ok(state));
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+        assert!("received".parse::<TransferState>().is_err());
+    }
 
     #[test]
     fn stored_states_read_back_and_unknown_ones_are_refused() {

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::media::{self, Judged};
 use crate::storage::footage::{self, NewFootage};
 use crate::storage::logs::{self, Entry};
-use crate::storage::uploads::{self, NewUpload, Purpose, Upload};
+use crate::storage::uploads::{self, NewUpload, Purpose, TransferState, Upload};
 
 /// The largest single chunk accepted: clients send chunks of a few MB.
 pub const MAX_CHUNK_BYTES: usize = 64 << 20;
@@ -169,7 +169,7 @@ impl Uploads {
     pub async fn stand(&self, claims: &AccessClaims, id: Uuid) -> Result<Upload> {
         let upload = self.read(claims, id).await?;
         check_open(&upload)?;
-        if upload.state == "receiving" && upload.offset == upload.length {
+        if upload.state == TransferState::Receiving && upload.offset == upload.length {
             self.finish(claims, id).await?;
             return self.read(claims, id).await;
         }
@@ -230,7 +230,7 @@ impl Uploads {
         };
         let (mut tx, _caller) = self.db.begin_for(&claims).await?;
         let current = uploads::get(&mut tx, id, true).await?;
-        if current.offset != at || current.state != "receiving" || current.patch_holder != Some(holder) {
+        if current.offset != at || current.state != TransferState::Receiving || current.patch_holder != Some(holder) {
             // The claim ran out and another request moved the upload meanwhile: this chunk is not
             // part of it.
             drop(tx);
@@ -379,7 +379,7 @@ impl Uploads {
         };
         let (mut tx, caller) = self.db.begin_for(claims).await?;
         let current = uploads::get(&mut tx, id, true).await?;
-        if current.state != "receiving" || current.patch_holder != Some(holder) {
+        if current.state != TransferState::Receiving || current.patch_holder != Some(holder) {
             // The claim ran out and another request finished it; its answer stands.
             return Ok(());
         }
@@ -489,10 +489,10 @@ impl Uploads {
     pub async fn terminate(&self, claims: &AccessClaims, id: Uuid) -> Result<()> {
         let (mut tx, _caller) = self.db.begin_for(claims).await?;
         let upload = uploads::get(&mut tx, id, true).await?;
-        if upload.state == "terminated" {
+        if upload.state == TransferState::Terminated {
             return Err(Error::not_found("This upload was already cancelled."));
         }
-        if upload.state == "receiving" {
+        if upload.state == TransferState::Receiving {
             uploads::terminate(&mut tx, id).await?;
         }
         tx.commit().await?;
@@ -626,14 +626,14 @@ async fn list_copy(
 
 /// Refuses requests on an upload that cannot take them.
 fn check_open(upload: &Upload) -> Result<()> {
-    match upload.state.as_str() {
-        "terminated" => Err(Error::not_found("This upload was cancelled.")),
-        "failed" => Err(match (upload.refusal.0, upload.error.as_deref()) {
+    match upload.state {
+        TransferState::Terminated => Err(Error::not_found("This upload was cancelled.")),
+        TransferState::Failed => Err(match (upload.refusal.0, upload.error.as_deref()) {
             // Asked again, a refusal says what it said the first time.
             (Some(code), Some(message)) => Error::refused(code, format!("This upload was refused: {message}")),
             _ => Error::refused(ErrorCode::NotAudio, "This upload was refused: the file is not audio we can decode."),
         }),
-        "receiving" if upload.expires_at <= chrono::Utc::now() => Err(Error::refused(
+        TransferState::Receiving if upload.expires_at <= chrono::Utc::now() => Err(Error::refused(
             ErrorCode::UploadExpired,
             "This upload expired before it was finished; start a new one.",
         )),

@@ -140,6 +140,7 @@ async fn every_checked_column_holds_the_values_of_its_enum() {
         ("invitations", "role", wire(Role::ALL)),
         ("system_logs", "status", wire(LogStatus::ALL)),
         ("uploads", "purpose", wire([UploadPurpose::Audio, UploadPurpose::Footage])),
+        ("uploads", "state", wire(resonance_api::uploads::TransferState::ALL)),
     ];
     for (table, column, want) in cases {
         let checks: Vec<String> = sqlx::query_scalar(

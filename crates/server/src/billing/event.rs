@@ -109,16 +109,6 @@ pub fn map_status(stripe: &str) -> Result<Mapped, EventError> {
     })
 }
 
-pub fn status_text(s: SubscriptionStatus) -> &'static str {
-    match s {
-        SubscriptionStatus::Trialing => "trialing",
-        SubscriptionStatus::Active => "active",
-        SubscriptionStatus::PastDue => "past_due",
-        SubscriptionStatus::Canceled => "canceled",
-        SubscriptionStatus::Unpaid => "unpaid",
-    }
-}
-
 pub fn parse(payload: &[u8]) -> Result<Event, EventError> {
     let v: Value = serde_json::from_slice(payload).map_err(|e| EventError::NotJson(e.to_string()))?;
     let id = v.get("id").and_then(Value::as_str).ok_or(EventError::Missing("id"))?.to_owned();

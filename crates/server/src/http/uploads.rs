@@ -17,7 +17,7 @@ use super::extract::{Authenticated, PathId};
 use super::AppState;
 use crate::credentials::AccessClaims;
 use crate::error::{Error, Result};
-use crate::storage::uploads::{NewUpload, Purpose, Upload};
+use crate::storage::uploads::{NewUpload, Purpose, TransferState, Upload};
 use crate::uploads::{Checksum, MAX_CHUNK_BYTES};
 
 const TUS_VERSION: &str = "1.0.0";
@@ -208,7 +208,7 @@ async fn head_inner(app: &AppState, claims: &AccessClaims, id: Uuid, headers: &H
     if let Some(meta) = upload.metadata.as_deref().and_then(|m| HeaderValue::from_str(m).ok()) {
         response.headers_mut().insert(HeaderName::from_static("upload-metadata"), meta);
     }
-    if upload.state == "receiving" {
+    if upload.state == TransferState::Receiving {
         let (name, value) = header("upload-expires", expires(&upload));
         response.headers_mut().insert(name, value);
     }
@@ -287,7 +287,7 @@ async fn patch_inner(
             // (only where the refusal was the offset's: a role or state refusal stands).
             if at == 0 && matches!(refusal, Error::Refused { code: ErrorCode::Conflict, .. }) {
                 if let Ok(done) = app.uploads.read(claims, id).await {
-                    if done.state == "complete" && done.offset == done.length {
+                    if done.state == TransferState::Complete && done.offset == done.length {
                         return Ok((StatusCode::NO_CONTENT, [header("upload-offset", done.offset)]).into_response());
                     }
                 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use resonance_api::auth::{InvitationPreview, SignUpAccepted, SignUpRequest, TokenResponse};
-use resonance_api::model::Role;
+use resonance_api::model::{LogStatus, Role};
 use resonance_api::{ErrorCode, Sensitive};
 use serde_json::json;
 use uuid::Uuid;
@@ -58,14 +58,14 @@ async fn record(
     tx: &mut Tx,
     user_id: Option<Uuid>,
     action: &str,
-    status: &str,
+    status: LogStatus,
     message: &str,
     details: serde_json::Value,
 ) -> Result<()> {
     sqlx::query("SELECT auth_private.record_auth_event($1, $2, $3, $4, $5)")
         .bind(user_id)
         .bind(action)
-        .bind(status)
+        .bind(status.as_str())
         .bind(message)
         .bind(sqlx::types::Json(details))
         .execute(&mut **tx)
@@ -193,7 +193,7 @@ pub async fn sign_up(
         );
         crate::mail::queue(&mut tx, &req.email, "Confirm your e-mail for Resonance", &body).await?;
         let message = format!("{} created the organization (e-mail to confirm)", req.name);
-        record(&mut tx, Some(user_id), "auth.sign_up", "success", &message, json!({})).await?;
+        record(&mut tx, Some(user_id), "auth.sign_up", LogStatus::Success, &message, json!({})).await?;
         tx.commit().await?;
         tracing::info!(%user_id, "signed up; the e-mail address is to be confirmed");
         return Ok(SignedUp::Accepted(accepted(&req.email)));
@@ -242,7 +242,7 @@ pub async fn sign_up(
         }
     };
     let (session_id, refresh) = start_session(&mut tx, user_id, policy).await?;
-    record(&mut tx, Some(user_id), action, "success", &message, json!({ "session_id": session_id })).await?;
+    record(&mut tx, Some(user_id), action, LogStatus::Success, &message, json!({ "session_id": session_id })).await?;
     let response = answer(&mut tx, keys, user_id, session_id, refresh).await?;
     tx.commit().await?;
     tracing::info!(%user_id, "signed up");
@@ -283,7 +283,8 @@ pub async fn verify_email(db: &Db, token: &str) -> Result<bool> {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    record(&mut tx, Some(user_id), "auth.verify_email", "success", "Confirmed the e-mail address", json!({})).await?;
+    record(&mut tx, Some(user_id), "auth.verify_email", LogStatus::Success, "Confirmed the e-mail address", json!({}))
+        .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -359,7 +360,8 @@ pub async fn sign_in(
         // The failure was counted by the claim. Only an account's own failures are logged
         // (in its organization's activity); unknown e-mails leave no row anyone could pile up.
         if user_id.is_some() {
-            record(&mut tx, user_id, "auth.sign_in", "warning", "Failed sign-in: wrong password", json!({})).await?;
+            record(&mut tx, user_id, "auth.sign_in", LogStatus::Warning, "Failed sign-in: wrong password", json!({}))
+                .await?;
         }
         tx.commit().await?;
         return Err(wrong_credentials());
@@ -377,7 +379,15 @@ pub async fn sign_in(
         .await?;
     sqlx::query("UPDATE auth.users SET last_sign_in_at = now() WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
     let (session_id, refresh) = start_session(&mut tx, user_id, policy).await?;
-    record(&mut tx, Some(user_id), "auth.sign_in", "success", "Signed in", json!({ "session_id": session_id })).await?;
+    record(
+        &mut tx,
+        Some(user_id),
+        "auth.sign_in",
+        LogStatus::Success,
+        "Signed in",
+        json!({ "session_id": session_id }),
+    )
+    .await?;
     let response = answer(&mut tx, keys, user_id, session_id, refresh).await?;
     tx.commit().await?;
     Ok(response)
@@ -452,7 +462,7 @@ pub async fn refresh(db: &Db, keys: &Keys, policy: SessionPolicy, token: &Sensit
                     &mut tx,
                     Some(t.user_id),
                     "auth.refresh_reuse",
-                    "warning",
+                    LogStatus::Warning,
                     "A replaced sign-in token was presented again; the session was ended",
                     json!({ "session_id": t.session_id }),
                 )
@@ -469,7 +479,7 @@ pub async fn refresh(db: &Db, keys: &Keys, policy: SessionPolicy, token: &Sensit
         &mut tx,
         Some(t.user_id),
         "auth.refresh",
-        "success",
+        LogStatus::Success,
         "Renewed a sign-in",
         json!({ "session_id": t.session_id }),
     )

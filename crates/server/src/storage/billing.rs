@@ -7,12 +7,12 @@
 //! - the usage count is reset only by `billing.start_period`, once per period.
 
 use chrono::{DateTime, Utc};
-use resonance_api::model::SubscriptionStatus;
+use resonance_api::model::{LogStatus, SubscriptionStatus};
 use resonance_api::plans::FREE;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::billing::event::{status_text, Action, Event, Mapped, Period, Refs, SubscriptionState};
+use crate::billing::event::{Action, Event, Mapped, Period, Refs, SubscriptionState};
 use crate::config::PriceMap;
 use crate::db::Tx;
 use crate::error::{Error, Result};
@@ -187,7 +187,7 @@ async fn subscription(
          WHERE id = $1",
     )
     .bind(org.id)
-    .bind(status_text(status))
+    .bind(status.as_str())
     .bind(plan.id)
     .bind(plan.monthly_generations)
     .bind(&s.refs.subscription)
@@ -208,7 +208,7 @@ async fn subscription(
     if let Some(period) = s.period {
         start_period(tx, org.id, period).await?;
     }
-    if org.status.as_deref() != Some(status_text(status)) || org.plan.as_deref() != Some(plan.id) {
+    if org.status.as_deref() != Some(status.as_str()) || org.plan.as_deref() != Some(plan.id) {
         let message = match status {
             SubscriptionStatus::Active => {
                 format!("Subscription active: {} plan, {} generations a month", plan.name, plan.monthly_generations)
@@ -218,12 +218,12 @@ async fn subscription(
             SubscriptionStatus::Unpaid => "The subscription is unpaid: generating is paused".to_owned(),
             SubscriptionStatus::Canceled => "The subscription was canceled".to_owned(),
         };
-        let severity = if matches!(status, SubscriptionStatus::Active | SubscriptionStatus::Trialing) {
-            "info"
+        let outcome = if matches!(status, SubscriptionStatus::Active | SubscriptionStatus::Trialing) {
+            LogStatus::Success
         } else {
-            "warning"
+            LogStatus::Warning
         };
-        log(tx, org.id, &message, severity, json!({"status": status_text(status), "plan": plan.id})).await?;
+        log(tx, org.id, &message, outcome, json!({"status": status.as_str(), "plan": plan.id})).await?;
     }
     Ok(Outcome::Applied)
 }
@@ -280,8 +280,8 @@ async fn end(tx: &mut Tx, org: Current, refs: &Refs, created: DateTime<Utc>) -> 
         tx,
         org.id,
         "The subscription ended: generating needs a new subscription",
-        "warning",
-        json!({"status": "canceled", "plan": FREE.id}),
+        LogStatus::Warning,
+        json!({"status": SubscriptionStatus::Canceled.as_str(), "plan": FREE.id}),
     )
     .await?;
     Ok(Outcome::Applied)
@@ -311,14 +311,17 @@ async fn invoice(
     if !is_newer(created, org.state_event_at) {
         return Ok(outcome);
     }
-    let (from, to, message, severity): (&[&str], &str, &str, &str) = match paid {
-        Some(_) => (&["past_due", "unpaid"], "active", "Payment received: the subscription is active again", "info"),
-        None => (&["active", "trialing"], "past_due", "A payment failed: the subscription is past due", "warning"),
+    use SubscriptionStatus::{Active, PastDue, Trialing, Unpaid};
+    let (from, to, message, outcome): (&[SubscriptionStatus], _, _, _) = match paid {
+        Some(_) => {
+            (&[PastDue, Unpaid], Active, "Payment received: the subscription is active again", LogStatus::Success)
+        }
+        None => (&[Active, Trialing], PastDue, "A payment failed: the subscription is past due", LogStatus::Warning),
     };
-    if org.status.as_deref().is_some_and(|s| from.contains(&s)) {
+    if org.status.as_deref().is_some_and(|s| from.iter().any(|f| f.as_str() == s)) {
         sqlx::query("UPDATE organizations SET subscription_status = $2, stripe_subscription_id = $3 WHERE id = $1")
             .bind(org.id)
-            .bind(to)
+            .bind(to.as_str())
             .bind(sub)
             .execute(&mut **tx)
             .await?;
@@ -327,7 +330,7 @@ async fn invoice(
             .bind(created)
             .execute(&mut **tx)
             .await?;
-        log(tx, org.id, message, severity, json!({"status": to})).await?;
+        log(tx, org.id, message, outcome, json!({"status": to.as_str()})).await?;
     }
     Ok(Outcome::Applied)
 }
@@ -341,15 +344,14 @@ async fn start_period(tx: &mut Tx, org: Uuid, period: Period) -> Result<bool> {
         .await?)
 }
 
-async fn log(tx: &mut Tx, org: Uuid, message: &str, severity: &str, details: serde_json::Value) -> Result<()> {
-    let status = if severity == "warning" { "warning" } else { "success" };
+async fn log(tx: &mut Tx, org: Uuid, message: &str, status: LogStatus, details: serde_json::Value) -> Result<()> {
     sqlx::query(
         "INSERT INTO system_logs (organization_id, action_type, status, severity, message, details) \
          VALUES ($1, 'billing.subscription', $2, $3, $4, $5)",
     )
     .bind(org)
-    .bind(status)
-    .bind(severity)
+    .bind(status.as_str())
+    .bind(status.severity())
     .bind(message)
     .bind(sqlx::types::Json(details))
     .execute(&mut **tx)

@@ -64,12 +64,7 @@ impl<'a> Entry<'a> {
 }
 
 pub async fn append(tx: &mut Tx, caller: &Caller, entry: Entry<'_>) -> Result<()> {
-    let status = entry.status.as_str();
-    let severity = match entry.status {
-        LogStatus::Warning => "warning",
-        LogStatus::Error => "error",
-        LogStatus::Started | LogStatus::Success => "info",
-    };
+    let (status, severity) = (entry.status.as_str(), entry.status.severity());
     let details = if entry.details.is_null() { None } else { Some(Json(entry.details)) };
     sqlx::query(
         "INSERT INTO system_logs (organization_id, user_id, project_id, generation_id, action_type, \

@@ -21,7 +21,8 @@ pub struct Upload {
     pub metadata: Option<String>,
     pub filename: Option<String>,
     pub declared_sha256: Option<String>,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: TransferState,
     pub object_key: Option<String>,
     pub sha256: Option<String>,
     pub duration: Option<f64>,
@@ -61,6 +62,8 @@ impl TryFrom<String> for PurposeText {
 
 /// What an upload is for: the project's track or its footage (`uploads.purpose`).
 pub use resonance_api::footage::UploadPurpose as Purpose;
+/// Where the server stands with an upload (`uploads.state`).
+pub use resonance_api::uploads::TransferState;
 
 /// The columns every query of this module returns, as a literal so queries stay static SQL.
 macro_rules! columns {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use resonance_api::model::ProjectStatus;
+use resonance_api::model::{LogStatus, ProjectStatus};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -51,26 +51,6 @@ impl Stage {
             Stage::Analyzing => "Analyzing the audio",
             Stage::Orchestrating => "Planning the visuals",
             Stage::Rendering => "Rendering the video",
-        }
-    }
-}
-
-/// How an entry of the activity log reads.
-#[derive(Debug, Clone, Copy)]
-pub enum Outcome {
-    Started,
-    Warning,
-    Error,
-    Success,
-}
-
-impl Outcome {
-    fn status_and_severity(self) -> (&'static str, &'static str) {
-        match self {
-            Outcome::Started => ("started", "info"),
-            Outcome::Warning => ("warning", "warning"),
-            Outcome::Error => ("error", "error"),
-            Outcome::Success => ("success", "info"),
         }
     }
 }
@@ -143,7 +123,7 @@ pub async fn requeue(db: &Db, job: &Job, reason: &str) -> Result<(), sqlx::Error
     .bind(reason)
     .execute(db.pool())
     .await?;
-    log(db, job, "render.retry", Outcome::Warning, &format!("Attempt {} failed: {reason}", job.attempts)).await
+    log(db, job, "render.retry", LogStatus::Warning, &format!("Attempt {} failed: {reason}", job.attempts)).await
 }
 
 pub async fn fail(db: &Db, job: &Job, reason: &str) -> Result<(), sqlx::Error> {
@@ -160,11 +140,10 @@ pub async fn fail(db: &Db, job: &Job, reason: &str) -> Result<(), sqlx::Error> {
         .await?;
     sqlx::query("UPDATE projects SET status = 'failed' WHERE id = $1").bind(job.project_id).execute(&mut *tx).await?;
     tx.commit().await?;
-    log(db, job, "render.failed", Outcome::Error, reason).await
+    log(db, job, "render.failed", LogStatus::Error, reason).await
 }
 
-pub async fn log(db: &Db, job: &Job, action: &str, outcome: Outcome, message: &str) -> Result<(), sqlx::Error> {
-    let (status, severity) = outcome.status_and_severity();
+pub async fn log(db: &Db, job: &Job, action: &str, status: LogStatus, message: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO system_logs (organization_id, project_id, generation_id, action_type, status, severity, message) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -173,8 +152,8 @@ pub async fn log(db: &Db, job: &Job, action: &str, outcome: Outcome, message: &s
     .bind(job.project_id)
     .bind(job.generation_id)
     .bind(action)
-    .bind(status)
-    .bind(severity)
+    .bind(status.as_str())
+    .bind(status.severity())
     .bind(message)
     .execute(db.pool())
     .await?;
@@ -192,7 +171,7 @@ pub async fn enter(db: &Db, job: &Job, stage: Stage) -> Result<(), sqlx::Error> 
         .bind(job.generation_id)
         .execute(db.pool())
         .await?;
-    log(db, job, stage.action(), Outcome::Started, stage.message()).await
+    log(db, job, stage.action(), LogStatus::Started, stage.message()).await
 }
 
 pub async fn store_analysis(db: &Db, job: &Job, analysis: &serde_json::Value) -> Result<(), sqlx::Error> {
@@ -261,6 +240,6 @@ pub async fn complete(db: &Db, job: &Job, worker: &str, done: &Finished) -> Resu
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    log(db, job, "render.completed", Outcome::Success, &format!("Rendered in {} s", done.render_seconds)).await?;
+    log(db, job, "render.completed", LogStatus::Success, &format!("Rendered in {} s", done.render_seconds)).await?;
     Ok(true)
 }
