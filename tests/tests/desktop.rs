@@ -82,6 +82,29 @@ async fn sign_in(wd: &WebDriver, email: &str) {
     wd.wait_for("[data-screen=projects] [data-project-count]", SHORT).await;
 }
 
+/// The app started on `server` and signed in as `email` (with the test password).
+async fn signed_in(keyring: &Keyring, server: &str, email: &str) -> (Desktop, WebDriver) {
+    let desktop = Desktop::start(keyring, server);
+    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
+    sign_in(&wd, email).await;
+    (desktop, wd)
+}
+
+/// Opens generation #1 on the project's screen and plays its video, muted, until it has
+/// played a moment (`what` says which video, for the message if it does not).
+async fn play_first_render(wd: &WebDriver, what: &str) {
+    wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
+    wd.wait_for("video[data-video]", SHORT).await;
+    wd.execute("document.querySelector('video').muted = true; document.querySelector('video').play();", json!([]))
+        .await;
+    wd.wait_until(
+        what,
+        "const v = document.querySelector('video'); return v && v.readyState >= 2 && v.currentTime > 0.2;",
+        SHORT,
+    )
+    .await;
+}
+
 async fn shot(desktop: &Desktop, name: &str) {
     // Let transitions and pending redraws settle before the picture.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -443,22 +466,11 @@ async fn a_finished_render_plays_is_shared_exported_and_follows_the_keys() {
     let project =
         json!({"name": "Night Drive", "prompt": "Neon rain over a night city", "resolution": "720p", "aspect": "9:16"});
     backend.rendered_project(&token, project, &beat_mp3(keyring.dir.path()), &[&clip, &cover], json!({})).await;
-    let desktop = Desktop::start(&keyring, &backend.base);
-    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
-    sign_in(&wd, email).await;
+    let (desktop, wd) = signed_in(&keyring, &backend.base, email).await;
     wd.click(&wd.wait_for("[data-project='Night Drive']", SHORT).await).await;
 
     // Play the video.
-    wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
-    wd.wait_for("video[data-video]", SHORT).await;
-    wd.execute("document.querySelector('video').muted = true; document.querySelector('video').play();", json!([]))
-        .await;
-    wd.wait_until(
-        "the video plays",
-        "const v = document.querySelector('video'); return v && v.readyState >= 2 && v.currentTime > 0.2;",
-        SHORT,
-    )
-    .await;
+    play_first_render(&wd, "the video plays").await;
     let shape =
         wd.execute("const v = document.querySelector('video'); return [v.videoWidth, v.videoHeight];", json!([])).await;
     assert_eq!(shape, json!([720, 1280]), "a vertical render plays in its own shape");
@@ -567,9 +579,7 @@ async fn offline_the_app_browses_plays_and_edits_and_the_edit_syncs_when_the_ser
     let email = "ida@e2e.resonance.local";
     backend.signup(email, "Ida Loops").await;
     let track = beat_mp3(keyring.dir.path());
-    let desktop = Desktop::start(&keyring, &backend.base);
-    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
-    sign_in(&wd, email).await;
+    let (desktop, wd) = signed_in(&keyring, &backend.base, email).await;
 
     // Online: a vertical project from a track on this computer, footage dropped on it, rendered,
     // and the render played once.
@@ -586,16 +596,7 @@ async fn offline_the_app_browses_plays_and_edits_and_the_edit_syncs_when_the_ser
     .await;
     wd.click(&wd.wait_for("[data-generate]", SHORT).await).await;
     wd.wait_for("[data-generation='1'][data-generation-status=completed]", LONG).await;
-    wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
-    wd.wait_for("video[data-video]", SHORT).await;
-    wd.execute("document.querySelector('video').muted = true; document.querySelector('video').play();", json!([]))
-        .await;
-    wd.wait_until(
-        "the video plays",
-        "const v = document.querySelector('video'); return v && v.readyState >= 2 && v.currentTime > 0.2;",
-        SHORT,
-    )
-    .await;
+    play_first_render(&wd, "the video plays").await;
 
     // The server goes away: browse, play the cached video, and edit offline.
     backend.stop().await;
@@ -614,15 +615,7 @@ async fn offline_the_app_browses_plays_and_edits_and_the_edit_syncs_when_the_ser
         SHORT,
     )
     .await;
-    wd.click(&wd.wait_for("[data-generation='1']", SHORT).await).await;
-    wd.execute("document.querySelector('video').muted = true; document.querySelector('video').play();", json!([]))
-        .await;
-    wd.wait_until(
-        "the cached video plays offline",
-        "const v = document.querySelector('video'); return v && v.readyState >= 2 && v.currentTime > 0.2;",
-        SHORT,
-    )
-    .await;
+    play_first_render(&wd, "the cached video plays offline").await;
     wd.click(&wd.wait_for("[data-edit]", SHORT).await).await;
     let name = wd.wait_for("#name", SHORT).await;
     wd.wait_until("the form is filled", "return document.querySelector('#name').value === 'Night Drive'", SHORT).await;
@@ -671,9 +664,7 @@ async fn upgrading_through_stripe_brings_the_app_back_on_the_new_plan() {
     let email = "lea@e2e.resonance.local";
     let (_, signed_up) = backend.signup(email, "Lea Records").await;
     let organization = signed_up["user"]["organization_id"].as_str().unwrap().to_owned();
-    let desktop = Desktop::start(&keyring, &backend.base);
-    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
-    sign_in(&wd, email).await;
+    let (desktop, wd) = signed_in(&keyring, &backend.base, email).await;
 
     // Upgrade opens Stripe Checkout in the browser; once Stripe's events arrive, the plan shows.
     wd.click(&wd.wait_for("[data-nav=account]", SHORT).await).await;
@@ -739,9 +730,7 @@ async fn a_long_list_is_paged_searched_and_opened_by_keyboard_and_the_window_kee
     let email = "max@e2e.resonance.local";
     let (_, signed_up) = backend.signup(email, "Max Archive").await;
     let organization = signed_up["user"]["organization_id"].as_str().unwrap().to_owned();
-    let desktop = Desktop::start(&keyring, &backend.base);
-    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
-    sign_in(&wd, email).await;
+    let (desktop, wd) = signed_in(&keyring, &backend.base, email).await;
 
     // 1,234 projects arrive with the next sync.
     let user: uuid::Uuid = signed_up["user"]["id"].as_str().unwrap().parse().unwrap();
@@ -963,9 +952,7 @@ async fn closing_the_window_keeps_uploads_and_render_notifications_going() {
     let email = "bo@e2e.resonance.local";
     let (token, _) = backend.signup(email, "Bo Tapes").await;
     let track = beat_mp3(keyring.dir.path());
-    let desktop = Desktop::start(&keyring, &backend.base);
-    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
-    sign_in(&wd, email).await;
+    let (desktop, wd) = signed_in(&keyring, &backend.base, email).await;
 
     // The server goes away; a project is made here and its upload waits for the server.
     backend.stop().await;
@@ -1027,9 +1014,7 @@ async fn a_sample_track_and_tracks_dropped_anywhere_start_drafts_that_survive_a_
     let track = beat_mp3(keyring.dir.path());
     let second = keyring.dir.path().join("second_take.mp3");
     std::fs::copy(&track, &second).unwrap();
-    let desktop = Desktop::start(&keyring, &backend.base);
-    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
-    sign_in(&wd, email).await;
+    let (desktop, wd) = signed_in(&keyring, &backend.base, email).await;
 
     // An empty list offers a sample track: a draft with the track (made here), a prompt and a
     // look, playable at once; discarded, the list is empty again.
@@ -1105,9 +1090,7 @@ async fn an_app_the_server_no_longer_serves_says_update_and_stays_usable() {
     let new = json!({"name": "Kept readable", "prompt": "p", "audio_path": "a.mp3"});
     let (status, _) = backend.call(reqwest::Method::POST, "/v1/projects", Some(&token), Some(new)).await;
     assert_eq!(status, 201);
-    let desktop = Desktop::start(&keyring, &backend.base);
-    let wd = WebDriver::launch(&desktop.driver, &app_binary()).await;
-    sign_in(&wd, email).await;
+    let (desktop, wd) = signed_in(&keyring, &backend.base, email).await;
     wd.wait_for("[data-project='Kept readable']", SHORT).await;
 
     backend.stop().await;
