@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
-use crate::model::{AspectRatio, Organization, Resolution, Role};
+use crate::model::{AspectRatio, Organization, ProjectStatus, Resolution, Role};
 use crate::plans::Plan;
 
 pub const SEED_MAX_CHARS: usize = 64;
@@ -173,9 +173,65 @@ impl GenerateAllowance {
     }
 }
 
+/// A stage of a render, in the order the worker goes through them: as the project's status
+/// shows it, and as the activity log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenderStage {
+    Analyzing,
+    Orchestrating,
+    Rendering,
+}
+
+impl RenderStage {
+    pub const ALL: [RenderStage; 3] = [Self::Analyzing, Self::Orchestrating, Self::Rendering];
+
+    /// The project's status during this stage.
+    pub fn project_status(self) -> ProjectStatus {
+        match self {
+            Self::Analyzing => ProjectStatus::Analyzing,
+            Self::Orchestrating => ProjectStatus::Orchestrating,
+            Self::Rendering => ProjectStatus::Rendering,
+        }
+    }
+
+    /// The activity log's `action_type` of the stage's start.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Analyzing => "render.analyzing",
+            Self::Orchestrating => "render.orchestrating",
+            Self::Rendering => "render.rendering",
+        }
+    }
+
+    /// The activity log's message at the stage's start.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Analyzing => "Analyzing the audio",
+            Self::Orchestrating => "Planning the visuals",
+            Self::Rendering => "Rendering the video",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_render_goes_through_the_busy_project_statuses_in_order() {
+        let shown: Vec<ProjectStatus> = RenderStage::ALL.iter().map(|s| s.project_status()).collect();
+        let busy: Vec<ProjectStatus> = ProjectStatus::ALL
+            .into_iter()
+            .filter(|s| {
+                !matches!(s, ProjectStatus::Draft | ProjectStatus::Queued) && s.look().tone == crate::model::Tone::Busy
+            })
+            .collect();
+        assert_eq!(shown, busy);
+        for stage in RenderStage::ALL {
+            assert_eq!(stage.action(), format!("render.{}", stage.project_status().as_str()));
+        }
+    }
     use crate::model::SubscriptionStatus;
     use uuid::Uuid;
 

@@ -8,6 +8,20 @@ use uuid::Uuid;
 
 use crate::model::{Footage, Generation, Organization, Project, SystemLog, User};
 
+/// Where a client's sync stands, as its UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    Idle,
+    Syncing,
+    Offline,
+    Error,
+    /// The server serves only newer apps: nothing is sent or pulled until this one is updated
+    /// (`last_error` says how).
+    UpdateRequired,
+}
+
 /// Response header carrying the page's `cursor`, so a client can ask for the next page before
 /// it has decoded this one (pipelining a full pull).
 pub const CURSOR_HEADER: &str = "resonance-sync-cursor";

@@ -24,19 +24,7 @@ use crate::session::Session;
 pub const PAGE_LIMIT: u32 = 10_000;
 const _: () = assert!(PAGE_LIMIT <= MAX_PAGE_LIMIT);
 
-/// What the UI shows about sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "snake_case")]
-pub enum SyncState {
-    Idle,
-    Syncing,
-    Offline,
-    Error,
-    /// The server serves only newer apps: nothing is sent or pulled until this one is updated
-    /// (`last_error` says how).
-    UpdateRequired,
-}
+pub use resonance_api::sync::SyncState;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

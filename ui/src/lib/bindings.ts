@@ -1420,7 +1420,7 @@ export type SubscriptionStatus = "trialing" | "active" | "past_due" | "canceled"
  */
 export type SyncChanged = { status: SyncStatusView }
 /**
- * What the UI shows about sync.
+ * Where a client's sync stands, as its UI shows it.
  */
 export type SyncState = "idle" | "syncing" | "offline" | "error" | 
 /**

@@ -24,7 +24,8 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use uuid::Uuid;
 
 use crate::db::Db;
-pub use queue::{Job, Stage};
+pub use queue::Job;
+pub use resonance_api::generations::RenderStage;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -297,7 +298,7 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
     std::fs::create_dir_all(&scratch.0).map_err(RenderError::Scratch)?;
 
     // Analyzing.
-    queue::enter(db, job, Stage::Analyzing).await?;
+    queue::enter(db, job, RenderStage::Analyzing).await?;
     let ext = audio_key.rsplit('.').next().filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric())).unwrap_or("audio");
     let audio = scratch.0.join(format!("audio.{ext}"));
     let mut stream = storage.get(&ObjectPath::from(audio_key)).await.map_err(RenderError::AudioMissing)?.into_stream();
@@ -319,7 +320,7 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
     queue::store_analysis(db, job, &stored).await?;
 
     // Orchestrating.
-    queue::enter(db, job, Stage::Orchestrating).await?;
+    queue::enter(db, job, RenderStage::Orchestrating).await?;
     let look = resonance_visuals::ProjectLook {
         prompt: inputs.prompt.clone(),
         style: inputs.style_preference,
@@ -336,7 +337,7 @@ async fn work(db: &Db, storage: &dyn ObjectStore, job: &Job, worker: &str) -> Re
     queue::store_plan(db, job, &plan).await?;
 
     // Rendering.
-    queue::enter(db, job, Stage::Rendering).await?;
+    queue::enter(db, job, RenderStage::Rendering).await?;
     let size = inputs.resolution.dimensions_for(inputs.aspect);
     let (video, thumbnail) = (scratch.0.join("video.mp4"), scratch.0.join("thumbnail.jpg"));
     let (v, t, a, p) = (video.clone(), thumbnail.clone(), audio.clone(), plan.clone());

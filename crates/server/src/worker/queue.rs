@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use resonance_api::model::{LogStatus, ProjectStatus};
+use resonance_api::generations::RenderStage;
+use resonance_api::model::LogStatus;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -18,41 +19,6 @@ pub struct Job {
     pub project_id: Uuid,
     pub attempts: i32,
     pub max_attempts: i32,
-}
-
-/// A stage of the render, as the project's status shows it and the activity log names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    Analyzing,
-    Orchestrating,
-    Rendering,
-}
-
-impl Stage {
-    /// The project's status during this stage.
-    pub fn project_status(self) -> ProjectStatus {
-        match self {
-            Stage::Analyzing => ProjectStatus::Analyzing,
-            Stage::Orchestrating => ProjectStatus::Orchestrating,
-            Stage::Rendering => ProjectStatus::Rendering,
-        }
-    }
-
-    fn action(self) -> &'static str {
-        match self {
-            Stage::Analyzing => "render.analyzing",
-            Stage::Orchestrating => "render.orchestrating",
-            Stage::Rendering => "render.rendering",
-        }
-    }
-
-    fn message(self) -> &'static str {
-        match self {
-            Stage::Analyzing => "Analyzing the audio",
-            Stage::Orchestrating => "Planning the visuals",
-            Stage::Rendering => "Rendering the video",
-        }
-    }
 }
 
 /// Claims the oldest job that is queued or whose lease ran out.
@@ -161,7 +127,7 @@ pub async fn log(db: &Db, job: &Job, action: &str, status: LogStatus, message: &
 }
 
 /// Moves the project (and the generation, to `processing`) into `stage`, and logs it.
-pub async fn enter(db: &Db, job: &Job, stage: Stage) -> Result<(), sqlx::Error> {
+pub async fn enter(db: &Db, job: &Job, stage: RenderStage) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE projects SET status = $2 WHERE id = $1")
         .bind(job.project_id)
         .bind(stage.project_status().as_str())
