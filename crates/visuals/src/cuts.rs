@@ -13,8 +13,8 @@ use std::sync::Arc;
 use resonance_api::footage::FootageKind;
 use serde::{Deserialize, Serialize};
 
-use crate::draw::Frame;
-use crate::plan::Envelope;
+use crate::envelope::Envelope;
+use crate::frame::Frame;
 
 /// A cut is never shorter than this (a quarter-second cut reads as a glitch, not an edit).
 pub const MIN_CUT_SECONDS: f64 = 0.45;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::cuts::{cut_at, Footage};
-use crate::draw::Frame;
+use crate::frame::Frame;
 use crate::plan::VisualPlan;
 
 /// For each output column (or row): the two source columns to mix and the second's weight, 0..256.

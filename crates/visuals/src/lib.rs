@@ -9,6 +9,8 @@
 pub mod color;
 pub mod cuts;
 pub mod draw;
+pub mod envelope;
+pub mod frame;
 mod layer;
 mod math;
 pub mod measure;
@@ -18,9 +20,11 @@ pub mod sequence;
 
 pub use color::Rgb;
 pub use cuts::{Cut, Footage, FootageItem, NoFootage};
-pub use draw::{draw, draw_baseline, draw_baseline_with_footage, draw_with_footage, draw_with_threads, Frame};
+pub use draw::{draw, draw_baseline, draw_baseline_with_footage, draw_with_footage, draw_with_threads};
+pub use envelope::Envelope;
+pub use frame::Frame;
 pub use plan::{
-    plan, plan_with_footage, Envelope, Palette, ProjectLook, Scene, Trim, TrimError, VisualPlan, ENGINE_VERSION,
+    plan, plan_with_footage, Palette, ProjectLook, Scene, Trim, TrimError, VisualPlan, ENGINE_VERSION,
     MIN_FLASH_GAP_SECONDS,
 };
 pub use prompt::{read as read_prompt, Light, Mood, Motif, PromptReading};

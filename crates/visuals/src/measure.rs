@@ -1,7 +1,8 @@
 //! Measures of what a plan draws, shared by the engine's tests and the render bench so that
 //! both judge a video the same way.
 
-use crate::draw::{draw, Frame};
+use crate::draw::draw;
+use crate::frame::Frame;
 use crate::plan::VisualPlan;
 
 /// Frames a second the measures sample.

@@ -11,7 +11,8 @@
 use std::sync::{mpsc, Condvar, Mutex};
 
 use crate::cuts::{Footage, NoFootage};
-use crate::draw::{draw_with_footage, Frame};
+use crate::draw::draw_with_footage;
+use crate::frame::Frame;
 use crate::plan::VisualPlan;
 
 /// Draws `count` frames of `plan` from frame `first` of the song (frame `n` of the run at
