@@ -449,6 +449,9 @@ async fn a_creator_signs_in_and_renders_part_of_a_track_cut_with_footage() {
     wd.wait_for("[data-screen=activity]", SHORT).await;
     desktop.click_notification();
     wd.wait_for("[data-screen=project] .card.selected[data-generation='1']", SHORT).await;
+    // The click joined the history: Back returns to where it was clicked.
+    wd.chord(&[ALT, ARROW_LEFT]).await;
+    wd.wait_for("[data-screen=activity]", SHORT).await;
 }
 
 /// A finished render plays in its own shape; a link made in the app plays it without an account;
@@ -465,7 +468,9 @@ async fn a_finished_render_plays_is_shared_exported_and_follows_the_keys() {
     let (clip, cover) = footage(keyring.dir.path());
     let project =
         json!({"name": "Night Drive", "prompt": "Neon rain over a night city", "resolution": "720p", "aspect": "9:16"});
-    backend.rendered_project(&token, project, &beat_mp3(keyring.dir.path()), &[&clip, &cover], json!({})).await;
+    // A part of the song, as a creator would send for a short.
+    let part = json!({"trim_start": 2.0, "trim_end": 10.0});
+    backend.rendered_project(&token, project, &beat_mp3(keyring.dir.path()), &[&clip, &cover], part).await;
     let (desktop, wd) = signed_in(&keyring, &backend.base, email).await;
     wd.click(&wd.wait_for("[data-project='Night Drive']", SHORT).await).await;
 
@@ -664,10 +669,17 @@ async fn upgrading_through_stripe_brings_the_app_back_on_the_new_plan() {
     let email = "lea@e2e.resonance.local";
     let (_, signed_up) = backend.signup(email, "Lea Records").await;
     let organization = signed_up["user"]["organization_id"].as_str().unwrap().to_owned();
+    // A render made this month on the free plan, so that the new plan's fresh period shows.
+    sqlx::query("UPDATE organizations SET generations_this_month = 1 WHERE id = $1::uuid")
+        .bind(&organization)
+        .execute(&backend.owner)
+        .await
+        .unwrap();
     let (desktop, wd) = signed_in(&keyring, &backend.base, email).await;
 
     // Upgrade opens Stripe Checkout in the browser; once Stripe's events arrive, the plan shows.
     wd.click(&wd.wait_for("[data-nav=account]", SHORT).await).await;
+    assert_eq!(wd.text(&wd.wait_for("[data-usage]", SHORT).await).await, "1 of 3", "the free plan's month, used once");
     wd.click(&wd.wait_for("[data-upgrade=creator]", SHORT).await).await;
     wd.wait_for("[data-billing-note]", SHORT).await;
     let opened = wait_for_url(&desktop, "https://checkout.stripe.com/c/pay/cs_test_").await;

@@ -399,9 +399,9 @@ impl StylePreference {
 pub enum Tone {
     /// Done and well.
     Ok,
-    /// Under way.
+    /// Under way, or worth a look (a warning).
     Busy,
-    /// Failed, or needs attention.
+    /// Failed.
     Bad,
     /// At rest.
     Idle,

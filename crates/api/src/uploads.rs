@@ -1,6 +1,6 @@
 //! An upload's states: on the client, as its mirror keeps them and as a creator sees them (both
-//! shells and the UI use these); and on the server, as it receives the bytes. Nothing else
-//! spells them.
+//! shells and the UI use these); and on the server, as it receives the bytes. Outside the SQL
+//! (whose CHECK constraints a test pins to these), nothing else spells them.
 
 use serde::{Deserialize, Serialize};
 

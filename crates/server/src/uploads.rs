@@ -63,17 +63,24 @@ impl Uploads {
         self.max_bytes
     }
 
+    /// A file's announced size, refused when it is larger than this server accepts; checked
+    /// before anything else about an upload is read.
+    pub fn accept_length(&self, length: u64) -> Result<i64> {
+        if length > self.max_bytes {
+            return Err(Error::refused(
+                ErrorCode::PayloadTooLarge,
+                format!("This server accepts files of at most {} bytes; this one has {length}.", self.max_bytes),
+            ));
+        }
+        i64::try_from(length).map_err(|_| Error::bad_request("Upload-Length is too large."))
+    }
+
     /// Opens an upload of `new.length` bytes for a project. Bytes the organization already
     /// stored (a declared SHA-256 it holds) finish it at once: as the project's track, or as
     /// footage listed again (copied when another project holds it). Footage that cannot fit in
     /// the plan is refused before a byte is sent.
     pub async fn create(&self, claims: &AccessClaims, new: &NewUpload<'_>) -> Result<Created> {
-        if u64::try_from(new.length).map_or(true, |l| l > self.max_bytes) {
-            return Err(Error::refused(
-                ErrorCode::PayloadTooLarge,
-                format!("This server accepts files of at most {} bytes; this one has {}.", self.max_bytes, new.length),
-            ));
-        }
+        self.accept_length(u64::try_from(new.length).unwrap_or(u64::MAX))?;
         let (mut tx, caller) = self.db.begin_for(claims).await?;
         let upload = uploads::create(&mut tx, &caller, new).await?;
         let (project_id, length) = (new.project_id, new.length);
@@ -557,7 +564,8 @@ enum ChunkHasher {
 
 impl Checksum {
     /// The digest a chunk must have, by its algorithm's name (`sha1` or `sha256`); `None` for
-    /// another algorithm. The digest's length is checked by [`Checksum::digest_len`].
+    /// another algorithm. A digest of another length than [`Checksum::digest_len`] never
+    /// matches: the caller refuses it first, to say why.
     pub fn new(algorithm: &str, expected: Vec<u8>) -> Option<Self> {
         let hasher = match algorithm {
             "sha1" => ChunkHasher::Sha1(sha1::Sha1::new()),

@@ -200,3 +200,25 @@ async fn events_committed_out_of_order_all_arrive_numbered_per_organization() {
     let after = read_events(stale, Duration::from_secs(20), |e| e.len() >= 2).await;
     assert_eq!(after.iter().map(|e| (e.0.as_str(), e.1)).collect::<Vec<_>>(), [("gap", None), ("project", Some(3))]);
 }
+
+/// An event this server cannot read (here a status no vocabulary holds) is not dropped in
+/// silence: the live stream says `gap`, and so does a stream resumed over it, so their clients
+/// catch up through sync.
+#[tokio::test]
+async fn an_event_the_server_cannot_read_becomes_a_gap() {
+    let s = TestServer::start().await;
+    let org = s.organization("odd").await;
+    let live = subscribe(&s, &org.viewer.access, Some(0)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query("SELECT auth_private.emit_event($1, 'project', $2, $2, 'reticulating', NULL)")
+        .bind(org.id)
+        .bind(Uuid::new_v4())
+        .execute(&s.owner)
+        .await
+        .unwrap();
+    let seen = read_events(live, Duration::from_secs(20), |e| !e.is_empty()).await;
+    assert_eq!(seen.first().map(|e| e.0.as_str()), Some("gap"), "live: {seen:?}");
+    let resumed =
+        read_events(subscribe(&s, &org.viewer.access, Some(0)).await, Duration::from_secs(20), |e| !e.is_empty()).await;
+    assert_eq!(resumed.first().map(|e| e.0.as_str()), Some("gap"), "resumed: {resumed:?}");
+}

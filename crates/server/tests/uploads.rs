@@ -179,6 +179,14 @@ async fn protocol_errors_get_their_tus_answers() {
     assert_eq!(no_version.status(), StatusCode::PRECONDITION_FAILED);
     assert_eq!(no_version.headers()["tus-version"], "1.0.0");
     assert_eq!(create(&s, token, &project, 5 << 20, None).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The size is judged first: a file too large is told so whatever else is wrong.
+    let too_large = tus(&s, Method::POST, "/v1/uploads", token)
+        .header("Upload-Length", (5u64 << 20).to_string())
+        .header("Upload-Metadata", "filename ***")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(create(&s, &org.viewer.access, &project, 100, None).await.status(), StatusCode::FORBIDDEN);
     let other = s.organization("other").await;
     assert_eq!(create(&s, &other.owner.access, &project, 100, None).await.status(), StatusCode::NOT_FOUND);

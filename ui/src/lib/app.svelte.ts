@@ -1,5 +1,5 @@
 // App-wide state: who is signed in and how sync stands, kept current by the Rust side's events.
-import type { Account, KnownServers, SyncStatusView } from "./bindings";
+import type { Account, KnownServers, SyncState, SyncStatusView } from "./bindings";
 import type { Notice } from "./links";
 
 export const app = $state<{
@@ -22,8 +22,11 @@ export const app = $state<{
   announcement: string;
 }>({ loaded: false, account: null, defaultServer: "", knownServers: null, sync: null, revision: 0, drafts: 0, signedOutReason: null, notice: null, joinCode: null, announcement: "" });
 
+/** What the sync indicator shows: a sync state, or changes waiting to be sent. */
+export type IndicatorState = Exclude<SyncState, "update_required"> | "pending";
+
 /** The indicator's state: offline and error win over pending changes, which win over idle. */
-export function syncLabel(s: SyncStatusView | null): { state: string; text: string } {
+export function syncLabel(s: SyncStatusView | null): { state: IndicatorState; text: string } {
   if (!s) return { state: "idle", text: "Not synced yet" };
   if (s.state === "offline") return { state: "offline", text: s.pending_changes > 0 ? `Offline · ${s.pending_changes} pending` : "Offline" };
   if (s.state === "update_required") return { state: "error", text: "Update needed" };

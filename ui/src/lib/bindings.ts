@@ -1457,11 +1457,11 @@ export type Tone =
  */
 "ok" | 
 /**
- * Under way.
+ * Under way, or worth a look (a warning).
  */
 "busy" | 
 /**
- * Failed, or needs attention.
+ * Failed.
  */
 "bad" | 
 /**

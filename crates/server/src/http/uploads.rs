@@ -131,7 +131,7 @@ async fn create_inner(app: &AppState, claims: &AccessClaims, headers: &HeaderMap
     let length = number(headers, "upload-length")?.ok_or_else(|| {
         Error::bad_request("Upload-Length is required (uploads of unknown length are not supported).")
     })?;
-    let length = i64::try_from(length).unwrap_or(i64::MAX);
+    let length = app.uploads.accept_length(length)?;
     let meta = metadata(headers)?;
     let get = |key: &'static str| -> Result<Option<&str>> {
         match meta.iter().find(|(k, _)| k == key) {
