@@ -3,6 +3,20 @@
 //! offline before queueing a write. Invariant: no I/O lives here, and a field added to the wire is
 //! added here once and used on both sides.
 
+/// `FromStr` for an enum with `ALL` and `as_str`: the spelling `as_str` gives reads back, any
+/// other is refused, naming `$what`.
+macro_rules! from_spelling {
+    ($($ty:ty: $what:literal),+ $(,)?) => {$(
+        impl std::str::FromStr for $ty {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!(concat!("unknown ", $what, " {:?}"), s))
+            }
+        }
+    )+};
+}
+
 pub mod auth;
 pub mod error;
 pub mod events;

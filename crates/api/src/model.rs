@@ -133,14 +133,6 @@ impl SubscriptionStatus {
     }
 }
 
-impl std::str::FromStr for SubscriptionStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown subscription status {s:?}"))
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -538,14 +530,6 @@ impl GenerationStatus {
     }
 }
 
-impl std::str::FromStr for GenerationStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown generation status {s:?}"))
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -685,9 +669,35 @@ pub struct SystemLog {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+from_spelling!(
+    Role: "role",
+    SubscriptionStatus: "subscription status",
+    ProjectStatus: "project status",
+    GenerationStatus: "generation status",
+    LogStatus: "log status",
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_spelling_reads_back_and_no_other_does() {
+        fn check<T>(all: &[T], spell: fn(T) -> &'static str)
+        where
+            T: std::str::FromStr<Err = String> + PartialEq + std::fmt::Debug + Copy,
+        {
+            for v in all {
+                assert_eq!(spell(*v).parse::<T>(), Ok(*v));
+            }
+            assert!("Completed".parse::<T>().unwrap_err().contains("\"Completed\""));
+        }
+        check(&Role::ALL, Role::as_str);
+        check(&SubscriptionStatus::ALL, SubscriptionStatus::as_str);
+        check(&ProjectStatus::ALL, ProjectStatus::as_str);
+        check(&GenerationStatus::ALL, GenerationStatus::as_str);
+        check(&LogStatus::ALL, LogStatus::as_str);
+    }
 
     /// The UI shows every status through one table keyed by its spelling: a spelling shared by
     /// two vocabularies must read alike in both, and unfinished generations read as busy.

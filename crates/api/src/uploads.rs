@@ -44,14 +44,6 @@ impl UploadState {
     }
 }
 
-impl std::str::FromStr for UploadState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown upload state {s:?}"))
-    }
-}
-
 /// Where the server stands with an upload (the server's `uploads.state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,13 +72,7 @@ impl TransferState {
     }
 }
 
-impl std::str::FromStr for TransferState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown transfer state {s:?}"))
-    }
-}
+from_spelling!(UploadState: "upload state", TransferState: "transfer state");
 
 /// Read from a database column of text.
 impl TryFrom<String> for TransferState {
