@@ -195,3 +195,30 @@ async fn an_app_the_server_no_longer_serves_says_update_and_keeps_its_changes() 
     assert_eq!(on_server[&id.to_string()]["name"], "Kept for the new version");
     engine.stop();
 }
+
+/// The engine's round and the watcher's catch-up may both pull at once: they take turns, so the
+/// second starts from where the first ended and asks for one page instead of the whole feed
+/// again (two pulls applying pages and moving the cursor at once could move it back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pulls_at_once_take_turns() {
+    let keyring = Keyring::start();
+    let backend = Backend::start().await;
+    let (_, signed_up) = backend.signup("tia@example.com", "Tia").await;
+    let m = Machine::new(&keyring, &backend.base);
+    assert!(m.login("tia@example.com").await.status.success());
+    for (k, v) in keyring.env() {
+        std::env::set_var(k, v);
+    }
+    let organization = signed_up["user"]["organization_id"].as_str().unwrap().parse().unwrap();
+    let user = signed_up["user"]["id"].as_str().unwrap().parse().unwrap();
+    // More than two pages of the feed.
+    backend.add_projects(organization, user, "Archive", 25_000).await;
+    let client = Client::open(DataDir::resolve(Some(m.data.clone())).unwrap()).unwrap();
+    let (session, mirror) = (client.session().unwrap(), client.mirror().unwrap());
+    let (a, b) =
+        tokio::join!(resonance_client::sync::pull(&session, &mirror), resonance_client::sync::pull(&session, &mirror));
+    let mut pages = [a.unwrap().pages, b.unwrap().pages];
+    pages.sort_unstable();
+    assert!(pages[1] >= 3, "the first pull reads the whole feed: {pages:?}");
+    assert_eq!(pages[0], 1, "the second starts where the first ended: {pages:?}");
+}

@@ -32,6 +32,9 @@ pub fn latest_version() -> i64 {
 
 pub struct Mirror {
     conn: Mutex<Connection>,
+    /// Held by a pull for its whole round (`sync::pull`): the engine's rounds and the watcher's
+    /// catch-ups take turns, so two never apply pages or move the cursor at once.
+    pulling: tokio::sync::Mutex<()>,
     path: PathBuf,
     /// Set when the file found at open was damaged and was replaced by an empty one.
     pub recovered_from: Option<PathBuf>,
@@ -159,6 +162,11 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<()> {
 }
 
 impl Mirror {
+    /// Waits for the pull under way, if any, and holds the turn until the guard is dropped.
+    pub(crate) async fn pull_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.pulling.lock().await
+    }
+
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -181,7 +189,7 @@ impl Mirror {
         }
         configure(&conn)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), path: path.to_owned(), recovered_from })
+        Ok(Self { conn: Mutex::new(conn), pulling: tokio::sync::Mutex::new(()), path: path.to_owned(), recovered_from })
     }
 
     pub fn path(&self) -> &Path {

@@ -213,8 +213,11 @@ async fn joined(f: Fetch) -> Result<reqwest::Response> {
 }
 
 /// Pulls until the feed has nothing more. The next page is requested (from the cursor in the
-/// response headers) while this one is decoded and applied.
+/// response headers) while this one is decoded and applied. One pull at a time per mirror: a
+/// pull asked for during another (the watcher's during the engine's round) waits for it, then
+/// starts from where it ended.
 pub async fn pull(session: &Arc<Session>, mirror: &Arc<Mirror>) -> Result<PullReport> {
+    let _turn = mirror.pull_turn().await;
     let result = pull_inner(session, mirror).await;
     record_outcome(mirror, result.as_ref().err())?;
     result
