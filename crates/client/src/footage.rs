@@ -10,8 +10,6 @@ use std::path::Path;
 use reqwest::Method;
 use resonance_api::footage::{FootageFacts, FootagePatch, UploadPurpose};
 use resonance_api::model::Footage;
-use resonance_api::sync::Table;
-use rusqlite::params;
 use sha2::Digest;
 use uuid::Uuid;
 
@@ -151,28 +149,11 @@ pub fn offer(mirror: &Mirror, project: Uuid, paths: &[std::path::PathBuf]) -> Re
     Ok(out)
 }
 
-/// Replaces the mirror's list of `project` with the server's.
-fn mirror_list(mirror: &Mirror, project: Uuid, items: &[Footage]) -> Result<()> {
-    let mut conn = mirror.lock();
-    let tx = crate::mirror::write(&mut conn)?;
-    let keep: Vec<String> = items.iter().map(|f| f.id.to_string()).collect();
-    let kept = serde_json::to_string(&keep)?;
-    tx.execute(
-        "DELETE FROM footage WHERE project_id = ?1 AND id NOT IN (SELECT value FROM json_each(?2))",
-        params![project.to_string(), kept],
-    )?;
-    for item in items {
-        crate::mirror::store(&tx, Table::Footage, item.id, item)?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
 /// The project's footage as the server has it now (and the mirror then).
 pub async fn refresh(session: &Session, mirror: &Mirror, project: Uuid) -> Result<Vec<Footage>> {
     let resp = session.request(Method::GET, &format!("/v1/projects/{project}/footage"), None, None).await?;
     let items: Vec<Footage> = crate::session::read_json(resp).await?;
-    mirror_list(mirror, project, &items)?;
+    crate::mirror::replace_footage(mirror, project, &items)?;
     Ok(items)
 }
 
@@ -189,7 +170,7 @@ pub async fn change(session: &Session, mirror: &Mirror, id: Uuid, patch: &Footag
 pub async fn remove(session: &Session, mirror: &Mirror, id: Uuid) -> Result<()> {
     let project = mirror.footage_item(id)?.map(|item| item.project_id);
     session.request(Method::DELETE, &format!("/v1/footage/{id}"), None, Some(Uuid::new_v4())).await?;
-    mirror.lock().execute("DELETE FROM footage WHERE id = ?1", params![id.to_string()])?;
+    crate::mirror::forget_footage(mirror, id)?;
     crate::media::forget(mirror, id, crate::media::Kind::Poster)?;
     if let Some(project) = project {
         refresh(session, mirror, project).await?;
@@ -303,7 +284,7 @@ mod tests {
             created_at: None,
             updated_at: None,
         };
-        mirror_list(&mirror, project, std::slice::from_ref(&item)).unwrap();
+        crate::mirror::replace_footage(&mirror, project, std::slice::from_ref(&item)).unwrap();
         let present = offer(&mirror, project, &[clip]).unwrap();
         assert_eq!(present, vec![Offered::Present { path: dir.path().join("band.mp4"), item: item.id }]);
     }

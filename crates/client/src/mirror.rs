@@ -133,7 +133,7 @@ fn configure(conn: &Connection) -> Result<()> {
 /// Starts a transaction that writes. It takes the write lock at once (waiting for another
 /// process's writer up to the busy timeout): a deferred one that reads first and writes later
 /// fails at once with "database is locked" when another process wrote in between.
-pub fn write(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+pub(crate) fn write(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
@@ -196,8 +196,9 @@ impl Mirror {
         &self.path
     }
 
-    /// The connection, for one unit of work.
-    pub fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// The connection, for one unit of work of this crate's modules (each writes only the
+    /// tables it owns; the synced tables are written here).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-applied change: SQLite rolls back
         // the open transaction when it is dropped. So a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -393,6 +394,36 @@ pub(crate) fn store<T: Serialize>(tx: &Transaction<'_>, table: Table, id: Uuid, 
     let raw: Box<RawValue> = RawValue::from_string(serde_json::to_string(row)?)?;
     let mark: i64 = tx.query_row("SELECT mark FROM sync_state WHERE id = 1", [], |r| r.get(0))?;
     upsert(tx, table, id, &raw, mark)
+}
+
+/// Removes a project and its generations (a delete made here, or one the server confirmed).
+pub(crate) fn delete_project(tx: &Transaction<'_>, id: Uuid) -> Result<()> {
+    tx.execute("DELETE FROM generations WHERE project_id = ?1", params![id.to_string()])?;
+    tx.execute("DELETE FROM projects WHERE id = ?1", params![id.to_string()])?;
+    Ok(())
+}
+
+/// Replaces the mirror's footage list of `project` with `items`, as the server has it now.
+pub(crate) fn replace_footage(mirror: &Mirror, project: Uuid, items: &[Footage]) -> Result<()> {
+    let mut conn = mirror.lock();
+    let tx = write(&mut conn)?;
+    let keep: Vec<String> = items.iter().map(|f| f.id.to_string()).collect();
+    let kept = serde_json::to_string(&keep)?;
+    tx.execute(
+        "DELETE FROM footage WHERE project_id = ?1 AND id NOT IN (SELECT value FROM json_each(?2))",
+        params![project.to_string(), kept],
+    )?;
+    for item in items {
+        store(&tx, Table::Footage, item.id, item)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Removes one footage item (the server removed it).
+pub(crate) fn forget_footage(mirror: &Mirror, id: Uuid) -> Result<()> {
+    mirror.lock().execute("DELETE FROM footage WHERE id = ?1", params![id.to_string()])?;
+    Ok(())
 }
 
 /// Writes one generation the server just returned (the feed brings it again later, unchanged).

@@ -117,12 +117,6 @@ fn read_project(tx: &Transaction<'_>, id: Uuid) -> Result<Option<Project>> {
     Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
 }
 
-fn delete_project_rows(tx: &Transaction<'_>, id: Uuid) -> Result<()> {
-    tx.execute("DELETE FROM generations WHERE project_id = ?1", params![id.to_string()])?;
-    tx.execute("DELETE FROM projects WHERE id = ?1", params![id.to_string()])?;
-    Ok(())
-}
-
 fn enqueue(tx: &Transaction<'_>, kind: Kind, project: Uuid, payload: Option<String>) -> Result<Uuid> {
     let id = Uuid::new_v4();
     tx.execute(
@@ -202,7 +196,7 @@ pub fn delete_project(mirror: &Mirror, id: Uuid) -> Result<()> {
     if read_project(&tx, id)?.is_none() {
         return Err(ClientError::NotFound { what: "project", id: id.to_string() });
     }
-    delete_project_rows(&tx, id)?;
+    crate::mirror::delete_project(&tx, id)?;
     enqueue(&tx, Kind::DeleteProject, id, None)?;
     tx.commit()?;
     Ok(())
@@ -260,7 +254,7 @@ pub(crate) fn overlay(tx: &Transaction<'_>, projects: &[Uuid]) -> Result<()> {
         }
         match row {
             Some(p) => write_project(tx, &p)?,
-            None => delete_project_rows(tx, id)?,
+            None => crate::mirror::delete_project(tx, id)?,
         }
     }
     Ok(())
@@ -360,7 +354,7 @@ pub async fn drain(session: &Session, mirror: &Mirror, now_regardless: bool) -> 
                 )?;
                 match &server {
                     Some(p) => write_project(&tx, p)?,
-                    None => delete_project_rows(&tx, entry.project_id)?,
+                    None => crate::mirror::delete_project(&tx, entry.project_id)?,
                 }
                 tx.commit()?;
                 tracing::warn!(entry = %entry.id, project = %entry.project_id, "the server refused a queued change; it is kept as a conflict");
