@@ -153,15 +153,14 @@ async fn new_project(wd: &WebDriver, track: &Path, prompt: &str, shape: Option<(
     wd.wait_for("[data-screen=project]", SHORT).await;
 }
 
-/// A creator signs in (a wrong password first), makes a project from a dropped track (its tempo,
-/// waveform and playback, the live look preview, the prompt's reading, a vertical shape), drops
-/// footage on it, renders a part of the song cut with that footage, and is told by a desktop
-/// notification that brings the app to the render.
+/// A creator signs in (a wrong password first; a second launch hands over to the first), drops a
+/// track on a new project: its tempo (halved by the creator), waveform and playback, the live look
+/// preview, the prompt's reading and a vertical shape; the project is saved with the creator's
+/// tempo and the shared defaults, and its screen previews the look with the editor's seed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_creator_signs_in_and_renders_part_of_a_track_cut_with_footage() {
+async fn a_creator_signs_in_and_the_editor_reads_plays_and_previews_a_dropped_track() {
     let keyring = Keyring::start();
     let backend = Backend::start().await;
-    let _worker = backend.spawn_worker().await;
     let email = "creator@e2e.resonance.local";
     let (token, _) = backend.signup(email, "E2E Studio").await;
     let track = beat_mp3(keyring.dir.path());
@@ -290,6 +289,50 @@ async fn a_creator_signs_in_and_renders_part_of_a_track_cut_with_footage() {
     wd.wait_for("[data-screen=project]", SHORT).await;
     wd.wait_for("[data-project-look=ready]", SHORT).await;
     wd.wait_until("the project screen's preview draws", &format!("return ({canvas_sum}) > 1e7"), SHORT).await;
+    assert_eq!(
+        wd.text(&wd.wait_for("[data-project-look] [data-look-seed]", SHORT).await).await,
+        look_seed,
+        "the project screen previews the seed chosen in the editor"
+    );
+    shot(&desktop, "03c-project-look").await;
+
+    // On the server: the creator's tempo, and the sliders left alone are the defaults every
+    // client shares (the CLI's test checks the same for a project it creates).
+    let mut saved = None;
+    for _ in 0..80 {
+        saved = backend.projects(&token).await.into_values().find(|p| p["name"] == "Night Drive");
+        if saved.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let project = saved.expect("the project reaches the server");
+    assert_eq!(project["tempo_bpm"].as_f64(), Some(chosen), "the creator's tempo is saved: {project}");
+    let d = resonance_api::projects::PROJECT_DEFAULTS;
+    assert_eq!(
+        (project["footage_visibility"].as_f64(), project["effect_intensity"].as_f64()),
+        (Some(d.footage_visibility), Some(d.effect_intensity)),
+        "a project made in the app gets the shared defaults: {project}"
+    );
+}
+
+/// Footage dropped on a project is judged (a file that is not footage is refused by name) and
+/// uploads with its progress shown; a part of the song dragged on the waveform snaps to the
+/// downbeats and renders, cut with the footage, its card showing the render's progress and
+/// reachable by keyboard; the live region and a desktop notification say it is ready, and the
+/// notification brings the app to the render.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn footage_and_a_part_of_the_song_are_cut_into_a_render_that_a_notification_announces() {
+    let keyring = Keyring::start();
+    let backend = Backend::start().await;
+    let _worker = backend.spawn_worker().await;
+    let email = "noa@e2e.resonance.local";
+    let (token, _) = backend.signup(email, "Noa Films").await;
+    let track = beat_mp3(keyring.dir.path());
+    let (desktop, wd) = signed_in(&keyring, &backend.base, email).await;
+    new_project(&wd, &track, "Neon rain over a night city", Some(("720p", "9:16"))).await;
+    wd.wait_for("[data-project-look=ready]", SHORT).await;
+    let look_seed = wd.text(&wd.wait_for("[data-project-look] [data-look-seed]", SHORT).await).await;
 
     // Footage: a phone clip, a cover image and a file that only claims to be a clip, dropped on
     // the project together. The two are judged, then upload with progress (every bar value seen
@@ -326,11 +369,6 @@ async fn a_creator_signs_in_and_renders_part_of_a_track_cut_with_footage() {
     let about = wd.text(&wd.wait_for("[data-footage-item=video]", SHORT).await).await;
     assert!(about.contains("Clip · 0:04 · 1280×720"), "the clip is described: {about}");
     shot(&desktop, "03b-footage").await;
-    assert_eq!(
-        wd.text(&wd.wait_for("[data-project-look] [data-look-seed]", SHORT).await).await,
-        look_seed,
-        "the project screen previews the seed chosen in the editor"
-    );
     // The upload finishes, then Generate renders a real video.
     wd.wait_until(
         "Generate becomes possible once the audio is uploaded",
@@ -397,28 +435,12 @@ async fn a_creator_signs_in_and_renders_part_of_a_track_cut_with_footage() {
     .await;
     let card = wd.text(&wd.wait_for("[data-generation='1']", SHORT).await).await;
     assert!(card.contains(&look_seed), "Generate renders the look previewed (seed {look_seed}): {card}");
-    // The worker read the track at the creator's tempo.
     let projects = backend.projects(&token).await;
-    let (project_id, project) =
+    let (project_id, _) =
         projects.iter().find(|(_, p)| p["name"] == "Night Drive").expect("the project is on the server");
-    assert_eq!(project["tempo_bpm"].as_f64(), Some(chosen), "the creator's tempo is saved: {project}");
-    // The sliders left alone: the form starts from the defaults every client shares (the CLI's
-    // test checks the same for a project it creates), not values of its own.
-    let d = resonance_api::projects::PROJECT_DEFAULTS;
-    assert_eq!(
-        (project["footage_visibility"].as_f64(), project["effect_intensity"].as_f64()),
-        (Some(d.footage_visibility), Some(d.effect_intensity)),
-        "a project made in the app gets the shared defaults: {project}"
-    );
     let (_, rendered) =
         backend.call(reqwest::Method::GET, &format!("/v1/projects/{project_id}/generations"), Some(&token), None).await;
     let rendered = &rendered[0];
-    assert_eq!(
-        rendered["audio_analysis"]["tempo_bpm"].as_f64(),
-        Some(chosen),
-        "the render follows the creator's tempo: {}",
-        rendered["audio_analysis"]
-    );
     // It rendered the part, which starts and ends on downbeats of the render's own analysis (on
     // beats when it found no bars: twelve seconds at 60 BPM are too few).
     assert_eq!((rendered["trim_start"].as_f64(), rendered["trim_end"].as_f64()), (Some(part[0]), Some(part[1])));
