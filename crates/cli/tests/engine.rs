@@ -27,18 +27,24 @@ async fn wait_for(
     }
 }
 
+/// The CLI signed in as `email` on a machine of its own, and this test's client on the same data
+/// directory (its environment reaching the same Secret Service as the CLI).
+async fn signed_in<'k>(keyring: &'k Keyring, server: &str, email: &str) -> (Machine<'k>, Client) {
+    let m = Machine::new(keyring, server);
+    assert!(m.login(email).await.status.success());
+    for (k, v) in keyring.env() {
+        std::env::set_var(k, v);
+    }
+    let client = Client::open(DataDir::resolve(Some(m.data.clone())).unwrap()).unwrap();
+    (m, client)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_syncs_on_start_when_told_and_after_the_server_comes_back() {
     let keyring = Keyring::start();
     let mut backend = Backend::start().await;
     let (token, _) = backend.signup("ivy@example.com", "Ivy").await;
-    let m = Machine::new(&keyring, &backend.base);
-    assert!(m.login("ivy@example.com").await.status.success());
-    for (k, v) in keyring.env() {
-        // This test's own client must reach the same Secret Service as the CLI.
-        std::env::set_var(k, v);
-    }
-    let client = Client::open(DataDir::resolve(Some(m.data.clone())).unwrap()).unwrap();
+    let (_machine, client) = signed_in(&keyring, &backend.base, "ivy@example.com").await;
     let mirror = client.mirror().unwrap();
     let engine = SyncEngine::start(client.session().unwrap(), mirror.clone(), Duration::from_secs(3600)).unwrap();
     let mut status = engine.status();
@@ -92,12 +98,7 @@ async fn the_engine_pulls_every_interval_without_being_told() {
     let keyring = Keyring::start();
     let backend = Backend::start().await;
     let (token, _) = backend.signup("otto@example.com", "Otto").await;
-    let m = Machine::new(&keyring, &backend.base);
-    assert!(m.login("otto@example.com").await.status.success());
-    for (k, v) in keyring.env() {
-        std::env::set_var(k, v);
-    }
-    let client = Client::open(DataDir::resolve(Some(m.data.clone())).unwrap()).unwrap();
+    let (_machine, client) = signed_in(&keyring, &backend.base, "otto@example.com").await;
     let mirror = client.mirror().unwrap();
     let engine = SyncEngine::start(client.session().unwrap(), mirror.clone(), Duration::from_secs(1)).unwrap();
     let mut status = engine.status();
@@ -139,16 +140,11 @@ async fn an_app_the_server_no_longer_serves_says_update_and_keeps_its_changes() 
     let keyring = Keyring::start();
     let mut backend = Backend::start().await;
     let (token, _) = backend.signup("una@example.com", "Una").await;
-    let m = Machine::new(&keyring, &backend.base);
-    assert!(m.login("una@example.com").await.status.success());
-    for (k, v) in keyring.env() {
-        std::env::set_var(k, v);
-    }
+    let (m, client) = signed_in(&keyring, &backend.base, "una@example.com").await;
     let new = serde_json::json!({"name": "Before the upgrade", "prompt": "p", "audio_path": "a.mp3"});
     let (code, made) = backend.call(reqwest::Method::POST, "/v1/projects", Some(&token), Some(new)).await;
     assert_eq!(code, 201);
     let id: uuid::Uuid = made["id"].as_str().unwrap().parse().unwrap();
-    let client = Client::open(DataDir::resolve(Some(m.data.clone())).unwrap()).unwrap();
     let mirror = client.mirror().unwrap();
     // The feed may hold a just-committed row back for a moment: sync until it is here.
     for _ in 0..50 {
@@ -204,16 +200,11 @@ async fn two_pulls_at_once_take_turns() {
     let keyring = Keyring::start();
     let backend = Backend::start().await;
     let (_, signed_up) = backend.signup("tia@example.com", "Tia").await;
-    let m = Machine::new(&keyring, &backend.base);
-    assert!(m.login("tia@example.com").await.status.success());
-    for (k, v) in keyring.env() {
-        std::env::set_var(k, v);
-    }
+    let (_machine, client) = signed_in(&keyring, &backend.base, "tia@example.com").await;
     let organization = signed_up["user"]["organization_id"].as_str().unwrap().parse().unwrap();
     let user = signed_up["user"]["id"].as_str().unwrap().parse().unwrap();
     // More than two pages of the feed.
     backend.add_projects(organization, user, "Archive", 25_000).await;
-    let client = Client::open(DataDir::resolve(Some(m.data.clone())).unwrap()).unwrap();
     let (session, mirror) = (client.session().unwrap(), client.mirror().unwrap());
     let (a, b) =
         tokio::join!(resonance_client::sync::pull(&session, &mirror), resonance_client::sync::pull(&session, &mirror));
