@@ -8,7 +8,8 @@
 //! and only ever makes a run slower), with the median of the rounds' own ratios beside it,
 //! and the peak RSS of the 2160p render (measured first, before anything else is allocated).
 //! Also: beat F of frame-to-frame change (frames drawn at 160×90) against the analysis' beats,
-//! at effect intensity 0.5 and 1.0 (target ≥ 0.8), per style.
+//! at effect intensity 0.5 and 1.0 (target ≥ 0.8), per style, on five songs (`BEAT_SONGS`;
+//! `RESONANCE_BENCH_ROWS=beats` measures only that).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -38,21 +39,38 @@ fn peak_rss_mb() -> f64 {
     kb / 1024.0
 }
 
-fn clip(music: &Path, dir: &Path) -> (PathBuf, String) {
-    let song = ["usr/share/games/etr/music/race1-jt.ogg", "usr/share/games/etr/music/start1-jt.ogg"]
+/// The songs the beat F is measured on (12 s from 10 s into each): the render's own, and four
+/// more of other tempos and kinds, two of them slow, where notes between the beats are most
+/// likely to move the picture as much as the beats do.
+const BEAT_SONGS: [&str; 5] = [
+    "usr/share/games/etr/music/race1-jt.ogg",
+    "usr/share/games/etr/music/spunkyrace-ks.ogg",
+    "usr/share/games/etr/music/freezingpoint.ogg",
+    "usr/share/games/etr/music/credits1-cp.ogg",
+    "usr/share/games/frozen-bubble/snd/frozen-mainzik-1p.ogg",
+];
+
+/// The render's song: the first of these that the music holds.
+fn song(music: &Path) -> PathBuf {
+    ["usr/share/games/etr/music/race1-jt.ogg", "usr/share/games/etr/music/start1-jt.ogg"]
         .iter()
         .map(|p| music.join(p))
         .find(|p| p.exists())
-        .expect("a song from extremetuxracer-data");
-    let out = dir.join("clip.wav");
+        .expect("a song from extremetuxracer-data")
+}
+
+/// `CLIP_SECONDS` of `song` from 10 s in, as a WAV file in `dir`.
+fn clip(song: &Path, dir: &Path) -> (PathBuf, String) {
+    let name = song.file_name().unwrap().to_string_lossy().into_owned();
+    let out = dir.join(format!("{name}.wav"));
     let ok = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-ss", "10", "-t", &CLIP_SECONDS.to_string(), "-i"])
-        .arg(&song)
+        .arg(song)
         .arg(&out)
         .status()
         .unwrap();
     assert!(ok.success());
-    (out, song.file_name().unwrap().to_string_lossy().into_owned())
+    (out, name)
 }
 
 fn encode_only(plan: &VisualPlan, (w, h): (u32, u32), dir: &Path) -> f64 {
@@ -142,7 +160,7 @@ fn main() {
         "RESONANCE_BENCH_MUSIC names the unpacked extremetuxracer-data: `cargo xtask bench` fetches it with apt-get download",
     );
     let dir = tempfile::tempdir().unwrap();
-    let (audio, song) = clip(&music, dir.path());
+    let (audio, song) = clip(&song(&music), dir.path());
     let analysis = resonance_audio::analyze(&audio).unwrap();
     let look = |style, intensity| ProjectLook {
         prompt: "neon rain over a night city".into(),
@@ -232,15 +250,35 @@ fn main() {
         }
     }
 
-    println!("  beat F of frame-to-frame change against the analysis' beats (target ≥ 0.8):");
+    // Beat F on several songs: one song's figure says little about the next.
+    let songs: Vec<(String, resonance_audio::Analysis)> = BEAT_SONGS
+        .iter()
+        .map(|p| music.join(p))
+        .filter(|p| p.exists())
+        .map(|p| {
+            let (audio, name) = clip(&p, dir.path());
+            (name, resonance_audio::analyze(&audio).unwrap())
+        })
+        .collect();
+    println!("  beat F of frame-to-frame change against the analysis' beats, at intensity 0.5 / 1 (target ≥ 0.8):");
+    let names: Vec<String> = songs
+        .iter()
+        .map(|(n, a)| format!("{} ({:.0} BPM)", n.trim_end_matches(".ogg"), a.rhythm.tempo_bpm.unwrap_or(0.0)))
+        .collect();
+    println!("    {:<10} {}  {:>11}", "", names.iter().map(|n| format!("{n:>28}")).collect::<String>(), "least");
     for style in StylePreference::ALL {
-        let fs: Vec<String> = [0.5, 1.0]
+        let mut least = [f64::MAX; 2];
+        let cells: String = songs
             .iter()
-            .map(|i| {
-                let p = plan(&analysis, &look(style, *i), "bench");
-                format!("{:.2} at {i}", beat_match(&frame_changes(&p, p.duration), &p.beats).f)
+            .map(|(_, a)| {
+                let fs = [0.5, 1.0].map(|i| {
+                    let p = plan(a, &look(style, i), "bench");
+                    beat_match(&frame_changes(&p, p.duration), &p.beats).f
+                });
+                least = [least[0].min(fs[0]), least[1].min(fs[1])];
+                format!("{:>28}", format!("{:.2} / {:.2}", fs[0], fs[1]))
             })
             .collect();
-        println!("    {:<10} {}", style.as_str(), fs.join(", "));
+        println!("    {:<10} {cells}  {:>11}", style.as_str(), format!("{:.2} / {:.2}", least[0], least[1]));
     }
 }

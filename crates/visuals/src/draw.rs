@@ -463,6 +463,11 @@ fn pulse(times: &[f64], t: f64, tau: f64) -> (f32, usize) {
     }
 }
 
+/// The picture's brightness follows the music's energy averaged over this much of the past:
+/// read at one instant, a loud note between two beats lit the whole frame at once and made a
+/// change as sharp as a beat's. (The pace, its integral, is smooth already.)
+pub const ENERGY_WINDOW_SECONDS: f64 = 0.4;
+
 /// Everything about one frame that does not depend on the pixel.
 struct Ctx<'a> {
     plan: &'a VisualPlan,
@@ -595,7 +600,7 @@ impl<'a> Ctx<'a> {
             down,
             flash,
             flash_index,
-            energy: plan.energy.at(t),
+            energy: plan.energy.mean(t - ENERGY_WINDOW_SECONDS, t),
             low,
             mid,
             high,
@@ -676,7 +681,8 @@ impl<'a> Ctx<'a> {
             self.city_lights.sort_by(|a, b| a.u.total_cmp(&b.u));
         }
         if self.style == Style::Cinematic {
-            let gain = self.graphics * 0.16 * (0.7 + 0.5 * self.mid);
+            // The lights bloom on the beat: the one quick thing in a slow, filmic picture.
+            let gain = self.graphics * 0.16 * (0.7 + 0.5 * self.mid + 0.8 * self.beat * self.k);
             self.bokeh = (0..14u32)
                 .map(|i| Light2 {
                     u: fract(rnd(s, 40, i) + self.travel * 0.004 * (1.0 + rnd(s, 41, i))) * (aspect + 0.2) - 0.1,
@@ -743,7 +749,7 @@ impl<'a> Ctx<'a> {
                 // The warp needs less detail than the field it bends.
                 let qx = fbm(s, zu * 1.6 + drift, zv * 1.6, 2);
                 let qy = fbm(s ^ 7, zu * 1.6 - drift * 0.7, zv * 1.6 + 3.1, 2);
-                let r = fbm(s ^ 13, zu * 1.3 + 2.2 * qx + drift * 0.5, zv * 1.3 + 2.2 * qy + self.mid * 0.3, 3);
+                let r = fbm(s ^ 13, zu * 1.3 + 2.2 * qx + drift * 0.5, zv * 1.3 + 2.2 * qy + self.mid * 0.12, 3);
                 let [a, b, accent] = self.field;
                 let t = smoothstep(0.35, 0.65, r);
                 let mut f = [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
@@ -784,10 +790,13 @@ impl<'a> Ctx<'a> {
             Style::Glitch => {
                 // Bands of flat digital colour that jump on the beat.
                 let band = (v * 18.0).ffloor() as u32;
+                // A band shows while its roll is under the beat's level, and fades as the level
+                // passes it rather than going out in one frame between the beats.
                 let roll = rnd(self.seed, 60 + self.beat_index as u32, band);
-                if roll < 0.1 + 0.2 * self.k * self.beat {
+                let on = ((0.1 + 0.2 * self.k * self.beat - roll) * 25.0).clamp(0.0, 1.0);
+                if on > 0.0 {
                     let col = if roll < 0.05 { p.accent } else { p.secondary };
-                    blend(&mut c, col.0, 0.55 * g);
+                    blend(&mut c, col.0, 0.55 * g * on);
                 }
                 c = scale(c, 0.9);
             }
@@ -965,7 +974,7 @@ impl<'a> Ctx<'a> {
         let p = &self.pal;
         let hz = self.horizon.unwrap_or(0.6);
         let (sx, sy) = (self.aspect * 0.5, hz - 0.17 * self.sun_scale);
-        let sr = 0.2 * self.sun_scale * (1.0 + 0.04 * self.low * self.k + 0.03 * self.beat * self.k);
+        let sr = 0.2 * self.sun_scale * (1.0 + 0.04 * self.low * self.k + 0.06 * self.beat * self.k);
         if (v - sy).abs() < sr + px {
             // The sun: a gradient disc cut by bands that widen towards its foot and scroll down.
             let top = Rgb::hex(0xffe45e).mix(self.sun_color, 0.3);
@@ -1011,7 +1020,7 @@ impl<'a> Ctx<'a> {
             let dx_du = z * 5.0;
             let spacing_x = 1.0 / (dx_du * px);
             let fade_x = smoothstep(1.0, 2.0, spacing_x);
-            let bright = 0.75 + 0.5 * self.beat * self.k;
+            let bright = 0.75 + 0.8 * self.beat * self.k;
             let inv_x = 1.0 / (dx_du * px);
             for (x, k) in row.cover.iter_mut().enumerate() {
                 let u = (x as f32 + 0.5) * px;

@@ -47,11 +47,76 @@ impl Envelope {
         base * t + gain * sum
     }
 
+    /// The curve's mean over `from..to` (0 where it is not defined, as [`Envelope::at`]).
+    pub fn mean(&self, from: f64, to: f64) -> f32 {
+        if to - from <= 1e-9 {
+            return self.at(to);
+        }
+        let from = from.max(0.0);
+        ((self.integral(to, 0.0, 1.0) - self.integral(from, 0.0, 1.0)) / (to - from).max(1e-9)) as f32
+    }
+
+    /// The curve as a follower with these time constants sees it: rising towards each value
+    /// with `attack_seconds`, falling with `release_seconds` (one pole each way). A hat's
+    /// instant jump becomes a rise over a few frames, so the picture's sharpest changes stay
+    /// the beats' own.
+    pub(crate) fn followed(&self, attack_seconds: f64, release_seconds: f64) -> Self {
+        let gain = |tau: f64| if tau > 0.0 { (1.0 - (-self.hop_seconds / tau).exp()) as f32 } else { 1.0 };
+        let (up, down) = (gain(attack_seconds), gain(release_seconds));
+        let mut level = self.values.first().copied().unwrap_or(0.0);
+        let values = self
+            .values
+            .iter()
+            .map(|v| {
+                level += (v - level) * if *v > level { up } else { down };
+                (level * 1000.0).round() / 1000.0
+            })
+            .collect();
+        Self { hop_seconds: self.hop_seconds, values }
+    }
+
     pub(crate) fn normalised(values: &[f32], hop_seconds: f64) -> Self {
         let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
         sorted.sort_by(f32::total_cmp);
         let top = sorted.get((sorted.len().saturating_sub(1)) * 95 / 100).copied().unwrap_or(1.0).max(1e-6);
         let values = values.iter().map(|v| (((v / top).clamp(0.0, 1.0)) * 1000.0).round() / 1000.0).collect();
         Self { hop_seconds, values }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps() -> Envelope {
+        // 0 for a second, 1 for a second, 0 again: hop 0.02 s, as the analysis' bands.
+        let values = (0..150).map(|i| if (50..100).contains(&i) { 1.0 } else { 0.0 }).collect();
+        Envelope { hop_seconds: 0.02, values }
+    }
+
+    #[test]
+    fn a_follower_rises_and_falls_with_its_own_time_constants() {
+        let f = steps().followed(0.1, 0.25);
+        // One time constant after the step (whose first value, at 1.0 s, is the first step up):
+        // 1 − 1/e of the way up, to the rounding of the values.
+        assert!((f.at(1.08) - (1.0 - (-1.0f32).exp())).abs() < 0.01, "{}", f.at(1.08));
+        // It never overshoots, and falls more slowly than it rose.
+        assert!(f.values.iter().all(|v| (0.0..=1.0).contains(v)));
+        let up = f.at(1.08);
+        let down = 1.0 - f.at(2.08) / f.at(1.98);
+        assert!(down < up, "after 0.1 s: rose {up}, fell {down}");
+        // No time constant is the curve itself.
+        assert_eq!(steps().followed(0.0, 0.0), steps());
+    }
+
+    #[test]
+    fn a_mean_is_the_area_over_the_span() {
+        let e = steps();
+        assert!((e.mean(0.5, 1.5) - 0.5).abs() < 0.03, "{}", e.mean(0.5, 1.5));
+        assert!((e.mean(1.2, 1.8) - 1.0).abs() < 1e-6);
+        assert!(e.mean(0.0, 0.9).abs() < 1e-6);
+        // Before the start, the span is what there is of it; an empty span is the value there.
+        assert!((e.mean(-1.0, 1.5) - e.mean(0.0, 1.5)).abs() < 1e-6);
+        assert_eq!(e.mean(1.5, 1.5), e.at(1.5));
     }
 }

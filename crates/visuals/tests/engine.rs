@@ -404,6 +404,25 @@ fn the_picture_moves_on_the_beats() {
     }
 }
 
+/// The same on music with more in it than drums: the three sample tracks (pads, bass and a lead
+/// over their grooves, one of them slow, where a note between two beats has most room to move
+/// the picture as much as a beat), whole, at the intensity the issue names.
+#[test]
+fn the_picture_moves_on_the_beats_of_the_sample_tracks() {
+    for sample in resonance_audio::samples::SAMPLES {
+        let path = std::env::temp_dir().join(format!("resonance-visuals-{}-{}.wav", std::process::id(), sample.title));
+        std::fs::write(&path, sample.wav()).unwrap();
+        let a = resonance_audio::analyze(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        for style in StylePreference::ALL {
+            let plan = plan(&a, &look("neon rain over a night city", style, 0.5), "beats");
+            let f = beat_f_measure(&plan, plan.duration);
+            eprintln!("{:>14} {:>10}: beat F = {f:.2}", sample.title, style.as_str());
+            assert!(f >= 0.8, "{} on {}: beat F {f:.2}", style.as_str(), sample.title);
+        }
+    }
+}
+
 /// Large flashes (WCAG 2.3.1's general flash: the frame's mean relative luminance rising by at
 /// least 0.1 within a tenth of a second) in the worst second.
 fn worst_second_flashes(plan: &VisualPlan, seconds: f64) -> usize {
