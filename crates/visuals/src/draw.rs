@@ -1223,10 +1223,13 @@ impl<'a> Ctx<'a> {
                 }
             }
             if has(plan, Motif::Rain) {
-                let speed = 1.4 * (0.8 + 0.4 * self.energy);
+                // How far the rain has fallen: it falls faster when the music is loud. The
+                // distance is the speed's integral, so a change of speed never moves a drop
+                // already in flight (time × the speed now would, by more the later the frame).
+                let fallen = (1.4 * plan.energy.integral(f64::from(self.t), 0.8, 0.4)) as f32;
                 for i in 0..220u32 {
                     let len = 0.05 + 0.06 * rnd(s, 10, i);
-                    let fall = self.t * speed * (0.8 + 0.4 * rnd(s, 11, i)) / 1.3;
+                    let fall = fallen * (0.8 + 0.4 * rnd(s, 11, i)) / 1.3;
                     let v = fract(rnd(s, 12, i) + fall) * 1.3 - 0.15;
                     let u = rnd(s, 13, i) * (aspect + 0.3) - 0.15 - self.cam_x * 0.5;
                     let a = sw * (0.25 + 0.3 * rnd(s, 14, i)) * (0.7 + 0.6 * self.high);

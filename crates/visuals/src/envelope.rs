@@ -26,7 +26,8 @@ impl Envelope {
         }
     }
 
-    /// ∫₀ᵗ (base + gain · value) dt, exactly for the piecewise-linear curve.
+    /// ∫₀ᵗ (base + gain · value) dt, exactly for the curve [`Envelope::at`] reads: linear between
+    /// values, the last value for one hop after it, 0 from there on.
     pub fn integral(&self, t: f64, base: f64, gain: f64) -> f64 {
         if t <= 0.0 {
             return 0.0;
@@ -42,33 +43,45 @@ impl Envelope {
         }
         let rest = t - whole as f64 * h;
         let a = f64::from(self.values[whole]);
-        let b = f64::from(self.at(t));
-        sum += (a + b) * 0.5 * rest;
+        if whole + 1 == self.values.len() {
+            // The last value holds for one hop, then the curve is 0.
+            sum += a * rest.min(h);
+        } else {
+            sum += (a + f64::from(self.at(t))) * 0.5 * rest;
+        }
         base * t + gain * sum
     }
 
-    /// The curve's mean over `from..to` (0 where it is not defined, as [`Envelope::at`]).
+    /// The curve's mean over `from..to`, the span clamped to start at 0 (past its end the curve
+    /// is 0, as [`Envelope::at`] reads it); an empty span is the value at `to`.
     pub fn mean(&self, from: f64, to: f64) -> f32 {
+        let from = from.max(0.0);
         if to - from <= 1e-9 {
             return self.at(to);
         }
-        let from = from.max(0.0);
-        ((self.integral(to, 0.0, 1.0) - self.integral(from, 0.0, 1.0)) / (to - from).max(1e-9)) as f32
+        ((self.integral(to, 0.0, 1.0) - self.integral(from, 0.0, 1.0)) / (to - from)) as f32
     }
 
     /// The curve as a follower with these time constants sees it: rising towards each value
     /// with `attack_seconds`, falling with `release_seconds` (one pole each way). A hat's
     /// instant jump becomes a rise over a few frames, so the picture's sharpest changes stay
     /// the beats' own.
+    /// A value that is not a number leaves the level where it was; a curve without a hop is
+    /// returned as it is.
     pub(crate) fn followed(&self, attack_seconds: f64, release_seconds: f64) -> Self {
+        if self.hop_seconds.is_nan() || self.hop_seconds <= 0.0 {
+            return self.clone();
+        }
         let gain = |tau: f64| if tau > 0.0 { (1.0 - (-self.hop_seconds / tau).exp()) as f32 } else { 1.0 };
         let (up, down) = (gain(attack_seconds), gain(release_seconds));
-        let mut level = self.values.first().copied().unwrap_or(0.0);
+        let mut level = self.values.iter().copied().find(|v| v.is_finite()).unwrap_or(0.0);
         let values = self
             .values
             .iter()
             .map(|v| {
-                level += (v - level) * if *v > level { up } else { down };
+                if v.is_finite() {
+                    level += (v - level) * if *v > level { up } else { down };
+                }
                 (level * 1000.0).round() / 1000.0
             })
             .collect();
@@ -107,6 +120,14 @@ mod tests {
         assert!(down < up, "after 0.1 s: rose {up}, fell {down}");
         // No time constant is the curve itself.
         assert_eq!(steps().followed(0.0, 0.0), steps());
+        // A value that is not a number holds the level; no hop, no following.
+        let mut holed = steps();
+        holed.values[60] = f32::NAN;
+        let h = holed.followed(0.1, 0.25);
+        assert!(h.values.iter().all(|v| v.is_finite()));
+        assert_eq!(h.values[60], h.values[59]);
+        let flat = Envelope { hop_seconds: 0.0, values: vec![0.0, 1.0] };
+        assert_eq!(flat.followed(0.1, 0.25), flat);
     }
 
     #[test]
@@ -118,5 +139,13 @@ mod tests {
         // Before the start, the span is what there is of it; an empty span is the value there.
         assert!((e.mean(-1.0, 1.5) - e.mean(0.0, 1.5)).abs() < 1e-6);
         assert_eq!(e.mean(1.5, 1.5), e.at(1.5));
+        // The first frame's window lies wholly before 0: the value at 0, not nothing.
+        let loud = Envelope { hop_seconds: 0.1, values: vec![0.8; 20] };
+        assert_eq!(loud.mean(-0.4, 0.0), 0.8);
+        // The last value (at 1.9 s) holds for one hop, then the curve is 0.
+        assert!((loud.mean(1.85, 1.95) - 0.8).abs() < 1e-6, "{}", loud.mean(1.85, 1.95));
+        assert!((loud.mean(1.9, 2.1) - 0.4).abs() < 1e-6, "{}", loud.mean(1.9, 2.1));
+        assert!(loud.mean(2.0, 3.0).abs() < 1e-6, "{}", loud.mean(2.0, 3.0));
+        assert!((loud.integral(10.0, 0.0, 1.0) - 1.6).abs() < 1e-6, "{}", loud.integral(10.0, 0.0, 1.0));
     }
 }

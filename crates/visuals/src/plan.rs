@@ -15,9 +15,11 @@ use crate::prompt::{self, Light, Motif, PromptReading};
 
 /// Bumped whenever the same plan would draw different frames.
 /// 2: the energy is drawn as its mean over the last [`crate::draw::ENERGY_WINDOW_SECONDS`];
-/// glitch's bands fade out; cinematic's lights bloom, and retro's grid and sun swell more, on
-/// the beat; organic's field bends less with the mid band. (The bands are followed when the
-/// plan is made, so a stored plan keeps the bands it was made with.)
+/// rain falls the speed's integral; glitch's bands fade out; cinematic's lights bloom, retro's
+/// grid brightens and its sun swells more on the beat; organic's field bends less with the mid
+/// band. (The bands are followed when the plan is made, so a stored plan keeps the bands it was
+/// made with.) Nothing reads the number yet: the worker plans every render afresh, and the
+/// preview plans with the app's own engine.
 pub const ENGINE_VERSION: u32 = 2;
 
 /// How fast the bands' envelopes rise and fall in the picture (see [`Envelope::followed`]):
