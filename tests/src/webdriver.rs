@@ -65,9 +65,27 @@ impl WebDriver {
     }
 
     /// The first element matching `css`, if any now.
+    ///
+    /// A find is asked again when it is left unanswered for 15 s. Once in a while on CI,
+    /// WebKitWebDriver has left one unanswered right after a link brought the window forward,
+    /// although the app had answered the link. A find changes nothing, so asking again is safe.
+    /// A driver or app that stays stuck still fails the test, after three attempts.
     pub async fn find(&self, css: &str) -> Option<Element> {
-        let v = self.post("/element", json!({"using": "css selector", "value": css})).await;
-        v[ELEMENT].as_str().map(|id| Element(id.to_owned()))
+        let body = json!({"using": "css selector", "value": css});
+        let url = format!("{}/element", self.base);
+        for attempt in 1..=3 {
+            match self.http.post(&url).json(&body).timeout(Duration::from_secs(15)).send().await {
+                Ok(resp) => {
+                    let v: Value = resp.json().await.unwrap_or(Value::Null);
+                    return v["value"][ELEMENT].as_str().map(|id| Element(id.to_owned()));
+                }
+                Err(e) if e.is_timeout() && attempt < 3 => {
+                    eprintln!("WebDriver /element ({css}) unanswered for 15 s, attempt {attempt}: asking again");
+                }
+                Err(e) => panic!("WebDriver /element ({css}), attempt {attempt}: {e}"),
+            }
+        }
+        None
     }
 
     /// Waits up to `timeout` for `css` to appear.
