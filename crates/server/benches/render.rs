@@ -250,16 +250,29 @@ fn main() {
         }
     }
 
-    // Beat F on several songs: one song's figure says little about the next.
-    if only.as_ref().is_some_and(|rows| !rows.iter().any(|r| r == "beats")) {
-        return;
+    if only.as_ref().is_none_or(|rows| rows.iter().any(|r| r == "beats")) {
+        beat_f_table(&music, dir.path(), (&song, &analysis), &look);
     }
+}
+
+/// Beat F on several songs (`BEAT_SONGS`): one song's figure says little about the next. The
+/// render's own song, `known`, is not analysed again.
+fn beat_f_table(
+    music: &Path,
+    dir: &Path,
+    known: (&str, &resonance_audio::Analysis),
+    look: &dyn Fn(StylePreference, f64) -> ProjectLook,
+) {
     let songs: Vec<(String, resonance_audio::Analysis)> = BEAT_SONGS
         .iter()
         .map(|p| music.join(p))
         .filter(|p| p.exists())
         .map(|p| {
-            let (audio, name) = clip(&p, dir.path());
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name == known.0 {
+                return (name, known.1.clone());
+            }
+            let (audio, name) = clip(&p, dir);
             (name, resonance_audio::analyze(&audio).unwrap())
         })
         .collect();

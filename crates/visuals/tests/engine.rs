@@ -78,11 +78,16 @@ fn wav(samples: &[f32]) -> Vec<u8> {
 }
 
 fn analysed(seconds: f64, bpm: f64) -> Analysis {
-    let path = std::env::temp_dir().join(format!("resonance-visuals-{}-{bpm}.wav", std::process::id()));
-    std::fs::write(&path, wav(&drum_track(seconds, bpm))).unwrap();
-    let analysis = resonance_audio::analyze(&path).unwrap();
+    analysed_wav(&format!("drums-{bpm}"), &wav(&drum_track(seconds, bpm)))
+}
+
+/// `wav` (a WAV file's bytes) as `resonance-audio` analyses it, through a file named for `name`.
+fn analysed_wav(name: &str, wav: &[u8]) -> Analysis {
+    let path = std::env::temp_dir().join(format!("resonance-visuals-{}-{name}.wav", std::process::id()));
+    std::fs::write(&path, wav).unwrap();
+    let analysis = resonance_audio::analyze(&path);
     let _ = std::fs::remove_file(&path);
-    analysis
+    analysis.unwrap()
 }
 
 fn track() -> &'static Analysis {
@@ -410,10 +415,7 @@ fn the_picture_moves_on_the_beats() {
 #[test]
 fn the_picture_moves_on_the_beats_of_the_sample_tracks() {
     for sample in resonance_audio::samples::SAMPLES {
-        let path = std::env::temp_dir().join(format!("resonance-visuals-{}-{}.wav", std::process::id(), sample.title));
-        std::fs::write(&path, sample.wav()).unwrap();
-        let a = resonance_audio::analyze(&path).unwrap();
-        let _ = std::fs::remove_file(&path);
+        let a = analysed_wav(sample.title, &sample.wav());
         for style in StylePreference::ALL {
             let plan = plan(&a, &look("neon rain over a night city", style, 0.5), "beats");
             let f = beat_f_measure(&plan, plan.duration);
