@@ -5,7 +5,22 @@ fn main() {
     resonance_desktop::startup::mark("main");
     #[cfg(target_os = "linux")]
     software_rendering_without_compositing();
+    #[cfg(target_os = "linux")]
+    javascript_without_optimizing_tiers();
     resonance_desktop::run();
+}
+
+/// The UI's scripts are short handlers between calls into Rust (decoding, drawing and the
+/// mirror all run there): JavaScriptCore's optimizing compilers (DFG, and FTL above it) never
+/// pay for themselves in it, and cost the web process about 4 MB (`cargo xtask bench`). The
+/// interpreter and the baseline JIT stay on (turning all JIT off saves 9 MB more but makes every
+/// handler slower). Set before any thread exists; an explicit setting wins.
+#[cfg(target_os = "linux")]
+fn javascript_without_optimizing_tiers() {
+    const VAR: &str = "JSC_useDFGJIT";
+    if std::env::var_os(VAR).is_none() {
+        std::env::set_var(VAR, "false");
+    }
 }
 
 /// Without a GPU render node, WebKitGTK composites on software GL (llvmpipe): slower than not

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, bytes, duration, elapsed, percent, stage, tone } from "./format";
+import { ago, bytes, count, day, dayAndTime, duration, elapsed, percent, stage, tone } from "./format";
 
 describe("format", () => {
   it("shows durations as a player does", () => {
@@ -22,6 +22,20 @@ describe("format", () => {
     expect(ago("2026-12-02T09:00:00Z", now)).toBe("3 h ago");
     expect(ago("2026-11-30T12:00:00Z", now)).toBe("2 days ago");
     expect(ago(null, now)).toBe("never");
+    // A week and more: the day, written out.
+    expect(ago("2026-11-12T12:00:00", now)).toBe("12 Nov 2026");
+  });
+
+  it("writes days and counts the same way on every computer", () => {
+    expect(day("2026-01-05T10:00:00")).toBe("5 Jan 2026");
+    expect(day("not a date")).toBe("–");
+    expect(day(null)).toBe("–");
+    expect(dayAndTime("2026-12-24T09:05:00")).toBe("24 Dec 2026, 09:05");
+    expect(count(0)).toBe("0");
+    expect(count(999)).toBe("999");
+    expect(count(10000)).toBe("10,000");
+    expect(count(1234567)).toBe("1,234,567");
+    expect(count(-4500)).toBe("-4,500");
   });
   it("times renders", () => {
     expect(elapsed("2026-12-02T12:00:00Z", "2026-12-02T12:01:12Z")).toBe("1 min 12 s");

@@ -35,7 +35,30 @@ export function ago(iso: string | null | undefined, now: Date = new Date()): str
   if (s < 3600) return `${Math.round(s / 60)} min ago`;
   if (s < 86400) return `${Math.round(s / 3600)} h ago`;
   if (s < 7 * 86400) return `${Math.round(s / 86400)} days ago`;
-  return new Date(t).toLocaleDateString();
+  return day(iso);
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** "12 Nov 2026" in the computer's time zone: the UI's language (English), and no order of day
+ *  and month to guess. Without `Intl`, whose locale data would cost the web process about 2 MB. */
+export function day(iso: string | null | undefined): string {
+  const d = iso ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return "–";
+  return `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
+}
+
+/** "12 Nov 2026, 14:05" in the computer's time zone. */
+export function dayAndTime(iso: string | null | undefined): string {
+  const d = iso ? new Date(iso) : null;
+  if (!d || Number.isNaN(d.getTime())) return "–";
+  return `${day(iso)}, ${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+}
+
+/** 10,000: digits grouped by threes, as the UI's language writes them. */
+export function count(n: number): string {
+  const sign = n < 0 ? "-" : "";
+  return sign + String(Math.trunc(Math.abs(n))).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 /** Seconds between two instants, as a render time ("1 min 12 s"). */
