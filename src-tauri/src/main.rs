@@ -13,8 +13,10 @@ fn main() {
 /// The UI's scripts are short handlers between calls into Rust (decoding, drawing and the
 /// mirror all run there): JavaScriptCore's optimizing compilers (DFG, and FTL above it) never
 /// pay for themselves in it, and cost the web process about 4 MB (`cargo xtask bench`). The
-/// interpreter and the baseline JIT stay on (turning all JIT off saves 9 MB more but makes every
-/// handler slower). Set before any thread exists; an explicit setting wins.
+/// interpreter and the baseline JIT stay on (turning all JIT off saves 7 MB more but makes every
+/// handler slower). Set before any thread exists; an explicit setting wins. Like the setting
+/// above, programs the app starts inherit it (a browser opened for a link, if it is a new
+/// WebKitGTK process, runs without these compilers too).
 #[cfg(target_os = "linux")]
 fn javascript_without_optimizing_tiers() {
     const VAR: &str = "JSC_useDFGJIT";

@@ -19,11 +19,12 @@ const WAIT: Duration = Duration::from_secs(30);
 /// How long each style plays.
 const PLAY: Duration = Duration::from_secs(5);
 
-/// Records the time of every frame put on the preview's canvas in `window.__paints`.
-const HOOK: &str = "if (!window.__hooked) { window.__hooked = true; window.__paints = []; \
+/// Records the time of every frame put on the preview's canvas in `window.__paints`, and counts
+/// them all in `window.__drawn` (never reset).
+const HOOK: &str = "if (!window.__hooked) { window.__hooked = true; window.__paints = []; window.__drawn = 0; \
     const proto = CanvasRenderingContext2D.prototype; const put = proto.putImageData; \
     proto.putImageData = function (...args) { \
-      if (this.canvas.matches('[data-look-canvas]')) window.__paints.push(performance.now()); \
+      if (this.canvas.matches('[data-look-canvas]')) { window.__paints.push(performance.now()); window.__drawn++; } \
       return put.apply(this, args); }; }";
 
 fn main() {
@@ -66,10 +67,13 @@ async fn bench() {
                 json!([style.as_str()]),
             )
             .await;
-        // Paused, the preview settles on the frame under the playhead. (A style the editor
-        // already shows, as the first may be, is drawn already: no change, no new frame.)
+        // Paused, the preview settles on the frame under the playhead. A style the editor
+        // already shows, as the first may be, brings no new frame: one drawn since the hook
+        // (of the prompt typed) is enough.
         if changed == json!(true) {
             wd.wait_until("the preview draws this style", "return window.__paints.length > 0", WAIT).await;
+        } else {
+            wd.wait_until("the preview draws the prompt", "return window.__drawn > 0", WAIT).await;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         // The press is timed in the page, as it reaches the button.

@@ -755,8 +755,8 @@ async fn upgrading_through_stripe_brings_the_app_back_on_the_new_plan() {
 }
 
 /// A long list is read a page at a time: the list counts every project but holds only the rows
-/// in view; scrolling and search reach any; the keyboard alone opens one; and the window opens
-/// at the size it was left.
+/// in view; scrolling and search reach any; the keyboard alone opens one; Ctrl+O opens the
+/// editor's file chooser from another screen; and the window opens at the size it was left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_long_list_is_paged_searched_and_opened_by_keyboard_and_the_window_keeps_its_size() {
     let keyring = Keyring::start();
@@ -806,6 +806,23 @@ async fn a_long_list_is_paged_searched_and_opened_by_keyboard_and_the_window_kee
     wd.press(&[ENTER]).await;
     let title = wd.wait_for("[data-screen=project] [data-project-title]", SHORT).await;
     assert_eq!(wd.text(&title).await, "Archive 0777");
+
+    // Ctrl+O from a screen that is not the editor: the editor, loaded when first opened, comes
+    // up and asks for a file. (The click on its chooser is caught before the system's dialog.)
+    wd.execute(
+        "window.__picked = false; window.addEventListener('click', (e) => { \
+           if (e.target.closest && e.target.closest('[data-pick-audio]')) { window.__picked = true; e.stopPropagation(); } \
+         }, true);",
+        json!([]),
+    )
+    .await;
+    wd.chord(&[CONTROL, "o"]).await;
+    wd.wait_until(
+        "Ctrl+O opens the editor and asks for a file",
+        "return window.__picked === true && !!document.querySelector('[data-screen=new-project]');",
+        SHORT,
+    )
+    .await;
 
     // The window's size is remembered, even when the app ends without closing its window.
     let first = wd.window_size().await;

@@ -63,6 +63,10 @@ fn the_rpm_holds_the_app_its_link_handler_and_icons() {
     }
     let version = output(Command::new("rpm").args(["-qp", "--queryformat", "%{NAME} %{VERSION}"]).arg(&rpm));
     assert_eq!(version, format!("resonance {VERSION}"));
+    // The binary's packed relocations (DT_RELR) need glibc 2.36: an older system refuses the
+    // package instead of an app that cannot start.
+    let requires = output(Command::new("rpm").arg("-qpR").arg(&rpm));
+    assert!(requires.lines().any(|l| l.trim() == "glibc >= 2.36"), "{requires}");
 
     let dir = tempfile::tempdir().unwrap();
     let entry = output(Command::new("sh").arg("-c").arg(format!(
@@ -105,6 +109,8 @@ impl Drop for Installed {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_deb_installs_starts_and_opens_resonance_links() {
     let deb = package("deb", ".deb");
+    let depends = output(Command::new("dpkg-deb").args(["-f"]).arg(&deb).arg("Depends"));
+    assert!(depends.split(", ").any(|d| d == "libc6 (>= 2.36)"), "the binary's DT_RELR needs glibc 2.36: {depends}");
     let Some(_installed) = Installed::deb(&deb) else { return };
     let status = output(Command::new("dpkg-query").args(["-W", "-f", "${Status} ${Version}", "resonance"]));
     assert_eq!(status, format!("install ok installed {VERSION}"));

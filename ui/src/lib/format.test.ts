@@ -36,6 +36,8 @@ describe("format", () => {
     expect(count(10000)).toBe("10,000");
     expect(count(1234567)).toBe("1,234,567");
     expect(count(-4500)).toBe("-4,500");
+    expect(count(-0.4)).toBe("0");
+    expect(count(Number.NaN)).toBe("–");
   });
   it("times renders", () => {
     expect(elapsed("2026-12-02T12:00:00Z", "2026-12-02T12:01:12Z")).toBe("1 min 12 s");

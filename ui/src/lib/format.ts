@@ -57,8 +57,9 @@ export function dayAndTime(iso: string | null | undefined): string {
 
 /** 10,000: digits grouped by threes, as the UI's language writes them. */
 export function count(n: number): string {
-  const sign = n < 0 ? "-" : "";
-  return sign + String(Math.trunc(Math.abs(n))).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  if (!Number.isFinite(n)) return "–";
+  const whole = Math.trunc(Math.abs(n));
+  return (n < 0 && whole > 0 ? "-" : "") + String(whole).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 /** Seconds between two instants, as a render time ("1 min 12 s"). */
