@@ -756,7 +756,8 @@ async fn upgrading_through_stripe_brings_the_app_back_on_the_new_plan() {
 
 /// A long list is read a page at a time: the list counts every project but holds only the rows
 /// in view; scrolling and search reach any; the keyboard alone opens one; Ctrl+O opens the
-/// editor's file chooser from another screen; and the window opens at the size it was left.
+/// editor's file chooser from another screen; the page's content security policy is in force;
+/// and the window opens at the size it was left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_long_list_is_paged_searched_and_opened_by_keyboard_and_the_window_keeps_its_size() {
     let keyring = Keyring::start();
@@ -806,6 +807,18 @@ async fn a_long_list_is_paged_searched_and_opened_by_keyboard_and_the_window_kee
     wd.press(&[ENTER]).await;
     let title = wd.wait_for("[data-screen=project] [data-project-title]", SHORT).await;
     assert_eq!(wd.text(&title).await, "Archive 0777");
+
+    // The page runs under its content security policy (`tauri.conf.json`): a request to an
+    // origin the policy does not name is refused as a violation.
+    let refused = wd
+        .execute(
+            "return new Promise((done) => { let seen = false; \
+               document.addEventListener('securitypolicyviolation', () => { seen = true; }, { once: true }); \
+               fetch('http://localhost:9/').catch(() => {}).finally(() => setTimeout(() => done(seen), 100)); });",
+            json!([]),
+        )
+        .await;
+    assert_eq!(refused, json!(true), "the app's content security policy is in force");
 
     // Ctrl+O from a screen that is not the editor: the editor, loaded when first opened, comes
     // up and asks for a file. (The click on its chooser is caught before the system's dialog.)
