@@ -12,6 +12,7 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod tray;
+pub mod webkit_env;
 
 use std::sync::Arc;
 

@@ -14,15 +14,11 @@ fn main() {
 /// mirror all run there): JavaScriptCore's optimizing compilers (DFG, and FTL above it) never
 /// pay for themselves in it, and cost the web process about 4 MB (`cargo xtask bench`). The
 /// interpreter and the baseline JIT stay on (turning all JIT off saves 7 MB more but makes every
-/// handler slower). Set before any thread exists; an explicit setting wins. Like the setting
-/// above, programs the app starts inherit it (a browser opened for a link, if it is a new
-/// WebKitGTK process, runs without these compilers too).
+/// handler slower). Set before any thread exists; an explicit setting wins. Programs the app
+/// starts run without it (`webkit_env::open`).
 #[cfg(target_os = "linux")]
 fn javascript_without_optimizing_tiers() {
-    const VAR: &str = "JSC_useDFGJIT";
-    if std::env::var_os(VAR).is_none() {
-        std::env::set_var(VAR, "false");
-    }
+    resonance_desktop::webkit_env::set_unless_set("JSC_useDFGJIT", "false");
 }
 
 /// Without a GPU render node, WebKitGTK composites on software GL (llvmpipe): slower than not
@@ -35,7 +31,7 @@ fn software_rendering_without_compositing() {
     let has_gpu = std::fs::read_dir("/dev/dri")
         .map(|dir| dir.flatten().any(|e| e.file_name().to_string_lossy().starts_with("renderD")))
         .unwrap_or(false);
-    if !has_gpu && std::env::var_os(VAR).is_none() {
-        std::env::set_var(VAR, "1");
+    if !has_gpu {
+        resonance_desktop::webkit_env::set_unless_set(VAR, "1");
     }
 }

@@ -94,11 +94,10 @@ pub fn chosen(app: &AppHandle, id: &str) {
 }
 
 fn open_logs(app: &AppHandle) {
-    use tauri_plugin_opener::OpenerExt;
     match app.path().app_log_dir() {
         Ok(dir) => {
             let _ = std::fs::create_dir_all(&dir);
-            if let Err(e) = app.opener().open_path(dir.to_string_lossy(), None::<&str>) {
+            if let Err(e) = crate::webkit_env::open(app, &dir.to_string_lossy()) {
                 tracing::warn!(error = %e, "the logs folder could not be opened");
             }
         }

@@ -115,12 +115,22 @@ impl Desktop {
                 .stderr(Stdio::null()),
             "dunst",
         ));
-        // The "browser": an xdg-open that writes down what it was asked to open.
+        // The "browser": an xdg-open that writes down what it was asked to open, and the
+        // WebKit and JavaScriptCore settings it was started with (`opened-env.log`).
         let bin = keyring.dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         let opened = keyring.dir.path().join("opened-urls.log");
+        let opened_env = keyring.dir.path().join("opened-env.log");
         let script = bin.join("xdg-open");
-        std::fs::write(&script, format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", opened.display())).unwrap();
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nenv | grep -E '^(WEBKIT_|JSC_)' >> '{}'\nexit 0\n",
+                opened.display(),
+                opened_env.display()
+            ),
+        )
+        .unwrap();
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
         env.extend([
@@ -360,6 +370,12 @@ impl Desktop {
     /// The URLs the app asked the system to open in the browser, oldest first.
     pub fn opened_urls(&self) -> Vec<String> {
         std::fs::read_to_string(&self.opened).unwrap_or_default().lines().map(str::to_owned).collect()
+    }
+
+    /// The WebKit and JavaScriptCore settings (`WEBKIT_*`, `JSC_*`) in the environment of the
+    /// programs the app asked to open something, one `NAME=value` a line.
+    pub fn opened_env(&self) -> String {
+        std::fs::read_to_string(self.opened.with_file_name("opened-env.log")).unwrap_or_default()
     }
 
     /// What dbus-monitor saw sent to the notification daemon.

@@ -705,6 +705,9 @@ async fn upgrading_through_stripe_brings_the_app_back_on_the_new_plan() {
     wd.click(&wd.wait_for("[data-upgrade=creator]", SHORT).await).await;
     wd.wait_for("[data-billing-note]", SHORT).await;
     let opened = wait_for_url(&desktop, "https://checkout.stripe.com/c/pay/cs_test_").await;
+    // The browser runs with the desktop's settings, not the ones the app gives its own WebKit.
+    let env = desktop.opened_env();
+    assert!(!env.contains("JSC_useDFGJIT") && !env.contains("WEBKIT_DISABLE_COMPOSITING_MODE"), "{env}");
     assert_eq!(opened.len(), 1, "one click opens one page: {opened:?}");
     let now = chrono::Utc::now().timestamp();
     let completed = json!({"id": "evt_e2e_1", "type": "checkout.session.completed", "created": now,

@@ -76,9 +76,7 @@ pub async fn manage_billing(app: tauri::AppHandle, state: State<'_>) -> CmdResul
 
 /// The session URL lets whoever holds it pay or manage billing: it is opened, never logged.
 fn open_in_browser(app: &tauri::AppHandle, url: &str) -> CmdResult<()> {
-    use tauri_plugin_opener::OpenerExt;
-    app.opener()
-        .open_url(url, None::<&str>)
+    crate::webkit_env::open(app, url)
         .map_err(|e| crate::error::CommandError::local(format!("The browser could not be opened: {e}")))
 }
 
